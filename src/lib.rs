@@ -15,7 +15,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
-#[cfg(feature = "alloc")]
+#[cfg(any(feature = "alloc", test))]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -30,3 +30,22 @@ pub use output::{BufferTooSmall, Output};
 #[cfg(feature = "std")]
 pub use random::OsRandomError;
 pub use random::{RandomSource, SecureRandom};
+mod close;
+mod config;
+mod conn;
+mod error;
+mod frame;
+mod mask;
+#[cfg(feature = "alloc")]
+mod message;
+mod utf8;
+
+pub use close::{ClosePayloadError, CloseCode, CloseFrame, MAX_CLOSE_REASON};
+pub use config::Config;
+pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
+pub use error::{ProtocolError, SendError};
+pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
+#[cfg(feature = "alloc")]
+pub use message::{Message, MessageAssembler};
+pub use mask::{apply_mask, apply_mask_naive};
+pub use utf8::{Utf8Error, Utf8Validator};

@@ -1,0 +1,287 @@
+//! The connection state machine (RFC 6455 §5–§7), for both roles.
+
+mod event;
+mod recv;
+mod send;
+
+pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD};
+
+use crate::close::CloseFrame;
+use crate::config::Config;
+use crate::error::ProtocolError;
+use crate::frame::{OpCode, MAX_HEADER_LEN};
+use crate::random::{RandomSource, SecureRandom};
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is. It decides the masking rules
+/// (RFC 6455 §5.1): clients mask every frame they send, servers none, and
+/// each fails the connection if the other breaks that rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that opened the connection.
+    Client,
+    /// The end that accepted it.
+    Server,
+}
+
+/// The kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+impl MessageKind {
+    pub(crate) const fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// Where the close handshake stands (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's. Incoming data is
+    /// still delivered; nothing more may be sent.
+    CloseSent,
+    /// The peer sent a Close frame; ours is queued (or the caller may send
+    /// one with its own code). Incoming bytes are ignored from here on.
+    CloseReceived,
+    /// Both Close frames were exchanged, or the transport ended.
+    Closed,
+    /// The peer broke the protocol. A Close frame with the error's code is
+    /// queued until written; every `receive` returns the error.
+    Failed(ProtocolError),
+}
+
+/// A WebSocket connection, client or server, with no I/O of its own.
+///
+/// # Driving it
+///
+/// The connection is a machine with inputs and outputs; the caller owns the
+/// transport and the buffers, and MUST:
+///
+/// 1. **Feed every byte it reads** to [`receive`](Self::receive), passing
+///    the unconsumed rest back until it is empty. Each call returns at most
+///    one [`Event`]; data events borrow the caller's buffer (unmasked in
+///    place), so handle each before the next call.
+/// 2. **Drain automatic replies** after feeding: [`poll_transmit`](Self::poll_transmit)
+///    writes queued pongs and Close answers; [`wants_write`](Self::wants_write)
+///    says whether anything is queued.
+/// 3. **Send** with [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+///    [`send_fragment`](Self::send_fragment), [`send_ping`](Self::send_ping),
+///    [`send_pong`](Self::send_pong), [`send_close`](Self::send_close): each
+///    writes one whole frame into an [`Output`](crate::Output) or fails
+///    without writing anything.
+/// 4. **Report the end of the transport** with [`receive_eof`](Self::receive_eof),
+///    and close the transport when [`should_close_transport`](Self::should_close_transport)
+///    says so.
+///
+/// Getters: [`role`](Self::role), [`state`](Self::state), [`is_closed`](Self::is_closed),
+/// [`config`](Self::config).
+///
+/// # Errors
+///
+/// A [`ProtocolError`] from `receive` is fatal and sticky: the connection
+/// queues a Close frame carrying the error's close code, returns the same
+/// error from every later `receive`, and still lets `poll_transmit` write
+/// the Close. Caller mistakes are [`SendError`](crate::SendError)s that
+/// change nothing.
+///
+/// # Example
+///
+/// A server echoing what a client sends, the two wired together in memory:
+///
+/// ```
+/// use wsmachine::{Config, Connection, Event, SecureRandom};
+///
+/// let mut client = Connection::client(Config::default(), SecureRandom::from_seed([7; 32]));
+/// let mut server = Connection::server(Config::default());
+///
+/// let mut wire = Vec::new();
+/// client.send_text("hello", &mut wire)?;
+///
+/// let mut reply = Vec::new();
+/// let mut pos = 0;
+/// while pos < wire.len() {
+///     let received = server.receive(&mut wire[pos..])?;
+///     pos += received.consumed;
+///     if let Some(Event::Text { data, fin: true, .. }) = received.event {
+///         let text = core::str::from_utf8(data).expect("validated");
+///         server.send_text(text, &mut reply)?;
+///     }
+/// }
+///
+/// let received = client.receive(&mut reply)?;
+/// assert!(matches!(received.event, Some(Event::Text { data: b"hello", fin: true, .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Connection<R = SecureRandom> {
+    role: Role,
+    config: Config,
+    /// Mask keys for a client; `None` for a server, which never masks.
+    rng: Option<R>,
+
+    // --- receive side ---
+    /// Bytes of a frame header that arrived split: `header[..header_len]`.
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    /// The frame whose payload is arriving, if a header has been decoded.
+    frame: Option<FrameInProgress>,
+    /// A control frame's payload so far: `control[..control_len]` (masked).
+    control: [u8; MAX_CONTROL_PAYLOAD],
+    control_len: u8,
+    /// The data message being received.
+    rx_message: Option<MessageInProgress>,
+    /// RSV1 of the latest message's first frame, kept after the message ends.
+    rx_rsv1: bool,
+    rx_utf8: Utf8Validator,
+
+    // --- send side ---
+    /// The kind of the fragmented message we are sending, if any.
+    tx_message: Option<MessageKind>,
+    tx_utf8: Utf8Validator,
+    /// The pong answering the most recent ping, not yet written.
+    pending_pong: Option<ControlPayload>,
+    /// A Close frame to write: the echo of the peer's, or ours after a failure.
+    pending_close: Option<CloseFrame>,
+
+    // --- close handshake ---
+    close_sent: bool,
+    close_received: bool,
+    eof: bool,
+    failed: Option<ProtocolError>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameInProgress {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload bytes still to come.
+    remaining: u64,
+    /// Payload bytes seen so far (for the mask rotation).
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MessageInProgress {
+    kind: MessageKind,
+    /// Sum of the announced payload lengths of its frames so far.
+    len: u64,
+    frames: u32,
+}
+
+impl Connection<SecureRandom> {
+    /// A server-side connection. Servers never mask, so they need no
+    /// randomness.
+    pub fn server(config: Config) -> Self {
+        Self::with_rng(Role::Server, config, None)
+    }
+}
+
+impl<R: RandomSource> Connection<R> {
+    /// A client-side connection drawing its masking keys from `rng`, which
+    /// MUST be unpredictable to whoever chooses the payload (RFC 6455 §10.3);
+    /// [`SecureRandom`] is the usual choice.
+    pub fn client(config: Config, rng: R) -> Self {
+        Self::with_rng(Role::Client, config, Some(rng))
+    }
+
+    fn with_rng(role: Role, config: Config, rng: Option<R>) -> Self {
+        Connection {
+            role,
+            config,
+            rng,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            frame: None,
+            control: [0; MAX_CONTROL_PAYLOAD],
+            control_len: 0,
+            rx_message: None,
+            rx_rsv1: false,
+            rx_utf8: Utf8Validator::new(),
+            tx_message: None,
+            tx_utf8: Utf8Validator::new(),
+            pending_pong: None,
+            pending_close: None,
+            close_sent: false,
+            close_received: false,
+            eof: false,
+            failed: None,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration the connection was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        if let Some(e) = self.failed {
+            return State::Failed(e);
+        }
+        match (self.close_sent, self.close_received) {
+            _ if self.eof => State::Closed,
+            (true, true) => State::Closed,
+            (true, false) => State::CloseSent,
+            (false, true) => State::CloseReceived,
+            (false, false) => State::Open,
+        }
+    }
+
+    /// The connection is over: both Close frames were exchanged, the
+    /// transport ended, or it failed and its Close frame was written.
+    pub fn is_closed(&self) -> bool {
+        match self.state() {
+            State::Closed => true,
+            State::Failed(_) => self.pending_close.is_none(),
+            _ => false,
+        }
+    }
+
+    /// Whether the caller should now close the transport (RFC 6455 §7.1.1).
+    ///
+    /// - After a failure: once the Close frame was written.
+    /// - A server: once both Close frames were exchanged ("the server SHOULD
+    ///   close first").
+    /// - A client: after a clean close it SHOULD wait for the server to
+    ///   close the transport, so this stays `false` until
+    ///   [`receive_eof`](Self::receive_eof); a client MAY give up waiting
+    ///   after a timeout of its choosing and close anyway.
+    pub fn should_close_transport(&self) -> bool {
+        if self.eof {
+            return true;
+        }
+        match self.state() {
+            State::Failed(_) => self.pending_close.is_none(),
+            State::Closed => self.role == Role::Server,
+            _ => false,
+        }
+    }
+
+    /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.
+    pub fn wants_write(&self) -> bool {
+        self.pending_pong.is_some() || self.pending_close.is_some()
+    }
+
+    /// Whether the latest message received (or being received) had RSV1 set
+    /// on its first frame while an extension claims RSV1: its payload is then
+    /// the extension's (e.g. compressed) and was not UTF-8 validated here.
+    pub fn message_rsv1(&self) -> bool {
+        self.rx_rsv1
+    }
+}

@@ -1,0 +1,296 @@
+//! The receive path: bytes in, events out.
+
+use super::{Connection, Event, FrameInProgress, MessageInProgress, MessageKind, Received, Role};
+use crate::close::CloseFrame;
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, HeaderError, HeaderStatus, OpCode};
+use crate::mask::apply_mask;
+use crate::random::RandomSource;
+
+use super::event::ControlPayload;
+
+impl<R: RandomSource> Connection<R> {
+    /// Feeds bytes read from the transport; returns how many were used and
+    /// the event they completed, if any.
+    ///
+    /// Payload bytes are unmasked in place, which is why `input` is mutable;
+    /// data events borrow it. Call again with `input[consumed..]` until the
+    /// input is used up (see [`Received`]). Partial frame headers and control
+    /// payloads are kept inside the connection (at most 14 + 125 bytes), so
+    /// the caller never holds bytes back between reads.
+    ///
+    /// After the peer's Close frame, further input is ignored (RFC 6455
+    /// §5.5.1: the peer sends nothing after Close).
+    ///
+    /// # Errors
+    ///
+    /// A [`ProtocolError`] when the peer broke the protocol or a limit; the
+    /// connection is then failed for good (see [`Connection`]).
+    pub fn receive<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut pos = 0;
+        loop {
+            if self.close_received || self.eof {
+                return Ok(Received { consumed: input.len(), event: None });
+            }
+            let Some(frame) = self.frame else {
+                match self.read_header(&input[pos..])? {
+                    (used, None) => {
+                        pos += used;
+                        if pos == input.len() {
+                            return Ok(Received { consumed: pos, event: None });
+                        }
+                    }
+                    (used, Some(event)) => return Ok(Received { consumed: pos + used, event: Some(event) }),
+                }
+                continue;
+            };
+            let available = input.len() - pos;
+            if available == 0 {
+                return Ok(Received { consumed: pos, event: None });
+            }
+            let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
+            if frame.opcode.is_control() {
+                let start = usize::from(self.control_len);
+                self.control[start..start + n].copy_from_slice(&input[pos..pos + n]);
+                self.control_len += n as u8;
+                pos += n;
+                if let Some(f) = self.frame.as_mut() {
+                    f.remaining -= n as u64;
+                }
+                if n as u64 == frame.remaining {
+                    let event = self.finish_control(frame)?;
+                    return Ok(Received { consumed: pos, event: Some(event) });
+                }
+                continue;
+            }
+            let chunk = &mut input[pos..pos + n];
+            let event = self.data_chunk(frame, chunk)?;
+            return Ok(Received { consumed: pos + n, event: Some(event) });
+        }
+    }
+
+    /// Reports that the transport ended (read returned 0, or the stream
+    /// closed). Returns a Close event with code 1006 when that happened
+    /// before the close handshake finished (RFC 6455 §7.1.5), and `None`
+    /// after a clean close or a failure.
+    pub fn receive_eof(&mut self) -> Option<Event<'static>> {
+        if self.eof {
+            return None;
+        }
+        self.eof = true;
+        self.pending_pong = None;
+        if self.failed.is_some() || self.close_received {
+            return None;
+        }
+        self.pending_close = None;
+        Some(Event::Close(CloseFrame::abnormal()))
+    }
+
+    /// Decodes a header from the buffered bytes plus `input`. Returns the
+    /// input bytes used and, for an empty frame, its event.
+    fn read_header(&mut self, input: &[u8]) -> Result<(usize, Option<Event<'static>>), ProtocolError> {
+        let buffered = usize::from(self.header_len);
+        let (status, used) = if buffered == 0 {
+            match FrameHeader::decode(input) {
+                Ok(HeaderStatus::Complete { header, len }) => (Ok(HeaderStatus::Complete { header, len }), len),
+                Ok(HeaderStatus::Partial { .. }) => {
+                    // Everything left is a header prefix (under 14 bytes): keep it.
+                    self.header[..input.len()].copy_from_slice(input);
+                    self.header_len = input.len() as u8;
+                    return Ok((input.len(), None));
+                }
+                Err(e) => (Err(e), 0),
+            }
+        } else {
+            let mut used = 0;
+            loop {
+                match FrameHeader::decode(&self.header[..usize::from(self.header_len)]) {
+                    Ok(HeaderStatus::Partial { needed }) => {
+                        let take = needed.min(input.len() - used);
+                        if take == 0 {
+                            return Ok((used, None));
+                        }
+                        let at = usize::from(self.header_len);
+                        self.header[at..at + take].copy_from_slice(&input[used..used + take]);
+                        self.header_len += take as u8;
+                        used += take;
+                    }
+                    other => {
+                        self.header_len = 0;
+                        break (other, used);
+                    }
+                }
+            }
+        };
+        match status {
+            Ok(HeaderStatus::Complete { header, len }) => {
+                let event = self.start_frame(header, len)?;
+                Ok((used, event))
+            }
+            Ok(HeaderStatus::Partial { .. }) => Ok((used, None)),
+            Err(HeaderError::LengthMsbSet) => Err(self.fail(ProtocolError::LengthMsbSet)),
+        }
+    }
+
+    /// Checks a decoded header against every rule of RFC 6455 §5 and the
+    /// configured limits, then sets up the frame. An empty frame completes
+    /// at once and yields its event here.
+    fn start_frame(&mut self, h: FrameHeader, len: usize) -> Result<Option<Event<'static>>, ProtocolError> {
+        if let Err(e) = self.check_header(&h, len) {
+            return Err(self.fail(e));
+        }
+        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
+        self.frame = Some(frame);
+        if h.opcode.is_control() {
+            self.control_len = 0;
+            if h.payload_len == 0 {
+                return self.finish_control(frame).map(Some);
+            }
+            return Ok(None);
+        }
+        match (h.opcode, self.rx_message.as_mut()) {
+            (OpCode::Continuation, Some(m)) => {
+                m.len += h.payload_len;
+                m.frames += 1;
+            }
+            (op, _) => {
+                let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
+                self.rx_rsv1 = h.rsv1;
+                self.rx_utf8.reset();
+                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1 });
+            }
+        }
+        if h.payload_len == 0 {
+            return self.data_chunk(frame, &mut []).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn check_header(&self, h: &FrameHeader, len: usize) -> Result<(), ProtocolError> {
+        // §5.2: "the minimal number of bytes MUST be used to encode the length".
+        if !self.config.allow_non_minimal_lengths && !h.is_minimal_length(len) {
+            return Err(ProtocolError::NonMinimalLength);
+        }
+        // §5.2: RSV bits MUST be 0 unless an extension defines them. Extension
+        // bits (RFC 7692 §6) only mark the first frame of a data message.
+        let rsv = (u8::from(h.rsv1) << 6) | (u8::from(h.rsv2) << 5) | (u8::from(h.rsv3) << 4);
+        let starts_message = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        let claimed = if starts_message { self.config.extension_rsv_bits } else { 0 };
+        if rsv & !claimed != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        if let OpCode::Reserved(op) = h.opcode {
+            return Err(ProtocolError::ReservedOpcode(op));
+        }
+        // §5.1: a server MUST fail on an unmasked frame, a client on a masked one.
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            // §5.5: control frames have at most 125 bytes and MUST NOT be fragmented.
+            if h.payload_len > crate::conn::MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlFrameTooLong);
+            }
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            return Ok(());
+        }
+        // §5.4: continuations only inside a message, new messages only outside one.
+        let message = match (h.opcode, &self.rx_message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(m)) => Some(m),
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (_, None) => None,
+        };
+        if h.payload_len > self.config.max_frame_payload {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        let (len_so_far, frames) = message.map_or((0, 0), |m| (m.len, m.frames));
+        if len_so_far.saturating_add(h.payload_len) > self.config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if frames >= self.config.max_fragments {
+            return Err(ProtocolError::TooManyFragments);
+        }
+        Ok(())
+    }
+
+    /// Unmasks and validates a piece of a data frame's payload and makes it
+    /// an event.
+    fn data_chunk<'a>(&mut self, frame: FrameInProgress, chunk: &'a mut [u8]) -> Result<Event<'a>, ProtocolError> {
+        let n = chunk.len();
+        if let Some(key) = frame.mask {
+            apply_mask(chunk, key, frame.offset);
+        }
+        let remaining = frame.remaining - n as u64;
+        let frame_end = remaining == 0;
+        let fin = frame_end && frame.fin;
+        let kind = self.rx_message.map_or(MessageKind::Binary, |m| m.kind);
+        if kind == MessageKind::Text && !self.rx_rsv1 {
+            // §8.1: fail as soon as the invalid byte arrives, not at the end.
+            let valid = self.rx_utf8.feed(chunk).is_ok() && (!fin || self.rx_utf8.finish().is_ok());
+            if !valid {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
+        }
+        if frame_end {
+            self.frame = None;
+            if fin {
+                self.rx_message = None;
+            }
+        } else {
+            self.frame = Some(FrameInProgress { remaining, offset: frame.offset.wrapping_add(n), ..frame });
+        }
+        let data: &'a [u8] = chunk;
+        Ok(match kind {
+            MessageKind::Text => Event::Text { data, frame_end, fin },
+            MessageKind::Binary => Event::Binary { data, frame_end, fin },
+        })
+    }
+
+    /// A control frame's payload is complete: unmask it and act on it.
+    fn finish_control<'a>(&mut self, frame: FrameInProgress) -> Result<Event<'a>, ProtocolError> {
+        self.frame = None;
+        if let Some(key) = frame.mask {
+            apply_mask(&mut self.control[..usize::from(self.control_len)], key, 0);
+        }
+        let payload = ControlPayload::from_array(self.control, self.control_len);
+        match frame.opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && !self.close_sent {
+                    // §5.5.3: answering only the most recent ping is allowed.
+                    self.pending_pong = Some(payload);
+                }
+                Ok(Event::Ping(payload))
+            }
+            OpCode::Pong => Ok(Event::Pong(payload)),
+            _ => {
+                let close = match CloseFrame::decode(&payload) {
+                    Ok(close) => close,
+                    Err(e) => return Err(self.fail(ProtocolError::InvalidClosePayload(e))),
+                };
+                self.close_received = true;
+                if !self.close_sent {
+                    // §5.5.1: answer with a Close, echoing the status code.
+                    self.pending_close = Some(CloseFrame::new(close.code(), ""));
+                }
+                Ok(Event::Close(close))
+            }
+        }
+    }
+
+    /// Moves to the failed state, queueing a Close with the error's code
+    /// unless one was already sent.
+    pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.failed = Some(e);
+        self.pending_pong = None;
+        self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
+        e
+    }
+}

@@ -1,0 +1,269 @@
+//! The send path: application commands and automatic replies, written as
+//! whole frames into the caller's output.
+
+use super::{Connection, ControlPayload, MessageKind, MAX_CONTROL_PAYLOAD};
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use crate::error::SendError;
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask::copy_masked;
+use crate::output::{claim, BufferTooSmall, Output};
+use crate::random::RandomSource;
+
+impl<R: RandomSource> Connection<R> {
+    /// Writes a whole text message as one frame. Returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::BufferTooSmall`] (nothing written), [`SendError::Closing`]
+    /// after a Close was sent or received, [`SendError::MessageInProgress`]
+    /// inside a fragmented message, [`SendError::Failed`] after a failure.
+    pub fn send_text<O: Output + ?Sized>(&mut self, text: &str, out: &mut O) -> Result<usize, SendError> {
+        self.check_data_allowed()?;
+        if self.tx_message.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.write_frame(OpCode::Text, true, text.as_bytes(), out)
+    }
+
+    /// Writes a whole binary message as one frame. Returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_text`](Self::send_text).
+    pub fn send_binary<O: Output + ?Sized>(&mut self, data: &[u8], out: &mut O) -> Result<usize, SendError> {
+        self.check_data_allowed()?;
+        if self.tx_message.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.write_frame(OpCode::Binary, true, data, out)
+    }
+
+    /// Writes one frame of a fragmented message (RFC 6455 §5.4): the first
+    /// call starts a message of `kind`, later calls continue it (with the
+    /// same `kind`), and the call with `fin` ends it. Use it to stream a
+    /// message whose size is not known up front. Control frames may be sent
+    /// between fragments.
+    ///
+    /// Text fragments may split a character between calls; the text as a
+    /// whole must be valid UTF-8 when `fin` is set.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, MessageKind};
+    /// let mut server = Connection::server(Config::default());
+    /// let mut out = Vec::new();
+    /// server.send_fragment(MessageKind::Text, b"Hel", false, &mut out)?;
+    /// server.send_fragment(MessageKind::Text, b"lo", true, &mut out)?;
+    /// assert_eq!(out, [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o']); // RFC 6455 §5.7
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_text`](Self::send_text), plus
+    /// [`SendError::MessageInProgress`] when `kind` differs from the message
+    /// in progress and [`SendError::InvalidUtf8`] for invalid text.
+    pub fn send_fragment<O: Output + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        self.check_data_allowed()?;
+        let opcode = match self.tx_message {
+            None => kind.opcode(),
+            Some(current) if current == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::MessageInProgress),
+        };
+        let mut utf8 = if opcode == OpCode::Continuation { self.tx_utf8.clone() } else { Default::default() };
+        if kind == MessageKind::Text && (utf8.feed(data).is_err() || (fin && utf8.finish().is_err())) {
+            return Err(SendError::InvalidUtf8);
+        }
+        let written = self.write_frame(opcode, fin, data, out)?;
+        self.tx_utf8 = utf8;
+        self.tx_message = if fin { None } else { Some(kind) };
+        Ok(written)
+    }
+
+    /// Writes a ping with `payload` (at most 125 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::ControlPayloadTooLong`], [`SendError::BufferTooSmall`],
+    /// [`SendError::Closing`] after our Close, [`SendError::Failed`].
+    pub fn send_ping<O: Output + ?Sized>(&mut self, payload: &[u8], out: &mut O) -> Result<usize, SendError> {
+        self.send_control(OpCode::Ping, payload, out)
+    }
+
+    /// Writes an unsolicited pong (a heartbeat; RFC 6455 §5.5.3). Pongs that
+    /// answer pings are written by [`poll_transmit`](Self::poll_transmit)
+    /// unless `Config::auto_pong` is off.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_ping`](Self::send_ping).
+    pub fn send_pong<O: Output + ?Sized>(&mut self, payload: &[u8], out: &mut O) -> Result<usize, SendError> {
+        let written = self.send_control(OpCode::Pong, payload, out)?;
+        self.pending_pong = None;
+        Ok(written)
+    }
+
+    /// Writes a Close frame with `code` and `reason` (at most 123 bytes),
+    /// starting the close handshake, or answering the peer's Close with a
+    /// code of our own instead of the automatic echo. Pass
+    /// [`CloseCode::NO_STATUS`] with an empty reason to send a Close without
+    /// a payload.
+    ///
+    /// After this, no frame of any kind may be sent (§5.5.1); incoming data
+    /// is still delivered until the peer's Close arrives.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::InvalidCloseCode`] for a code that may not be sent
+    /// (§7.4), [`SendError::CloseReasonTooLong`], [`SendError::BufferTooSmall`],
+    /// [`SendError::Closing`] if our Close was already sent,
+    /// [`SendError::Failed`] after a failure (its own Close is queued).
+    pub fn send_close<O: Output + ?Sized>(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        self.check_control_allowed()?;
+        let valid = if code == CloseCode::NO_STATUS { reason.is_empty() } else { code.is_valid_on_wire() };
+        if !valid {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::CloseReasonTooLong);
+        }
+        let frame = CloseFrame::new(code, reason);
+        let written = self.write_close(&frame, out)?;
+        Ok(written)
+    }
+
+    /// Writes the frames the connection queued by itself: the pong answering
+    /// the latest ping, and the Close answering the peer's Close or reporting
+    /// a failure. Returns the bytes written (0 when nothing is queued).
+    ///
+    /// Call it after each [`receive`](Self::receive) that returned an event,
+    /// or whenever [`wants_write`](Self::wants_write) is true.
+    ///
+    /// # Errors
+    ///
+    /// [`BufferTooSmall`] when `out` cannot hold everything queued (at most
+    /// 2 × 131 bytes); nothing is written then.
+    pub fn poll_transmit<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<usize, BufferTooSmall> {
+        let pong = self.pending_pong.filter(|_| !self.close_sent);
+        let close = self.pending_close.filter(|_| !self.close_sent);
+        let pong_len = pong.map_or(0, |p| self.frame_len(p.len()));
+        let close_len = close.map_or(0, |c| self.frame_len(c.encoded_len()));
+        if pong_len + close_len == 0 {
+            self.pending_pong = None;
+            self.pending_close = None;
+            return Ok(0);
+        }
+        let buf = claim(out, pong_len + close_len)?;
+        let (pong_buf, close_buf) = buf.split_at_mut(pong_len);
+        if let Some(p) = pong {
+            self.encode_into(OpCode::Pong, true, &p, pong_buf);
+        }
+        if let Some(c) = close {
+            let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+            let n = c.encoded_len();
+            c.write_into(&mut payload[..n]);
+            self.encode_into(OpCode::Close, true, &payload[..n], close_buf);
+            self.close_sent = true;
+        }
+        self.pending_pong = None;
+        self.pending_close = None;
+        Ok(pong_len + close_len)
+    }
+
+    fn write_close<O: Output + ?Sized>(&mut self, frame: &CloseFrame, out: &mut O) -> Result<usize, SendError> {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let n = frame.encoded_len();
+        frame.write_into(&mut payload[..n]);
+        let written = self.write_frame(OpCode::Close, true, &payload[..n], out)?;
+        self.close_sent = true;
+        self.pending_close = None;
+        self.pending_pong = None;
+        Ok(written)
+    }
+
+    fn send_control<O: Output + ?Sized>(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        self.check_control_allowed()?;
+        if ControlPayload::new(payload).is_none() {
+            return Err(SendError::ControlPayloadTooLong);
+        }
+        self.write_frame(opcode, true, payload, out)
+    }
+
+    /// Data frames: only while open (§5.5.1, and nothing after a received
+    /// Close but the answering Close).
+    fn check_data_allowed(&self) -> Result<(), SendError> {
+        if let Some(e) = self.failed {
+            return Err(SendError::Failed(e));
+        }
+        if self.close_sent || self.close_received || self.eof {
+            return Err(SendError::Closing);
+        }
+        Ok(())
+    }
+
+    /// Control frames: until our Close is sent.
+    fn check_control_allowed(&self) -> Result<(), SendError> {
+        if let Some(e) = self.failed {
+            return Err(SendError::Failed(e));
+        }
+        if self.close_sent || self.eof {
+            return Err(SendError::Closing);
+        }
+        Ok(())
+    }
+
+    /// The size of a frame carrying `payload_len` bytes in this role.
+    fn frame_len(&self, payload_len: usize) -> usize {
+        FrameHeader::encoded_len_for(payload_len as u64, self.rng.is_some()) + payload_len
+    }
+
+    /// Claims room for one frame in `out` and encodes it there.
+    fn write_frame<O: Output + ?Sized>(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        if payload.len() as u64 > i64::MAX as u64 {
+            return Err(SendError::PayloadTooLong);
+        }
+        let len = self.frame_len(payload.len());
+        let buf = claim(out, len)?;
+        self.encode_into(opcode, fin, payload, buf);
+        Ok(len)
+    }
+
+    /// Encodes a frame into `buf`, exactly `frame_len(payload.len())` long.
+    /// A client draws a fresh masking key per frame (§5.3) and masks while
+    /// copying.
+    fn encode_into(&mut self, opcode: OpCode, fin: bool, payload: &[u8], buf: &mut [u8]) {
+        let mask = self.rng.as_mut().map(|rng| {
+            let mut key = [0u8; 4];
+            rng.fill_bytes(&mut key);
+            key
+        });
+        let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        let (head, body) = buf.split_at_mut(header.encoded_len());
+        header.write_into(head);
+        match mask {
+            Some(key) => copy_masked(body, payload, key),
+            None => body.copy_from_slice(payload),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Errors: what the peer did wrong (with the close code to answer) and what
+//! the caller asked for that cannot be done.
+
+use crate::close::{ClosePayloadError, CloseCode};
+use crate::output::BufferTooSmall;
+
+/// The peer violated the protocol or a configured limit. The connection is
+/// failed: it queued a Close frame with [`ProtocolError::close_code`]
+/// (drain it with `Connection::poll_transmit`), and every later call to
+/// `Connection::receive` returns this same error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A server received an unmasked frame (§5.1). 1002.
+    UnmaskedFrame,
+    /// A client received a masked frame (§5.1). 1002.
+    MaskedFrame,
+    /// An RSV bit no negotiated extension claims (§5.2). 1002.
+    ReservedBits,
+    /// An opcode RFC 6455 reserves (§5.2). 1002.
+    ReservedOpcode(u8),
+    /// A control frame with more than 125 bytes of payload (§5.5). 1002.
+    ControlFrameTooLong,
+    /// A control frame without FIN (§5.5). 1002.
+    FragmentedControlFrame,
+    /// A continuation frame with no message in progress (§5.4). 1002.
+    UnexpectedContinuation,
+    /// A text or binary frame while a fragmented message is in progress
+    /// (§5.4). 1002.
+    ExpectedContinuation,
+    /// A length not in its shortest form (§5.2). 1002.
+    NonMinimalLength,
+    /// A 64-bit length with its most significant bit set (§5.2). 1002.
+    LengthMsbSet,
+    /// A text message or close reason that is not UTF-8 (§8.1). 1007.
+    InvalidUtf8,
+    /// A Close frame payload that is invalid (§5.5.1, §7.4). 1002, or 1007
+    /// for a reason that is not UTF-8.
+    InvalidClosePayload(ClosePayloadError),
+    /// A frame payload over `Config::max_frame_payload`. 1009.
+    FrameTooLarge,
+    /// A message over `Config::max_message_size`. 1009.
+    MessageTooLarge,
+    /// A message in more frames than `Config::max_fragments`. 1009.
+    TooManyFragments,
+}
+
+impl ProtocolError {
+    /// The close code to send to the peer (RFC 6455 §7.4.1).
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidClosePayload(ClosePayloadError::InvalidReason) => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::FrameTooLarge | ProtocolError::MessageTooLarge | ProtocolError::TooManyFragments => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl core::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let what = match self {
+            ProtocolError::UnmaskedFrame => "unmasked frame from a client",
+            ProtocolError::MaskedFrame => "masked frame from a server",
+            ProtocolError::ReservedBits => "reserved bits set without an extension that claims them",
+            ProtocolError::ReservedOpcode(op) => return write!(f, "reserved opcode {op:#x} (close with 1002)"),
+            ProtocolError::ControlFrameTooLong => "control frame payload over 125 bytes",
+            ProtocolError::FragmentedControlFrame => "fragmented control frame",
+            ProtocolError::UnexpectedContinuation => "continuation frame outside a fragmented message",
+            ProtocolError::ExpectedContinuation => "new data frame inside a fragmented message",
+            ProtocolError::NonMinimalLength => "payload length not in its shortest form",
+            ProtocolError::LengthMsbSet => "64-bit payload length has its most significant bit set",
+            ProtocolError::InvalidUtf8 => "text is not valid UTF-8",
+            ProtocolError::InvalidClosePayload(e) => {
+                return write!(f, "invalid close frame: {e} (close with {})", self.close_code())
+            }
+            ProtocolError::FrameTooLarge => "frame payload over the configured limit",
+            ProtocolError::MessageTooLarge => "message over the configured size limit",
+            ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
+        };
+        write!(f, "{what} (close with {})", self.close_code())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ProtocolError {}
+
+/// A send the caller asked for cannot be done. Nothing was written and the
+/// connection's state did not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The output buffer cannot hold the frame.
+    BufferTooSmall(BufferTooSmall),
+    /// A Close frame was sent or received: no more data may be sent
+    /// (§5.5.1), and after our Close nothing at all.
+    Closing,
+    /// The connection failed; only the queued Close frame can be written.
+    Failed(ProtocolError),
+    /// A whole message or a first fragment was sent while a fragmented
+    /// message is in progress (§5.4): finish it first.
+    MessageInProgress,
+    /// A continuation fragment was sent with no message in progress.
+    NoMessageInProgress,
+    /// A control payload over 125 bytes (§5.5).
+    ControlPayloadTooLong,
+    /// A close code that may not be sent (§7.4), or a reason given with
+    /// `CloseCode::NO_STATUS`.
+    InvalidCloseCode(CloseCode),
+    /// A close reason over 123 bytes.
+    CloseReasonTooLong,
+    /// A text fragment that is not valid UTF-8.
+    InvalidUtf8,
+    /// A payload longer than `i64::MAX` bytes.
+    PayloadTooLong,
+}
+
+impl From<BufferTooSmall> for SendError {
+    fn from(e: BufferTooSmall) -> Self {
+        SendError::BufferTooSmall(e)
+    }
+}
+
+impl core::fmt::Display for SendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SendError::BufferTooSmall(e) => e.fmt(f),
+            SendError::Closing => f.write_str("the connection is closing: no more data may be sent"),
+            SendError::Failed(e) => write!(f, "the connection failed: {e}"),
+            SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
+            SendError::NoMessageInProgress => f.write_str("no fragmented message is in progress"),
+            SendError::ControlPayloadTooLong => f.write_str("control payload over 125 bytes"),
+            SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            SendError::CloseReasonTooLong => f.write_str("close reason over 123 bytes"),
+            SendError::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
+            SendError::PayloadTooLong => f.write_str("payload longer than i64::MAX bytes"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SendError {}

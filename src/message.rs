@@ -1,0 +1,136 @@
+//! Whole-message assembly for callers who do not stream (feature `alloc`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::conn::{Event, MessageKind};
+use crate::error::ProtocolError;
+
+/// A complete data message, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl Message {
+    /// The message's kind.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Text(_) => MessageKind::Text,
+            Message::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+}
+
+/// Collects the pieces of data events into whole messages, holding at most
+/// `max_size` bytes.
+///
+/// The connection already refuses messages over `Config::max_message_size`
+/// from their frame headers; the assembler enforces its own limit too, so
+/// it is safe to use on events from any source. The buffer is reused from
+/// one message to the next.
+///
+/// ```
+/// use wsmachine::{Config, Connection, Message, MessageAssembler};
+/// let mut server = Connection::server(Config::default());
+/// let mut assembler = MessageAssembler::new(server.config().max_message_size);
+/// // Fragmented masked "Hello": "Hel" then "lo", key 00 00 00 00.
+/// let mut wire = [0x01, 0x83, 0, 0, 0, 0, b'H', b'e', b'l', 0x80, 0x82, 0, 0, 0, 0, b'l', b'o'];
+/// let mut messages = Vec::new();
+/// let mut pos = 0;
+/// while pos < wire.len() {
+///     let received = server.receive(&mut wire[pos..])?;
+///     pos += received.consumed;
+///     if let Some(event) = &received.event {
+///         if let Some(message) = assembler.push(event)? {
+///             messages.push(message);
+///         }
+///     }
+/// }
+/// assert_eq!(messages, [Message::Text("Hello".into())]);
+/// # Ok::<(), wsmachine::ProtocolError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MessageAssembler {
+    buf: Vec<u8>,
+    max_size: u64,
+}
+
+impl MessageAssembler {
+    /// An assembler that refuses messages over `max_size` bytes.
+    pub fn new(max_size: u64) -> Self {
+        MessageAssembler { buf: Vec::new(), max_size }
+    }
+
+    /// Adds an event. Returns the message when `event` is its last piece;
+    /// non-data events return `None` (handle them from the event itself).
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::MessageTooLarge`] (1009) when the message grows past
+    /// the limit — checked before copying — and
+    /// [`ProtocolError::InvalidUtf8`] (1007) if a text message is not UTF-8.
+    /// The partial message is dropped either way.
+    pub fn push(&mut self, event: &Event<'_>) -> Result<Option<Message>, ProtocolError> {
+        let (kind, data, fin) = match *event {
+            Event::Text { data, fin, .. } => (MessageKind::Text, data, fin),
+            Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
+            _ => return Ok(None),
+        };
+        if (self.buf.len() as u64).saturating_add(data.len() as u64) > self.max_size {
+            self.buf.clear();
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        self.buf.extend_from_slice(data);
+        if !fin {
+            return Ok(None);
+        }
+        let bytes = core::mem::take(&mut self.buf);
+        match kind {
+            MessageKind::Binary => Ok(Some(Message::Binary(bytes))),
+            MessageKind::Text => {
+                String::from_utf8(bytes).map(|t| Some(Message::Text(t))).map_err(|_| ProtocolError::InvalidUtf8)
+            }
+        }
+    }
+
+    /// Bytes of the unfinished message held so far.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_is_checked_before_copying() {
+        let mut a = MessageAssembler::new(4);
+        let first = Event::Binary { data: b"abc", frame_end: true, fin: false };
+        assert_eq!(a.push(&first), Ok(None));
+        let second = Event::Binary { data: b"de", frame_end: true, fin: true };
+        assert_eq!(a.push(&second), Err(ProtocolError::MessageTooLarge));
+        assert_eq!(a.buffered(), 0);
+        let whole = Event::Text { data: "ok".as_bytes(), frame_end: true, fin: true };
+        assert_eq!(a.push(&whole), Ok(Some(Message::Text("ok".into()))));
+    }
+
+    #[test]
+    fn invalid_text_is_refused() {
+        let mut a = MessageAssembler::new(10);
+        let bad = Event::Text { data: &[0xFF], frame_end: true, fin: true };
+        assert_eq!(a.push(&bad), Err(ProtocolError::InvalidUtf8));
+    }
+}

@@ -1,0 +1,217 @@
+//! Incremental, fail-fast UTF-8 validation (RFC 6455 §8.1).
+//!
+//! A text message arrives in frames and reads of any size, so a code point
+//! can be split anywhere. The validator keeps the bytes of an unfinished
+//! code point between calls (at most three) and reports an invalid byte in
+//! the chunk where it arrives, not at the end of the message: a sequence
+//! that can no longer become valid (an overlong prefix such as `E0 80`, a
+//! surrogate such as `ED A0`, a value above U+10FFFF such as `F4 90`) fails
+//! as soon as its offending byte is seen.
+
+/// Validates a stream of UTF-8 fed in arbitrary pieces.
+///
+/// ```
+/// use wsmachine::Utf8Validator;
+/// let text = "κόσμε".as_bytes();
+/// let mut v = Utf8Validator::new();
+/// v.feed(&text[..3])?;          // splits the second character
+/// v.feed(&text[3..])?;
+/// v.finish()?;                  // nothing left unfinished
+///
+/// let mut v = Utf8Validator::new();
+/// assert!(v.feed(&[0xED, 0xA0]).is_err()); // a surrogate fails at its second byte
+/// # Ok::<(), wsmachine::Utf8Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Utf8Validator {
+    /// Bytes of an unfinished code point from earlier chunks; `pending[..pending_len]`.
+    pending: [u8; 4],
+    pending_len: u8,
+}
+
+/// Invalid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Error {
+    /// Bytes of the failing chunk that were valid before the error.
+    pub valid_up_to: usize,
+}
+
+impl core::fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid UTF-8 after {} valid bytes of the chunk", self.valid_up_to)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Utf8Error {}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator { pending: [0; 4], pending_len: 0 }
+    }
+
+    /// Whether the bytes fed so far end on a character boundary.
+    pub const fn is_complete(&self) -> bool {
+        self.pending_len == 0
+    }
+
+    /// Validates the next piece of the stream. Fails if `chunk` contains a
+    /// byte that makes the stream invalid whatever follows.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        let mut rest = chunk;
+        if self.pending_len > 0 {
+            rest = self.finish_pending(chunk)?;
+        }
+        match validate(rest) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let consumed = chunk.len() - rest.len();
+                match e.error_len() {
+                    Some(_) => Err(Utf8Error { valid_up_to: consumed + e.valid_up_to() }),
+                    None => {
+                        // A valid prefix of a code point ends the chunk: keep it.
+                        let tail = &rest[e.valid_up_to()..];
+                        self.pending[..tail.len()].copy_from_slice(tail);
+                        self.pending_len = tail.len() as u8;
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the message: fails if it stopped inside a code point. Resets the
+    /// validator for the next message either way.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        let complete = self.is_complete();
+        self.reset();
+        if complete {
+            Ok(())
+        } else {
+            Err(Utf8Error { valid_up_to: 0 })
+        }
+    }
+
+    /// Forgets any unfinished code point.
+    pub fn reset(&mut self) {
+        self.pending_len = 0;
+    }
+
+    /// Completes the pending code point with the first bytes of `chunk`;
+    /// returns the rest of `chunk`.
+    fn finish_pending<'c>(&mut self, chunk: &'c [u8]) -> Result<&'c [u8], Utf8Error> {
+        let have = usize::from(self.pending_len);
+        let want = sequence_len(self.pending[0]);
+        let take = (want - have).min(chunk.len());
+        let mut buf = self.pending;
+        buf[have..have + take].copy_from_slice(&chunk[..take]);
+        match validate(&buf[..have + take]) {
+            Ok(()) => {
+                self.pending_len = 0;
+                Ok(&chunk[take..])
+            }
+            Err(e) if e.error_len().is_none() => {
+                // Still unfinished: the chunk was too short to complete it.
+                self.pending = buf;
+                self.pending_len = (have + take) as u8;
+                Ok(&[])
+            }
+            Err(e) => {
+                self.pending_len = 0;
+                Err(Utf8Error { valid_up_to: e.valid_up_to().saturating_sub(have) })
+            }
+        }
+    }
+}
+
+/// The length of the sequence a valid leading byte starts; pending bytes
+/// always start with one, as the validator only keeps valid prefixes.
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        _ => 2,
+    }
+}
+
+#[inline]
+fn validate(bytes: &[u8]) -> Result<(), core::str::Utf8Error> {
+    core::str::from_utf8(bytes).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_ok(pieces: &[&[u8]]) -> Result<(), Utf8Error> {
+        let mut v = Utf8Validator::new();
+        for p in pieces {
+            v.feed(p)?;
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn agrees_with_core_on_every_split_of_samples() {
+        let samples: &[&[u8]] = &[
+            "Hello-µ@ßöäüàá-UTF-8!!".as_bytes(),
+            "κόσμε".as_bytes(),
+            "\u{10FFFF}\u{FFFF}\u{0800}\u{0080}\u{007F}".as_bytes(),
+            &[0xED, 0x9F, 0xBF],
+            &[0xF4, 0x90, 0x80, 0x80],
+            &[0xED, 0xA0, 0x80],
+            &[0xE0, 0x80, 0xAF],
+            &[0xC0, 0xAF],
+            &[0xCE, 0xBA, 0xE1, 0xBD],
+            &[0xFE],
+            &[0x80],
+            &[0xF0, 0x9F, 0x98],
+            &[0x61, 0xF5],
+        ];
+        for s in samples {
+            let expected = core::str::from_utf8(s).is_ok();
+            for a in 0..=s.len() {
+                for b in a..=s.len() {
+                    let got = stream_ok(&[&s[..a], &s[a..b], &s[b..]]).is_ok();
+                    assert_eq!(got, expected, "{s:x?} split at {a},{b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fails_fast_at_the_offending_byte() {
+        // Surrogate, overlong and out-of-range prefixes fail at their second byte.
+        for bad in [[0xED, 0xA0], [0xE0, 0x80], [0xF4, 0x90], [0xF0, 0x80]] {
+            let mut v = Utf8Validator::new();
+            assert!(v.feed(&bad[..1]).is_ok());
+            assert_eq!(v.feed(&bad[1..]), Err(Utf8Error { valid_up_to: 0 }));
+        }
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed(b"ab\xFFcd"), Err(Utf8Error { valid_up_to: 2 }));
+        // Valid prefix held across chunks, then a bad continuation.
+        let mut v = Utf8Validator::new();
+        v.feed(b"x\xF0\x9F").expect("valid prefix");
+        assert_eq!(v.feed(b"\x41"), Err(Utf8Error { valid_up_to: 0 }));
+    }
+
+    #[test]
+    fn one_byte_at_a_time_matches_core() {
+        let mut x = 99u32;
+        for _ in 0..2000 {
+            let len = (x % 9) as usize;
+            let bytes: alloc::vec::Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    // Bias towards the interesting range.
+                    [0x41, 0x80, 0xBF, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xA0, 0x90, x as u8][(x % 11) as usize]
+                })
+                .collect();
+            let pieces: alloc::vec::Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(stream_ok(&pieces).is_ok(), core::str::from_utf8(&bytes).is_ok(), "{bytes:x?}");
+        }
+    }
+}
