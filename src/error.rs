@@ -1,7 +1,7 @@
 //! Errors: what the peer did wrong (with the close code to answer) and what
 //! the caller asked for that cannot be done.
 
-use crate::close::{ClosePayloadError, CloseCode};
+use crate::close::{CloseCode, ClosePayloadError};
 use crate::output::BufferTooSmall;
 
 /// The peer violated the protocol or a configured limit. The connection is

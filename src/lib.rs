@@ -1,15 +1,93 @@
 //! # wsmachine
 //!
-//! A sans-IO WebSocket protocol engine (RFC 6455).
+//! A sans-IO WebSocket protocol engine: RFC 6455 for both roles, as state
+//! machines that consume byte slices and produce events and bytes.
 //!
-//! **The contract:** wsmachine does no I/O, reads no clock and draws no
-//! randomness of its own. You read bytes from your transport and feed them
-//! in; it hands back events (message data, ping, pong, close) that borrow
-//! from your buffer. You ask it to send; it writes frame bytes into a buffer
-//! you own, and you write those to the transport. Blocking `std::net`,
-//! tokio, mio, an embedded executor or a fuzzer all drive the same code.
+//! **The contract: no I/O, no clock, no randomness of its own.** You read
+//! bytes from your transport and feed them in; wsmachine hands back events
+//! (message data, ping, pong, close) that borrow from your buffer, unmasked
+//! in place. You ask it to send; it writes whole frames into a buffer you
+//! own ([`Output`]), and you write those bytes to the transport. Blocking
+//! `std::net`, tokio, mio, an embedded executor or a fuzzer all drive the
+//! same code, and every behaviour is a deterministic exchange of bytes.
 //!
-//! (Crate docs are completed in `docs` below.)
+//! # Layers
+//!
+//! 1. **Wire codec**, no allocation: [`FrameHeader`], [`OpCode`],
+//!    [`apply_mask`], [`Utf8Validator`], [`CloseFrame`] / [`CloseCode`].
+//! 2. **Handshake machines** ([`handshake`]): parse and answer the HTTP/1.1
+//!    Upgrade (server), build the request and check the answer (client),
+//!    and the HTTP/2 / HTTP/3 extended CONNECT bootstrap.
+//! 3. **The connection machine**, [`Connection`], for [`Role::Client`] or
+//!    [`Role::Server`]: bytes in, [`Event`]s out; send calls write frames.
+//! 4. **Conveniences** (feature `alloc`): [`MessageAssembler`] for whole
+//!    [`Message`]s with a size limit, and `Vec<u8>` as an [`Output`].
+//!
+//! # The loop
+//!
+//! Over a blocking `std::net::TcpStream`, after the opening handshake:
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use wsmachine::{Config, Connection, Event};
+//!
+//! # fn serve(mut stream: std::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut conn = Connection::server(Config::default());
+//! let mut buf = vec![0u8; 64 * 1024];
+//! let mut out = Vec::new();
+//! loop {
+//!     let n = stream.read(&mut buf)?;
+//!     if n == 0 {
+//!         conn.receive_eof(); // a 1006 Close event if the peer vanished
+//!         break;
+//!     }
+//!     let mut pos = 0;
+//!     while pos < n {
+//!         let received = match conn.receive(&mut buf[pos..n]) {
+//!             Ok(received) => received,
+//!             Err(_protocol_error) => break, // a Close with its code is queued
+//!         };
+//!         pos += received.consumed;
+//!         match received.event {
+//!             Some(Event::Text { data, .. }) => { /* a piece of a text message */ }
+//!             Some(Event::Binary { data, .. }) => { /* a piece of a binary message */ }
+//!             Some(Event::Close(frame)) => println!("peer closed: {}", frame.code()),
+//!             _ => {}
+//!         }
+//!     }
+//!     conn.poll_transmit(&mut out)?; // pongs and Close answers
+//!     stream.write_all(&out)?;
+//!     out.clear();
+//!     if conn.should_close_transport() {
+//!         break;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Errors say what to send
+//!
+//! A peer's violation is a [`ProtocolError`] that knows its close code
+//! (1002, 1007, 1009…) and leaves the connection failed, with that Close
+//! queued. Handshake errors know their HTTP status (400, 426, 431…). A
+//! normal close is an [`Event::Close`], not an error. Caller mistakes are
+//! [`SendError`]s that change nothing.
+//!
+//! # Limits
+//!
+//! [`Config`] bounds frame size, message size and fragment count, each
+//! checked from the frame header before the payload is accepted. The
+//! connection itself holds at most one partial header (14 bytes) and one
+//! control payload (125 bytes) of peer data.
+//!
+//! # Crate features
+//!
+//! - `std` (default): implies `alloc`; `std::error::Error` impls and
+//!   [`SecureRandom::from_os`].
+//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`].
+//!
+//! With `default-features = false` the crate is `#![no_std]` and allocates
+//! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -20,9 +98,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod handshake;
+#[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod handshake;
 mod output;
 mod random;
 
@@ -40,12 +119,17 @@ mod mask;
 mod message;
 mod utf8;
 
-pub use close::{ClosePayloadError, CloseCode, CloseFrame, MAX_CLOSE_REASON};
+pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
 pub use config::Config;
 pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
+pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
-pub use mask::{apply_mask, apply_mask_naive};
 pub use utf8::{Utf8Error, Utf8Validator};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -86,7 +86,9 @@ mod tests {
     #[test]
     fn vec_appends() {
         let mut v = alloc::vec![1u8];
-        v.claim(2).map(|r| r.copy_from_slice(&[2, 3]));
+        if let Some(room) = v.claim(2) {
+            room.copy_from_slice(&[2, 3]);
+        }
         assert_eq!(v, [1, 2, 3]);
     }
 }

@@ -1,8 +1,10 @@
 //! Fuzz target bodies, kept in the crate so that `cargo test` can replay the
 //! committed corpora on the stable compiler (see `tests/fuzz_corpus.rs`).
-//! Not a stable API.
+//! Not a stable API: hidden from the docs and exempt from semver.
 #![allow(missing_docs)]
 
+mod conn;
 mod handshake;
 
+pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
 pub use handshake::{handshake_request, handshake_response};
