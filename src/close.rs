@@ -121,10 +121,7 @@ pub struct CloseFrame {
 
 impl core::fmt::Debug for CloseFrame {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("CloseFrame")
-            .field("code", &self.code)
-            .field("reason", &self.reason())
-            .finish()
+        f.debug_struct("CloseFrame").field("code", &self.code).field("reason", &self.reason()).finish()
     }
 }
 
@@ -139,11 +136,7 @@ impl CloseFrame {
         }
         let mut buf = [0u8; MAX_CLOSE_REASON];
         buf[..end].copy_from_slice(&reason.as_bytes()[..end]);
-        CloseFrame {
-            code,
-            reason: buf,
-            reason_len: end as u8,
-        }
+        CloseFrame { code, reason: buf, reason_len: end as u8 }
     }
 
     /// The frame for a connection that ended without a Close frame (1006).
@@ -211,12 +204,8 @@ mod tests {
 
     #[test]
     fn code_ranges_follow_rfc6455_7_4() {
-        let valid = [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
-        ];
-        let invalid = [
-            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
-        ];
+        let valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999];
+        let invalid = [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
         for c in valid {
             assert!(CloseCode(c).is_valid_on_wire(), "{c}");
         }
@@ -229,14 +218,8 @@ mod tests {
     fn decode_rules() {
         assert_eq!(CloseFrame::decode(&[]).map(|f| f.code()), Ok(CloseCode::NO_STATUS));
         assert_eq!(CloseFrame::decode(&[0x03]), Err(ClosePayloadError::TooShort));
-        assert_eq!(
-            CloseFrame::decode(&[0x03, 0xED]),
-            Err(ClosePayloadError::InvalidCode(1005))
-        );
-        assert_eq!(
-            CloseFrame::decode(&[0x03, 0xE8, 0xFF]),
-            Err(ClosePayloadError::InvalidReason)
-        );
+        assert_eq!(CloseFrame::decode(&[0x03, 0xED]), Err(ClosePayloadError::InvalidCode(1005)));
+        assert_eq!(CloseFrame::decode(&[0x03, 0xE8, 0xFF]), Err(ClosePayloadError::InvalidReason));
         let mut long = [b'a'; 126];
         long[..2].copy_from_slice(&1000u16.to_be_bytes());
         assert_eq!(CloseFrame::decode(&long), Err(ClosePayloadError::TooLong));

@@ -70,10 +70,7 @@ pub struct MessageAssembler {
 impl MessageAssembler {
     /// An assembler that refuses messages over `max_size` bytes.
     pub fn new(max_size: u64) -> Self {
-        MessageAssembler {
-            buf: Vec::new(),
-            max_size,
-        }
+        MessageAssembler { buf: Vec::new(), max_size }
     }
 
     /// Adds an event. Returns the message when `event` is its last piece;
@@ -102,9 +99,9 @@ impl MessageAssembler {
         let bytes = core::mem::take(&mut self.buf);
         match kind {
             MessageKind::Binary => Ok(Some(Message::Binary(bytes))),
-            MessageKind::Text => String::from_utf8(bytes)
-                .map(|t| Some(Message::Text(t)))
-                .map_err(|_| ProtocolError::InvalidUtf8),
+            MessageKind::Text => {
+                String::from_utf8(bytes).map(|t| Some(Message::Text(t))).map_err(|_| ProtocolError::InvalidUtf8)
+            }
         }
     }
 
@@ -121,35 +118,19 @@ mod tests {
     #[test]
     fn limit_is_checked_before_copying() {
         let mut a = MessageAssembler::new(4);
-        let first = Event::Binary {
-            data: b"abc",
-            frame_end: true,
-            fin: false,
-        };
+        let first = Event::Binary { data: b"abc", frame_end: true, fin: false };
         assert_eq!(a.push(&first), Ok(None));
-        let second = Event::Binary {
-            data: b"de",
-            frame_end: true,
-            fin: true,
-        };
+        let second = Event::Binary { data: b"de", frame_end: true, fin: true };
         assert_eq!(a.push(&second), Err(ProtocolError::MessageTooLarge));
         assert_eq!(a.buffered(), 0);
-        let whole = Event::Text {
-            data: "ok".as_bytes(),
-            frame_end: true,
-            fin: true,
-        };
+        let whole = Event::Text { data: "ok".as_bytes(), frame_end: true, fin: true };
         assert_eq!(a.push(&whole), Ok(Some(Message::Text("ok".into()))));
     }
 
     #[test]
     fn invalid_text_is_refused() {
         let mut a = MessageAssembler::new(10);
-        let bad = Event::Text {
-            data: &[0xFF],
-            frame_end: true,
-            fin: true,
-        };
+        let bad = Event::Text { data: &[0xFF], frame_end: true, fin: true };
         assert_eq!(a.push(&bad), Err(ProtocolError::InvalidUtf8));
     }
 }

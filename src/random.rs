@@ -77,12 +77,7 @@ impl SecureRandom {
         for (k, chunk) in key.iter_mut().zip(seed.chunks_exact(4)) {
             *k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
-        SecureRandom {
-            key,
-            counter: 0,
-            buf: [0; 64],
-            pos: 64,
-        }
+        SecureRandom { key, counter: 0, buf: [0; 64], pos: 64 }
     }
 
     /// A generator seeded from the operating system (`getrandom`).
@@ -180,12 +175,10 @@ mod tests {
         }
         let counter = 1u64 | (0x0900_0000u64 << 32);
         let block = chacha_block::<10>(&key, counter, [0x4a00_0000, 0]);
-        let expected_start = [
-            0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4,
-        ];
-        let expected_end = [
-            0xb5, 0x12, 0x9c, 0xd1, 0xde, 0x16, 0x4e, 0xb9, 0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e,
-        ];
+        let expected_start =
+            [0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15, 0x50, 0x0f, 0xdd, 0x1f, 0xa3, 0x20, 0x71, 0xc4];
+        let expected_end =
+            [0xb5, 0x12, 0x9c, 0xd1, 0xde, 0x16, 0x4e, 0xb9, 0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e];
         assert_eq!(block[..16], expected_start);
         assert_eq!(block[48..], expected_end);
     }

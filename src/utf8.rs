@@ -48,10 +48,7 @@ impl std::error::Error for Utf8Error {}
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
-        Utf8Validator {
-            pending: [0; 4],
-            pending_len: 0,
-        }
+        Utf8Validator { pending: [0; 4], pending_len: 0 }
     }
 
     /// Whether the bytes fed so far end on a character boundary.
@@ -71,9 +68,7 @@ impl Utf8Validator {
             Err(e) => {
                 let consumed = chunk.len() - rest.len();
                 match e.error_len() {
-                    Some(_) => Err(Utf8Error {
-                        valid_up_to: consumed + e.valid_up_to(),
-                    }),
+                    Some(_) => Err(Utf8Error { valid_up_to: consumed + e.valid_up_to() }),
                     None => {
                         // A valid prefix of a code point ends the chunk: keep it.
                         let tail = &rest[e.valid_up_to()..];
@@ -124,9 +119,7 @@ impl Utf8Validator {
             }
             Err(e) => {
                 self.pending_len = 0;
-                Err(Utf8Error {
-                    valid_up_to: e.valid_up_to().saturating_sub(have),
-                })
+                Err(Utf8Error { valid_up_to: e.valid_up_to().saturating_sub(have) })
             }
         }
     }
@@ -218,11 +211,7 @@ mod tests {
                 })
                 .collect();
             let pieces: alloc::vec::Vec<&[u8]> = bytes.chunks(1).collect();
-            assert_eq!(
-                stream_ok(&pieces).is_ok(),
-                core::str::from_utf8(&bytes).is_ok(),
-                "{bytes:x?}"
-            );
+            assert_eq!(stream_ok(&pieces).is_ok(), core::str::from_utf8(&bytes).is_ok(), "{bytes:x?}");
         }
     }
 }

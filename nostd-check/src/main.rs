@@ -44,10 +44,7 @@ unsafe impl GlobalAlloc for Bump {
 }
 
 #[global_allocator]
-static ALLOCATOR: Bump = Bump {
-    arena: UnsafeCell::new([0; ARENA_SIZE]),
-    next: AtomicUsize::new(0),
-};
+static ALLOCATOR: Bump = Bump { arena: UnsafeCell::new([0; ARENA_SIZE]), next: AtomicUsize::new(0) };
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
@@ -67,14 +64,7 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         return 1;
     };
     let Some(event) = received.event else { return 2 };
-    if !matches!(
-        event,
-        Event::Text {
-            data: b"Hello",
-            fin: true,
-            ..
-        }
-    ) {
+    if !matches!(event, Event::Text { data: b"Hello", fin: true, .. }) {
         return 3;
     }
     match assembler.push(&event) {

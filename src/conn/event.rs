@@ -68,19 +68,13 @@ impl ControlPayload {
     pub fn new(data: &[u8]) -> Option<Self> {
         let mut bytes = [0u8; MAX_CONTROL_PAYLOAD];
         bytes.get_mut(..data.len())?.copy_from_slice(data);
-        Some(ControlPayload {
-            bytes,
-            len: data.len() as u8,
-        })
+        Some(ControlPayload { bytes, len: data.len() as u8 })
     }
 
     /// `len` is at most 125, as every caller takes it from a control frame
     /// header that passed the §5.5 length check.
     pub(crate) fn from_array(bytes: [u8; MAX_CONTROL_PAYLOAD], len: u8) -> Self {
-        ControlPayload {
-            bytes,
-            len: len.min(MAX_CONTROL_PAYLOAD as u8),
-        }
+        ControlPayload { bytes, len: len.min(MAX_CONTROL_PAYLOAD as u8) }
     }
 
     /// The payload.

@@ -33,37 +33,23 @@ impl<R: RandomSource> Connection<R> {
         let mut pos = 0;
         loop {
             if self.close_received || self.eof {
-                return Ok(Received {
-                    consumed: input.len(),
-                    event: None,
-                });
+                return Ok(Received { consumed: input.len(), event: None });
             }
             let Some(frame) = self.frame else {
                 match self.read_header(&input[pos..])? {
                     (used, None) => {
                         pos += used;
                         if pos == input.len() {
-                            return Ok(Received {
-                                consumed: pos,
-                                event: None,
-                            });
+                            return Ok(Received { consumed: pos, event: None });
                         }
                     }
-                    (used, Some(event)) => {
-                        return Ok(Received {
-                            consumed: pos + used,
-                            event: Some(event),
-                        })
-                    }
+                    (used, Some(event)) => return Ok(Received { consumed: pos + used, event: Some(event) }),
                 }
                 continue;
             };
             let available = input.len() - pos;
             if available == 0 {
-                return Ok(Received {
-                    consumed: pos,
-                    event: None,
-                });
+                return Ok(Received { consumed: pos, event: None });
             }
             let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
             if frame.opcode.is_control() {
@@ -76,19 +62,13 @@ impl<R: RandomSource> Connection<R> {
                 }
                 if n as u64 == frame.remaining {
                     let event = self.finish_control(frame)?;
-                    return Ok(Received {
-                        consumed: pos,
-                        event: Some(event),
-                    });
+                    return Ok(Received { consumed: pos, event: Some(event) });
                 }
                 continue;
             }
             let chunk = &mut input[pos..pos + n];
             let event = self.data_chunk(frame, chunk)?;
-            return Ok(Received {
-                consumed: pos + n,
-                event: Some(event),
-            });
+            return Ok(Received { consumed: pos + n, event: Some(event) });
         }
     }
 
@@ -162,13 +142,7 @@ impl<R: RandomSource> Connection<R> {
         if let Err(e) = self.check_header(&h, len) {
             return Err(self.fail(e));
         }
-        let frame = FrameInProgress {
-            opcode: h.opcode,
-            fin: h.fin,
-            mask: h.mask,
-            remaining: h.payload_len,
-            offset: 0,
-        };
+        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
         self.frame = Some(frame);
         if h.opcode.is_control() {
             self.control_len = 0;
@@ -183,18 +157,10 @@ impl<R: RandomSource> Connection<R> {
                 m.frames += 1;
             }
             (op, _) => {
-                let kind = if op == OpCode::Text {
-                    MessageKind::Text
-                } else {
-                    MessageKind::Binary
-                };
+                let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.rx_rsv1 = h.rsv1;
                 self.rx_utf8.reset();
-                self.rx_message = Some(MessageInProgress {
-                    kind,
-                    len: h.payload_len,
-                    frames: 1,
-                });
+                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1 });
             }
         }
         if h.payload_len == 0 {
@@ -212,11 +178,7 @@ impl<R: RandomSource> Connection<R> {
         // bits (RFC 7692 §6) only mark the first frame of a data message.
         let rsv = (u8::from(h.rsv1) << 6) | (u8::from(h.rsv2) << 5) | (u8::from(h.rsv3) << 4);
         let starts_message = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        let claimed = if starts_message {
-            self.config.extension_rsv_bits
-        } else {
-            0
-        };
+        let claimed = if starts_message { self.config.extension_rsv_bits } else { 0 };
         if rsv & !claimed != 0 {
             return Err(ProtocolError::ReservedBits);
         }
@@ -283,11 +245,7 @@ impl<R: RandomSource> Connection<R> {
                 self.rx_message = None;
             }
         } else {
-            self.frame = Some(FrameInProgress {
-                remaining,
-                offset: frame.offset.wrapping_add(n),
-                ..frame
-            });
+            self.frame = Some(FrameInProgress { remaining, offset: frame.offset.wrapping_add(n), ..frame });
         }
         let data: &'a [u8] = chunk;
         Ok(match kind {
@@ -332,11 +290,7 @@ impl<R: RandomSource> Connection<R> {
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
         self.pending_pong = None;
-        self.pending_close = if self.close_sent {
-            None
-        } else {
-            Some(CloseFrame::new(e.close_code(), ""))
-        };
+        self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
         e
     }
 }

@@ -75,11 +75,7 @@ impl<R: RandomSource> Connection<R> {
             Some(current) if current == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::MessageInProgress),
         };
-        let mut utf8 = if opcode == OpCode::Continuation {
-            self.tx_utf8.clone()
-        } else {
-            Default::default()
-        };
+        let mut utf8 = if opcode == OpCode::Continuation { self.tx_utf8.clone() } else { Default::default() };
         if kind == MessageKind::Text && (utf8.feed(data).is_err() || (fin && utf8.finish().is_err())) {
             return Err(SendError::InvalidUtf8);
         }
@@ -134,11 +130,7 @@ impl<R: RandomSource> Connection<R> {
         out: &mut O,
     ) -> Result<usize, SendError> {
         self.check_control_allowed()?;
-        let valid = if code == CloseCode::NO_STATUS {
-            reason.is_empty()
-        } else {
-            code.is_valid_on_wire()
-        };
+        let valid = if code == CloseCode::NO_STATUS { reason.is_empty() } else { code.is_valid_on_wire() };
         if !valid {
             return Err(SendError::InvalidCloseCode(code));
         }

@@ -108,9 +108,7 @@ impl FrameHeader {
         };
         let len = 2 + ext + if masked { 4 } else { 0 };
         let Some(rest) = buf.get(2..len) else {
-            return Ok(HeaderStatus::Partial {
-                needed: len - buf.len(),
-            });
+            return Ok(HeaderStatus::Partial { needed: len - buf.len() });
         };
         let (payload_len, key) = match ext {
             2 => (u64::from(u16::from_be_bytes([rest[0], rest[1]])), &rest[2..]),
@@ -218,15 +216,7 @@ impl FrameHeader {
 
     /// A header with no RSV bits set.
     pub const fn new(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: u64) -> Self {
-        FrameHeader {
-            fin,
-            rsv1: false,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask,
-            payload_len,
-        }
+        FrameHeader { fin, rsv1: false, rsv2: false, rsv3: false, opcode, mask, payload_len }
     }
 }
 
@@ -245,18 +235,9 @@ mod tests {
     fn partial_says_how_many_more() {
         assert_eq!(FrameHeader::decode(&[]), Ok(HeaderStatus::Partial { needed: 2 }));
         assert_eq!(FrameHeader::decode(&[0x81]), Ok(HeaderStatus::Partial { needed: 1 }));
-        assert_eq!(
-            FrameHeader::decode(&[0x81, 0x85]),
-            Ok(HeaderStatus::Partial { needed: 4 })
-        );
-        assert_eq!(
-            FrameHeader::decode(&[0x82, 0x7F, 0]),
-            Ok(HeaderStatus::Partial { needed: 7 })
-        );
-        assert_eq!(
-            FrameHeader::decode(&[0x82, 0xFE, 0, 1]),
-            Ok(HeaderStatus::Partial { needed: 4 })
-        );
+        assert_eq!(FrameHeader::decode(&[0x81, 0x85]), Ok(HeaderStatus::Partial { needed: 4 }));
+        assert_eq!(FrameHeader::decode(&[0x82, 0x7F, 0]), Ok(HeaderStatus::Partial { needed: 7 }));
+        assert_eq!(FrameHeader::decode(&[0x82, 0xFE, 0, 1]), Ok(HeaderStatus::Partial { needed: 4 }));
     }
 
     #[test]
@@ -280,17 +261,7 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip_at_length_boundaries() {
-        for len in [
-            0u64,
-            1,
-            125,
-            126,
-            127,
-            0xFFFF,
-            0x1_0000,
-            u32::MAX as u64 + 1,
-            i64::MAX as u64,
-        ] {
+        for len in [0u64, 1, 125, 126, 127, 0xFFFF, 0x1_0000, u32::MAX as u64 + 1, i64::MAX as u64] {
             for mask in [None, Some([1, 2, 3, 4])] {
                 for (fin, rsv) in [(true, false), (false, true)] {
                     let h = FrameHeader {

@@ -70,9 +70,7 @@ pub fn run_connection(conn: &mut Connection, input: &[u8], splits: &[u8]) -> (Ve
                 Err(e) => {
                     assert!(matches!(conn.state(), State::Failed(f) if f == e));
                     assert_eq!(conn.receive(&mut [0u8; 4]), Err(e), "failure must be sticky");
-                    let n = conn
-                        .poll_transmit(&mut out[..])
-                        .expect("a close frame fits in 512 bytes");
+                    let n = conn.poll_transmit(&mut out[..]).expect("a close frame fits in 512 bytes");
                     assert!(n <= 14 + 125);
                     sent.extend_from_slice(&out[..n]);
                     assert!(conn.should_close_transport());
@@ -81,10 +79,7 @@ pub fn run_connection(conn: &mut Connection, input: &[u8], splits: &[u8]) -> (Ve
                 }
                 Ok(r) => {
                     assert!(r.consumed <= piece_len - pos);
-                    assert!(
-                        r.event.is_some() || r.consumed == piece_len - pos,
-                        "no event means all consumed"
-                    );
+                    assert!(r.event.is_some() || r.consumed == piece_len - pos, "no event means all consumed");
                     pos += r.consumed;
                     match r.event {
                         Some(Event::Text { data, fin, .. }) | Some(Event::Binary { data, fin, .. }) => {
@@ -110,9 +105,7 @@ pub fn run_connection(conn: &mut Connection, input: &[u8], splits: &[u8]) -> (Ve
                         }
                         None => {}
                     }
-                    let n = conn
-                        .poll_transmit(&mut out[..])
-                        .expect("queued frames fit in 512 bytes");
+                    let n = conn.poll_transmit(&mut out[..]).expect("queued frames fit in 512 bytes");
                     assert!(n <= 2 * (14 + 125));
                     sent.extend_from_slice(&out[..n]);
                 }
@@ -155,18 +148,12 @@ pub fn frame_header(data: &[u8]) {
             assert!(len <= data.len() && len <= MAX_HEADER_LEN);
             let mut buf = [0u8; MAX_HEADER_LEN];
             let n = header.encode(&mut buf[..]).expect("a decoded header re-encodes");
-            assert_eq!(
-                FrameHeader::decode(&buf[..n]),
-                Ok(HeaderStatus::Complete { header, len: n })
-            );
+            assert_eq!(FrameHeader::decode(&buf[..n]), Ok(HeaderStatus::Complete { header, len: n }));
             if header.is_minimal_length(len) {
                 assert_eq!(&buf[..n], &data[..len], "minimal headers re-encode byte for byte");
             }
             for short in 0..len {
-                assert!(matches!(
-                    FrameHeader::decode(&data[..short]),
-                    Ok(HeaderStatus::Partial { .. })
-                ));
+                assert!(matches!(FrameHeader::decode(&data[..short]), Ok(HeaderStatus::Partial { .. })));
             }
         }
     }
@@ -178,17 +165,10 @@ pub fn roundtrip(mut data: &[u8]) {
     let client_sends = take_byte(&mut data) & 1 == 0;
     let split_count = usize::from(take_byte(&mut data) % 8);
     let (splits, mut script) = data.split_at(split_count.min(data.len()));
-    let config = Config {
-        max_message_size: 1 << 20,
-        ..Config::default()
-    };
+    let config = Config { max_message_size: 1 << 20, ..Config::default() };
     let mut client = Connection::client(config, SecureRandom::from_seed([9; 32]));
     let mut server = Connection::server(config);
-    let (sender, receiver) = if client_sends {
-        (&mut client, &mut server)
-    } else {
-        (&mut server, &mut client)
-    };
+    let (sender, receiver) = if client_sends { (&mut client, &mut server) } else { (&mut server, &mut client) };
 
     let mut wire = Vec::new();
     let mut expected = Vec::new();
@@ -214,9 +194,7 @@ pub fn roundtrip(mut data: &[u8]) {
             2 | 3 => {
                 let fin = op % 5 == 3;
                 let (kind, mut acc) = fragment_kind.take().unwrap_or((MessageKind::Binary, Vec::new()));
-                sender
-                    .send_fragment(kind, body, fin, &mut wire)
-                    .expect("binary fragments always valid");
+                sender.send_fragment(kind, body, fin, &mut wire).expect("binary fragments always valid");
                 acc.extend_from_slice(body);
                 if fin {
                     expected.push(Record::Message(kind, acc));
@@ -232,14 +210,10 @@ pub fn roundtrip(mut data: &[u8]) {
         }
     }
     if let Some((kind, acc)) = fragment_kind.take() {
-        sender
-            .send_fragment(kind, &[], true, &mut wire)
-            .expect("finishing a message");
+        sender.send_fragment(kind, &[], true, &mut wire).expect("finishing a message");
         expected.push(Record::Message(kind, acc));
     }
-    sender
-        .send_close(CloseCode::NORMAL, "done", &mut wire)
-        .expect("close once");
+    sender.send_close(CloseCode::NORMAL, "done", &mut wire).expect("close once");
     expected.push(Record::Close(CloseCode::NORMAL, b"done".to_vec()));
 
     let (got, replies) = run_connection(receiver, &wire, splits);
