@@ -67,16 +67,14 @@ impl Utf8Validator {
             Ok(()) => Ok(()),
             Err(e) => {
                 let consumed = chunk.len() - rest.len();
-                match e.error_len() {
-                    Some(_) => Err(Utf8Error { valid_up_to: consumed + e.valid_up_to() }),
-                    None => {
-                        // A valid prefix of a code point ends the chunk: keep it.
-                        let tail = &rest[e.valid_up_to()..];
-                        self.pending[..tail.len()].copy_from_slice(tail);
-                        self.pending_len = tail.len() as u8;
-                        Ok(())
-                    }
+                if e.invalid {
+                    return Err(Utf8Error { valid_up_to: consumed + e.valid_up_to });
                 }
+                // A valid prefix of a code point ends the chunk: keep it.
+                let tail = &rest[e.valid_up_to..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8;
+                Ok(())
             }
         }
     }
@@ -111,7 +109,7 @@ impl Utf8Validator {
                 self.pending_len = 0;
                 Ok(&chunk[take..])
             }
-            Err(e) if e.error_len().is_none() => {
+            Err(e) if !e.invalid => {
                 // Still unfinished: the chunk was too short to complete it.
                 self.pending = buf;
                 self.pending_len = (have + take) as u8;
@@ -119,7 +117,7 @@ impl Utf8Validator {
             }
             Err(e) => {
                 self.pending_len = 0;
-                Err(Utf8Error { valid_up_to: e.valid_up_to().saturating_sub(have) })
+                Err(Utf8Error { valid_up_to: e.valid_up_to.saturating_sub(have) })
             }
         }
     }
@@ -135,9 +133,28 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Where validation stopped: `valid_up_to` bytes are valid; `invalid` is
+/// true for a byte that can never be valid, false when the input merely
+/// ends inside a code point.
+struct Stop {
+    valid_up_to: usize,
+    invalid: bool,
+}
+
+/// Validates `bytes` with the fastest validator compiled in: `simdutf8`
+/// (feature `simdutf8`, with run-time CPU detection under `std`) or
+/// `core::str::from_utf8`. Both report errors identically.
 #[inline]
-fn validate(bytes: &[u8]) -> Result<(), core::str::Utf8Error> {
-    core::str::from_utf8(bytes).map(|_| ())
+fn validate(bytes: &[u8]) -> Result<(), Stop> {
+    #[cfg(feature = "simdutf8")]
+    let result = simdutf8::compat::from_utf8(bytes)
+        .map(|_| ())
+        .map_err(|e| Stop { valid_up_to: e.valid_up_to(), invalid: e.error_len().is_some() });
+    #[cfg(not(feature = "simdutf8"))]
+    let result = core::str::from_utf8(bytes)
+        .map(|_| ())
+        .map_err(|e| Stop { valid_up_to: e.valid_up_to(), invalid: e.error_len().is_some() });
+    result
 }
 
 #[cfg(test)]
