@@ -14,7 +14,8 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Largest payload of a single frame. Default 16 MiB.
+    /// Largest payload of a single data frame. Default 16 MiB. (Control
+    /// frames are bounded at 125 bytes by RFC 6455 §5.5 whatever this says.)
     ///
     /// Streaming never buffers a payload, so this bounds what a peer may
     /// announce rather than memory; it matches tungstenite's default, which
@@ -29,7 +30,7 @@ pub struct Config {
     ///
     /// [`MessageAssembler`]: crate::MessageAssembler
     pub max_message_size: u64,
-    /// Most frames one message may span. Default 65 536.
+    /// Most frames one message may span (0 counts as 1). Default 65 536.
     ///
     /// Empty continuation frames never grow a message, so a size limit alone
     /// lets a peer keep one message open forever at a few bytes per frame

@@ -103,8 +103,6 @@ pub enum SendError {
     /// A whole message or a first fragment was sent while a fragmented
     /// message is in progress (§5.4): finish it first.
     MessageInProgress,
-    /// A continuation fragment was sent with no message in progress.
-    NoMessageInProgress,
     /// A control payload over 125 bytes (§5.5).
     ControlPayloadTooLong,
     /// A close code that may not be sent (§7.4), or a reason given with
@@ -131,7 +129,6 @@ impl core::fmt::Display for SendError {
             SendError::Closing => f.write_str("the connection is closing: no more data may be sent"),
             SendError::Failed(e) => write!(f, "the connection failed: {e}"),
             SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
-            SendError::NoMessageInProgress => f.write_str("no fragmented message is in progress"),
             SendError::ControlPayloadTooLong => f.write_str("control payload over 125 bytes"),
             SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
             SendError::CloseReasonTooLong => f.write_str("close reason over 123 bytes"),

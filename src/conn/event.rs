@@ -43,8 +43,10 @@ pub enum Event<'a> {
     /// A pong.
     Pong(ControlPayload),
     /// The peer's Close frame, or (from `Connection::receive_eof`) the end of
-    /// the transport without one, reported as code 1006. The answering Close
-    /// is already queued: drain it with `Connection::poll_transmit`.
+    /// the transport without one, reported as code 1006. If we had not sent
+    /// a Close yet, the answering Close (echoing the code) is now queued:
+    /// drain it with `Connection::poll_transmit`, or send one with a code of
+    /// your own with `Connection::send_close` first.
     Close(CloseFrame),
 }
 

@@ -248,7 +248,8 @@ impl<R: RandomSource> Connection<R> {
     pub fn is_closed(&self) -> bool {
         match self.state() {
             State::Closed => true,
-            State::Failed(_) => self.pending_close.is_none(),
+            // A failure's Close can no longer be written once the transport ended.
+            State::Failed(_) => self.eof || self.pending_close.is_none(),
             _ => false,
         }
     }

@@ -74,18 +74,22 @@ impl<R: RandomSource> Connection<R> {
 
     /// Reports that the transport ended (read returned 0, or the stream
     /// closed). Returns a Close event with code 1006 when that happened
-    /// before the close handshake finished (RFC 6455 §7.1.5), and `None`
-    /// after a clean close or a failure.
+    /// before the peer's Close arrived (RFC 6455 §7.1.5: "The WebSocket
+    /// Connection is Closed" without a Close frame is abnormal), and `None`
+    /// after the peer's Close or a failure.
+    ///
+    /// The connection is closed from here on: anything still queued is
+    /// dropped, since there is no transport left to carry it.
     pub fn receive_eof(&mut self) -> Option<Event<'static>> {
         if self.eof {
             return None;
         }
         self.eof = true;
         self.pending_pong = None;
+        self.pending_close = None;
         if self.failed.is_some() || self.close_received {
             return None;
         }
-        self.pending_close = None;
         Some(Event::Close(CloseFrame::abnormal()))
     }
 
@@ -215,7 +219,7 @@ impl<R: RandomSource> Connection<R> {
         if len_so_far.saturating_add(h.payload_len) > self.config.max_message_size {
             return Err(ProtocolError::MessageTooLarge);
         }
-        if frames >= self.config.max_fragments {
+        if frames >= self.config.max_fragments.max(1) {
             return Err(ProtocolError::TooManyFragments);
         }
         Ok(())
