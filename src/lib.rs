@@ -54,8 +54,10 @@
 //!             Some(Event::Close(frame)) => println!("peer closed: {}", frame.code()),
 //!             _ => {}
 //!         }
+//!         // Drain after every event, so each ping gets its pong in order.
+//!         conn.poll_transmit(&mut out)?;
 //!     }
-//!     conn.poll_transmit(&mut out)?; // pongs and Close answers
+//!     conn.poll_transmit(&mut out)?; // the Close a failure queued, if any
 //!     stream.write_all(&out)?;
 //!     out.clear();
 //!     if conn.should_close_transport() {
