@@ -10,10 +10,8 @@ pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Standard alphabet with padding. Trailing bits are allowed on decode:
 /// RFC 6455 §4.1 itself gives `AQIDBAUGBwgJCgsMDQ4PEC==` as an example key,
 /// whose last character carries non-zero unused bits.
-const KEY_ENGINE: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-);
+const KEY_ENGINE: GeneralPurpose =
+    GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
 /// A `Sec-WebSocket-Accept` value: 28 base64 characters.
 ///
@@ -93,18 +91,12 @@ mod tests {
 
     #[test]
     fn rfc6455_section_1_3_example() {
-        assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]
     fn second_known_pair() {
-        assert_eq!(
-            accept_key(b"uRovscZjNol/umbTt5uKmw==").as_str(),
-            "rLHCkw/SKsO9GAH/ZSFhBATDKrU="
-        );
+        assert_eq!(accept_key(b"uRovscZjNol/umbTt5uKmw==").as_str(), "rLHCkw/SKsO9GAH/ZSFhBATDKrU=");
     }
 
     #[test]

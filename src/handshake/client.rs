@@ -45,10 +45,7 @@ struct Url<'a> {
 
 fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-        )
+        || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+')
         || matches!(b, b',' | b';' | b'=')
 }
 
@@ -114,12 +111,7 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
     if !resource.bytes().all(|b| (0x21..0x7f).contains(&b)) {
         return Err(UrlError::InvalidPath);
     }
-    Ok(Url {
-        secure,
-        host,
-        port,
-        resource,
-    })
+    Ok(Url { secure, host, port, resource })
 }
 
 /// The client's opening-handshake machine: it writes the upgrade request
@@ -207,15 +199,7 @@ impl<'a> ClientHandshake<'a> {
         rng.fill_bytes(&mut nonce);
         let key = encode_key(&nonce);
         let accept = accept_key(&key);
-        Ok(ClientHandshake {
-            config,
-            scanner: HeadScanner::new(),
-            failed: None,
-            url,
-            options,
-            key,
-            accept,
-        })
+        Ok(ClientHandshake { config, scanner: HeadScanner::new(), failed: None, url, options, key, accept })
     }
 
     /// The `Sec-WebSocket-Key` this handshake sends.
@@ -311,9 +295,7 @@ impl<'a> ClientHandshake<'a> {
         }
         let result = match self.scanner.scan(buf, self.config.max_head_len) {
             Ok(None) => Ok(Status::Partial),
-            Ok(Some(n)) => self
-                .parse_response(buf.get(..n).unwrap_or(&[]), headers)
-                .map(Status::Complete),
+            Ok(Some(n)) => self.parse_response(buf.get(..n).unwrap_or(&[]), headers).map(Status::Complete),
             Err(e) => Err(ResponseError::Head(e)),
         };
         if let Err(e) = result {
@@ -384,19 +366,12 @@ impl<'a> ClientHandshake<'a> {
         let offer = self.options.extensions.and_then(Extensions::parse);
         let answered = Extensions::new(Source::Http1(headers.iter(), "Sec-WebSocket-Extensions"));
         for ext in answered {
-            let was_offered = offer
-                .clone()
-                .is_some_and(|mut o| o.any(|x| x.name().eq_ignore_ascii_case(ext.name())));
+            let was_offered = offer.clone().is_some_and(|mut o| o.any(|x| x.name().eq_ignore_ascii_case(ext.name())));
             if !was_offered {
                 return Err(E::ExtensionNotOffered);
             }
         }
-        Ok(Response {
-            status,
-            protocol,
-            headers,
-            head_len,
-        })
+        Ok(Response { status, protocol, headers, head_len })
     }
 }
 
@@ -454,10 +429,7 @@ mod tests {
         let u = parse_url("ws://example.com").unwrap();
         assert_eq!((u.secure, u.host, u.port, u.resource), (false, "example.com", None, ""));
         let u = parse_url("WSS://[::1]:9001/a?b=c").unwrap();
-        assert_eq!(
-            (u.secure, u.host, u.port, u.resource),
-            (true, "[::1]", Some(9001), "/a?b=c")
-        );
+        assert_eq!((u.secure, u.host, u.port, u.resource), (true, "[::1]", Some(9001), "/a?b=c"));
         let u = parse_url("ws://h?q").unwrap();
         assert_eq!(u.resource, "?q");
         assert_eq!(parse_url("http://h/"), Err(UrlError::UnsupportedScheme));

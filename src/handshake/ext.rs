@@ -16,9 +16,7 @@ impl<'b> Source<'_, 'b> {
     fn next_value(&mut self) -> Option<&'b [u8]> {
         match self {
             Source::Http1(it, name) => it.find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value),
-            Source::Pairs(it, name) => it
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_bytes()),
+            Source::Pairs(it, name) => it.find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes()),
             Source::Single(v) => v.take(),
         }
     }
@@ -46,10 +44,7 @@ impl<'b> Iterator for Protocols<'_, 'b> {
         loop {
             while !self.current.is_empty() {
                 let (item, rest) = match memchr::memchr(b',', self.current) {
-                    Some(i) => (
-                        self.current.get(..i).unwrap_or(&[]),
-                        self.current.get(i + 1..).unwrap_or(&[]),
-                    ),
+                    Some(i) => (self.current.get(..i).unwrap_or(&[]), self.current.get(i + 1..).unwrap_or(&[])),
                     None => (self.current, &[][..]),
                 };
                 self.current = rest;
@@ -156,40 +151,19 @@ fn parse_param(s: &[u8], i: usize) -> Option<(ExtensionParam<'_>, usize)> {
     let name = as_str(s.get(start..end)?);
     let eq = ows_end(s, end);
     if s.get(eq) != Some(&b'=') {
-        return Some((
-            ExtensionParam {
-                name,
-                value: None,
-                escaped: false,
-            },
-            end,
-        ));
+        return Some((ExtensionParam { name, value: None, escaped: false }, end));
     }
     let v = ows_end(s, eq + 1);
     if s.get(v) == Some(&b'"') {
         let (after, escaped) = quoted_end(s, v)?;
         let value = as_str(s.get(v + 1..after - 1)?);
-        Some((
-            ExtensionParam {
-                name,
-                value: Some(value),
-                escaped,
-            },
-            after,
-        ))
+        Some((ExtensionParam { name, value: Some(value), escaped }, after))
     } else {
         let ve = token_end(s, v);
         if ve == v {
             return None;
         }
-        Some((
-            ExtensionParam {
-                name,
-                value: Some(as_str(s.get(v..ve)?)),
-                escaped: false,
-            },
-            ve,
-        ))
+        Some((ExtensionParam { name, value: Some(as_str(s.get(v..ve)?)), escaped: false }, ve))
     }
 }
 
@@ -272,13 +246,7 @@ fn parse_extension(s: &[u8], pos: usize) -> Option<Result<(Extension<'_>, usize)
         }
     }
     let name = as_str(s.get(i..end).unwrap_or(&[]));
-    Some(Ok((
-        Extension {
-            name,
-            params: s.get(end..j).unwrap_or(&[]),
-        },
-        j,
-    )))
+    Some(Ok((Extension { name, params: s.get(end..j).unwrap_or(&[]) }, j)))
 }
 
 /// Whether `value` is a valid, non-empty RFC 6455 §9.1 `extension-list`.
@@ -310,11 +278,7 @@ pub struct Extensions<'h, 'b> {
 
 impl<'h, 'b> Extensions<'h, 'b> {
     pub(crate) fn new(source: Source<'h, 'b>) -> Self {
-        Extensions {
-            source,
-            current: b"",
-            pos: 0,
-        }
+        Extensions { source, current: b"", pos: 0 }
     }
 
     /// Iterates one `Sec-WebSocket-Extensions` value, or `None` if it is not
@@ -381,12 +345,8 @@ mod tests {
     fn params_unquoted_and_unescaped() {
         let mut it = Extensions::parse("pmd; a; b=1; c=\"2\"; d=\"1\\5\"").unwrap();
         let ext = it.next().unwrap();
-        let params: [(&str, Option<&str>, bool); 4] = [
-            ("a", None, false),
-            ("b", Some("1"), false),
-            ("c", Some("2"), false),
-            ("d", Some("1\\5"), true),
-        ];
+        let params: [(&str, Option<&str>, bool); 4] =
+            [("a", None, false), ("b", Some("1"), false), ("c", Some("2"), false), ("d", Some("1\\5"), true)];
         assert!(ext.params().map(|p| (p.name(), p.value(), p.is_escaped())).eq(params));
         assert!(ext.param("D").unwrap().value_eq("15"));
         assert!(!ext.param("d").unwrap().value_eq("1\\5"));
@@ -396,18 +356,9 @@ mod tests {
     #[test]
     fn protocols_across_headers() {
         let headers = [
-            Header {
-                name: "Sec-WebSocket-Protocol",
-                value: b"chat, superchat",
-            },
-            Header {
-                name: "Other",
-                value: b"x",
-            },
-            Header {
-                name: "sec-websocket-protocol",
-                value: b" ,v2 ,",
-            },
+            Header { name: "Sec-WebSocket-Protocol", value: b"chat, superchat" },
+            Header { name: "Other", value: b"x" },
+            Header { name: "sec-websocket-protocol", value: b" ,v2 ," },
         ];
         let protocols = Protocols::new(Source::Http1(headers.iter(), "Sec-WebSocket-Protocol"));
         assert!(protocols.eq(["chat", "superchat", "v2"]));

@@ -38,10 +38,7 @@ pub(crate) struct HeadScanner {
 
 impl HeadScanner {
     pub(crate) const fn new() -> Self {
-        HeadScanner {
-            searched: 0,
-            complete: None,
-        }
+        HeadScanner { searched: 0, complete: None }
     }
 
     /// `Ok(Some(head_len))` once `buf` holds a whole head, `Ok(None)` while
@@ -120,8 +117,7 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// Splits a complete head (ending in `\r\n\r\n`, every `\n` preceded by
 /// `\r`) into lines without their CRLF.
 pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    head.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 /// Parses `HTTP/d.d`, returning (major, minor).
@@ -172,10 +168,7 @@ pub(crate) fn parse_headers<'b, 'l>(
         }
         let name = core::str::from_utf8(name).map_err(|_| HandshakeError::InvalidHeaderName)?;
         let slot = headers.get_mut(count).ok_or(HandshakeError::TooManyHeaders)?;
-        *slot = Header {
-            name,
-            value: trim_ows(value),
-        };
+        *slot = Header { name, value: trim_ows(value) };
         count += 1;
     }
     Ok(count)
@@ -183,10 +176,7 @@ pub(crate) fn parse_headers<'b, 'l>(
 
 /// All values of headers named `name` (ASCII case-insensitive).
 pub(crate) fn values<'h, 'b>(headers: &'h [Header<'b>], name: &'h str) -> impl Iterator<Item = &'b [u8]> + 'h {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
+    headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
 }
 
 /// The value of a header that must appear at most once.
@@ -277,20 +267,11 @@ mod tests {
         assert_eq!(headers[0].value, b"example.com");
         assert_eq!(headers[1].value, b"");
         let l: [&[u8]; 4] = [b"A: 1", b"B: 2", b"C: 3", b""];
-        assert_eq!(
-            parse_headers(l.into_iter(), &mut headers),
-            Err(HandshakeError::TooManyHeaders)
-        );
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::TooManyHeaders));
         let l: [&[u8]; 2] = [b"A : 1", b""];
-        assert_eq!(
-            parse_headers(l.into_iter(), &mut headers),
-            Err(HandshakeError::WhitespaceBeforeColon)
-        );
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::WhitespaceBeforeColon));
         let l: [&[u8]; 2] = [b"A\x00: 1", b""];
-        assert_eq!(
-            parse_headers(l.into_iter(), &mut headers),
-            Err(HandshakeError::ControlByte)
-        );
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::ControlByte));
         let l: [&[u8]; 2] = [b"A: 1\t2", b""];
         assert_eq!(parse_headers(l.into_iter(), &mut headers), Ok(1));
     }

@@ -6,6 +6,7 @@ mod accept;
 mod client;
 mod error;
 mod ext;
+mod extended_connect;
 mod head;
 mod server;
 mod write;
@@ -14,6 +15,7 @@ pub use accept::{accept_key, AcceptKey, WEBSOCKET_GUID};
 pub use client::{ClientHandshake, ClientOptions, Response};
 pub use error::{HandshakeError, ResponseError, UrlError, UsageError};
 pub use ext::{Extension, ExtensionParam, ExtensionParams, Extensions, Protocols};
+pub use extended_connect::{ExtendedConnect, ExtendedConnectError, ResponseHeaders};
 pub use head::Header;
 pub use server::{Accept, Request, ServerHandshake};
 pub use write::Reject;
@@ -74,9 +76,7 @@ pub struct HandshakeConfig {
 impl HandshakeConfig {
     /// The defaults.
     pub const fn new() -> Self {
-        HandshakeConfig {
-            max_head_len: DEFAULT_MAX_HEAD_LEN,
-        }
+        HandshakeConfig { max_head_len: DEFAULT_MAX_HEAD_LEN }
     }
 
     /// Sets [`max_head_len`](Self::max_head_len).

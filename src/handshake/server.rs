@@ -104,11 +104,7 @@ impl Default for ServerHandshake {
 impl ServerHandshake {
     /// A machine waiting for the first bytes of a request.
     pub const fn new(config: HandshakeConfig) -> Self {
-        ServerHandshake {
-            config,
-            scanner: HeadScanner::new(),
-            failed: None,
-        }
+        ServerHandshake { config, scanner: HeadScanner::new(), failed: None }
     }
 
     /// The limits in force.
@@ -154,10 +150,7 @@ fn as_str(s: &[u8]) -> Result<&str, HandshakeError> {
 fn split_absolute(target: &str) -> Option<(&str, &str)> {
     let rest = ["http://", "https://"].iter().find_map(|scheme| {
         let prefix = target.get(..scheme.len())?;
-        prefix
-            .eq_ignore_ascii_case(scheme)
-            .then(|| target.get(scheme.len()..))
-            .flatten()
+        prefix.eq_ignore_ascii_case(scheme).then(|| target.get(scheme.len()..)).flatten()
     })?;
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
@@ -280,17 +273,7 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     if !values(headers, "Sec-WebSocket-Extensions").all(is_extension_list) {
         return Err(E::InvalidHeaderValue("Sec-WebSocket-Extensions"));
     }
-    Ok(Request {
-        method,
-        target,
-        path,
-        version,
-        host: authority.unwrap_or(host),
-        origin,
-        key,
-        headers,
-        head_len,
-    })
+    Ok(Request { method, target, path, version, host: authority.unwrap_or(host), origin, key, headers, head_len })
 }
 
 /// A validated WebSocket upgrade request. Everything borrows the caller's
@@ -422,10 +405,7 @@ impl<'h, 'b> Request<'h, 'b> {
         if let Some(e) = accept.extensions {
             let answer = Extensions::parse(e).ok_or(UsageError::InvalidExtensions)?;
             for ext in answer {
-                if !self
-                    .extensions()
-                    .any(|offered| offered.name().eq_ignore_ascii_case(ext.name()))
-                {
+                if !self.extensions().any(|offered| offered.name().eq_ignore_ascii_case(ext.name())) {
                     return Err(UsageError::ExtensionNotOffered);
                 }
             }
@@ -463,9 +443,7 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     fn sample_request_parses() {
         let mut hs = ServerHandshake::default();
         let mut headers = [Header::EMPTY; 16];
-        let Ok(Status::Complete(req)) = hs.receive(SAMPLE, &mut headers) else {
-            panic!("not complete")
-        };
+        let Ok(Status::Complete(req)) = hs.receive(SAMPLE, &mut headers) else { panic!("not complete") };
         assert_eq!(req.path(), "/chat");
         assert_eq!(req.host(), "server.example.com");
         assert_eq!(req.origin(), Some("http://example.com"));
@@ -477,20 +455,14 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     fn errors_are_sticky() {
         let mut hs = ServerHandshake::default();
         let mut headers = [Header::EMPTY; 16];
-        assert_eq!(
-            hs.receive(b"GET / HTTP/1.1\n", &mut headers).err(),
-            Some(HandshakeError::BareLf)
-        );
+        assert_eq!(hs.receive(b"GET / HTTP/1.1\n", &mut headers).err(), Some(HandshakeError::BareLf));
         assert_eq!(hs.receive(SAMPLE, &mut headers).err(), Some(HandshakeError::BareLf));
         assert_eq!(hs.error(), Some(HandshakeError::BareLf));
     }
 
     #[test]
     fn absolute_form_target() {
-        assert_eq!(
-            split_absolute("http://a.example:80/x?y"),
-            Some(("a.example:80", "/x?y"))
-        );
+        assert_eq!(split_absolute("http://a.example:80/x?y"), Some(("a.example:80", "/x?y")));
         assert_eq!(split_absolute("HTTPS://a"), Some(("a", "")));
         assert_eq!(split_absolute("ws://a/"), None);
         assert_eq!(split_absolute("http:///x"), None);

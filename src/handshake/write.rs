@@ -208,13 +208,7 @@ mod tests {
 
     #[test]
     fn decimal_edges() {
-        for (n, s) in [
-            (0u64, "0"),
-            (7, "7"),
-            (10, "10"),
-            (65535, "65535"),
-            (u64::MAX, "18446744073709551615"),
-        ] {
+        for (n, s) in [(0u64, "0"), (7, "7"), (10, "10"), (65535, "65535"), (u64::MAX, "18446744073709551615")] {
             let mut buf = [0u8; 32];
             let len = write_with(&mut buf[..], |w| put_decimal(w, n)).unwrap();
             assert_eq!(&buf[..len], s.as_bytes());
@@ -224,12 +218,7 @@ mod tests {
     #[test]
     fn too_small_writes_nothing() {
         let mut buf = [0xAAu8; 10];
-        let r = Reject {
-            status: 404,
-            extra_headers: &[],
-            body: b"",
-        }
-        .write(&mut buf[..]);
+        let r = Reject { status: 404, extra_headers: &[], body: b"" }.write(&mut buf[..]);
         assert!(matches!(r, Err(UsageError::BufferTooSmall(BufferTooSmall { .. }))));
         assert_eq!(buf, [0xAA; 10]);
     }
@@ -237,33 +226,13 @@ mod tests {
     #[test]
     fn reject_checks_arguments() {
         let mut buf = [0u8; 256];
-        let r = Reject {
-            status: 101,
-            extra_headers: &[],
-            body: b"",
-        }
-        .write(&mut buf[..]);
+        let r = Reject { status: 101, extra_headers: &[], body: b"" }.write(&mut buf[..]);
         assert_eq!(r, Err(UsageError::InvalidStatus));
-        let r = Reject {
-            status: 400,
-            extra_headers: &[("X-A", "b\r\nInjected: 1")],
-            body: b"",
-        }
-        .write(&mut buf[..]);
+        let r = Reject { status: 400, extra_headers: &[("X-A", "b\r\nInjected: 1")], body: b"" }.write(&mut buf[..]);
         assert_eq!(r, Err(UsageError::InvalidHeaderValue));
-        let r = Reject {
-            status: 400,
-            extra_headers: &[("X A", "b")],
-            body: b"",
-        }
-        .write(&mut buf[..]);
+        let r = Reject { status: 400, extra_headers: &[("X A", "b")], body: b"" }.write(&mut buf[..]);
         assert_eq!(r, Err(UsageError::InvalidHeaderName));
-        let r = Reject {
-            status: 400,
-            extra_headers: &[("content-length", "5")],
-            body: b"",
-        }
-        .write(&mut buf[..]);
+        let r = Reject { status: 400, extra_headers: &[("content-length", "5")], body: b"" }.write(&mut buf[..]);
         assert_eq!(r, Err(UsageError::ReservedHeader));
     }
 }
