@@ -222,15 +222,11 @@ impl<'h, 'b> ExtendedConnect<'h, 'b> {
                 return Err(E::ConnectionSpecificHeader("te"));
             }
             match name {
-                "sec-websocket-version" => {
-                    if version.replace(value).is_some() {
-                        return Err(E::DuplicateHeader("sec-websocket-version"));
-                    }
+                "sec-websocket-version" if version.replace(value).is_some() => {
+                    return Err(E::DuplicateHeader("sec-websocket-version"));
                 }
-                "origin" => {
-                    if origin.replace(value).is_some() {
-                        return Err(E::DuplicateHeader("origin"));
-                    }
+                "origin" if origin.replace(value).is_some() => {
+                    return Err(E::DuplicateHeader("origin"));
                 }
                 "sec-websocket-protocol" if !is_token_list(value.as_bytes()) => {
                     return Err(E::InvalidHeaderValue("sec-websocket-protocol"));
