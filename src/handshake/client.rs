@@ -127,17 +127,56 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 /// The machine borrows the URL and options (`'a`) and keeps the key and the
 /// expected accept value in fixed arrays: no allocation.
 ///
+/// # Example: the whole exchange, in memory
+///
 /// ```
-/// use wsmachine::handshake::{ClientHandshake, ClientOptions, Header, ResponseError, Status};
+/// use wsmachine::handshake::{Accept, ClientHandshake, ClientOptions, Header, ServerHandshake, Status};
 /// use wsmachine::SecureRandom;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut rng = SecureRandom::from_seed([1; 32]); // from_os() with feature std
-/// let mut client = ClientHandshake::new("wss://example.com:8443/feed", ClientOptions::default(), &mut rng)?;
-/// let mut out = [0u8; 512];
-/// let n = client.write_request(&mut out[..])?;
-/// assert!(out[..n].starts_with(b"GET /feed HTTP/1.1\r\nHost: example.com:8443\r\n"));
-/// // ... send out[..n], read the answer:
+/// let mut rng = SecureRandom::from_seed([1; 32]); // SecureRandom::from_os() with feature std
+/// let options = ClientOptions {
+///     protocols: &["v2.chat", "v1.chat"],
+///     extensions: Some("permessage-deflate; client_max_window_bits"),
+///     origin: Some("https://app.example"),
+///     ..ClientOptions::default()
+/// };
+/// let mut client = ClientHandshake::new("wss://example.com:8443/feed", options, &mut rng)?;
+/// assert_eq!((client.host(), client.port(), client.is_secure()), ("example.com", 8443, true));
+/// let mut request = [0u8; 512];
+/// let n = client.write_request(&mut request[..])?;
+/// assert!(request[..n].starts_with(b"GET /feed HTTP/1.1\r\nHost: example.com:8443\r\n"));
+///
+/// // The server side (normally another process).
+/// let mut headers = [Header::EMPTY; 16];
+/// let Status::Complete(req) = ServerHandshake::default().receive(&request[..n], &mut headers)? else {
+///     unreachable!("the request is complete")
+/// };
+/// let mut answer = Vec::new();
+/// req.accept(&Accept { protocol: Some("v1.chat"), ..Accept::default() }, &mut answer)?;
+///
+/// // Back on the client: the answer arrives one byte at a time.
+/// let mut response = None;
+/// for end in 1..=answer.len() {
+///     let mut headers = [Header::EMPTY; 16];
+///     if let Status::Complete(r) = client.receive(&answer[..end], &mut headers)? {
+///         response = Some((r.protocol(), r.extensions().count(), r.head_len()));
+///         break;
+///     }
+/// }
+/// assert_eq!(response, Some((Some("v1.chat"), 0, answer.len())));
+/// # Ok(()) }
+/// ```
+///
+/// # Example: a refusal
+///
+/// ```
+/// use wsmachine::handshake::{ClientHandshake, ClientOptions, Header, ResponseError};
+/// use wsmachine::SecureRandom;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut rng = SecureRandom::from_seed([1; 32]);
+/// let mut client = ClientHandshake::new("ws://example.com/feed", ClientOptions::default(), &mut rng)?;
 /// let answer = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno";
 /// let mut headers = [Header::EMPTY; 16];
 /// match client.receive(answer, &mut headers) {

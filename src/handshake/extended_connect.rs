@@ -339,3 +339,42 @@ impl<'h, 'b> ExtendedConnect<'h, 'b> {
         Ok(h)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: [(&str, &str); 6] = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/"),
+        (":authority", "a.example"),
+        ("sec-websocket-version", "13"),
+    ];
+
+    #[test]
+    fn minimal_request_and_answer() {
+        let req = ExtendedConnect::parse(&BASE).unwrap();
+        assert_eq!((req.path(), req.authority(), req.origin()), ("/", "a.example", None));
+        assert_eq!(req.accept(None, None).unwrap().as_slice(), &[(":status", "200")]);
+    }
+
+    #[test]
+    fn response_headers_hold_three_fields() {
+        let mut h = ResponseHeaders::new("200");
+        h.push("a", "1");
+        h.push("b", "2");
+        h.push("c", "3");
+        assert_eq!(h.as_slice().len(), 3);
+        assert_eq!((&h).into_iter().count(), 3);
+    }
+
+    #[test]
+    fn version_errors_answer_with_13() {
+        let fields = &BASE[..5];
+        let err = ExtendedConnect::parse(fields).unwrap_err();
+        assert_eq!(err, ExtendedConnectError::MissingVersion);
+        assert_eq!(err.response_headers().as_slice(), &[(":status", "400"), ("sec-websocket-version", "13")]);
+    }
+}
