@@ -1,4 +1,182 @@
+//! Fuzz bodies for the handshake parsers. Each feeds the input whole, in
+//! pieces whose sizes come from the input itself and (for short inputs) one
+//! byte at a time, and asserts that all three agree.
+
+use crate::handshake::{
+    Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, Header, ResponseError, ServerHandshake,
+    Status, UsageError,
+};
+use crate::RandomSource;
+
+/// Small enough that fuzz inputs reach the size limit.
+const MAX_HEAD: usize = 2048;
+const HEADERS: usize = 24;
+/// Inputs up to this size are also fed one byte at a time.
+const BYTEWISE_MAX: usize = 1024;
+
+/// Growing prefixes of `data`, the last one whole; chunk sizes derived from the bytes.
+fn prefixes(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut n = 0usize;
+    let mut k = 0usize;
+    core::iter::from_fn(move || {
+        if n >= data.len() {
+            return None;
+        }
+        let step = data.get(k % data.len().max(1)).map_or(1, |&b| 1 + usize::from(b % 61));
+        k += 1;
+        n = n.saturating_add(step).min(data.len());
+        Some(n)
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RequestOutcome<'b> {
+    Partial,
+    Complete { head_len: usize, path: &'b str, host: &'b str, key: &'b str, protocols: usize, extensions: usize },
+    Error(HandshakeError),
+}
+
+fn request_outcome<'b>(hs: &mut ServerHandshake, buf: &'b [u8]) -> RequestOutcome<'b> {
+    let mut headers = [Header::EMPTY; HEADERS];
+    match hs.receive(buf, &mut headers) {
+        Ok(Status::Partial) => RequestOutcome::Partial,
+        Ok(Status::Complete(req)) => {
+            assert!(req.head_len() <= buf.len() && req.head_len() <= MAX_HEAD);
+            let mut answer = [0u8; 1024];
+            let accept = Accept {
+                protocol: req.protocols().next(),
+                extensions: req.extensions().next().map(|e| e.name()),
+                extra_headers: &[("Server", "fuzz")],
+            };
+            match req.accept(&accept, &mut answer[..]) {
+                Ok(n) => assert!(answer.get(..n).is_some_and(|a| a.starts_with(b"HTTP/1.1 101 "))),
+                Err(UsageError::BufferTooSmall(_)) => {}
+                Err(e) => panic!("accept of offered values failed: {e}"),
+            }
+            RequestOutcome::Complete {
+                head_len: req.head_len(),
+                path: req.path(),
+                host: req.host(),
+                key: req.key(),
+                protocols: req.protocols().count(),
+                extensions: req.extensions().map(|e| e.params().count() + 1).sum(),
+            }
+        }
+        Err(e) => {
+            let mut answer = [0u8; 256];
+            assert!(e.write_response(&mut answer[..]).is_ok());
+            RequestOutcome::Error(e)
+        }
+    }
+}
+
 /// Fuzz body for the server-side request parser.
-pub fn handshake_request(_data: &[u8]) {}
+pub fn handshake_request(data: &[u8]) {
+    let config = HandshakeConfig::default().with_max_head_len(MAX_HEAD);
+    let whole = request_outcome(&mut ServerHandshake::new(config), data);
+
+    let mut hs = ServerHandshake::new(config);
+    let mut pieces = RequestOutcome::Partial;
+    for n in prefixes(data) {
+        pieces = request_outcome(&mut hs, data.get(..n).unwrap_or(data));
+        if pieces != RequestOutcome::Partial {
+            break;
+        }
+    }
+    assert_eq!(whole, pieces, "whole and pieces disagree");
+    // Sticky or stable: asking again with everything gives the same answer.
+    if pieces != RequestOutcome::Partial {
+        assert_eq!(whole, request_outcome(&mut hs, data));
+    }
+
+    if data.len() <= BYTEWISE_MAX {
+        let mut hs = ServerHandshake::new(config);
+        let mut bytewise = RequestOutcome::Partial;
+        for n in 0..=data.len() {
+            bytewise = request_outcome(&mut hs, data.get(..n).unwrap_or(data));
+            if bytewise != RequestOutcome::Partial {
+                break;
+            }
+        }
+        assert_eq!(whole, bytewise, "whole and byte-at-a-time disagree");
+    }
+}
+
+/// Always the RFC 6455 §1.3 sample nonce, so seeds can carry the matching
+/// accept value `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`.
+struct SampleNonce;
+
+impl RandomSource for SampleNonce {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for (d, s) in dest.iter_mut().zip(b"the sample nonce".iter().cycle()) {
+            *d = *s;
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ResponseOutcome<'b> {
+    Partial,
+    Complete { head_len: usize, protocol: Option<&'b str>, extensions: usize, headers: usize },
+    Error(ResponseError),
+}
+
+fn response_outcome<'b>(client: &mut ClientHandshake<'_>, buf: &'b [u8]) -> ResponseOutcome<'b> {
+    let mut headers = [Header::EMPTY; HEADERS];
+    match client.receive(buf, &mut headers) {
+        Ok(Status::Partial) => ResponseOutcome::Partial,
+        Ok(Status::Complete(resp)) => {
+            assert!(resp.head_len() <= buf.len());
+            ResponseOutcome::Complete {
+                head_len: resp.head_len(),
+                protocol: resp.protocol(),
+                extensions: resp.extensions().map(|e| e.params().count() + 1).sum(),
+                headers: resp.headers().len(),
+            }
+        }
+        Err(e) => {
+            if let ResponseError::UnexpectedStatus { head_len, .. } = e {
+                assert!(head_len <= buf.len());
+            }
+            ResponseOutcome::Error(e)
+        }
+    }
+}
+
+fn new_client() -> Option<ClientHandshake<'static>> {
+    let options = ClientOptions {
+        protocols: &["chat", "superchat"],
+        extensions: Some("permessage-deflate; client_max_window_bits, x-foo"),
+        ..ClientOptions::default()
+    };
+    let config = HandshakeConfig::default().with_max_head_len(MAX_HEAD);
+    ClientHandshake::with_config("ws://server.example.com/chat", options, config, &mut SampleNonce).ok()
+}
+
 /// Fuzz body for the client-side response parser.
-pub fn handshake_response(_data: &[u8]) {}
+pub fn handshake_response(data: &[u8]) {
+    let (Some(mut a), Some(mut b), Some(mut c)) = (new_client(), new_client(), new_client()) else {
+        panic!("fixed client options are valid");
+    };
+    let whole = response_outcome(&mut a, data);
+
+    let mut pieces = ResponseOutcome::Partial;
+    for n in prefixes(data) {
+        pieces = response_outcome(&mut b, data.get(..n).unwrap_or(data));
+        if pieces != ResponseOutcome::Partial {
+            break;
+        }
+    }
+    assert_eq!(whole, pieces, "whole and pieces disagree");
+
+    if data.len() <= BYTEWISE_MAX {
+        let mut bytewise = ResponseOutcome::Partial;
+        for n in 0..=data.len() {
+            bytewise = response_outcome(&mut c, data.get(..n).unwrap_or(data));
+            if bytewise != ResponseOutcome::Partial {
+                break;
+            }
+        }
+        assert_eq!(whole, bytewise, "whole and byte-at-a-time disagree");
+    }
+}

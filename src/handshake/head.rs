@@ -1,0 +1,278 @@
+//! HTTP/1.1 head tokenising shared by both sides: finding the end of the
+//! head incrementally, splitting lines, header lines into the caller's array.
+
+use super::error::HandshakeError;
+
+/// One header line of a parsed head. Both parts borrow the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'b> {
+    /// The name as sent (a token; compare it case-insensitively).
+    pub name: &'b str,
+    /// The value with surrounding spaces and tabs removed. Bytes, because
+    /// HTTP allows non-ASCII (obs-text) in values; see [`Header::value_str`].
+    pub value: &'b [u8],
+}
+
+impl<'b> Header<'b> {
+    /// An empty header, to initialise the caller's array:
+    /// `[Header::EMPTY; wsmachine::handshake::DEFAULT_MAX_HEADERS]`.
+    pub const EMPTY: Header<'static> = Header { name: "", value: b"" };
+
+    /// The value as text, if it is UTF-8.
+    pub fn value_str(&self) -> Option<&'b str> {
+        core::str::from_utf8(self.value).ok()
+    }
+}
+
+/// Finds the end of a head (`\r\n\r\n`) across calls in linear total time.
+///
+/// Invariants: every `\n` in `buf[..searched]` has been checked to follow a
+/// `\r`, and no head terminator ends before `searched`. Once found, the head
+/// length is remembered in `complete`, so later calls do not search the
+/// bytes after the head (they belong to the WebSocket stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeadScanner {
+    searched: usize,
+    complete: Option<usize>,
+}
+
+impl HeadScanner {
+    pub(crate) const fn new() -> Self {
+        HeadScanner { searched: 0, complete: None }
+    }
+
+    /// `Ok(Some(head_len))` once `buf` holds a whole head, `Ok(None)` while
+    /// more bytes are needed. `buf` MUST start with the bytes given before.
+    pub(crate) fn scan(&mut self, buf: &[u8], max_head_len: usize) -> Result<Option<usize>, HandshakeError> {
+        if let Some(n) = self.complete {
+            if n <= buf.len() {
+                return Ok(Some(n));
+            }
+            self.complete = None;
+            self.searched = 0;
+        }
+        if buf.len() < self.searched {
+            // The caller passed a shorter buffer: start over rather than trust stale state.
+            self.searched = 0;
+        }
+        let region = buf.get(..buf.len().min(max_head_len)).unwrap_or(&[]);
+        let mut pos = self.searched;
+        while let Some(off) = memchr::memchr(b'\n', region.get(pos..).unwrap_or(&[])) {
+            let i = pos.saturating_add(off);
+            // RFC 9112 §2.2: a bare LF is a line ending some recipients accept and
+            // others do not; that disagreement is a smuggling vector, so reject it.
+            if i == 0 || region.get(i - 1) != Some(&b'\r') {
+                return Err(HandshakeError::BareLf);
+            }
+            if i >= 3 && region.get(i - 3..i) == Some(b"\r\n\r") {
+                let len = i + 1;
+                self.searched = len;
+                self.complete = Some(len);
+                return Ok(Some(len));
+            }
+            pos = i + 1;
+        }
+        self.searched = region.len();
+        if buf.len() >= max_head_len {
+            // RFC 6455 §10.4: bound the memory a peer can make us hold.
+            return Err(HandshakeError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// A non-empty RFC 9110 token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Bytes a header value may hold: VCHAR, obs-text, SP, HTAB.
+pub(crate) fn is_field_value(s: &[u8]) -> bool {
+    s.iter().all(|&b| !is_control(b))
+}
+
+/// Control bytes other than HTAB.
+pub(crate) fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// Strips leading and trailing spaces and tabs (OWS).
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Splits a complete head (ending in `\r\n\r\n`, every `\n` preceded by
+/// `\r`) into lines without their CRLF.
+pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    head.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// Parses `HTTP/d.d`, returning (major, minor).
+pub(crate) fn parse_version(v: &[u8]) -> Option<(u8, u8)> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
+            Some((major - b'0', minor - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// HTTP/1.1 or a later 1.x: the versions RFC 6455 builds on. HTTP/2 and
+/// HTTP/3 never use this text syntax (see `extended_connect`).
+pub(crate) fn is_supported_version((major, minor): (u8, u8)) -> bool {
+    major == 1 && minor >= 1
+}
+
+/// Parses the header lines after the start line into `headers`, returning
+/// how many were stored. `rest` yields the lines after the start line.
+pub(crate) fn parse_headers<'b, 'l>(
+    rest: impl Iterator<Item = &'b [u8]>,
+    headers: &'l mut [Header<'b>],
+) -> Result<usize, HandshakeError> {
+    let mut count = 0usize;
+    for line in rest {
+        if line.is_empty() {
+            // The blank line ending the head; the split yields one more empty piece after it.
+            break;
+        }
+        if line.iter().any(|&b| is_control(b)) {
+            return Err(HandshakeError::ControlByte);
+        }
+        // RFC 9112 §5.2: obs-fold is rejected (a server MAY reject it with 400).
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            return Err(HandshakeError::ObsFold);
+        }
+        let colon = memchr::memchr(b':', line).ok_or(HandshakeError::MalformedHeaderLine)?;
+        let name = line.get(..colon).unwrap_or(&[]);
+        let value = line.get(colon + 1..).unwrap_or(&[]);
+        // RFC 9112 §5.1: no whitespace is allowed between the field name and
+        // colon; a server MUST reject such a request with 400.
+        if matches!(name.last(), Some(b' ' | b'\t')) {
+            return Err(HandshakeError::WhitespaceBeforeColon);
+        }
+        if !is_token(name) {
+            return Err(HandshakeError::InvalidHeaderName);
+        }
+        let name = core::str::from_utf8(name).map_err(|_| HandshakeError::InvalidHeaderName)?;
+        let slot = headers.get_mut(count).ok_or(HandshakeError::TooManyHeaders)?;
+        *slot = Header { name, value: trim_ows(value) };
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// All values of headers named `name` (ASCII case-insensitive).
+pub(crate) fn values<'h, 'b>(headers: &'h [Header<'b>], name: &'h str) -> impl Iterator<Item = &'b [u8]> + 'h {
+    headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+}
+
+/// The value of a header that must appear at most once.
+pub(crate) fn single<'b>(headers: &[Header<'b>], name: &'static str) -> Result<Option<&'b [u8]>, &'static str> {
+    let mut it = values(headers, name);
+    let first = it.next();
+    if it.next().is_some() {
+        return Err(name);
+    }
+    Ok(first)
+}
+
+/// The non-empty elements of a comma-separated list (RFC 9110 §5.6.1),
+/// trimmed of OWS.
+pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows).filter(|s| !s.is_empty())
+}
+
+/// Whether any header named `name` lists `token` (ASCII case-insensitive).
+pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
+    values(headers, name).any(|v| list_items(v).any(|item| item.eq_ignore_ascii_case(token.as_bytes())))
+}
+
+/// Whether the value is a list of one or more tokens.
+pub(crate) fn is_token_list(value: &[u8]) -> bool {
+    list_items(value).next().is_some() && list_items(value).all(is_token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_bytewise(data: &[u8], max: usize) -> Result<Option<usize>, HandshakeError> {
+        let mut s = HeadScanner::new();
+        let mut last = Ok(None);
+        for n in 0..=data.len() {
+            last = s.scan(&data[..n], max);
+            if !matches!(last, Ok(None)) {
+                return last;
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn scanner_finds_head_end() {
+        let data = b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest";
+        let mut s = HeadScanner::new();
+        assert_eq!(s.scan(data, 8192), Ok(Some(24)));
+        assert_eq!(feed_bytewise(data, 8192), Ok(Some(24)));
+        // Remembered: a second call does not look for a terminator in the rest.
+        assert_eq!(s.scan(data, 8192), Ok(Some(24)));
+    }
+
+    #[test]
+    fn scanner_rejects_bare_lf_early() {
+        assert_eq!(feed_bytewise(b"GET / HTTP/1.1\nA", 8192), Err(HandshakeError::BareLf));
+        assert_eq!(feed_bytewise(b"\n", 8192), Err(HandshakeError::BareLf));
+    }
+
+    #[test]
+    fn scanner_limit_is_inclusive() {
+        let data = b"GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(feed_bytewise(data, data.len()), Ok(Some(data.len())));
+        assert_eq!(feed_bytewise(data, data.len() - 1), Err(HandshakeError::HeadTooLarge));
+        // Exceeded as soon as the buffer reaches the limit without a terminator.
+        let mut s = HeadScanner::new();
+        assert_eq!(s.scan(b"GET / HTT", 10), Ok(None));
+        assert_eq!(s.scan(b"GET / HTTP", 10), Err(HandshakeError::HeadTooLarge));
+    }
+
+    #[test]
+    fn trims_and_lists() {
+        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        let items: [&[u8]; 2] = [b"keep-alive", b"Upgrade"];
+        assert!(list_items(b" , keep-alive ,,Upgrade, ").eq(items));
+        assert!(is_token_list(b"chat, superchat"));
+        assert!(!is_token_list(b"chat, super chat"));
+        assert!(!is_token_list(b" , "));
+    }
+
+    #[test]
+    fn header_lines() {
+        let mut headers = [Header::EMPTY; 2];
+        let l: [&[u8]; 3] = [b"Host:  example.com \t", b"X:", b""];
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Ok(2));
+        assert_eq!(headers[0].value, b"example.com");
+        assert_eq!(headers[1].value, b"");
+        let l: [&[u8]; 4] = [b"A: 1", b"B: 2", b"C: 3", b""];
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::TooManyHeaders));
+        let l: [&[u8]; 2] = [b"A : 1", b""];
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::WhitespaceBeforeColon));
+        let l: [&[u8]; 2] = [b"A\x00: 1", b""];
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::ControlByte));
+        let l: [&[u8]; 2] = [b"A: 1\t2", b""];
+        assert_eq!(parse_headers(l.into_iter(), &mut headers), Ok(1));
+    }
+}
