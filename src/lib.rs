@@ -126,6 +126,10 @@ pub use config::Config;
 pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
+pub use handshake::{
+    accept_key, Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, Reject, Request, Response,
+    ResponseError, ServerHandshake, UsageError,
+};
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};

@@ -1074,26 +1074,3 @@ fn extension_list_parsing() {
     assert_eq!((d.name(), d.param("e").unwrap().value()), ("d", Some("f")));
     assert!(it.next().is_none());
 }
-
-// ---- Fuzz corpora replay ----
-
-fn replay(target: &str, body: fn(&[u8])) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus").join(target);
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let data = std::fs::read(entry.unwrap().path()).unwrap();
-        body(&data);
-        count += 1;
-    }
-    assert!(count >= 5, "{target}: corpus too small");
-}
-
-#[test]
-fn fuzz_corpus_handshake_request() {
-    replay("handshake_request", wsmachine::fuzzing::handshake_request);
-}
-
-#[test]
-fn fuzz_corpus_handshake_response() {
-    replay("handshake_response", wsmachine::fuzzing::handshake_response);
-}
