@@ -1,0 +1,104 @@
+//! A WebSocket client on blocking `std::net`: sends each line of standard
+//! input as a text message and prints every message it receives.
+//!
+//! ```sh
+//! cargo run --example client -- ws://127.0.0.1:9001/
+//! ```
+//!
+//! End the input (Ctrl-D) to close the connection with code 1000.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use wsmachine::{CloseCode, Connection, Message, MessageAssembler};
+
+mod support;
+use support::Incoming;
+
+fn main() -> io::Result<()> {
+    let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001/".to_string());
+    run(&url, io::BufReader::new(io::stdin()), io::stdout())
+}
+
+/// The connection and the stream's write half, locked together so frames
+/// leave in the order the machine produced them.
+struct Shared {
+    conn: Connection,
+    writer: TcpStream,
+}
+
+/// Connects to `url`, sends each line of `input` as a text message, writes
+/// each message received to `output` (text as a line, binary as a
+/// summary), and closes with 1000 when `input` ends. Returns when the
+/// connection is over, even if `input` has not ended.
+pub fn run(url: &str, input: impl BufRead + Send + 'static, mut output: impl Write) -> io::Result<()> {
+    let (stream, conn, mut leftover) = support::client_handshake(url, &[])?;
+    let mut reader = stream.try_clone()?;
+    let shared = Arc::new(Mutex::new(Shared { conn, writer: stream }));
+
+    let sender_shared = Arc::clone(&shared);
+    thread::spawn(move || send_lines(input, &sender_shared));
+
+    let mut assembler = MessageAssembler::new(64 << 20);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    let mut input: &mut [u8] = &mut leftover;
+    loop {
+        let mut guard = shared.lock().map_err(support::io_error)?;
+        let Shared { conn, writer } = &mut *guard;
+        support::feed(conn, &mut assembler, input, &mut out, |_, incoming, _| {
+            let _ = match incoming {
+                Incoming::Message(Message::Text(text)) => writeln!(output, "{text}"),
+                Incoming::Message(Message::Binary(data)) => writeln!(output, "[binary, {} bytes]", data.len()),
+                Incoming::Closed { code, reason } => writeln!(output, "[closed: {code} {reason}]"),
+                Incoming::Failed(e) => writeln!(output, "[failed: {e}]"),
+            };
+        });
+        writer.write_all(&out)?;
+        out.clear();
+        if conn.should_close_transport() {
+            return output.flush();
+        }
+        drop(guard);
+        // After a clean close the client waits for the server to close the
+        // transport first (RFC 6455 §7.1.1), for a few seconds at most.
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => 0,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            let mut guard = shared.lock().map_err(support::io_error)?;
+            if let Some(wsmachine::Event::Close(frame)) = guard.conn.receive_eof() {
+                writeln!(output, "[connection lost: {}]", frame.code())?;
+            }
+            return output.flush();
+        }
+        input = &mut buf[..n];
+    }
+}
+
+/// Sends each line as a text message, then a Close with 1000.
+fn send_lines(input: impl BufRead, shared: &Mutex<Shared>) -> io::Result<()> {
+    let mut out = Vec::new();
+    for line in input.lines() {
+        let line = line?;
+        let mut guard = shared.lock().map_err(support::io_error)?;
+        let Shared { conn, writer } = &mut *guard;
+        if conn.send_text(&line, &mut out).is_err() {
+            return Ok(()); // closing or failed: the reader reports why
+        }
+        writer.write_all(&out)?;
+        out.clear();
+    }
+    let mut guard = shared.lock().map_err(support::io_error)?;
+    let Shared { conn, writer } = &mut *guard;
+    writer.set_read_timeout(Some(Duration::from_secs(5)))?;
+    if conn.send_close(CloseCode::NORMAL, "", &mut out).is_ok() {
+        writer.write_all(&out)?;
+    }
+    Ok(())
+}

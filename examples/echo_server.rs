@@ -1,0 +1,50 @@
+//! A WebSocket echo server on blocking `std::net`, one thread per connection.
+//!
+//! ```sh
+//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! ```
+//!
+//! Every text and binary message is sent back unchanged, pings are
+//! answered and closes completed, on any path. A plain `GET /` (no
+//! Upgrade) gets a page that opens `new WebSocket(...)` to this server:
+//! open <http://127.0.0.1:9001/> in a browser.
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+
+use wsmachine::Config;
+
+mod support;
+
+/// The page served on `GET /`.
+pub const PAGE: &str = include_str!("support/echo_page.html");
+
+fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let listener = TcpListener::bind(&addr)?;
+    println!("echo_server listening on ws://{}/ (page at http://{0}/)", listener.local_addr()?);
+    serve(listener)
+}
+
+/// Accepts connections forever, each on its own thread.
+pub fn serve(listener: TcpListener) -> io::Result<()> {
+    for stream in listener.incoming() {
+        let stream = stream?;
+        thread::spawn(move || {
+            if let Err(e) = handle(stream) {
+                eprintln!("connection ended with an error: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// One connection: the handshake (or the page), then the echo loop.
+pub fn handle(mut stream: TcpStream) -> io::Result<()> {
+    let config = Config::default();
+    match support::server_handshake(&mut stream, config, PAGE.as_bytes())? {
+        support::Upgrade::WebSocket { conn, leftover } => support::echo(stream, *conn, leftover),
+        support::Upgrade::Answered => Ok(()),
+    }
+}
