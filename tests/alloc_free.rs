@@ -1,0 +1,246 @@
+//! Allocation and size facts, deterministic and untimed: frames stream
+//! through a `Connection` in both roles without a single heap allocation,
+//! and the connection stays within a documented size budget.
+//!
+//! A counting global allocator counts the allocations made by the current
+//! thread (tests run on several threads at once, so a global count would
+//! see the others' work).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use wsmachine::{Config, Connection, Event, MessageKind, Output, SecureRandom};
+
+struct CountingAlloc;
+
+thread_local! {
+    /// Allocations (including reallocations) made by this thread.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: the slot may be gone while the thread shuts down; a
+    // const-initialised `Cell` never allocates itself.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees hold; counting touches only a
+// thread-local `Cell` and never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded as received; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded as received; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: `ptr` came from this allocator, i.e. from `System`; the
+        // caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns how many allocations this thread made meanwhile.
+fn allocations_during<T>(f: impl FnOnce() -> T) -> (u64, T) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let value = f();
+    (ALLOCATIONS.with(Cell::get) - before, value)
+}
+
+/// The frames the streaming test sends, in a repeating pattern: text and
+/// binary at every length form, multibyte text, fragmented messages with
+/// pings between their fragments, and empty frames.
+const FRAMES: usize = 10_000;
+
+/// Sends one step of the pattern from `client` into `out`; returns the
+/// number of frames written.
+fn send_step<O: Output + ?Sized>(client: &mut Connection, step: usize, out: &mut O, text: &str, bytes: &[u8]) -> usize {
+    let multibyte = "κόσμε 日本語 🦀 ";
+    let frames = match step % 10 {
+        0 => client.send_text(&text[..16], out).map(|_| 1),
+        1 => client.send_binary(&bytes[..125], out).map(|_| 1),
+        2 => client.send_text(multibyte, out).map(|_| 1),
+        3 => client.send_binary(&bytes[..1024], out).map(|_| 1),
+        4 => client.send_ping(b"are you there?", out).map(|_| 1),
+        5 => {
+            // Fragmented text, split inside a character, a ping in between.
+            let m = multibyte.as_bytes();
+            client.send_fragment(MessageKind::Text, &m[..2], false, out).expect("fragment");
+            client.send_ping(b"mid-message", out).expect("ping");
+            client.send_fragment(MessageKind::Text, &m[2..9], false, out).expect("fragment");
+            client.send_fragment(MessageKind::Text, &m[9..], true, out).map(|_| 4)
+        }
+        6 => client.send_binary(&[], out).map(|_| 1),
+        7 => client.send_text(&text[..126], out).map(|_| 1),
+        8 if step % 500 == 8 => client.send_binary(&bytes[..70_000], out).map(|_| 1),
+        8 => client.send_binary(&bytes[..300], out).map(|_| 1),
+        _ => {
+            client.send_fragment(MessageKind::Binary, &bytes[..10], false, out).expect("fragment");
+            client.send_fragment(MessageKind::Binary, &bytes[10..20], true, out).map(|_| 2)
+        }
+    };
+    frames.expect("the client sends")
+}
+
+/// A recording of the pattern, at least [`FRAMES`] frames long, masked by a
+/// client. Built before any counting starts.
+fn client_stream() -> (Vec<u8>, usize) {
+    let text: String = "The quick brown fox jumps over the lazy dog. ".chars().cycle().take(200).collect();
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut client = Connection::client(Config::default(), SecureRandom::from_seed([3; 32]));
+    let mut wire = Vec::new();
+    let (mut frames, mut step) = (0, 0);
+    while frames < FRAMES {
+        frames += send_step(&mut client, step, &mut wire, &text, &bytes);
+        step += 1;
+    }
+    (wire, frames)
+}
+
+/// What the server saw.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    frame_ends: usize,
+    messages: usize,
+    pings: usize,
+    /// The size of the pongs that answer them (unmasked: 2 + payload bytes).
+    expected_pong_bytes: usize,
+    pong_bytes: usize,
+    payload_bytes: usize,
+}
+
+/// Feeds `wire` to a fresh server through a fixed read buffer, in reads of
+/// varying sizes (so headers, control payloads and characters split across
+/// reads), draining automatic pongs into a fixed array after every event.
+fn stream_through_server(wire: &[u8], rbuf: &mut [u8]) -> Tally {
+    const READ_SIZES: [usize; 6] = [1, 7, 100, 1500, 4096, 65_536];
+    let mut server = Connection::server(Config::default());
+    let mut pongs = [0u8; 512];
+    let mut tally = Tally::default();
+    let (mut at, mut read) = (0, 0);
+    while at < wire.len() {
+        let n = READ_SIZES[read % READ_SIZES.len()].min(wire.len() - at).min(rbuf.len());
+        read += 1;
+        rbuf[..n].copy_from_slice(&wire[at..at + n]);
+        at += n;
+        let mut pos = 0;
+        while pos < n {
+            let r = server.receive(&mut rbuf[pos..n]).expect("valid frames");
+            pos += r.consumed;
+            match r.event {
+                Some(Event::Text { data, frame_end, fin } | Event::Binary { data, frame_end, fin }) => {
+                    tally.payload_bytes += data.len();
+                    tally.frame_ends += usize::from(frame_end);
+                    tally.messages += usize::from(fin);
+                }
+                Some(Event::Ping(payload)) => {
+                    tally.pings += 1;
+                    tally.expected_pong_bytes += 2 + payload.len();
+                    tally.frame_ends += 1;
+                }
+                Some(other) => panic!("unexpected event {other:?}"),
+                None => {}
+            }
+            if server.wants_write() {
+                tally.pong_bytes += server.poll_transmit(&mut pongs).expect("room for a pong");
+            }
+        }
+    }
+    tally
+}
+
+#[test]
+fn zero_allocations_while_10_000_frames_stream_through_a_server() {
+    let (wire, frames) = client_stream();
+    let mut rbuf = vec![0u8; 65_536];
+    let (allocations, tally) = allocations_during(|| stream_through_server(&wire, &mut rbuf));
+    assert_eq!(allocations, 0, "the receive path allocated");
+    // The run really did what it claims.
+    assert_eq!(tally.frame_ends, frames);
+    assert!(tally.messages > 6_000 && tally.pings > 1_000, "{tally:?}");
+    assert_eq!(tally.pong_bytes, tally.expected_pong_bytes, "every ping answered: {tally:?}");
+    // The allocator does count: the same work with a `Vec` does allocate.
+    let (allocations, _) = allocations_during(|| stream_through_server(&wire, &mut vec![0u8; 65_536]));
+    assert!(allocations > 0);
+}
+
+#[test]
+fn zero_allocations_while_a_client_sends_10_000_frames_into_a_slice() {
+    let text: String = "The quick brown fox jumps over the lazy dog. ".chars().cycle().take(200).collect();
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut out = vec![0u8; 128 * 1024];
+    let (allocations, (frames, written)) = allocations_during(|| {
+        let mut client = Connection::client(Config::default(), SecureRandom::from_seed([9; 32]));
+        let (mut frames, mut written, mut step) = (0, 0, 0);
+        while frames < FRAMES {
+            // Each step writes at most one 70 000-byte frame plus small
+            // ones: "send" the buffer to the transport when it is half full.
+            let mut used = 0;
+            while used < out.len() / 2 && frames < FRAMES {
+                let mut slice = SliceOut { buf: &mut out[..], used };
+                frames += send_step(&mut client, step, &mut slice, &text, &bytes);
+                used = slice.used;
+                step += 1;
+            }
+            written += used;
+        }
+        (frames, written)
+    });
+    assert_eq!(allocations, 0, "the send path allocated");
+    assert!(frames >= FRAMES && written > 1_000_000, "{frames} frames, {written} bytes");
+}
+
+/// A fixed slice written front to back: each frame goes to `buf[used..]`.
+struct SliceOut<'a> {
+    buf: &'a mut [u8],
+    used: usize,
+}
+
+impl Output for SliceOut<'_> {
+    fn claim(&mut self, len: usize) -> Option<&mut [u8]> {
+        let start = self.used;
+        let room = self.buf.get_mut(start..start + len)?;
+        self.used += len;
+        Some(room)
+    }
+}
+
+/// The budget for `size_of::<Connection>()`, in bytes. Measured at 600 on
+/// x86_64 (rustc 1.95); the slack absorbs layout shifts, not new buffers.
+///
+/// Where the bytes go:
+/// - three control-frame-sized arrays, about 380 bytes: the partial control
+///   payload being received (125 + length), the pending pong
+///   (`Option<ControlPayload>`, 127) and the pending Close
+///   (`Option<CloseFrame>`, 128);
+/// - the client's `Option<SecureRandom>`, 120 bytes: ChaCha12 key, counter
+///   and one 64-byte keystream block (present in a server too, as `None`:
+///   the type is the same);
+/// - `Config`, 24; the partial frame header, 14 + length; the frame and
+///   message in progress, about 40; two UTF-8 validators, 5 each; flags.
+///
+/// A connection per client on a server with 100 000 clients is 60 MB, so a
+/// new field that adds a buffer should be a decision, not an accident.
+const CONNECTION_BUDGET: usize = 640;
+
+#[test]
+fn connection_size_is_within_budget() {
+    let size = core::mem::size_of::<Connection>();
+    assert!(size <= CONNECTION_BUDGET, "size_of::<Connection>() = {size} > budget {CONNECTION_BUDGET}");
+}
