@@ -7,11 +7,18 @@ Starts the example on an ephemeral loopback port, opens its page with
 and a binary (ArrayBuffer) message through `new WebSocket(url)`, checks the
 echoes, and closes with code 4000.
 
+Chromium offers permessage-deflate; the page also reports the extensions
+the server accepted, which must be none until compression lands.
+
 Usage: chromium_echo.py SERVER_BINARY [CHROMIUM]
-Exit status 0 when the page saw both echoes and a clean close with 4000.
+Works with any server that prints `ws://ADDR/` on its first line and serves
+the page on `GET /` (echo_server, tokio_echo). Prints one line per exchange
+the page reported (text, binary, close-4000, deflate-declined); exit status
+0 when all passed. `interop/run.py` imports `exchanges()` for its suite.
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,19 +33,22 @@ def start_server(binary):
     match = re.search(r"ws://([0-9.]+:[0-9]+)/", line)
     if not match:
         server.kill()
-        raise SystemExit(f"echo_server did not print its address: {line!r}")
+        raise SystemExit(f"{binary} did not print its address: {line!r}")
     return server, match.group(1)
 
 
 def run_page(chromium, url):
-    with tempfile.TemporaryDirectory() as profile, tempfile.TemporaryFile("w+") as log:
+    # Chromium's helper processes may still write to the profile for a moment
+    # after the browser is killed: kill its whole process group, and do not
+    # fail on what they leave behind.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile, tempfile.TemporaryFile("w+") as log:
         browser = subprocess.Popen(
             [
                 chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--enable-logging=stderr", "--v=0", f"--user-data-dir={profile}", url,
             ],
-            stdout=subprocess.DEVNULL, stderr=log,
+            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
         )
         deadline = time.monotonic() + TIMEOUT
         result = None
@@ -54,24 +64,52 @@ def run_page(chromium, url):
                 if browser.poll() is not None and result is None:
                     break
         finally:
-            browser.kill()
+            try:
+                os.killpg(browser.pid, signal.SIGKILL)  # the group this Popen started
+            except ProcessLookupError:
+                pass
             browser.wait()
         return result
 
 
-def main():
-    binary = sys.argv[1]
-    chromium = sys.argv[2] if len(sys.argv) > 2 else "chromium"
+EXCHANGES = ["text", "binary", "close-4000", "deflate-declined"]
+
+
+def exchanges(binary, chromium="chromium"):
+    """Runs the page against the server `binary`; returns the page's RESULT
+    line and {exchange: None if it passed, else why}."""
     server, addr = start_server(binary)
     try:
         result = run_page(chromium, f"http://{addr}/?selftest")
     finally:
         server.kill()
         server.wait()
+    if result is None:
+        return None, {name: "the page reported no RESULT line" for name in EXCHANGES}
+    seen = result.split()[2:]
+    wanted = {
+        "text": ["text=ok"],
+        "binary": ["binary=ok"],
+        "close-4000": ["close=4000", "clean=true"],
+        "deflate-declined": ["extensions=none"],
+    }
+    outcome = {}
+    for name, items in wanted.items():
+        missing = [item for item in items if item not in seen]
+        outcome[name] = None if not missing else f"page saw {' '.join(seen)!r}, not {' '.join(missing)!r}"
+    return result, outcome
+
+
+def main():
+    binary = sys.argv[1]
+    chromium = sys.argv[2] if len(sys.argv) > 2 else "chromium"
+    result, outcome = exchanges(binary, chromium)
     print(f"chromium page: {result}")
-    ok = result is not None and result.startswith("RESULT ok") and "text=ok" in result and "binary=ok" in result
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+    for name, error in outcome.items():
+        print(f"ok {name}" if error is None else f"FAIL {name}: {error}")
+    failed = sum(error is not None for error in outcome.values())
+    print(f"{len(outcome) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

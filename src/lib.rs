@@ -67,6 +67,64 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Wrapping it in a runtime
+//!
+//! The crate stays runtime-free; a runtime adds a dozen lines around the
+//! machine. With tokio (the `tokio_echo` example serves many connections on
+//! one runtime this way; `echo_server` is the same loop on blocking
+//! `std::net`):
+//!
+//! ```no_run
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use wsmachine::{Connection, Event};
+//!
+//! # async fn run(mut stream: tokio::net::TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> std::io::Result<()> {
+//! let (mut buf, mut out) = (vec![0u8; 64 * 1024], Vec::new());
+//! let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake
+//! loop {
+//!     let mut pos = 0;
+//!     while pos < input.len() {
+//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break };
+//!         pos += received.consumed;
+//!         if let Some(Event::Text { data, fin, .. }) = received.event { /* hand on */ }
+//!         conn.poll_transmit(&mut out).ok(); // pongs, the Close echo
+//!     }
+//!     conn.poll_transmit(&mut out).ok(); // the Close a failure queued
+//!     stream.write_all(&out).await?; // backpressure: no new read until written
+//!     out.clear();
+//!     if conn.should_close_transport() {
+//!         return stream.shutdown().await;
+//!     }
+//!     let n = stream.read(&mut buf).await?;
+//!     if n == 0 {
+//!         conn.receive_eof(); // a 1006 Close event
+//!         return Ok(());
+//!     }
+//!     input = &mut buf[..n];
+//! }
+//! # }
+//! ```
+//!
+//! The rules, whatever the runtime:
+//!
+//! - **Leftover bytes first.** Bytes read past the handshake head belong to
+//!   the connection: feed them before the first read.
+//! - **Write what the machine produced** after feeding each read, then read
+//!   again. Awaiting that write before the next read is the backpressure: a
+//!   peer that does not read its answers stops being read. Sends from other
+//!   tasks go through the same `Connection` (behind a lock or a channel to
+//!   the task owning it), so frames leave in the order they were made.
+//! - **Close** the transport when [`Connection::should_close_transport`]
+//!   says so, and report a read of 0 bytes with [`Connection::receive_eof`].
+//! - **Timeouts** are the runtime's: bound the handshake read, and give a
+//!   client a deadline to wait for the server to close after the close
+//!   handshake.
+//!
+//! Servers on hyper or axum already hold an `http::Request` at the upgrade:
+//! with feature `http`, [`handshake::http`] validates it, builds the `101`
+//! `http::Response`, and the connection then runs on the upgraded stream
+//! fed with the library's leftover bytes first.
+//!
 //! # Errors say what to send
 //!
 //! A peer's violation is a [`ProtocolError`] that knows its close code
@@ -87,6 +145,9 @@
 //! - `std` (default): implies `alloc`; `std::error::Error` impls and
 //!   [`SecureRandom::from_os`].
 //! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`].
+//! - `simdutf8` (default): SIMD UTF-8 validation.
+//! - `http`: `handshake::http`, the bridge to the `http` crate's request
+//!   and response types.
 //!
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.

@@ -59,6 +59,11 @@ impl Utf8Validator {
     /// Validates the next piece of the stream. Fails if `chunk` contains a
     /// byte that makes the stream invalid whatever follows.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        // Short ASCII chunks (small chat-style frames) skip the SIMD
+        // validator's set-up cost; `is_ascii` works a word at a time.
+        if self.pending_len == 0 && chunk.len() < 128 && chunk.is_ascii() {
+            return Ok(());
+        }
         let mut rest = chunk;
         if self.pending_len > 0 {
             rest = self.finish_pending(chunk)?;

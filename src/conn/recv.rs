@@ -9,6 +9,16 @@ use crate::random::RandomSource;
 
 use super::event::ControlPayload;
 
+/// What the bytes given to [`Connection::read_header`] completed.
+enum HeaderProgress {
+    /// Nothing yet: all of them are buffered as a partial header.
+    Buffered,
+    /// A header whose payload follows.
+    Frame(FrameInProgress),
+    /// An empty frame, already handled.
+    Event(Event<'static>),
+}
+
 impl<R: RandomSource> Connection<R> {
     /// Feeds bytes read from the transport; returns how many were used and
     /// the event they completed, if any.
@@ -35,20 +45,23 @@ impl<R: RandomSource> Connection<R> {
             if self.close_received || self.eof {
                 return Ok(Received { consumed: input.len(), event: None });
             }
-            let Some(frame) = self.frame else {
-                match self.read_header(&input[pos..])? {
-                    (used, None) => {
-                        pos += used;
-                        if pos == input.len() {
-                            return Ok(Received { consumed: pos, event: None });
-                        }
+            let mut frame = match self.frame {
+                Some(frame) => frame,
+                None => {
+                    let (used, progress) = self.read_header(&input[pos..])?;
+                    pos += used;
+                    match progress {
+                        HeaderProgress::Buffered => return Ok(Received { consumed: pos, event: None }),
+                        HeaderProgress::Event(event) => return Ok(Received { consumed: pos, event: Some(event) }),
+                        // The frame stays local on the fast path (a whole frame
+                        // in the input): it is stored only if it spans reads.
+                        HeaderProgress::Frame(frame) => frame,
                     }
-                    (used, Some(event)) => return Ok(Received { consumed: pos + used, event: Some(event) }),
                 }
-                continue;
             };
             let available = input.len() - pos;
             if available == 0 {
+                self.frame = Some(frame);
                 return Ok(Received { consumed: pos, event: None });
             }
             let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
@@ -57,13 +70,12 @@ impl<R: RandomSource> Connection<R> {
                 self.control[start..start + n].copy_from_slice(&input[pos..pos + n]);
                 self.control_len += n as u8;
                 pos += n;
-                if let Some(f) = self.frame.as_mut() {
-                    f.remaining -= n as u64;
-                }
-                if n as u64 == frame.remaining {
+                frame.remaining -= n as u64;
+                if frame.remaining == 0 {
                     let event = self.finish_control(frame)?;
                     return Ok(Received { consumed: pos, event: Some(event) });
                 }
+                self.frame = Some(frame);
                 continue;
             }
             let chunk = &mut input[pos..pos + n];
@@ -94,8 +106,8 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// Decodes a header from the buffered bytes plus `input`. Returns the
-    /// input bytes used and, for an empty frame, its event.
-    fn read_header(&mut self, input: &[u8]) -> Result<(usize, Option<Event<'static>>), ProtocolError> {
+    /// input bytes used and what they completed.
+    fn read_header(&mut self, input: &[u8]) -> Result<(usize, HeaderProgress), ProtocolError> {
         let buffered = usize::from(self.header_len);
         let (status, used) = if buffered == 0 {
             match FrameHeader::decode(input) {
@@ -104,7 +116,7 @@ impl<R: RandomSource> Connection<R> {
                     // Everything left is a header prefix (under 14 bytes): keep it.
                     self.header[..input.len()].copy_from_slice(input);
                     self.header_len = input.len() as u8;
-                    return Ok((input.len(), None));
+                    return Ok((input.len(), HeaderProgress::Buffered));
                 }
                 Err(e) => (Err(e), 0),
             }
@@ -115,7 +127,7 @@ impl<R: RandomSource> Connection<R> {
                     Ok(HeaderStatus::Partial { needed }) => {
                         let take = needed.min(input.len() - used);
                         if take == 0 {
-                            return Ok((used, None));
+                            return Ok((used, HeaderProgress::Buffered));
                         }
                         let at = usize::from(self.header_len);
                         self.header[at..at + take].copy_from_slice(&input[used..used + take]);
@@ -130,11 +142,8 @@ impl<R: RandomSource> Connection<R> {
             }
         };
         match status {
-            Ok(HeaderStatus::Complete { header, len }) => {
-                let event = self.start_frame(header, len)?;
-                Ok((used, event))
-            }
-            Ok(HeaderStatus::Partial { .. }) => Ok((used, None)),
+            Ok(HeaderStatus::Complete { header, len }) => Ok((used, self.start_frame(header, len)?)),
+            Ok(HeaderStatus::Partial { .. }) => Ok((used, HeaderProgress::Buffered)),
             Err(HeaderError::LengthMsbSet) => Err(self.fail(ProtocolError::LengthMsbSet)),
         }
     }
@@ -142,18 +151,17 @@ impl<R: RandomSource> Connection<R> {
     /// Checks a decoded header against every rule of RFC 6455 §5 and the
     /// configured limits, then sets up the frame. An empty frame completes
     /// at once and yields its event here.
-    fn start_frame(&mut self, h: FrameHeader, len: usize) -> Result<Option<Event<'static>>, ProtocolError> {
+    fn start_frame(&mut self, h: FrameHeader, len: usize) -> Result<HeaderProgress, ProtocolError> {
         if let Err(e) = self.check_header(&h, len) {
             return Err(self.fail(e));
         }
         let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
-        self.frame = Some(frame);
         if h.opcode.is_control() {
             self.control_len = 0;
             if h.payload_len == 0 {
-                return self.finish_control(frame).map(Some);
+                return self.finish_control(frame).map(HeaderProgress::Event);
             }
-            return Ok(None);
+            return Ok(HeaderProgress::Frame(frame));
         }
         match (h.opcode, self.rx_message.as_mut()) {
             (OpCode::Continuation, Some(m)) => {
@@ -168,9 +176,9 @@ impl<R: RandomSource> Connection<R> {
             }
         }
         if h.payload_len == 0 {
-            return self.data_chunk(frame, &mut []).map(Some);
+            return self.data_chunk(frame, &mut []).map(HeaderProgress::Event);
         }
-        Ok(None)
+        Ok(HeaderProgress::Frame(frame))
     }
 
     fn check_header(&self, h: &FrameHeader, len: usize) -> Result<(), ProtocolError> {

@@ -111,6 +111,8 @@ mod error;
 mod ext;
 mod extended_connect;
 mod head;
+#[cfg(feature = "http")]
+pub mod http;
 mod server;
 mod write;
 

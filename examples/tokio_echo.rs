@@ -1,0 +1,159 @@
+//! A WebSocket echo server on tokio: many connections on one multi-threaded
+//! runtime, the same behaviour and command line as `echo_server`.
+//!
+//! ```sh
+//! cargo run --release --example tokio_echo -- 127.0.0.1:9002
+//! ```
+//!
+//! Every text and binary message is sent back unchanged, pings are answered
+//! and closes completed, on any path. A plain `GET /` (no Upgrade) gets the
+//! page that opens `new WebSocket(...)` to this server: open
+//! <http://127.0.0.1:9002/> in a browser. Pass `127.0.0.1:0` for a free port;
+//! the first line printed names the address.
+//!
+//! wsmachine itself knows nothing of tokio. [`run`] is all a runtime needs:
+//! read into a buffer, feed it, write what the machine produced (awaiting the
+//! write before reading again is the backpressure), and close the transport
+//! when the machine says so.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
+use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler};
+
+/// The page served on `GET /`, shared with `echo_server`.
+const PAGE: &str = include_str!("support/echo_page.html");
+
+/// How long a client may take to send its request head.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::main]
+async fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9002".to_string());
+    let listener = TcpListener::bind(&addr).await?;
+    println!("tokio_echo listening on ws://{}/ (page at http://{0}/)", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream).await {
+                eprintln!("connection ended with an error: {e}");
+            }
+        });
+    }
+}
+
+/// One connection: the handshake (or the page), then the echo loop.
+async fn handle(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, server_handshake(&mut stream)).await;
+    match handshake.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?? {
+        Some(leftover) => run(stream, Connection::server(Config::default()), leftover).await,
+        None => Ok(()),
+    }
+}
+
+/// Reads the request and answers it: 101 for a valid upgrade (returning the
+/// bytes that followed the head), the page for a plain `GET /`, the error's
+/// own status otherwise.
+async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut machine = ServerHandshake::default();
+    let mut buf = vec![0u8; machine.config().max_head_len];
+    let mut n = 0;
+    let mut out = Vec::new();
+    loop {
+        let read = stream.read(&mut buf[n..]).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        n += read;
+        let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
+        match machine.receive(&buf[..n], &mut headers) {
+            Ok(Status::Partial) => continue,
+            Ok(Status::Complete(request)) => {
+                // No subprotocol and no extension: permessage-deflate offers
+                // (browsers, Python websockets) are declined by not answering them.
+                let accept = Accept { extra_headers: &[("Server", "wsmachine-tokio")], ..Accept::default() };
+                request.accept(&accept, &mut out).map_err(io_error)?;
+                stream.write_all(&out).await?;
+                return Ok(Some(buf[request.head_len()..n].to_vec()));
+            }
+            Err(HandshakeError::MissingHeader("Upgrade"))
+                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
+            {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    PAGE.len()
+                );
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(PAGE.as_bytes()).await?;
+                return Ok(None);
+            }
+            Err(e) => {
+                e.write_response(&mut out).map_err(io_error)?;
+                stream.write_all(&out).await?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// The runtime wrapper: the whole of what tokio adds to the machine.
+async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
+    let mut assembler = MessageAssembler::new(conn.config().max_message_size);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut out = Vec::new();
+    let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake come first
+    loop {
+        feed(&mut conn, &mut assembler, input, &mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?; // backpressure: no new read until this is written
+            out.clear();
+        }
+        if conn.should_close_transport() {
+            return stream.shutdown().await; // closes after both Close frames (or a failure's)
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            conn.receive_eof(); // the peer vanished: a 1006 Close event
+            return Ok(());
+        }
+        input = &mut buf[..n];
+    }
+}
+
+/// Feeds one read to the machine, echoing each whole message into `out` and
+/// draining automatic replies (pongs, the Close echo) after every event.
+fn feed(conn: &mut Connection, assembler: &mut MessageAssembler, input: &mut [u8], out: &mut Vec<u8>) {
+    let mut pos = 0;
+    while pos < input.len() {
+        let received = match conn.receive(&mut input[pos..]) {
+            Ok(received) => received,
+            Err(_) => break, // a protocol error: its Close is queued below
+        };
+        pos += received.consumed;
+        let Some(event) = received.event else { continue };
+        // A send fails only once the connection is closing, when the echo is moot.
+        let _ = match assembler.push(&event) {
+            Ok(Some(Message::Text(text))) => conn.send_text(&text, out),
+            Ok(Some(Message::Binary(data))) => conn.send_binary(&data, out),
+            Ok(None) => Ok(0),
+            Err(e) => {
+                // Over the assembler's limit: fail the connection with 1009.
+                let _ = conn.send_close(e.close_code(), "", out);
+                break;
+            }
+        };
+        let _ = conn.poll_transmit(out);
+        if matches!(event, Event::Close(_)) {
+            break;
+        }
+    }
+    let _ = conn.poll_transmit(out); // the Close a failure queued, if any
+}
+
+fn io_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
