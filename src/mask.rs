@@ -62,7 +62,7 @@ pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
 /// The 4-byte key repeated to fill a machine word, in memory order.
 #[inline(always)]
 fn key_word(key: [u8; 4]) -> u64 {
-    u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]])
+    u64::from(u32::from_ne_bytes(key)) * 0x0000_0001_0000_0001
 }
 
 /// XORs an 8-byte chunk with `word`; compiles to one load, xor and store.

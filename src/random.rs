@@ -20,11 +20,24 @@
 pub trait RandomSource {
     /// Fills `dest` entirely with random bytes.
     fn fill_bytes(&mut self, dest: &mut [u8]);
+
+    /// A fresh 4-byte masking key. The default draws it with
+    /// [`fill_bytes`](Self::fill_bytes); sources may provide a faster path,
+    /// as a client draws one per frame.
+    fn mask_key(&mut self) -> [u8; 4] {
+        let mut key = [0u8; 4];
+        self.fill_bytes(&mut key);
+        key
+    }
 }
 
 impl<R: RandomSource + ?Sized> RandomSource for &mut R {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         (**self).fill_bytes(dest)
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        (**self).mask_key()
     }
 }
 
@@ -116,6 +129,22 @@ impl RandomSource for SecureRandom {
             dest = tail;
         }
     }
+
+    #[inline]
+    fn mask_key(&mut self) -> [u8; 4] {
+        // Fixed-size copies: no call into memcpy/memset for four bytes.
+        if self.pos > self.buf.len() - 4 {
+            self.refill();
+        }
+        let at = self.pos;
+        let mut key = [0u8; 4];
+        if let Some(bytes) = self.buf.get_mut(at..at + 4) {
+            key = [bytes[0], bytes[1], bytes[2], bytes[3]];
+            bytes.copy_from_slice(&[0; 4]);
+        }
+        self.pos = at + 4;
+        key
+    }
 }
 
 #[inline(always)]
@@ -181,6 +210,21 @@ mod tests {
             [0xb5, 0x12, 0x9c, 0xd1, 0xde, 0x16, 0x4e, 0xb9, 0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e];
         assert_eq!(block[..16], expected_start);
         assert_eq!(block[48..], expected_end);
+    }
+
+    #[test]
+    fn mask_keys_come_from_the_keystream() {
+        let mut a = SecureRandom::from_seed([5; 32]);
+        let mut b = SecureRandom::from_seed([5; 32]);
+        let mut stream = [0u8; 200];
+        a.fill_bytes(&mut stream);
+        for chunk in stream.chunks_exact(4).take(16) {
+            assert_eq!(b.mask_key(), chunk);
+        }
+        // Near the end of the buffer, a key never straddles two refills.
+        let mut c = SecureRandom::from_seed([5; 32]);
+        c.fill_bytes(&mut [0u8; 62]);
+        assert_eq!(c.mask_key(), stream[64..68]);
     }
 
     #[test]

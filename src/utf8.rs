@@ -61,7 +61,7 @@ impl Utf8Validator {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         // Short ASCII chunks (small chat-style frames) skip the SIMD
         // validator's set-up cost; `is_ascii` works a word at a time.
-        if self.pending_len == 0 && chunk.len() < 128 && chunk.is_ascii() {
+        if self.pending_len == 0 && chunk.len() < 128 && is_ascii(chunk) {
             return Ok(());
         }
         let mut rest = chunk;
@@ -138,6 +138,39 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Whether `bytes` is valid UTF-8 by itself (a whole message), with the
+/// same short-ASCII shortcut as [`Utf8Validator::feed`].
+#[inline]
+pub(crate) fn is_valid(bytes: &[u8]) -> bool {
+    (bytes.len() < 128 && is_ascii(bytes)) || validate(bytes).is_ok()
+}
+
+/// Whether every byte is below 0x80, a word at a time with no early exit,
+/// so the compiler can vectorise it (`<[u8]>::is_ascii` goes byte by byte
+/// on short slices).
+#[inline]
+fn is_ascii(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut acc = 0u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        acc |= u64::from_ne_bytes(w);
+    }
+    let tail = words.remainder().iter().fold(0u8, |a, b| a | b);
+    acc & 0x8080_8080_8080_8080 == 0 && tail < 0x80
+}
+
+/// `bytes` as text if valid UTF-8, with the fastest validator compiled in.
+#[inline]
+pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    #[cfg(feature = "simdutf8")]
+    let text = simdutf8::basic::from_utf8(bytes).ok();
+    #[cfg(not(feature = "simdutf8"))]
+    let text = core::str::from_utf8(bytes).ok();
+    text
+}
+
 /// Where validation stopped: `valid_up_to` bytes are valid; `invalid` is
 /// true for a byte that can never be valid, false when the input merely
 /// ends inside a code point.
@@ -198,6 +231,19 @@ mod tests {
                     let got = stream_ok(&[&s[..a], &s[a..b], &s[b..]]).is_ok();
                     assert_eq!(got, expected, "{s:x?} split at {a},{b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_check_matches_core_at_every_length_and_position() {
+        for len in 0..40 {
+            let mut bytes = alloc::vec![b'a'; len];
+            assert!(is_ascii(&bytes));
+            for i in 0..len {
+                bytes[i] = 0x80;
+                assert!(!is_ascii(&bytes), "len {len} high byte at {i}");
+                bytes[i] = b'a';
             }
         }
     }

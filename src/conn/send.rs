@@ -253,11 +253,23 @@ impl<R: RandomSource> Connection<R> {
     /// A client draws a fresh masking key per frame (§5.3) and masks while
     /// copying.
     fn encode_into(&mut self, opcode: OpCode, fin: bool, payload: &[u8], buf: &mut [u8]) {
-        let mask = self.rng.as_mut().map(|rng| {
-            let mut key = [0u8; 4];
-            rng.fill_bytes(&mut key);
-            key
-        });
+        let mask = self.rng.as_mut().map(|rng| rng.mask_key());
+        if payload.len() < 126 {
+            // Small frames (most chat, control and game traffic): the two
+            // header bytes written directly.
+            buf[0] = (u8::from(fin) << 7) | opcode.bits();
+            buf[1] = payload.len() as u8;
+            match mask {
+                Some(key) => {
+                    buf[1] |= 0x80;
+                    let (key_bytes, body) = buf[2..].split_at_mut(4);
+                    key_bytes.copy_from_slice(&key);
+                    copy_masked(body, payload, key);
+                }
+                None => buf[2..].copy_from_slice(payload),
+            }
+            return;
+        }
         let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
         let (head, body) = buf.split_at_mut(header.encoded_len());
         header.write_into(head);

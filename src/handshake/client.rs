@@ -7,8 +7,8 @@ use super::accept::{accept_key, encode_key, AcceptKey};
 use super::error::{HandshakeError, ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extensions, Source};
 use super::head::{
-    has_token, is_control, is_field_value, is_supported_version, is_token, lines, parse_headers, parse_version, single,
-    values, HeadScanner, Header,
+    has_control, has_token, is_field_value, is_supported_version, is_token, lines, parse_headers, parse_version,
+    single, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_decimal, put_header, write_with};
 use super::{HandshakeConfig, Status};
@@ -352,7 +352,7 @@ impl<'a> ClientHandshake<'a> {
         let head_len = head.len();
         let mut lines = lines(head);
         let line = lines.next().unwrap_or(&[]);
-        if line.iter().any(|&b| is_control(b)) {
+        if has_control(line) {
             return Err(E::Head(HandshakeError::ControlByte));
         }
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
@@ -365,7 +365,7 @@ impl<'a> ClientHandshake<'a> {
             }
             _ => return Err(E::MalformedStatusLine),
         };
-        let count = parse_headers(lines, &mut *headers).map_err(E::Head)?;
+        let count = parse_headers(crate::utf8::as_str(head), lines, &mut *headers).map_err(E::Head)?;
         let headers: &'h [Header<'b>] = headers;
         let headers = headers.get(..count).unwrap_or(&[]);
         if !is_supported_version(version) {

@@ -82,25 +82,39 @@ impl HeadScanner {
 }
 
 /// RFC 9110 §5.6.2 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
         | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
 }
 
+/// `is_tchar` as a table: one load per byte instead of a chain of ranges.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_tchar(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// A non-empty RFC 9110 token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    // No early exit, so the loop has no branch per byte.
+    !s.is_empty() && s.iter().fold(1u8, |ok, &b| ok & u8::from(TCHAR[usize::from(b)])) == 1
 }
 
 /// Bytes a header value may hold: VCHAR, obs-text, SP, HTAB.
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| !is_control(b))
+    !has_control(s)
 }
 
-/// Control bytes other than HTAB.
-pub(crate) fn is_control(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7f
+/// Whether `s` holds a control byte other than HTAB; branch-free per byte
+/// so the compiler can vectorise it.
+pub(crate) fn has_control(s: &[u8]) -> bool {
+    let flags = s.iter().fold(0u8, |bad, &b| bad | (u8::from(b < 0x20) & u8::from(b != b'\t')) | u8::from(b == 0x7f));
+    flags != 0
 }
 
 /// Strips leading and trailing spaces and tabs (OWS).
@@ -117,7 +131,21 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// Splits a complete head (ending in `\r\n\r\n`, every `\n` preceded by
 /// `\r`) into lines without their CRLF.
 pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n').map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    let mut rest = Some(head);
+    core::iter::from_fn(move || {
+        let current = rest?;
+        let line = match memchr::memchr(b'\n', current) {
+            Some(i) => {
+                rest = current.get(i + 1..);
+                current.get(..i).unwrap_or(&[])
+            }
+            None => {
+                rest = None;
+                current
+            }
+        };
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
 }
 
 /// Parses `HTTP/d.d`, returning (major, minor).
@@ -137,8 +165,12 @@ pub(crate) fn is_supported_version((major, minor): (u8, u8)) -> bool {
 }
 
 /// Parses the header lines after the start line into `headers`, returning
-/// how many were stored. `rest` yields the lines after the start line.
+/// how many were stored. `rest` yields the lines after the start line;
+/// `head_text` is the whole head as text when it is valid UTF-8 (the usual
+/// all-ASCII head), so names are sliced from it instead of each being
+/// validated again.
 pub(crate) fn parse_headers<'b, 'l>(
+    head_text: Option<&'b str>,
     rest: impl Iterator<Item = &'b [u8]>,
     headers: &'l mut [Header<'b>],
 ) -> Result<usize, HandshakeError> {
@@ -148,7 +180,7 @@ pub(crate) fn parse_headers<'b, 'l>(
             // The blank line ending the head; the split yields one more empty piece after it.
             break;
         }
-        if line.iter().any(|&b| is_control(b)) {
+        if has_control(line) {
             return Err(HandshakeError::ControlByte);
         }
         // RFC 9112 §5.2: obs-fold is rejected (a server MAY reject it with 400).
@@ -166,12 +198,26 @@ pub(crate) fn parse_headers<'b, 'l>(
         if !is_token(name) {
             return Err(HandshakeError::InvalidHeaderName);
         }
-        let name = core::str::from_utf8(name).map_err(|_| HandshakeError::InvalidHeaderName)?;
+        let name = sub_str(head_text, name).ok_or(HandshakeError::InvalidHeaderName)?;
         let slot = headers.get_mut(count).ok_or(HandshakeError::TooManyHeaders)?;
         *slot = Header { name, value: trim_ows(value) };
         count += 1;
     }
     Ok(count)
+}
+
+/// `part` as text: sliced from `whole` when `part` lies inside it, else
+/// validated on its own.
+fn sub_str<'b>(whole: Option<&'b str>, part: &'b [u8]) -> Option<&'b str> {
+    if let Some(text) = whole {
+        let start = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        if let Some(s) = text.get(start..start.wrapping_add(part.len())) {
+            if s.as_ptr() == part.as_ptr() {
+                return Some(s);
+            }
+        }
+    }
+    core::str::from_utf8(part).ok()
 }
 
 /// All values of headers named `name` (ASCII case-insensitive).
@@ -263,16 +309,16 @@ mod tests {
     fn header_lines() {
         let mut headers = [Header::EMPTY; 2];
         let l: [&[u8]; 3] = [b"Host:  example.com \t", b"X:", b""];
-        assert_eq!(parse_headers(l.into_iter(), &mut headers), Ok(2));
+        assert_eq!(parse_headers(None, l.into_iter(), &mut headers), Ok(2));
         assert_eq!(headers[0].value, b"example.com");
         assert_eq!(headers[1].value, b"");
         let l: [&[u8]; 4] = [b"A: 1", b"B: 2", b"C: 3", b""];
-        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::TooManyHeaders));
+        assert_eq!(parse_headers(None, l.into_iter(), &mut headers), Err(HandshakeError::TooManyHeaders));
         let l: [&[u8]; 2] = [b"A : 1", b""];
-        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::WhitespaceBeforeColon));
+        assert_eq!(parse_headers(None, l.into_iter(), &mut headers), Err(HandshakeError::WhitespaceBeforeColon));
         let l: [&[u8]; 2] = [b"A\x00: 1", b""];
-        assert_eq!(parse_headers(l.into_iter(), &mut headers), Err(HandshakeError::ControlByte));
+        assert_eq!(parse_headers(None, l.into_iter(), &mut headers), Err(HandshakeError::ControlByte));
         let l: [&[u8]; 2] = [b"A: 1\t2", b""];
-        assert_eq!(parse_headers(l.into_iter(), &mut headers), Ok(1));
+        assert_eq!(parse_headers(None, l.into_iter(), &mut headers), Ok(1));
     }
 }

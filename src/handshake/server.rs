@@ -6,7 +6,7 @@ use super::accept::{accept_key, is_valid_key, AcceptKey};
 use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extensions, Protocols, Source};
 use super::head::{
-    has_token, is_control, is_supported_version, is_token, is_token_list, lines, parse_headers, parse_version, single,
+    has_control, has_token, is_supported_version, is_token, is_token_list, lines, parse_headers, parse_version, single,
     values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_header, write_with};
@@ -166,7 +166,7 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     let head_len = head.len();
     let mut lines = lines(head);
     let line = lines.next().unwrap_or(&[]);
-    if line.iter().any(|&b| is_control(b)) {
+    if has_control(line) {
         return Err(E::ControlByte);
     }
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
@@ -195,7 +195,7 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
         return Err(E::InvalidRequestTarget);
     }
 
-    let count = parse_headers(lines, &mut *headers)?;
+    let count = parse_headers(crate::utf8::as_str(head), lines, &mut *headers)?;
     let headers: &'h [Header<'b>] = headers;
     let headers = headers.get(..count).unwrap_or(&[]);
 
