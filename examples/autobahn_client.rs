@@ -26,8 +26,12 @@ fn main() -> io::Result<()> {
     println!("{count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        let (stream, conn, leftover) = support::client_handshake(&url, &[])?;
-        if let Err(e) = support::echo(stream, conn, leftover) {
+        // Offers permessage-deflate (feature `deflate`) for sections 12 and
+        // 13, with `client_no_context_takeover`, which the suite's 13.2, 13.5
+        // and 13.6 servers require of the offer before they accept it.
+        let offer = support::DeflateOffer::NoContextTakeover;
+        let (stream, conn, leftover, deflate) = support::client_handshake_with(&url, &[], offer)?;
+        if let Err(e) = support::echo_with(stream, conn, deflate, leftover) {
             // Some cases end with the server dropping the connection abruptly.
             eprintln!("case {case}: {e}");
         }

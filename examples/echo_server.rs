@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Every text and binary message is sent back unchanged, pings are
-//! answered and closes completed, on any path. A plain `GET /` (no
+//! answered and closes completed, on any path. Built with feature
+//! `deflate`, it accepts permessage-deflate and compresses its echoes. A plain `GET /` (no
 //! Upgrade) gets a page that opens `new WebSocket(...)` to this server:
 //! open <http://127.0.0.1:9001/> in a browser.
 
@@ -44,7 +45,7 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
 pub fn handle(mut stream: TcpStream) -> io::Result<()> {
     let config = Config::default();
     match support::server_handshake(&mut stream, config, PAGE.as_bytes())? {
-        support::Upgrade::WebSocket { conn, leftover } => support::echo(stream, *conn, leftover),
+        support::Upgrade::WebSocket { conn, leftover, deflate } => support::echo_with(stream, *conn, deflate, leftover),
         support::Upgrade::Answered => Ok(()),
     }
 }

@@ -8,9 +8,12 @@ and a binary (ArrayBuffer) message through `new WebSocket(url)`, checks the
 echoes, and closes with code 4000.
 
 Chromium offers permessage-deflate; the page also reports the extensions
-the server accepted, which must be none until compression lands.
+the server accepted. By default that must be none (`deflate-declined`: a
+server built without feature `deflate`); with --deflate it must be
+permessage-deflate (`deflate-negotiated`: echo_server built with
+`--features deflate`, whose echoes Chromium then inflated).
 
-Usage: chromium_echo.py SERVER_BINARY [CHROMIUM]
+Usage: chromium_echo.py SERVER_BINARY [CHROMIUM] [--deflate]
 Works with any server that prints `ws://ADDR/` on its first line and serves
 the page on `GET /` (echo_server, tokio_echo). Prints one line per exchange
 the page reported (text, binary, close-4000, deflate-declined); exit status
@@ -73,26 +76,43 @@ def run_page(chromium, url):
 
 
 EXCHANGES = ["text", "binary", "close-4000", "deflate-declined"]
+DEFLATE_EXCHANGES = ["text", "binary", "close-4000", "deflate-negotiated"]  # and used, both ways
 
 
-def exchanges(binary, chromium="chromium"):
+def exchanges(binary, chromium="chromium", deflate=False):
     """Runs the page against the server `binary`; returns the page's RESULT
-    line and {exchange: None if it passed, else why}."""
+    line and {exchange: None if it passed, else why}. With `deflate`, the
+    server must have accepted Chromium's permessage-deflate offer."""
+    names = DEFLATE_EXCHANGES if deflate else EXCHANGES
     server, addr = start_server(binary)
     try:
         result = run_page(chromium, f"http://{addr}/?selftest")
     finally:
         server.kill()
         server.wait()
+        said = server.stdout.read()
     if result is None:
-        return None, {name: "the page reported no RESULT line" for name in EXCHANGES}
+        return None, {name: "the page reported no RESULT line" for name in names}
     seen = result.split()[2:]
     wanted = {
         "text": ["text=ok"],
         "binary": ["binary=ok"],
         "close-4000": ["close=4000", "clean=true"],
-        "deflate-declined": ["extensions=none"],
     }
+    if deflate:
+        wanted["deflate-negotiated"] = ["extensions=permessage-deflate"]
+        # Used both ways: echo_server counts the page's compressed messages
+        # and compresses its echoes, which the page then checked.
+        used = re.search(r"received (\d+) compressed messages, sent (\d+)", said or "")
+        counts = (int(used.group(1)), int(used.group(2))) if used else (0, 0)
+        seen.append(f"compressed-by-page={counts[0]}")
+        seen.append(f"compressed-by-server={counts[1]}")
+        # The page sends a text and a binary message; both and both echoes
+        # must have been compressed.
+        wanted["deflate-negotiated"] += ["compressed-by-page=2", "compressed-by-server=2"]
+        result += f" (echo_server: {seen[-2]} {seen[-1]})"
+    else:
+        wanted["deflate-declined"] = ["extensions=none"]
     outcome = {}
     for name, items in wanted.items():
         missing = [item for item in items if item not in seen]
@@ -101,9 +121,10 @@ def exchanges(binary, chromium="chromium"):
 
 
 def main():
-    binary = sys.argv[1]
-    chromium = sys.argv[2] if len(sys.argv) > 2 else "chromium"
-    result, outcome = exchanges(binary, chromium)
+    args = [a for a in sys.argv[1:] if a != "--deflate"]
+    binary = args[0]
+    chromium = args[1] if len(args) > 1 else "chromium"
+    result, outcome = exchanges(binary, chromium, deflate="--deflate" in sys.argv[1:])
     print(f"chromium page: {result}")
     for name, error in outcome.items():
         print(f"ok {name}" if error is None else f"FAIL {name}: {error}")

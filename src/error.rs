@@ -43,18 +43,26 @@ pub enum ProtocolError {
     MessageTooLarge,
     /// A message in more frames than `Config::max_fragments`. 1009.
     TooManyFragments,
+    /// A compressed message (permessage-deflate, RFC 7692 §6.2) whose
+    /// payload is not a valid DEFLATE stream. 1007: data "not consistent
+    /// with the type of the message" (RFC 6455 §7.4.1).
+    InvalidCompressedData,
+    /// A compressed message that inflates more than the configured
+    /// compression ratio allows (`DeflateConfig::max_ratio`). 1009.
+    CompressionRatio,
 }
 
 impl ProtocolError {
     /// The close code to send to the peer (RFC 6455 §7.4.1).
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidClosePayload(ClosePayloadError::InvalidReason) => {
-                CloseCode::INVALID_PAYLOAD
-            }
-            ProtocolError::FrameTooLarge | ProtocolError::MessageTooLarge | ProtocolError::TooManyFragments => {
-                CloseCode::MESSAGE_TOO_BIG
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidClosePayload(ClosePayloadError::InvalidReason)
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::FrameTooLarge
+            | ProtocolError::MessageTooLarge
+            | ProtocolError::TooManyFragments
+            | ProtocolError::CompressionRatio => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -80,6 +88,8 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::FrameTooLarge => "frame payload over the configured limit",
             ProtocolError::MessageTooLarge => "message over the configured size limit",
             ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
+            ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
+            ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
         };
         write!(f, "{what} (close with {})", self.close_code())
     }
@@ -114,6 +124,9 @@ pub enum SendError {
     InvalidUtf8,
     /// A payload longer than `i64::MAX` bytes.
     PayloadTooLong,
+    /// The compressor (feature `deflate`) refused the data. Not expected;
+    /// the compression context was reset, nothing was written.
+    CompressionFailed,
 }
 
 impl From<BufferTooSmall> for SendError {
@@ -134,6 +147,7 @@ impl core::fmt::Display for SendError {
             SendError::CloseReasonTooLong => f.write_str("close reason over 123 bytes"),
             SendError::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
             SendError::PayloadTooLong => f.write_str("payload longer than i64::MAX bytes"),
+            SendError::CompressionFailed => f.write_str("the compressor failed"),
         }
     }
 }

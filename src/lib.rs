@@ -148,6 +148,9 @@
 //! - `simdutf8` (default): SIMD UTF-8 validation.
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
+//! - `deflate`: permessage-deflate (RFC 7692) in [`ext::deflate`], safe
+//!   against decompression bombs; implies `alloc` (backend `miniz_oxide`,
+//!   pure Rust, `no_std`).
 //!
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
@@ -161,6 +164,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod ext;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -50,3 +50,15 @@ fn handshake_request_corpus() {
 fn handshake_response_corpus() {
     replay("handshake_response", wsmachine::fuzzing::handshake_response);
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_extension_header_corpus() {
+    replay("deflate_extension_header", wsmachine::fuzzing::deflate_extension_header);
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_inflate_corpus() {
+    replay("deflate_inflate", wsmachine::fuzzing::deflate_inflate);
+}

@@ -12,6 +12,46 @@ use wsmachine::handshake::{
 };
 use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler, ProtocolError, SecureRandom};
 
+/// permessage-deflate state of a connection (feature `deflate`).
+#[cfg(feature = "deflate")]
+pub type Compression = wsmachine::ext::deflate::Deflate;
+/// Without feature `deflate` compression is never negotiated.
+#[cfg(not(feature = "deflate"))]
+pub enum Compression {}
+
+/// What both example roles want from permessage-deflate: the defaults
+/// (any window the peer asks for is kept; context takeover).
+#[cfg(feature = "deflate")]
+pub fn deflate_config() -> wsmachine::ext::deflate::DeflateConfig {
+    wsmachine::ext::deflate::DeflateConfig::default()
+}
+
+/// What a client offers (with feature `deflate`; without, nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeflateOffer {
+    /// No permessage-deflate.
+    None,
+    /// The defaults: `permessage-deflate; client_max_window_bits`.
+    Default,
+    /// Also `client_no_context_takeover`: we promise to compress each
+    /// message on its own, which servers such as the Autobahn testsuite's
+    /// read as "the client supports the parameter".
+    NoContextTakeover,
+}
+
+#[cfg(feature = "deflate")]
+impl DeflateOffer {
+    fn config(self) -> Option<wsmachine::ext::deflate::DeflateConfig> {
+        match self {
+            DeflateOffer::None => None,
+            DeflateOffer::Default => Some(deflate_config()),
+            DeflateOffer::NoContextTakeover => {
+                Some(wsmachine::ext::deflate::DeflateConfig { client_no_context_takeover: true, ..deflate_config() })
+            }
+        }
+    }
+}
+
 /// Any displayable error as an `io::Error`.
 pub fn io_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
@@ -19,14 +59,16 @@ pub fn io_error(e: impl std::fmt::Display) -> io::Error {
 
 /// How a server-side handshake ended.
 pub enum Upgrade {
-    /// A WebSocket connection, with the bytes that followed the request.
-    WebSocket { conn: Box<Connection>, leftover: Vec<u8> },
+    /// A WebSocket connection, with the bytes that followed the request and
+    /// the permessage-deflate state if it was negotiated.
+    WebSocket { conn: Box<Connection>, leftover: Vec<u8>, deflate: Option<Box<Compression>> },
     /// A plain HTTP request that was answered (the page, or an error).
     Answered,
 }
 
 /// Reads the client's request and answers it: the 101 for a valid
-/// WebSocket upgrade, `page` with 200 for a plain `GET /`, the error's own
+/// WebSocket upgrade (accepting permessage-deflate when offered and the
+/// feature is on), `page` with 200 for a plain `GET /`, the error's own
 /// status (400, 405, 426, 431…) for anything else.
 pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> io::Result<Upgrade> {
     let mut machine = ServerHandshake::default();
@@ -44,15 +86,31 @@ pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> 
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(request)) => {
-                // No subprotocol and no extension: permessage-deflate offers
-                // from browsers are declined by not answering them.
-                request
-                    .accept(&Accept { extra_headers: &[("Server", "wsmachine")], ..Accept::default() }, &mut out)
-                    .map_err(io_error)?;
+                // No subprotocol. permessage-deflate: the first offer we can
+                // accept, answered with the agreed parameters.
+                #[cfg(feature = "deflate")]
+                let params = deflate_config().accept(request.extensions());
+                #[cfg(feature = "deflate")]
+                let answer = params.map(|p| p.answer());
+                #[cfg(not(feature = "deflate"))]
+                let answer: Option<String> = None;
+                let accept = Accept {
+                    extensions: answer.as_deref(),
+                    extra_headers: &[("Server", "wsmachine")],
+                    ..Accept::default()
+                };
+                request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out)?;
                 stream.set_read_timeout(None)?;
                 let leftover = buf[request.head_len()..n].to_vec();
-                return Ok(Upgrade::WebSocket { conn: Box::new(Connection::server(config)), leftover });
+                #[cfg(feature = "deflate")]
+                if let Some(params) = params {
+                    use wsmachine::{ext::deflate::Deflate, Role};
+                    let conn = Connection::server(Deflate::connection_config(config));
+                    let deflate = Deflate::new(Role::Server, params, &deflate_config());
+                    return Ok(Upgrade::WebSocket { conn: Box::new(conn), leftover, deflate: Some(Box::new(deflate)) });
+                }
+                return Ok(Upgrade::WebSocket { conn: Box::new(Connection::server(config)), leftover, deflate: None });
             }
             Err(HandshakeError::MissingHeader("Upgrade"))
                 if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
@@ -77,8 +135,28 @@ pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> 
 /// Connects to a `ws://` URL and performs the client handshake. Returns the
 /// stream, the connection and the bytes that followed the server's answer.
 pub fn client_handshake(url: &str, protocols: &[&str]) -> io::Result<(TcpStream, Connection, Vec<u8>)> {
+    let (stream, conn, leftover, _) = client_handshake_with(url, protocols, DeflateOffer::None)?;
+    Ok((stream, conn, leftover))
+}
+
+/// A connected client: the stream, the connection, the bytes that followed
+/// the server's answer, and the permessage-deflate state if it was agreed.
+pub type ClientConnected = (TcpStream, Connection, Vec<u8>, Option<Box<Compression>>);
+
+/// As [`client_handshake`], offering permessage-deflate as `deflate` says
+/// (with feature `deflate`); returns its state if the server accepted.
+pub fn client_handshake_with(url: &str, protocols: &[&str], deflate: DeflateOffer) -> io::Result<ClientConnected> {
     let mut rng = SecureRandom::from_os().map_err(io_error)?;
-    let options = ClientOptions { protocols, ..ClientOptions::default() };
+    #[cfg(feature = "deflate")]
+    let deflate = deflate.config();
+    #[cfg(feature = "deflate")]
+    let offer = deflate.map(|config| config.offer());
+    #[cfg(not(feature = "deflate"))]
+    let offer: Option<String> = {
+        let _ = deflate; // nothing to offer without the feature
+        None
+    };
+    let options = ClientOptions { protocols, extensions: offer.as_deref(), ..ClientOptions::default() };
     let mut machine = ClientHandshake::new(url, options, &mut rng).map_err(io_error)?;
     if machine.is_secure() {
         return Err(io_error("wss:// needs TLS, which these examples do not include"));
@@ -102,8 +180,18 @@ pub fn client_handshake(url: &str, protocols: &[&str]) -> io::Result<(TcpStream,
             Status::Partial => continue,
             Status::Complete(response) => {
                 let leftover = buf[response.head_len()..n].to_vec();
+                #[cfg(feature = "deflate")]
+                if let Some(config) = deflate {
+                    use wsmachine::{ext::deflate::Deflate, Role};
+                    // RFC 7692 §5.1: an answer that does not fit the offer fails the connection.
+                    if let Some(params) = config.check_response(response.extensions()).map_err(io_error)? {
+                        let conn = Connection::client(Deflate::connection_config(Config::default()), rng);
+                        let deflate = Deflate::new(Role::Client, params, &config);
+                        return Ok((stream, conn, leftover, Some(Box::new(deflate))));
+                    }
+                }
                 let conn = Connection::client(Config::default(), rng);
-                return Ok((stream, conn, leftover));
+                return Ok((stream, conn, leftover, None));
             }
         }
     }
@@ -129,59 +217,156 @@ pub fn feed(
     out: &mut Vec<u8>,
     mut on_message: impl FnMut(&mut Connection, Incoming, &mut Vec<u8>),
 ) {
+    feed_with(conn, None, assembler, input, out, |conn, _, incoming, out| on_message(conn, incoming, out));
+}
+
+/// Turns one event into whole messages: through permessage-deflate when it
+/// is in use (inflating compressed messages under the connection's limit),
+/// straight into the assembler otherwise.
+fn assemble(
+    conn: &mut Connection,
+    deflate: Option<&mut Compression>,
+    assembler: &mut MessageAssembler,
+    event: Event<'_>,
+    messages: &mut Vec<Message>,
+) -> Result<(), ProtocolError> {
+    match deflate {
+        #[cfg(feature = "deflate")]
+        Some(deflate) => {
+            let mut decoded = deflate.decode(conn, event);
+            while let Some(event) = decoded.next() {
+                messages.extend(assembler.push(&event?)?);
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "deflate"))]
+        Some(never) => match *never {},
+        None => {
+            let _ = conn;
+            messages.extend(assembler.push(&event)?);
+            Ok(())
+        }
+    }
+}
+
+/// As [`feed`], for a connection that may use permessage-deflate: messages
+/// are inflated before `on_message` sees them, which gets the deflate state
+/// to send with.
+pub fn feed_with(
+    conn: &mut Connection,
+    mut deflate: Option<&mut Compression>,
+    assembler: &mut MessageAssembler,
+    input: &mut [u8],
+    out: &mut Vec<u8>,
+    mut on_message: impl FnMut(&mut Connection, Option<&mut Compression>, Incoming, &mut Vec<u8>),
+) {
     let mut pos = 0;
+    let mut messages = Vec::new();
     while pos < input.len() {
         let received = match conn.receive(&mut input[pos..]) {
             Ok(received) => received,
             Err(e) => {
                 let _ = conn.poll_transmit(out);
-                on_message(conn, Incoming::Failed(e), out);
+                on_message(conn, deflate.as_deref_mut(), Incoming::Failed(e), out);
                 return;
             }
         };
         pos += received.consumed;
         let Some(event) = received.event else { continue };
-        match assembler.push(&event) {
-            Ok(Some(message)) => on_message(conn, Incoming::Message(message), out),
-            Ok(None) => {}
-            Err(e) => on_message(conn, Incoming::Failed(e), out),
+        let close = match event {
+            Event::Close(frame) => Some(Incoming::Closed { code: frame.code().0, reason: frame.reason().to_string() }),
+            _ => None,
+        };
+        if let Err(e) = assemble(conn, deflate.as_deref_mut(), assembler, event, &mut messages) {
+            // Inflation failures already failed the connection; an
+            // assembler limit does it here.
+            let e = conn.fail_with(e);
+            let _ = conn.poll_transmit(out);
+            on_message(conn, deflate.as_deref_mut(), Incoming::Failed(e), out);
+            return;
         }
-        if let Event::Close(frame) = event {
-            on_message(conn, Incoming::Closed { code: frame.code().0, reason: frame.reason().to_string() }, out);
+        for message in messages.drain(..) {
+            on_message(conn, deflate.as_deref_mut(), Incoming::Message(message), out);
+        }
+        if let Some(close) = close {
+            on_message(conn, deflate.as_deref_mut(), close, out);
         }
         let _ = conn.poll_transmit(out);
     }
 }
 
+/// Sends `message`, compressed when permessage-deflate is in use.
+pub fn send_message(
+    conn: &mut Connection,
+    deflate: Option<&mut Compression>,
+    message: &Message,
+    out: &mut Vec<u8>,
+) -> Result<usize, wsmachine::SendError> {
+    match (deflate, message) {
+        #[cfg(feature = "deflate")]
+        (Some(deflate), Message::Text(text)) => deflate.send_text(conn, text, out),
+        #[cfg(feature = "deflate")]
+        (Some(deflate), Message::Binary(data)) => deflate.send_binary(conn, data, out),
+        #[cfg(not(feature = "deflate"))]
+        (Some(never), _) => match *never {},
+        (None, Message::Text(text)) => conn.send_text(text, out),
+        (None, Message::Binary(data)) => conn.send_binary(data, out),
+    }
+}
+
 /// Serves one upgraded connection: every text and binary message is sent
 /// back unchanged, pings are answered, closes are completed.
-pub fn echo(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
+pub fn echo(stream: TcpStream, conn: Connection, leftover: Vec<u8>) -> io::Result<()> {
+    echo_with(stream, conn, None, leftover)
+}
+
+/// As [`echo`], compressing the echoes when permessage-deflate is in use.
+pub fn echo_with(
+    mut stream: TcpStream,
+    mut conn: Connection,
+    mut deflate: Option<Box<Compression>>,
+    mut leftover: Vec<u8>,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut assembler = MessageAssembler::new(conn.config().max_message_size);
     let mut buf = vec![0u8; 256 * 1024];
     let mut out = Vec::new();
     let mut input: &mut [u8] = &mut leftover;
+    let (mut received_compressed, mut sent_compressed) = (0usize, 0usize);
     loop {
-        feed(&mut conn, &mut assembler, input, &mut out, |conn, incoming, out| {
-            // A send fails only once the connection is closing, when the echo is moot.
-            let _ = match incoming {
-                Incoming::Message(Message::Text(text)) => conn.send_text(&text, out),
-                Incoming::Message(Message::Binary(data)) => conn.send_binary(&data, out),
-                Incoming::Closed { .. } | Incoming::Failed(_) => Ok(0),
-            };
-        });
+        feed_with(
+            &mut conn,
+            deflate.as_deref_mut(),
+            &mut assembler,
+            input,
+            &mut out,
+            |conn, deflate, incoming, out| {
+                if let Incoming::Message(message) = incoming {
+                    // The message just completed: RSV1 on its first frame means it came compressed.
+                    received_compressed += usize::from(conn.message_rsv1());
+                    sent_compressed += usize::from(deflate.is_some());
+                    // A send fails only once the connection is closing, when the echo is moot.
+                    let _ = send_message(conn, deflate, &message, out);
+                }
+            },
+        );
         if !out.is_empty() {
             stream.write_all(&out)?;
             out.clear();
         }
         if conn.should_close_transport() {
-            return Ok(());
+            break;
         }
         let n = stream.read(&mut buf)?;
         if n == 0 {
             conn.receive_eof();
-            return Ok(());
+            break;
         }
         input = &mut buf[..n];
     }
+    if deflate.is_some() {
+        // For the interop checks: proof that compression was used both ways.
+        println!("permessage-deflate: received {received_compressed} compressed messages, sent {sent_compressed}");
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The connection state machine (RFC 6455 §5–§7), for both roles.
 
 mod event;
+mod ext;
 mod recv;
 mod send;
 

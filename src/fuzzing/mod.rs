@@ -4,7 +4,11 @@
 #![allow(missing_docs)]
 
 mod conn;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod handshake;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
+#[cfg(feature = "deflate")]
+pub use deflate::{deflate_extension_header, deflate_inflate};
 pub use handshake::{handshake_request, handshake_response};

@@ -11,13 +11,16 @@
 //! whether the transport is to be closed. See `harness.rs` for the extra
 //! invariants every run checks and for how the input is chopped.
 //!
-//! Sections 11 (none exists upstream), 12 and 13 (permessage-deflate) are
-//! out of scope. Section 9 is scaled down (see `limits.rs`).
+//! Sections 12 and 13 (permessage-deflate, feature `deflate`) are in
+//! `compression.rs`, with a fuzzer of their own; section 11 does not exist
+//! upstream. Section 9 is scaled down (see `limits.rs`).
 
 mod harness;
 
 mod autofrag;
 mod closing;
+#[cfg(feature = "deflate")]
+mod compression;
 mod fragmentation;
 mod framing;
 mod limits;
