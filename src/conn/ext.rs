@@ -10,7 +10,6 @@ use {
     super::MessageKind,
     crate::error::SendError,
     crate::frame::{FrameHeader, OpCode},
-    crate::mask::copy_masked,
     crate::output::{claim, Output},
 };
 
@@ -33,24 +32,6 @@ impl<R: RandomSource> Connection<R> {
     }
 
     #[cfg(feature = "deflate")]
-    /// Whether a data frame of `kind` may be sent now, and its opcode: the
-    /// checks of [`send_fragment`](Self::send_fragment), made before an
-    /// extension transforms the payload.
-    pub(crate) fn check_extension_send(&self, kind: MessageKind) -> Result<OpCode, SendError> {
-        if let Some(e) = self.failed {
-            return Err(SendError::Failed(e));
-        }
-        if self.close_sent || self.close_received || self.eof {
-            return Err(SendError::Closing);
-        }
-        match self.tx_message {
-            None => Ok(kind.opcode()),
-            Some(current) if current == kind => Ok(OpCode::Continuation),
-            Some(_) => Err(SendError::MessageInProgress),
-        }
-    }
-
-    #[cfg(feature = "deflate")]
     /// Writes one frame of a data message whose payload an extension
     /// produced: the first frame of a message carries RSV1 when `rsv1` is
     /// set (RFC 7692 §6: the "Per-Message Compressed" bit), continuations
@@ -65,26 +46,14 @@ impl<R: RandomSource> Connection<R> {
         rsv1: bool,
         out: &mut O,
     ) -> Result<usize, SendError> {
-        let opcode = self.check_extension_send(kind)?;
+        let opcode = self.next_data_opcode(kind)?;
         if payload.len() as u64 > i64::MAX as u64 {
             return Err(SendError::PayloadTooLong);
         }
         let masked = self.rng.is_some();
         let len = FrameHeader::encoded_len_for(payload.len() as u64, masked) + payload.len();
         let buf = claim(out, len)?;
-        let mask = self.rng.as_mut().map(|rng| {
-            let mut key = [0u8; 4];
-            rng.fill_bytes(&mut key);
-            key
-        });
-        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
-        header.rsv1 = rsv1 && opcode != OpCode::Continuation;
-        let (head, body) = buf.split_at_mut(header.encoded_len());
-        header.write_into(head);
-        match mask {
-            Some(key) => copy_masked(body, payload, key),
-            None => body.copy_from_slice(payload),
-        }
+        self.encode_into(opcode, fin, rsv1 && opcode != OpCode::Continuation, payload, buf);
         if opcode != OpCode::Continuation {
             self.tx_utf8.reset();
         }

@@ -69,12 +69,7 @@ impl<R: RandomSource> Connection<R> {
         fin: bool,
         out: &mut O,
     ) -> Result<usize, SendError> {
-        self.check_data_allowed()?;
-        let opcode = match self.tx_message {
-            None => kind.opcode(),
-            Some(current) if current == kind => OpCode::Continuation,
-            Some(_) => return Err(SendError::MessageInProgress),
-        };
+        let opcode = self.next_data_opcode(kind)?;
         let mut utf8 = if opcode == OpCode::Continuation { self.tx_utf8.clone() } else { Default::default() };
         if kind == MessageKind::Text && (utf8.feed(data).is_err() || (fin && utf8.finish().is_err())) {
             return Err(SendError::InvalidUtf8);
@@ -166,13 +161,13 @@ impl<R: RandomSource> Connection<R> {
         let buf = claim(out, pong_len + close_len)?;
         let (pong_buf, close_buf) = buf.split_at_mut(pong_len);
         if let Some(p) = pong {
-            self.encode_into(OpCode::Pong, true, &p, pong_buf);
+            self.encode_into(OpCode::Pong, true, false, &p, pong_buf);
         }
         if let Some(c) = close {
             let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
             let n = c.encoded_len();
             c.write_into(&mut payload[..n]);
-            self.encode_into(OpCode::Close, true, &payload[..n], close_buf);
+            self.encode_into(OpCode::Close, true, false, &payload[..n], close_buf);
             self.close_sent = true;
         }
         self.pending_pong = None;
@@ -202,6 +197,18 @@ impl<R: RandomSource> Connection<R> {
             return Err(SendError::ControlPayloadTooLong);
         }
         self.write_frame(opcode, true, payload, out)
+    }
+
+    /// Whether a data frame of `kind` may be sent now, and its opcode: the
+    /// checks of [`send_fragment`](Self::send_fragment), also made by an
+    /// extension before it transforms the payload.
+    pub(crate) fn next_data_opcode(&self, kind: MessageKind) -> Result<OpCode, SendError> {
+        self.check_data_allowed()?;
+        match self.tx_message {
+            None => Ok(kind.opcode()),
+            Some(current) if current == kind => Ok(OpCode::Continuation),
+            Some(_) => Err(SendError::MessageInProgress),
+        }
     }
 
     /// Data frames: only while open (§5.5.1, and nothing after a received
@@ -245,19 +252,20 @@ impl<R: RandomSource> Connection<R> {
         }
         let len = self.frame_len(payload.len());
         let buf = claim(out, len)?;
-        self.encode_into(opcode, fin, payload, buf);
+        self.encode_into(opcode, fin, false, payload, buf);
         Ok(len)
     }
 
     /// Encodes a frame into `buf`, exactly `frame_len(payload.len())` long.
     /// A client draws a fresh masking key per frame (§5.3) and masks while
     /// copying.
-    fn encode_into(&mut self, opcode: OpCode, fin: bool, payload: &[u8], buf: &mut [u8]) {
+    /// `rsv1` marks a payload an extension transformed (RFC 7692 §6).
+    pub(super) fn encode_into(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8], buf: &mut [u8]) {
         let mask = self.rng.as_mut().map(|rng| rng.mask_key());
         if payload.len() < 126 {
             // Small frames (most chat, control and game traffic): the two
             // header bytes written directly.
-            buf[0] = (u8::from(fin) << 7) | opcode.bits();
+            buf[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
             buf[1] = payload.len() as u8;
             match mask {
                 Some(key) => {
@@ -270,7 +278,8 @@ impl<R: RandomSource> Connection<R> {
             }
             return;
         }
-        let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        header.rsv1 = rsv1;
         let (head, body) = buf.split_at_mut(header.encoded_len());
         header.write_into(head);
         match mask {

@@ -289,7 +289,7 @@ impl Deflate {
         // Refuse what the connection would refuse before touching the
         // context, including a message the connection itself is sending
         // (with `send_fragment`) that this state does not know of.
-        let continues = conn.check_extension_send(kind)? == OpCode::Continuation;
+        let continues = conn.next_data_opcode(kind)? == OpCode::Continuation;
         if continues == first {
             return Err(SendError::MessageInProgress);
         }
