@@ -92,6 +92,14 @@ impl MessageAssembler {
             self.buf.clear();
             return Err(ProtocolError::MessageTooLarge);
         }
+        let needed = self.buf.len() + data.len();
+        if needed > self.buf.capacity() {
+            // Grow by doubling, but never past the limit: left to `Vec`, the
+            // capacity could reach twice `max_size`.
+            let limit = usize::try_from(self.max_size).unwrap_or(usize::MAX);
+            let capacity = self.buf.capacity().saturating_mul(2).max(needed).min(limit);
+            self.buf.reserve_exact(capacity - self.buf.len());
+        }
         self.buf.extend_from_slice(data);
         if !fin {
             return Ok(None);

@@ -62,3 +62,87 @@ fn deflate_extension_header_corpus() {
 fn deflate_inflate_corpus() {
     replay("deflate_inflate", wsmachine::fuzzing::deflate_inflate);
 }
+
+#[test]
+fn pair_corpus() {
+    replay("pair", wsmachine::fuzzing::pair);
+}
+
+/// The `structured` target's corpus is in `arbitrary`'s format, which only
+/// the fuzz crate reads (the crate does not depend on `arbitrary`); its
+/// regressions are saved in the crate's compact form (`Script::encode`,
+/// printed by `cargo fuzz fmt structured <input>`) and replay here, after
+/// scripts that cover each unusual case on purpose.
+#[test]
+fn structured_regressions_and_edge_scripts() {
+    use wsmachine::fuzzing::{
+        run_script, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES, VALID_CLOSE_CODES,
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/structured");
+    for entry in fs::read_dir(&dir).into_iter().flatten() {
+        let path = entry.expect("readable directory entry").path();
+        let data = fs::read(&path).expect("readable regression file");
+        let outcome = std::panic::catch_unwind(|| wsmachine::fuzzing::structured(&data));
+        assert!(outcome.is_ok(), "structured: input {} fails", path.display());
+    }
+
+    let base = Script {
+        allow_non_minimal: false,
+        max_fragments: 7,
+        mask_seed: 1,
+        splits: vec![],
+        ops: vec![],
+        ending: Ending::Close { code: 0, reason: String::new() },
+    };
+    let run = |script: Script| {
+        assert_eq!(Script::decode(&script.encode()), script, "the compact form round-trips");
+        run_script(&script);
+    };
+    // Every close code a Close frame may carry (RFC 6455 §7.4), with a reason.
+    for code in 0..VALID_CLOSE_CODES as u16 {
+        run(Script { ending: Ending::Close { code, reason: "fin ✓".into() }, ..base.clone() });
+    }
+    // Every length boundary, text and binary, in every length form, whole
+    // and in two pieces with a ping between them.
+    for allow_non_minimal in [false, true] {
+        for boundary in 0..BOUNDARIES.len() as u8 {
+            for form in [LengthForm::Minimal, LengthForm::Ext16, LengthForm::Ext64] {
+                let ops = [false, true]
+                    .into_iter()
+                    .flat_map(|text| {
+                        let message = MessageOp {
+                            text,
+                            content: Content::Fill { boundary, byte: boundary },
+                            cuts: vec![],
+                            pad_to_max: false,
+                            between: Between::Nothing,
+                            form,
+                        };
+                        let halves =
+                            MessageOp { cuts: vec![125], between: Between::Ping(b"mid".to_vec()), ..message.clone() };
+                        [Op::Message(message), Op::Message(halves)]
+                    })
+                    .collect();
+                run(Script { allow_non_minimal, ops, splits: vec![7, 1, 200], ..base.clone() });
+            }
+        }
+    }
+    // Text cut inside every character, a control frame between every two
+    // fragments, exactly max_fragments (64) frames, empty ones included.
+    let text = "κόσμε 日本語 🦀";
+    let cuts: Vec<u16> = (0..text.len() as u16).collect();
+    for between in [Between::Nothing, Between::Ping(vec![]), Between::Pong(vec![0xAB; 125])] {
+        let message = MessageOp {
+            text: true,
+            content: Content::Text(text.into()),
+            cuts: cuts.clone(),
+            pad_to_max: true,
+            between,
+            form: LengthForm::Minimal,
+        };
+        let ops = vec![Op::Ping(vec![]), Op::Message(message), Op::Pong(vec![1; 125])];
+        for ending in [Ending::EmptyClose, Ending::Eof, Ending::OneFragmentTooMany] {
+            run(Script { max_fragments: 63, ops: ops.clone(), splits: vec![1], ending, ..base.clone() });
+        }
+    }
+}

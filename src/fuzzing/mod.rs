@@ -7,8 +7,15 @@ mod conn;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod handshake;
+mod pair;
+mod structured;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
 #[cfg(feature = "deflate")]
 pub use deflate::{deflate_extension_header, deflate_inflate};
 pub use handshake::{handshake_request, handshake_response};
+pub use pair::pair;
+pub use structured::{
+    run_script, structured, valid_close_code, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES,
+    VALID_CLOSE_CODES,
+};
