@@ -115,7 +115,7 @@ use super::error::{HandshakeError, ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions};
 use super::head::{has_token, is_token_list, list_items, single, values, Header};
 use super::server::{Accept, ServerHandshake};
-use super::write::{check_extra_headers, put_decimal, put_header, write_with, Sink};
+use super::write::{put_decimal, put_header, write_with, Sink};
 use super::{HandshakeConfig, Status};
 
 /// The version as it appears on an HTTP/1 request line.
@@ -267,20 +267,7 @@ impl<'a> UpgradeRequest<'a> {
     /// subprotocol and extensions, then the extra headers. Checked as
     /// [`Request::accept`](super::Request::accept) checks them.
     pub fn accept(&self, accept: &Accept<'_>) -> Result<Response<()>, UsageError> {
-        if let Some(p) = accept.protocol {
-            if !self.protocols().any(|offered| offered == p) {
-                return Err(UsageError::ProtocolNotOffered);
-            }
-        }
-        if let Some(e) = accept.extensions {
-            let answer = Extensions::parse(e).ok_or(UsageError::InvalidExtensions)?;
-            for ext in answer {
-                if !self.extensions().any(|offered| offered.name().eq_ignore_ascii_case(ext.name())) {
-                    return Err(UsageError::ExtensionNotOffered);
-                }
-            }
-        }
-        check_extra_headers(accept.extra_headers)?;
+        accept.check(self.protocols(), || self.extensions())?;
         let mut response = Response::new(());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();

@@ -4,7 +4,7 @@ use crate::Output;
 
 use super::accept::{accept_key, is_valid_key, AcceptKey};
 use super::error::{HandshakeError, UsageError};
-use super::ext::{is_extension_list, Extensions, Protocols, Source};
+use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
     has_control, has_token, is_supported_version, is_token, is_token_list, lines, parse_headers, parse_version, single,
     values, HeadScanner, Header,
@@ -308,6 +308,32 @@ pub struct Accept<'a> {
     pub extra_headers: &'a [(&'a str, &'a str)],
 }
 
+impl Accept<'_> {
+    /// Checks the answer against the client's offer: the protocol is one it
+    /// offered, every extension named was offered (names compared ASCII
+    /// case-insensitively), and the extra headers are well-formed.
+    pub(super) fn check<'o, E: Iterator<Item = Extension<'o>>>(
+        &self,
+        mut offered_protocols: impl Iterator<Item = &'o str>,
+        offered_extensions: impl Fn() -> E,
+    ) -> Result<(), UsageError> {
+        if let Some(p) = self.protocol {
+            if !offered_protocols.any(|offered| offered == p) {
+                return Err(UsageError::ProtocolNotOffered);
+            }
+        }
+        if let Some(e) = self.extensions {
+            let answer = Extensions::parse(e).ok_or(UsageError::InvalidExtensions)?;
+            for ext in answer {
+                if !offered_extensions().any(|offered| offered.name().eq_ignore_ascii_case(ext.name())) {
+                    return Err(UsageError::ExtensionNotOffered);
+                }
+            }
+        }
+        check_extra_headers(self.extra_headers)
+    }
+}
+
 impl<'h, 'b> Request<'h, 'b> {
     /// The method (always `GET` once validated).
     pub fn method(&self) -> &'b str {
@@ -397,20 +423,7 @@ impl<'h, 'b> Request<'h, 'b> {
     /// Returns the bytes written; on error nothing was written. After
     /// sending it, the connection speaks WebSocket.
     pub fn accept<O: Output + ?Sized>(&self, accept: &Accept<'_>, out: &mut O) -> Result<usize, UsageError> {
-        if let Some(p) = accept.protocol {
-            if !self.protocols().any(|offered| offered == p) {
-                return Err(UsageError::ProtocolNotOffered);
-            }
-        }
-        if let Some(e) = accept.extensions {
-            let answer = Extensions::parse(e).ok_or(UsageError::InvalidExtensions)?;
-            for ext in answer {
-                if !self.extensions().any(|offered| offered.name().eq_ignore_ascii_case(ext.name())) {
-                    return Err(UsageError::ExtensionNotOffered);
-                }
-            }
-        }
-        check_extra_headers(accept.extra_headers)?;
+        accept.check(self.protocols(), || self.extensions())?;
         let key = self.accept_key();
         let n = write_with(out, |w| {
             w.put(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
