@@ -23,8 +23,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use wsmachine::handshake::{ClientHandshake, ClientOptions, Header, Status, DEFAULT_MAX_HEADERS};
-use wsmachine::{CloseCode, Config, Connection, Event, Message, MessageAssembler, MessageKind, SecureRandom};
+use wsmachine::{CloseCode, Connection, Event, Message, MessageAssembler, MessageKind};
+
+mod support;
 
 /// How long one exchange may take.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -173,32 +174,16 @@ struct Client {
 }
 
 impl Client {
-    /// Connects and completes the opening handshake.
+    /// Connects and completes the opening handshake (`support::client_handshake`);
+    /// frames the server sent right behind its 101 are fed first.
     fn connect(url: &str) -> io::Result<Client> {
-        let mut rng = SecureRandom::from_os().map_err(io_error)?;
-        let mut machine = ClientHandshake::new(url, ClientOptions::default(), &mut rng).map_err(io_error)?;
-        let mut stream = TcpStream::connect((machine.host(), machine.port()))?;
-        stream.set_nodelay(true)?;
+        let (stream, conn, leftover) = support::client_handshake(url, &[])?;
         stream.set_read_timeout(Some(DEADLINE))?;
-        let mut request = Vec::new();
-        machine.write_request(&mut request).map_err(io_error)?;
-        stream.write_all(&request)?;
         let mut buf = vec![0u8; 256 * 1024];
-        let mut n = 0;
-        loop {
-            let read = stream.read(&mut buf[n..])?;
-            if read == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
-            }
-            n += read;
-            let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-            if let Status::Complete(response) = machine.receive(&buf[..n], &mut headers).map_err(io_error)? {
-                let pos = response.head_len(); // frames sent right behind the 101 start here
-                let conn = Connection::client(Config::default(), rng);
-                let assembler = MessageAssembler::new(conn.config().max_message_size);
-                return Ok(Client { stream, conn, assembler, buf, pos, len: n, out: Vec::new() });
-            }
-        }
+        let len = leftover.len();
+        buf[..len].copy_from_slice(&leftover);
+        let assembler = MessageAssembler::new(conn.config().max_message_size);
+        Ok(Client { stream, conn, assembler, buf, pos: 0, len, out: Vec::new() })
     }
 
     /// Writes one frame produced by `send`.
@@ -294,8 +279,4 @@ impl Client {
             Err(e) => Err(format!("read: {e}")),
         }
     }
-}
-
-fn io_error(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
