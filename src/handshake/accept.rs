@@ -1,17 +1,9 @@
 //! `Sec-WebSocket-Accept` computation and `Sec-WebSocket-Key` checks (RFC 6455 §4.2.2 step 5.4).
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
 /// The GUID every server appends to the client's key (RFC 6455 §1.3).
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-/// Standard alphabet with padding. Trailing bits are allowed on decode:
-/// RFC 6455 §4.1 itself gives `AQIDBAUGBwgJCgsMDQ4PEC==` as an example key,
-/// whose last character carries non-zero unused bits.
-const KEY_ENGINE: GeneralPurpose =
-    GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
 /// A `Sec-WebSocket-Accept` value: 28 base64 characters.
 ///
@@ -69,13 +61,18 @@ pub fn accept_key(key: &[u8]) -> AcceptKey {
     AcceptKey(out)
 }
 
-/// Whether `key` is a base64 encoding of exactly 16 bytes (RFC 6455 §4.2.1 item 5).
+/// Whether `key` is a base64 encoding of exactly 16 bytes (RFC 6455 §4.2.1
+/// item 5): 22 characters of the standard alphabet and `==`. The unused
+/// low bits of the last character are not checked: RFC 6455 §4.1 itself
+/// gives `AQIDBAUGBwgJCgsMDQ4PEC==` as an example key, whose last character
+/// carries non-zero unused bits.
+/// Checked directly rather than decoded: nothing uses the 16 bytes.
 pub(crate) fn is_valid_key(key: &[u8]) -> bool {
-    if key.len() != 24 {
-        return false;
+    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    match key {
+        [chars @ .., b'=', b'='] if chars.len() == 22 => chars.iter().fold(true, |ok, &b| ok & is_base64(b)),
+        _ => false,
     }
-    let mut decoded = [0u8; 18];
-    matches!(KEY_ENGINE.decode_slice(key, &mut decoded), Ok(16))
 }
 
 /// Encodes 16 random bytes as a `Sec-WebSocket-Key` value.
@@ -88,6 +85,13 @@ pub(crate) fn encode_key(nonce: &[u8; 16]) -> [u8; 24] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::alphabet;
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+
+    /// Standard alphabet with canonical padding, trailing bits allowed: the
+    /// decoding `is_valid_key` stands for.
+    const KEY_ENGINE: GeneralPurpose =
+        GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
     #[test]
     fn rfc6455_section_1_3_example() {
@@ -107,6 +111,27 @@ mod tests {
         assert!(!is_valid_key(b"AAAAAAAAAAAAAAAAAAAAAAAA"));
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=!"));
         assert!(!is_valid_key(b""));
+    }
+
+    #[test]
+    fn key_validation_agrees_with_decoding() {
+        // Every byte in each position of a valid key, and each position
+        // dropped: the direct check says what decoding to 16 bytes says.
+        let decodes_to_16 = |key: &[u8]| {
+            let mut decoded = [0u8; 18];
+            key.len() == 24 && matches!(KEY_ENGINE.decode_slice(key, &mut decoded), Ok(16))
+        };
+        let valid = *b"dGhlIHNhbXBsZSBub25jZQ==";
+        for at in 0..24 {
+            for b in 0..=255u8 {
+                let mut key = valid;
+                key[at] = b;
+                assert_eq!(is_valid_key(&key), decodes_to_16(&key), "{:?}", core::str::from_utf8(&key));
+            }
+            let mut short = valid.to_vec();
+            short.remove(at);
+            assert!(!is_valid_key(&short));
+        }
     }
 
     #[test]

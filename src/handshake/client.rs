@@ -4,11 +4,11 @@ use crate::output::BufferTooSmall;
 use crate::{Output, RandomSource};
 
 use super::accept::{accept_key, encode_key, AcceptKey};
-use super::error::{HandshakeError, ResponseError, UrlError, UsageError};
+use super::error::{ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extensions, Source};
 use super::head::{
-    has_control, has_token, is_field_value, is_supported_version, is_token, lines, parse_headers, parse_version,
-    single, values, HeadScanner, Header,
+    check_head_bytes, has_token, is_field_value, is_supported_version, is_token, parse_headers, parse_version, single,
+    split_start_line, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_decimal, put_header, write_with};
 use super::{HandshakeConfig, Status};
@@ -350,11 +350,8 @@ impl<'a> ClientHandshake<'a> {
     ) -> Result<Response<'h, 'b>, ResponseError> {
         use ResponseError as E;
         let head_len = head.len();
-        let mut lines = lines(head);
-        let line = lines.next().unwrap_or(&[]);
-        if has_control(line) {
-            return Err(E::Head(HandshakeError::ControlByte));
-        }
+        check_head_bytes(head).map_err(E::Head)?;
+        let (line, rest) = split_start_line(head);
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
         // (a missing final SP is tolerated).
         let mut parts = line.splitn(3, |&b| b == b' ');
@@ -365,7 +362,7 @@ impl<'a> ClientHandshake<'a> {
             }
             _ => return Err(E::MalformedStatusLine),
         };
-        let count = parse_headers(crate::utf8::as_str(head), lines, &mut *headers).map_err(E::Head)?;
+        let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?;
         let headers: &'h [Header<'b>] = headers;
         let headers = headers.get(..count).unwrap_or(&[]);
         if !is_supported_version(version) {

@@ -1,7 +1,7 @@
 //! Iterating offered subprotocols and extensions (RFC 6455 §4.3, §9.1)
 //! across every header that carries them, without allocation.
 
-use super::head::{is_tchar, trim_ows, Header};
+use super::head::{tchar, trim_ows, Header};
 
 /// Where list values come from: HTTP/1.1 header lines, HTTP/2-style
 /// `(name, value)` pairs, or one value.
@@ -68,7 +68,7 @@ fn ows_end(s: &[u8], mut i: usize) -> usize {
 }
 
 fn token_end(s: &[u8], mut i: usize) -> usize {
-    while s.get(i).is_some_and(|&b| is_tchar(b)) {
+    while s.get(i).is_some_and(|&b| tchar(b)) {
         i += 1;
     }
     i
@@ -88,11 +88,11 @@ fn quoted_end(s: &[u8], i: usize) -> Option<(usize, bool)> {
     loop {
         match *s.get(j)? {
             b'"' if j > i + 1 => return Some((j + 1, escaped)),
-            b'\\' if s.get(j + 1).is_some_and(|&c| is_tchar(c)) => {
+            b'\\' if s.get(j + 1).is_some_and(|&c| tchar(c)) => {
                 escaped = true;
                 j += 2;
             }
-            c if is_tchar(c) => j += 1,
+            c if tchar(c) => j += 1,
             _ => return None,
         }
     }
@@ -141,29 +141,42 @@ impl<'b> ExtensionParam<'b> {
     }
 }
 
+/// A parameter as found in the list, before its parts are taken as text
+/// (validation needs only the bytes).
+struct RawParam<'b> {
+    name: &'b [u8],
+    value: Option<&'b [u8]>,
+    escaped: bool,
+}
+
+impl<'b> RawParam<'b> {
+    fn text(&self) -> ExtensionParam<'b> {
+        ExtensionParam { name: as_str(self.name), value: self.value.map(as_str), escaped: self.escaped }
+    }
+}
+
 /// Parses the parameter at `s[i] == ';'`, returning it and the index after it.
-fn parse_param(s: &[u8], i: usize) -> Option<(ExtensionParam<'_>, usize)> {
+fn parse_param(s: &[u8], i: usize) -> Option<(RawParam<'_>, usize)> {
     let start = ows_end(s, i + 1);
     let end = token_end(s, start);
     if end == start {
         return None;
     }
-    let name = as_str(s.get(start..end)?);
+    let name = s.get(start..end)?;
     let eq = ows_end(s, end);
     if s.get(eq) != Some(&b'=') {
-        return Some((ExtensionParam { name, value: None, escaped: false }, end));
+        return Some((RawParam { name, value: None, escaped: false }, end));
     }
     let v = ows_end(s, eq + 1);
     if s.get(v) == Some(&b'"') {
         let (after, escaped) = quoted_end(s, v)?;
-        let value = as_str(s.get(v + 1..after - 1)?);
-        Some((ExtensionParam { name, value: Some(value), escaped }, after))
+        Some((RawParam { name, value: Some(s.get(v + 1..after - 1)?), escaped }, after))
     } else {
         let ve = token_end(s, v);
         if ve == v {
             return None;
         }
-        Some((ExtensionParam { name, value: Some(as_str(s.get(v..ve)?)), escaped: false }, ve))
+        Some((RawParam { name, value: Some(s.get(v..ve)?), escaped: false }, ve))
     }
 }
 
@@ -185,7 +198,7 @@ impl<'b> Iterator for ExtensionParams<'b> {
         }
         let (param, next) = parse_param(self.rest, i)?;
         self.rest = self.rest.get(next..).unwrap_or(&[]);
-        Some(param)
+        Some(param.text())
     }
 }
 
@@ -214,9 +227,15 @@ impl<'b> Extension<'b> {
     }
 }
 
+/// One extension as found in the list: its name and its parameters' bytes.
+struct RawExtension<'b> {
+    name: &'b [u8],
+    params: &'b [u8],
+}
+
 /// Parses the next extension of a list at or after `pos`: `None` at the end
 /// of the list, `Some(Err(()))` when malformed.
-fn parse_extension(s: &[u8], pos: usize) -> Option<Result<(Extension<'_>, usize), ()>> {
+fn parse_extension(s: &[u8], pos: usize) -> Option<Result<(RawExtension<'_>, usize), ()>> {
     let mut i = pos;
     loop {
         i = ows_end(s, i);
@@ -245,8 +264,7 @@ fn parse_extension(s: &[u8], pos: usize) -> Option<Result<(Extension<'_>, usize)
             Some(_) => return Some(Err(())),
         }
     }
-    let name = as_str(s.get(i..end).unwrap_or(&[]));
-    Some(Ok((Extension { name, params: s.get(end..j).unwrap_or(&[]) }, j)))
+    Some(Ok((RawExtension { name: s.get(i..end).unwrap_or(&[]), params: s.get(end..j).unwrap_or(&[]) }, j)))
 }
 
 /// Whether `value` is a valid, non-empty RFC 6455 §9.1 `extension-list`.
@@ -309,7 +327,7 @@ impl<'b> Iterator for Extensions<'_, 'b> {
             match parse_extension(self.current, self.pos) {
                 Some(Ok((ext, next))) => {
                     self.pos = next;
-                    return Some(ext);
+                    return Some(Extension { name: as_str(ext.name), params: ext.params });
                 }
                 Some(Err(())) | None => {
                     self.current = self.source.next_value()?;

@@ -6,8 +6,8 @@ use super::accept::{accept_key, is_valid_key, AcceptKey};
 use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
-    has_control, has_token, is_supported_version, is_token, is_token_list, lines, parse_headers, parse_version, single,
-    values, HeadScanner, Header,
+    check_head_bytes, is_supported_version, is_token, is_token_list, list_items, parse_headers, parse_version,
+    split_start_line, sub_str, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_header, write_with};
 use super::{HandshakeConfig, Status};
@@ -142,10 +142,6 @@ impl ServerHandshake {
     }
 }
 
-fn as_str(s: &[u8]) -> Result<&str, HandshakeError> {
-    core::str::from_utf8(s).map_err(|_| HandshakeError::InvalidRequestTarget)
-}
-
 /// Splits an absolute-form target into (authority, origin-form path).
 fn split_absolute(target: &str) -> Option<(&str, &str)> {
     let rest = ["http://", "https://"].iter().find_map(|scheme| {
@@ -164,11 +160,8 @@ fn split_absolute(target: &str) -> Option<(&str, &str)> {
 fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Result<Request<'h, 'b>, HandshakeError> {
     use HandshakeError as E;
     let head_len = head.len();
-    let mut lines = lines(head);
-    let line = lines.next().unwrap_or(&[]);
-    if has_control(line) {
-        return Err(E::ControlByte);
-    }
+    check_head_bytes(head)?;
+    let (line, rest) = split_start_line(head);
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
@@ -180,8 +173,11 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     if !target.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'#') {
         return Err(E::InvalidRequestTarget);
     }
-    let method = as_str(method)?;
-    let target = as_str(target)?;
+    // Parts of the head as text: sliced from the head validated once.
+    let head_text = crate::utf8::as_str(head);
+    let text = |part| sub_str(head_text, part);
+    let method = text(method).ok_or(E::InvalidRequestTarget)?;
+    let target = text(target).ok_or(E::InvalidRequestTarget)?;
     // RFC 6455 §4.1 item 3: a resource name (origin-form) or an absolute
     // http/https URI. RFC 9112 §3.2.2: with absolute-form, the target's
     // authority is the host, not the Host header.
@@ -195,7 +191,7 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
         return Err(E::InvalidRequestTarget);
     }
 
-    let count = parse_headers(crate::utf8::as_str(head), lines, &mut *headers)?;
+    let count = parse_headers(head_text, rest, &mut *headers)?;
     let headers: &'h [Header<'b>] = headers;
     let headers = headers.get(..count).unwrap_or(&[]);
 
@@ -206,33 +202,30 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     if method != "GET" {
         return Err(E::MethodNotAllowed);
     }
-    let host = single(headers, "Host").map_err(E::DuplicateHeader)?;
-    let key = single(headers, "Sec-WebSocket-Key").map_err(E::DuplicateHeader)?;
-    let ws_version = single(headers, "Sec-WebSocket-Version").map_err(E::DuplicateHeader)?;
-    let origin = single(headers, "Origin").map_err(E::DuplicateHeader)?;
+    let known = KnownHeaders::collect(headers);
+    let host = known.host.single("Host")?;
+    let key = known.key.single("Sec-WebSocket-Key")?;
+    let ws_version = known.version.single("Sec-WebSocket-Version")?;
+    let origin = known.origin.single("Origin")?;
 
     // RFC 6455 §4.2.1 items 3 and 4 (token lists, ASCII case-insensitive).
-    if values(headers, "Upgrade").next().is_none() {
+    if !known.upgrade.present {
         return Err(E::MissingHeader("Upgrade"));
     }
-    if !has_token(headers, "Upgrade", "websocket") {
+    if !known.upgrade.lists_token {
         return Err(E::UpgradeNotWebSocket);
     }
-    if values(headers, "Connection").next().is_none() {
+    if !known.connection.present {
         return Err(E::MissingHeader("Connection"));
     }
-    if !has_token(headers, "Connection", "Upgrade") {
+    if !known.connection.lists_token {
         return Err(E::ConnectionNotUpgrade);
     }
     // RFC 6455 §4.2.2 /version/: a version we do not speak is answered 426
     // with `Sec-WebSocket-Version: 13`. The hixie-76 draft sent no version
     // but `Sec-WebSocket-Key1`/`Key2`, with an 8-byte body after the head.
     match ws_version {
-        None if values(headers, "Sec-WebSocket-Key1").next().is_some()
-            || values(headers, "Sec-WebSocket-Key2").next().is_some() =>
-        {
-            return Err(E::LegacyHixie76)
-        }
+        None if known.hixie76_key => return Err(E::LegacyHixie76),
         None => return Err(E::MissingVersion),
         Some(b"13") => {}
         Some(_) => return Err(E::UnsupportedVersion),
@@ -241,39 +234,141 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     if host.is_empty() || !host.iter().all(|&b| (0x21..0x7f).contains(&b)) {
         return Err(E::InvalidHeaderValue("Host"));
     }
-    let host = core::str::from_utf8(host).map_err(|_| E::InvalidHeaderValue("Host"))?;
+    let host = text(host).ok_or(E::InvalidHeaderValue("Host"))?;
     let key = key.ok_or(E::MissingHeader("Sec-WebSocket-Key"))?;
     // RFC 6455 §4.2.1 item 5: base64 of exactly 16 bytes.
     if !is_valid_key(key) {
         return Err(E::InvalidKey);
     }
-    let key = core::str::from_utf8(key).map_err(|_| E::InvalidKey)?;
+    let key = text(key).ok_or(E::InvalidKey)?;
     // A body on the upgrade GET would be read as WebSocket frames by us and
     // as HTTP by an intermediary: reject rather than guess (request smuggling).
-    if values(headers, "Transfer-Encoding").next().is_some() {
-        return Err(E::RequestBody);
-    }
-    for cl in values(headers, "Content-Length") {
-        if cl.is_empty() || !cl.iter().all(u8::is_ascii_digit) {
-            return Err(E::InvalidHeaderValue("Content-Length"));
-        }
-        if cl.iter().any(|&b| b != b'0') {
-            return Err(E::RequestBody);
-        }
-    }
+    known.body?;
     let origin = match origin {
-        Some(o) => Some(core::str::from_utf8(o).map_err(|_| E::InvalidHeaderValue("Origin"))?),
+        Some(o) => Some(text(o).ok_or(E::InvalidHeaderValue("Origin"))?),
         None => None,
     };
     // RFC 6455 §4.1 item 10: 1#token.
-    if !values(headers, "Sec-WebSocket-Protocol").all(is_token_list) {
+    if !known.protocols_valid {
         return Err(E::InvalidHeaderValue("Sec-WebSocket-Protocol"));
     }
     // RFC 6455 §9.1: extension-list.
-    if !values(headers, "Sec-WebSocket-Extensions").all(is_extension_list) {
+    if !known.extensions_valid {
         return Err(E::InvalidHeaderValue("Sec-WebSocket-Extensions"));
     }
     Ok(Request { method, target, path, version, host: authority.unwrap_or(host), origin, key, headers, head_len })
+}
+
+/// A header that must appear at most once: its first value, and whether
+/// another followed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Once<'b> {
+    value: Option<&'b [u8]>,
+    repeated: bool,
+}
+
+impl<'b> Once<'b> {
+    fn see(&mut self, value: &'b [u8]) {
+        self.repeated |= self.value.is_some();
+        self.value = self.value.or(Some(value));
+    }
+
+    fn single(self, name: &'static str) -> Result<Option<&'b [u8]>, HandshakeError> {
+        if self.repeated {
+            return Err(HandshakeError::DuplicateHeader(name));
+        }
+        Ok(self.value)
+    }
+}
+
+/// A token-list header (`Upgrade`, `Connection`): whether it appeared, and
+/// whether any of its values lists the token the handshake needs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Listed {
+    present: bool,
+    lists_token: bool,
+}
+
+impl Listed {
+    fn see(&mut self, value: &[u8], token: &str) {
+        self.present = true;
+        self.lists_token =
+            self.lists_token || list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()));
+    }
+}
+
+/// What §4.2.1 needs from the header lines, gathered in one pass: each name
+/// is compared only with the known names of its length, instead of every
+/// header being searched once per name.
+#[derive(Debug, Clone, Copy)]
+struct KnownHeaders<'b> {
+    host: Once<'b>,
+    key: Once<'b>,
+    version: Once<'b>,
+    origin: Once<'b>,
+    upgrade: Listed,
+    connection: Listed,
+    /// `Sec-WebSocket-Key1` or `Key2` (hixie-76).
+    hixie76_key: bool,
+    /// The first problem with a message body: `Transfer-Encoding`, or a
+    /// `Content-Length` that is not a string of zeros.
+    body: Result<(), HandshakeError>,
+    /// Every `Sec-WebSocket-Protocol` value is a token list.
+    protocols_valid: bool,
+    /// Every `Sec-WebSocket-Extensions` value is an extension list.
+    extensions_valid: bool,
+}
+
+impl<'b> KnownHeaders<'b> {
+    fn collect(headers: &[Header<'b>]) -> Self {
+        let mut known = KnownHeaders {
+            host: Once::default(),
+            key: Once::default(),
+            version: Once::default(),
+            origin: Once::default(),
+            upgrade: Listed::default(),
+            connection: Listed::default(),
+            hixie76_key: false,
+            body: Ok(()),
+            protocols_valid: true,
+            extensions_valid: true,
+        };
+        let mut transfer_encoding = false;
+        for h in headers {
+            let name = h.name;
+            let is = |known: &str| name.eq_ignore_ascii_case(known);
+            match name.len() {
+                4 if is("Host") => known.host.see(h.value),
+                6 if is("Origin") => known.origin.see(h.value),
+                7 if is("Upgrade") => known.upgrade.see(h.value, "websocket"),
+                10 if is("Connection") => known.connection.see(h.value, "Upgrade"),
+                // The first problem decides.
+                14 if known.body.is_ok() && is("Content-Length") => known.body = content_length(h.value),
+                17 if is("Sec-WebSocket-Key") => known.key.see(h.value),
+                17 if is("Transfer-Encoding") => transfer_encoding = true,
+                18 if is("Sec-WebSocket-Key1") || is("Sec-WebSocket-Key2") => known.hixie76_key = true,
+                21 if is("Sec-WebSocket-Version") => known.version.see(h.value),
+                22 if is("Sec-WebSocket-Protocol") => known.protocols_valid &= is_token_list(h.value),
+                24 if is("Sec-WebSocket-Extensions") => known.extensions_valid &= is_extension_list(h.value),
+                _ => {}
+            }
+        }
+        if transfer_encoding {
+            known.body = Err(HandshakeError::RequestBody);
+        }
+        known
+    }
+}
+
+/// A `Content-Length` on the upgrade request: digits only, and zero.
+fn content_length(value: &[u8]) -> Result<(), HandshakeError> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return Err(HandshakeError::InvalidHeaderValue("Content-Length"));
+    }
+    if value.iter().any(|&b| b != b'0') {
+        return Err(HandshakeError::RequestBody);
+    }
+    Ok(())
 }
 
 /// A validated WebSocket upgrade request. Everything borrows the caller's
