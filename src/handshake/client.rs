@@ -8,7 +8,7 @@ use super::error::{ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extensions, Source};
 use super::head::{
     check_head_bytes, has_token, is_field_value, is_supported_version, is_token, parse_headers, parse_version, single,
-    split_start_line, values, HeadScanner, Header,
+    split_line, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_decimal, put_header, write_with};
 use super::{HandshakeConfig, Status};
@@ -351,7 +351,7 @@ impl<'a> ClientHandshake<'a> {
         use ResponseError as E;
         let head_len = head.len();
         check_head_bytes(head).map_err(E::Head)?;
-        let (line, rest) = split_start_line(head);
+        let (line, rest) = split_line(head);
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
         // (a missing final SP is tolerated).
         let mut parts = line.splitn(3, |&b| b == b' ');

@@ -169,15 +169,16 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Splits a complete head (ending in `\r\n\r\n`, every `\n` preceded by
-/// `\r`) into its start line, without its CRLF, and the header lines after it.
-pub(crate) fn split_start_line(head: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memchr(b'\n', head) {
+/// Splits off the first line of `bytes` (part of a complete head, in which
+/// every `\n` follows a `\r`): the line without its CRLF, and the bytes
+/// after it.
+pub(crate) fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b'\n', bytes) {
         Some(i) => {
-            let line = head.get(..i).unwrap_or(&[]);
-            (line.strip_suffix(b"\r").unwrap_or(line), head.get(i + 1..).unwrap_or(&[]))
+            let line = bytes.get(..i).unwrap_or(&[]);
+            (line.strip_suffix(b"\r").unwrap_or(line), bytes.get(i + 1..).unwrap_or(&[]))
         }
-        None => (head, &[]),
+        None => (bytes, &[]),
     }
 }
 
@@ -214,12 +215,8 @@ pub(crate) fn parse_headers<'b>(
 ) -> Result<usize, HandshakeError> {
     let mut count = 0usize;
     loop {
-        let (line, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (rest.get(..i).unwrap_or(&[]), rest.get(i + 1..).unwrap_or(&[])),
-            None => (rest, &[][..]),
-        };
+        let (line, next) = split_line(rest);
         rest = next;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             // The blank line ending the head.
             return Ok(count);

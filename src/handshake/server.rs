@@ -7,7 +7,7 @@ use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
     check_head_bytes, is_supported_version, is_token, is_token_list, list_items, parse_headers, parse_version,
-    split_start_line, sub_str, values, HeadScanner, Header,
+    split_line, sub_str, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_header, write_with};
 use super::{HandshakeConfig, Status};
@@ -161,7 +161,7 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     use HandshakeError as E;
     let head_len = head.len();
     check_head_bytes(head)?;
-    let (line, rest) = split_start_line(head);
+    let (line, rest) = split_line(head);
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
