@@ -293,9 +293,14 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows).filter(|s| !s.is_empty())
 }
 
+/// Whether the comma-separated `value` lists `token` (ASCII case-insensitive).
+pub(crate) fn lists_token(value: &[u8], token: &str) -> bool {
+    list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
+}
+
 /// Whether any header named `name` lists `token` (ASCII case-insensitive).
 pub(crate) fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
-    values(headers, name).any(|v| list_items(v).any(|item| item.eq_ignore_ascii_case(token.as_bytes())))
+    values(headers, name).any(|v| lists_token(v, token))
 }
 
 /// Whether the value is a list of one or more tokens.

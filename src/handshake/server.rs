@@ -6,7 +6,7 @@ use super::accept::{accept_key, is_valid_key, AcceptKey};
 use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
-    check_head_bytes, is_supported_version, is_token, is_token_list, list_items, parse_headers, parse_version,
+    check_head_bytes, is_supported_version, is_token, is_token_list, lists_token, parse_headers, parse_version,
     split_line, sub_str, values, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_header, write_with};
@@ -292,8 +292,7 @@ struct Listed {
 impl Listed {
     fn see(&mut self, value: &[u8], token: &str) {
         self.present = true;
-        self.lists_token =
-            self.lists_token || list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()));
+        self.lists_token = self.lists_token || lists_token(value, token);
     }
 }
 
@@ -336,7 +335,7 @@ impl<'b> KnownHeaders<'b> {
         let mut transfer_encoding = false;
         for h in headers {
             let name = h.name;
-            let is = |known: &str| name.eq_ignore_ascii_case(known);
+            let is = |expected: &str| name.eq_ignore_ascii_case(expected);
             match name.len() {
                 4 if is("Host") => known.host.see(h.value),
                 6 if is("Origin") => known.origin.see(h.value),
