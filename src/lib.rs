@@ -165,9 +165,6 @@ extern crate alloc;
 extern crate std;
 
 pub mod ext;
-#[cfg(feature = "alloc")]
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod handshake;
 mod output;
 mod random;

@@ -2,8 +2,8 @@
 //! script (empty frames, length-form boundaries, non-minimal lengths, a
 //! control frame between every two fragments, exactly `max_fragments`
 //! fragments, text cut inside characters, any valid close code), which is
-//! turned into the crate's compact form and run by
-//! `wsmachine::fuzzing::structured` against both roles.
+//! turned into the harness's compact form and run by
+//! `wsmachine_fuzzing::structured` against both roles.
 //!
 //! To keep a crash as a regression: `cargo fuzz fmt structured <crash>`
 //! prints the script and its compact form as hex; save those bytes
@@ -12,7 +12,7 @@
 #![no_main]
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use wsmachine::fuzzing as f;
+use wsmachine_fuzzing as f;
 
 #[derive(Debug, Arbitrary)]
 enum LengthForm {
@@ -141,4 +141,4 @@ impl std::fmt::Debug for Input {
     }
 }
 
-fuzz_target!(|input: Input| wsmachine::fuzzing::structured(&input.0));
+fuzz_target!(|input: Input| wsmachine_fuzzing::structured(&input.0));

@@ -35,7 +35,8 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    pub(crate) const fn opcode(self) -> OpCode {
+    /// The opcode of the first frame of a message of this kind.
+    pub const fn opcode(self) -> OpCode {
         match self {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,

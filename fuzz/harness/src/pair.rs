@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::conn::Record;
-use crate::{CloseCode, Config, Connection, Event, MessageKind, Role, SecureRandom, SendError, State};
+use wsmachine::{CloseCode, Config, Connection, Event, MessageKind, Role, SecureRandom, SendError, State};
 
 /// The close codes a `Close` step picks from (`NO_STATUS` means "no payload").
 const CLOSE_CODES: [u16; 8] = [1000, 1001, 1003, 1005, 1008, 1011, 3000, 4999];

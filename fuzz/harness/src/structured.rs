@@ -19,9 +19,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::conn::{run_connection, Record};
-use crate::{
-    apply_mask, CloseCode, Config, Connection, FrameHeader, MessageKind, OpCode, ProtocolError, Role, SecureRandom,
-    State,
+use wsmachine::{
+    apply_mask, CloseCode, Config, Connection, Event, FrameHeader, MessageKind, OpCode, ProtocolError, Role,
+    SecureRandom, State, MAX_CLOSE_REASON,
 };
 
 /// Payload lengths at the edges of the length forms (RFC 6455 §5.2).
@@ -456,7 +456,7 @@ fn build(script: &Script, config: &Config, role: Role) -> (Vec<u8>, Vec<Record>,
     match &script.ending {
         Ending::Close { code, reason } => {
             let code = valid_close_code(*code);
-            let mut end = reason.len().min(crate::MAX_CLOSE_REASON);
+            let mut end = reason.len().min(MAX_CLOSE_REASON);
             while !reason.is_char_boundary(end) {
                 end -= 1;
             }
@@ -502,7 +502,7 @@ pub fn run_script(script: &Script) {
         let end = match script.ending {
             Ending::Eof => {
                 let event = conn.receive_eof();
-                assert!(matches!(event, Some(crate::Event::Close(c)) if c.code() == CloseCode::ABNORMAL), "{event:?}");
+                assert!(matches!(event, Some(Event::Close(c)) if c.code() == CloseCode::ABNORMAL), "{event:?}");
                 State::Closed
             }
             Ending::OneFragmentTooMany => State::Failed(ProtocolError::TooManyFragments),

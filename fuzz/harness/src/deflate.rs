@@ -3,9 +3,9 @@
 
 use alloc::vec::Vec;
 
-use crate::ext::deflate::{Deflate, DeflateConfig, DeflateParams};
-use crate::handshake::Extensions;
-use crate::{Config, Connection, Event, FrameHeader, MessageAssembler, OpCode, ProtocolError, Role, SecureRandom};
+use wsmachine::ext::deflate::{Deflate, DeflateConfig, DeflateParams};
+use wsmachine::handshake::Extensions;
+use wsmachine::{Config, Connection, Event, FrameHeader, MessageAssembler, OpCode, ProtocolError, Role, SecureRandom};
 
 /// The input as a `Sec-WebSocket-Extensions` value, read both as a client's
 /// offers (by servers of several configurations) and as a server's answer

@@ -1,7 +1,8 @@
-//! Our frame decoder against tungstenite's (a dev-dependency only).
+//! Our frame decoder against tungstenite's (a dependency of the fuzz harness
+//! only).
 //!
 //! Replays the `differential_tungstenite` fuzz target's corpus and
-//! regressions through the same comparison (`fuzz/differential.rs`), and
+//! regressions through the same comparison (`src/differential.rs`), and
 //! shows every deliberate difference with its exact bytes and both
 //! verdicts — at the decoder, and at the connection where the two
 //! libraries make their final decision.
@@ -14,15 +15,11 @@ use tungstenite::error::{CapacityError, Error as TError, ProtocolError as TProto
 use tungstenite::protocol::Role as TRole;
 use tungstenite::{Message as TMessage, WebSocket};
 use wsmachine::{CloseCode, Config, Connection, Event, ProtocolError, SecureRandom};
-
-#[path = "../fuzz/differential.rs"]
-mod differential;
-
-use differential::{compare, compare_one, ours, theirs, Agreement, Difference, Fields, Verdict};
+use wsmachine_fuzzing::differential::{compare, compare_one, ours, theirs, Agreement, Difference, Fields, Verdict};
 
 #[test]
 fn the_fuzz_corpus_agrees() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut count = 0;
     for dir in ["corpus", "regressions"] {
         let dir = root.join(dir).join("differential_tungstenite");

@@ -2,11 +2,11 @@
 //! pieces whose sizes come from the input itself and (for short inputs) one
 //! byte at a time, and asserts that all three agree.
 
-use crate::handshake::{
+use wsmachine::handshake::{
     Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, Header, ResponseError, ServerHandshake,
     Status, UsageError,
 };
-use crate::RandomSource;
+use wsmachine::RandomSource;
 
 /// Small enough that fuzz inputs reach the size limit.
 const MAX_HEAD: usize = 2048;

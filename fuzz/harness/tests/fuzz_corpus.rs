@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 fn replay(target: &str, body: fn(&[u8])) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut count = 0;
     for dir in [root.join("corpus").join(target), root.join("regressions").join(target)] {
         let Ok(entries) = fs::read_dir(&dir) else { continue };
@@ -23,66 +23,64 @@ fn replay(target: &str, body: fn(&[u8])) {
 
 #[test]
 fn frame_header_corpus() {
-    replay("frame_header", wsmachine::fuzzing::frame_header);
+    replay("frame_header", wsmachine_fuzzing::frame_header);
 }
 
 #[test]
 fn conn_server_corpus() {
-    replay("conn_server", wsmachine::fuzzing::conn_server);
+    replay("conn_server", wsmachine_fuzzing::conn_server);
 }
 
 #[test]
 fn conn_client_corpus() {
-    replay("conn_client", wsmachine::fuzzing::conn_client);
+    replay("conn_client", wsmachine_fuzzing::conn_client);
 }
 
 #[test]
 fn roundtrip_corpus() {
-    replay("roundtrip", wsmachine::fuzzing::roundtrip);
+    replay("roundtrip", wsmachine_fuzzing::roundtrip);
 }
 
 #[test]
 fn handshake_request_corpus() {
-    replay("handshake_request", wsmachine::fuzzing::handshake_request);
+    replay("handshake_request", wsmachine_fuzzing::handshake_request);
 }
 
 #[test]
 fn handshake_response_corpus() {
-    replay("handshake_response", wsmachine::fuzzing::handshake_response);
+    replay("handshake_response", wsmachine_fuzzing::handshake_response);
 }
 
-#[cfg(feature = "deflate")]
 #[test]
 fn deflate_extension_header_corpus() {
-    replay("deflate_extension_header", wsmachine::fuzzing::deflate_extension_header);
+    replay("deflate_extension_header", wsmachine_fuzzing::deflate_extension_header);
 }
 
-#[cfg(feature = "deflate")]
 #[test]
 fn deflate_inflate_corpus() {
-    replay("deflate_inflate", wsmachine::fuzzing::deflate_inflate);
+    replay("deflate_inflate", wsmachine_fuzzing::deflate_inflate);
 }
 
 #[test]
 fn pair_corpus() {
-    replay("pair", wsmachine::fuzzing::pair);
+    replay("pair", wsmachine_fuzzing::pair);
 }
 
 /// The `structured` target's corpus is in `arbitrary`'s format, which only
-/// the fuzz crate reads (the crate does not depend on `arbitrary`); its
-/// regressions are saved in the crate's compact form (`Script::encode`,
+/// the fuzz crate reads (the harness does not depend on `arbitrary`); its
+/// regressions are saved in the harness's compact form (`Script::encode`,
 /// printed by `cargo fuzz fmt structured <input>`) and replay here, after
 /// scripts that cover each unusual case on purpose.
 #[test]
 fn structured_regressions_and_edge_scripts() {
-    use wsmachine::fuzzing::{
+    use wsmachine_fuzzing::{
         run_script, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES, VALID_CLOSE_CODES,
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/structured");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../regressions/structured");
     for entry in fs::read_dir(&dir).into_iter().flatten() {
         let path = entry.expect("readable directory entry").path();
         let data = fs::read(&path).expect("readable regression file");
-        let outcome = std::panic::catch_unwind(|| wsmachine::fuzzing::structured(&data));
+        let outcome = std::panic::catch_unwind(|| wsmachine_fuzzing::structured(&data));
         assert!(outcome.is_ok(), "structured: input {} fails", path.display());
     }
 

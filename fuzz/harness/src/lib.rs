@@ -1,17 +1,22 @@
-//! Fuzz target bodies, kept in the crate so that `cargo test` can replay the
-//! committed corpora on the stable compiler (see `tests/fuzz_corpus.rs`).
-//! Not a stable API: hidden from the docs and exempt from semver.
+//! The bodies of wsmachine's fuzz targets, as plain functions over the
+//! crate's public API. The cargo-fuzz crate (`fuzz/`) calls them from its
+//! targets, and this crate's tests replay the committed corpora and
+//! regressions through them on the stable compiler (`tests/fuzz_corpus.rs`,
+//! `tests/differential.rs`), so a user's build of wsmachine never compiles
+//! them. Not published.
+#![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+extern crate alloc;
+
 mod conn;
-#[cfg(feature = "deflate")]
 mod deflate;
+pub mod differential;
 mod handshake;
 mod pair;
 mod structured;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
-#[cfg(feature = "deflate")]
 pub use deflate::{deflate_extension_header, deflate_inflate};
 pub use handshake::{handshake_request, handshake_response};
 pub use pair::pair;

@@ -2,8 +2,8 @@
 //!
 //! Shared by the `differential_tungstenite` fuzz target and by
 //! `tests/differential.rs` (which replays the target's corpus and shows each
-//! deliberate difference), both including this file with `#[path]`, so that
-//! the crate itself never depends on tungstenite.
+//! deliberate difference); tungstenite is a dependency of this harness only,
+//! never of wsmachine.
 //!
 //! Frames are walked from the start of the input for as long as both
 //! decoders accept them. For a frame both accept, every field must agree

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::{
+use wsmachine::{
     CloseCode, Config, Connection, Event, FrameHeader, HeaderStatus, MessageKind, ProtocolError, Role, SecureRandom,
     State, MAX_HEADER_LEN,
 };
