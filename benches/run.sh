@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf "${CARGO_TARGET_DIR:-target}/criterion"
-cargo bench --bench mask --bench frames --bench utf8 --bench handshake -- "$@"
+cargo bench -p wsmachine-benches --bench mask --bench frames --bench utf8 --bench handshake -- "$@"
 python3 benches/summarize.py

@@ -2,6 +2,7 @@
 //! in any read chunking, in both directions, ending in a completed close
 //! handshake; and arbitrary input never panics and fails stickily.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use common::*;
