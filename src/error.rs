@@ -50,6 +50,14 @@ pub enum ProtocolError {
     /// A compressed message that inflates more than the configured
     /// compression ratio allows (`DeflateConfig::max_ratio`). 1009.
     CompressionRatio,
+    /// Nothing arrived within `Config::ping_timeout` of a keepalive Ping:
+    /// the peer or the path to it is gone. 1011, as Python's `websockets`
+    /// sends; the Close is most likely never read, and the application is
+    /// told 1006 (see `Connection::handle_timeout`).
+    PingTimeout,
+    /// Nothing arrived for `Config::idle_timeout`. 1011, as for
+    /// [`PingTimeout`](Self::PingTimeout).
+    IdleTimeout,
 }
 
 impl ProtocolError {
@@ -63,6 +71,7 @@ impl ProtocolError {
             | ProtocolError::MessageTooLarge
             | ProtocolError::TooManyFragments
             | ProtocolError::CompressionRatio => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::PingTimeout | ProtocolError::IdleTimeout => CloseCode::INTERNAL_ERROR,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -90,6 +99,8 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
             ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
+            ProtocolError::PingTimeout => "no answer to a keepalive ping within the ping timeout",
+            ProtocolError::IdleTimeout => "nothing received within the idle timeout",
         };
         write!(f, "{what} (close with {})", self.close_code())
     }

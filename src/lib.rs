@@ -184,6 +184,7 @@ mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+mod time;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
@@ -198,6 +199,7 @@ pub use handshake::{
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};
 
 /// The README's examples, compiled and run as doc tests.

@@ -359,6 +359,7 @@ fn config() -> impl Strategy<Value = Config> {
             allow_non_minimal_lengths: lenient,
             auto_pong,
             extension_rsv_bits: rsv,
+            ..Config::default()
         },
     )
 }

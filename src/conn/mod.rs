@@ -4,11 +4,12 @@ mod event;
 mod ext;
 mod recv;
 mod send;
+mod timer;
 
 pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD};
 
 use crate::close::CloseFrame;
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::error::ProtocolError;
 use crate::frame::{OpCode, MAX_HEADER_LEN};
 use crate::random::{RandomSource, SecureRandom};
@@ -126,7 +127,7 @@ pub enum State {
 #[derive(Debug, Clone)]
 pub struct Connection<R = SecureRandom> {
     role: Role,
-    config: Config,
+    config: Settings,
     /// Mask keys for a client; `None` for a server, which never masks.
     rng: Option<R>,
 
@@ -154,6 +155,9 @@ pub struct Connection<R = SecureRandom> {
     /// A Close frame to write: the echo of the peer's, or ours after a failure.
     pending_close: Option<CloseFrame>,
 
+    // --- time ---
+    timers: timer::Timers,
+
     // --- close handshake ---
     close_sent: bool,
     close_received: bool,
@@ -165,11 +169,11 @@ pub struct Connection<R = SecureRandom> {
 struct FrameInProgress {
     opcode: OpCode,
     fin: bool,
+    /// The masking key as seen from the next payload byte: rotated past
+    /// the bytes already unmasked, so no offset needs keeping.
     mask: Option<[u8; 4]>,
     /// Payload bytes still to come.
     remaining: u64,
-    /// Payload bytes seen so far (for the mask rotation).
-    offset: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +203,7 @@ impl<R: RandomSource> Connection<R> {
     fn with_rng(role: Role, config: Config, rng: Option<R>) -> Self {
         Connection {
             role,
-            config,
+            config: Settings::new(config),
             rng,
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
@@ -213,6 +217,7 @@ impl<R: RandomSource> Connection<R> {
             tx_utf8: Utf8Validator::new(),
             pending_pong: None,
             pending_close: None,
+            timers: timer::Timers::default(),
             close_sent: false,
             close_received: false,
             eof: false,
@@ -225,9 +230,10 @@ impl<R: RandomSource> Connection<R> {
         self.role
     }
 
-    /// The configuration the connection was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration the connection was built with (timer durations
+    /// as kept: in whole milliseconds, rounded up).
+    pub fn config(&self) -> Config {
+        self.config.config()
     }
 
     /// Where the close handshake stands.
@@ -277,7 +283,7 @@ impl<R: RandomSource> Connection<R> {
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.
     pub fn wants_write(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some()
+        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.pending_ping
     }
 
     /// Whether the latest message received (or being received) had RSV1 set

@@ -4,7 +4,7 @@ use super::{Connection, Event, FrameInProgress, MessageInProgress, MessageKind, 
 use crate::close::CloseFrame;
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, HeaderError, HeaderStatus, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, rotate_key};
 use crate::random::RandomSource;
 
 use super::event::ControlPayload;
@@ -67,6 +67,8 @@ impl<R: RandomSource> Connection<R> {
         if let Some(e) = self.failed {
             return Err(e);
         }
+        // All the timers need from the receive path: any byte is a sign of life.
+        self.timers.rx_activity |= !input.is_empty();
         if let Some(whole) = self.whole_small_frame(input) {
             let (consumed, piece) = whole?;
             let start = consumed - piece.len;
@@ -132,6 +134,7 @@ impl<R: RandomSource> Connection<R> {
         self.eof = true;
         self.pending_pong = None;
         self.pending_close = None;
+        self.timers.pending_ping = false;
         if self.failed.is_some() || self.close_received {
             return None;
         }
@@ -227,7 +230,7 @@ impl<R: RandomSource> Connection<R> {
         if let Err(e) = self.check_header(&h, len) {
             return Err(self.fail(e));
         }
-        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
+        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len };
         if h.opcode.is_control() {
             self.control_len = 0;
             if h.payload_len == 0 {
@@ -311,7 +314,7 @@ impl<R: RandomSource> Connection<R> {
     fn data_chunk(&mut self, frame: FrameInProgress, chunk: &mut [u8]) -> Result<DataPiece, ProtocolError> {
         let n = chunk.len();
         if let Some(key) = frame.mask {
-            apply_mask(chunk, key, frame.offset);
+            apply_mask(chunk, key, 0);
         }
         let remaining = frame.remaining - n as u64;
         let frame_end = remaining == 0;
@@ -330,7 +333,8 @@ impl<R: RandomSource> Connection<R> {
                 self.rx_message = None;
             }
         } else {
-            self.frame = Some(FrameInProgress { remaining, offset: frame.offset.wrapping_add(n), ..frame });
+            let mask = frame.mask.map(|key| rotate_key(key, n));
+            self.frame = Some(FrameInProgress { remaining, mask, ..frame });
         }
         Ok(DataPiece { kind, frame_end, fin })
     }
@@ -371,6 +375,7 @@ impl<R: RandomSource> Connection<R> {
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
         self.pending_pong = None;
+        self.timers.pending_ping = false;
         self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
         e
     }

@@ -36,6 +36,7 @@ fn config_from(byte: u8) -> Config {
         auto_pong: byte & 8 != 0,
         allow_non_minimal_lengths: byte & 16 != 0,
         extension_rsv_bits: if byte & 32 != 0 { 0x40 } else { 0 },
+        ..Config::default()
     }
 }
 
