@@ -22,25 +22,61 @@
 //!    [`Role::Server`]: bytes in, [`Event`]s out; send calls write frames.
 //! 4. **Conveniences** (feature `alloc`): [`MessageAssembler`] for whole
 //!    [`Message`]s with a size limit, and `Vec<u8>` as an [`Output`].
+//! 5. **Time**, in the connection machine: keepalive pings, dead-peer
+//!    detection and the close handshake timeout are deadlines it computes
+//!    ([`Connection::poll_timeout`]) and acts on when the caller says the
+//!    time has come ([`Connection::handle_timeout`] with an [`Instant`]).
 //!
 //! # The loop
 //!
-//! Over a blocking `std::net::TcpStream`, after the opening handshake:
+//! Over a blocking `std::net::TcpStream`, after the opening handshake, with
+//! keepalive pings and a close timeout. Time is an input: the loop reads its
+//! own clock, and sleeps in `read` until input arrives or the next deadline
+//! passes.
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
-//! use wsmachine::{Config, Connection, Event};
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::time::Duration;
+//! use wsmachine::{Config, Connection, Event, Instant};
 //!
 //! # fn serve(mut stream: std::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-//! let mut conn = Connection::server(Config::default());
+//! let config = Config {
+//!     ping_interval: Some(Duration::from_secs(20)), // keepalive
+//!     ping_timeout: Some(Duration::from_secs(20)),  // dead peer
+//!     close_timeout: Some(Duration::from_secs(5)),
+//!     ..Config::default()
+//! };
+//! let mut conn = Connection::server(config);
+//! let epoch = std::time::Instant::now();
+//! let now = || Instant::from_duration(epoch.elapsed());
 //! let mut buf = vec![0u8; 64 * 1024];
 //! let mut out = Vec::new();
 //! loop {
-//!     let n = stream.read(&mut buf)?;
+//!     // 1. Time: act on every deadline that is due (a ping, a dead peer, a
+//!     //    Close never answered).
+//!     if let Some(Event::Close(frame)) = conn.handle_timeout(now()) {
+//!         println!("gave up: {}", frame.reason());
+//!     }
+//!     // 2. Write what the machine produced.
+//!     conn.poll_transmit(&mut out)?;
+//!     stream.write_all(&out)?;
+//!     out.clear();
+//!     if conn.should_close_transport() {
+//!         break;
+//!     }
+//!     // 3. Sleep until input or the next deadline.
+//!     let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(now()).max(Duration::from_millis(1)));
+//!     stream.set_read_timeout(wait)?;
+//!     let n = match stream.read(&mut buf) {
+//!         Ok(n) => n,
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+//!         Err(e) => return Err(e.into()),
+//!     };
 //!     if n == 0 {
 //!         conn.receive_eof(); // a 1006 Close event if the peer vanished
 //!         break;
 //!     }
+//!     // 4. Feed every byte read, passing the unconsumed rest back.
 //!     let mut pos = 0;
 //!     while pos < n {
 //!         let received = match conn.receive(&mut buf[pos..n]) {
@@ -57,12 +93,6 @@
 //!         // Drain after every event, so each ping gets its pong in order.
 //!         conn.poll_transmit(&mut out)?;
 //!     }
-//!     conn.poll_transmit(&mut out)?; // the Close a failure queued, if any
-//!     stream.write_all(&out)?;
-//!     out.clear();
-//!     if conn.should_close_transport() {
-//!         break;
-//!     }
 //! }
 //! # Ok(()) }
 //! ```
@@ -76,9 +106,11 @@
 //!
 //! ```no_run
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
-//! use wsmachine::{Connection, Event};
+//! use wsmachine::{Connection, Event, Instant};
 //!
 //! # async fn run(mut stream: tokio::net::TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> std::io::Result<()> {
+//! let epoch = tokio::time::Instant::now();
+//! let now = || Instant::from_duration(epoch.elapsed());
 //! let (mut buf, mut out) = (vec![0u8; 64 * 1024], Vec::new());
 //! let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake
 //! loop {
@@ -89,13 +121,21 @@
 //!         if let Some(Event::Text { data, fin, .. }) = received.event { /* hand on */ }
 //!         conn.poll_transmit(&mut out).ok(); // pongs, the Close echo
 //!     }
-//!     conn.poll_transmit(&mut out).ok(); // the Close a failure queued
+//!     conn.handle_timeout(now()); // keepalive ping, dead peer, close timeout
+//!     conn.poll_transmit(&mut out).ok(); // the Close a failure queued, a ping
 //!     stream.write_all(&out).await?; // backpressure: no new read until written
 //!     out.clear();
 //!     if conn.should_close_transport() {
 //!         return stream.shutdown().await;
 //!     }
-//!     let n = stream.read(&mut buf).await?;
+//!     let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
+//!     let n = tokio::select! {
+//!         read = stream.read(&mut buf) => read?,
+//!         _ = tokio::time::sleep_until(deadline.unwrap_or(epoch)), if deadline.is_some() => {
+//!             input = &mut [];
+//!             continue; // handle_timeout runs at the top of the next turn
+//!         }
+//!     };
 //!     if n == 0 {
 //!         conn.receive_eof(); // a 1006 Close event
 //!         return Ok(());
@@ -116,9 +156,15 @@
 //!   the task owning it), so frames leave in the order they were made.
 //! - **Close** the transport when [`Connection::should_close_transport`]
 //!   says so, and report a read of 0 bytes with [`Connection::receive_eof`].
-//! - **Timeouts** are the runtime's: bound the handshake read, and give a
-//!   client a deadline to wait for the server to close after the close
-//!   handshake.
+//! - **Time** is the runtime's clock and the machine's rules: sleep until
+//!   [`Connection::poll_timeout`] (a `tokio::time::sleep_until` raced
+//!   against the read), then call [`Connection::handle_timeout`]. Keepalive
+//!   pings, dead-peer detection and the close handshake timeout all run
+//!   through these two calls.
+//! - **The handshake deadline** is the wrapper's: the handshake machines
+//!   have no clock. Bound the head's reads (a read timeout, a runtime
+//!   timer) and answer a server's late request with
+//!   [`HandshakeError::Timeout`](handshake::HandshakeError::Timeout) (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
 //! with feature `http`, [`handshake::http`] validates it, builds the `101`

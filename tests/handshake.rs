@@ -322,6 +322,10 @@ fn error_answers() {
     out.clear();
     HandshakeError::HeadTooLarge.write_response(&mut out).unwrap();
     assert!(out.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    out.clear();
+    // The answer a wrapper sends when the head does not arrive in time.
+    HandshakeError::Timeout.write_response(&mut out).unwrap();
+    assert_eq!(out, b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let mut small = [0u8; 8];
     assert!(matches!(HandshakeError::BareLf.write_response(&mut small[..]), Err(BufferTooSmall { .. })));
     assert_eq!(small, [0; 8]);

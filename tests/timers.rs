@@ -107,7 +107,7 @@ fn activity_postpones_the_keepalive() {
 }
 
 #[test]
-fn calling_after_each_read_stamps_activity_at_the_read() {
+fn activity_is_seen_when_the_next_deadline_falls_due() {
     let config = Config { idle_timeout: Some(Duration::from_secs(60)), ..Config::default() };
     let mut c = started(Role::Server, config);
     let mut text = cf(0x81, b"hi");

@@ -84,9 +84,20 @@ pub enum State {
 /// 4. **Report the end of the transport** with [`receive_eof`](Self::receive_eof),
 ///    and close the transport when [`should_close_transport`](Self::should_close_transport)
 ///    says so.
+/// 5. **Drive time**, when [`Config`] sets a timer (keepalive, dead peer,
+///    close handshake): ask [`poll_timeout`](Self::poll_timeout) for the next
+///    deadline after every call above, wait for input *or* that deadline,
+///    whichever comes first, and at the deadline call
+///    [`handle_timeout(now)`](Self::handle_timeout), then drain
+///    `poll_transmit` again. `now` is an [`Instant`](crate::Instant) from
+///    the caller's clock; the connection never reads one.
+///
+/// In one loop: feed input, drain `poll_transmit`, ask `poll_timeout`, then
+/// sleep until that deadline or until more input arrives.
 ///
 /// Getters: [`role`](Self::role), [`state`](Self::state), [`is_closed`](Self::is_closed),
-/// [`config`](Self::config).
+/// [`config`](Self::config). Time: [`poll_timeout`](Self::poll_timeout),
+/// [`handle_timeout`](Self::handle_timeout).
 ///
 /// # Errors
 ///

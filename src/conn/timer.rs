@@ -108,10 +108,10 @@ impl<R: RandomSource> Connection<R> {
     ///   true and, if the peer's Close never came, an [`Event::Close`] with
     ///   code 1006 is returned, as [`receive_eof`](Self::receive_eof) does.
     ///
-    /// Bytes that arrived count as activity from the first call that sees
-    /// them. A caller that calls this only at deadlines gets timers that are
-    /// never early and at most one period late; one that also calls it after
-    /// each read gets them to the read.
+    /// Bytes that arrived are noted by `receive` and seen here when a
+    /// deadline falls due, which then starts its period again from `now`:
+    /// the timers never fire early, and a silent peer is caught within one
+    /// to two periods of its last byte.
     ///
     /// ```
     /// use core::time::Duration;

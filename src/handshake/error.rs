@@ -19,7 +19,8 @@ use super::write::{put_status_line, write_with};
 /// than `GET`, 426 (with `Sec-WebSocket-Version: 13`) for a missing or
 /// different WebSocket version and for the obsolete hixie-76 dialect, 431 for
 /// a head over the size limit or with more headers than the caller's array,
-/// 505 for a well-formed HTTP version other than 1.1 or a later 1.x.
+/// 505 for a well-formed HTTP version other than 1.1 or a later 1.x, and 408
+/// ([`Timeout`](Self::Timeout)) for a head the caller stopped waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -74,6 +75,10 @@ pub enum HandshakeError {
     /// `Transfer-Encoding` or a non-zero `Content-Length` on the upgrade
     /// request: a body would be smuggled into the frame stream (400).
     RequestBody,
+    /// The head did not arrive by the deadline the caller set (408). The
+    /// handshake machines have no clock: the wrapper bounds the wait (a read
+    /// timeout, a runtime timer) and answers with this error's response.
+    Timeout,
 }
 
 impl HandshakeError {
@@ -83,6 +88,7 @@ impl HandshakeError {
         match self {
             HeadTooLarge | TooManyHeaders => 431,
             MethodNotAllowed => 405,
+            Timeout => 408,
             MissingVersion | UnsupportedVersion | LegacyHixie76 => 426,
             UnsupportedHttpVersion => 505,
             _ => 400,
@@ -142,6 +148,7 @@ impl fmt::Display for HandshakeError {
                  version 13 (RFC 6455) is required",
             ),
             RequestBody => f.write_str("upgrade request carries a body (Transfer-Encoding or Content-Length)"),
+            Timeout => f.write_str("the handshake head did not arrive in time"),
         }
     }
 }
