@@ -9,6 +9,7 @@ mod deflate;
 mod handshake;
 mod pair;
 mod structured;
+mod time;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
 #[cfg(feature = "deflate")]
@@ -19,3 +20,4 @@ pub use structured::{
     run_script, structured, valid_close_code, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES,
     VALID_CLOSE_CODES,
 };
+pub use time::{advance, with_timers, Timed};
