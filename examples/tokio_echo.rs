@@ -60,15 +60,14 @@ async fn handle(mut stream: TcpStream) -> io::Result<()> {
 /// own status otherwise.
 async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut machine = ServerHandshake::default();
-    let mut buf = vec![0u8; machine.config().max_head_len];
-    let mut n = 0;
+    let mut buf = [0u8; 4096];
     let mut out = Vec::new();
     loop {
-        let read = stream.read(&mut buf[n..]).await?;
-        if read == 0 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
             return Ok(None);
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
@@ -78,22 +77,23 @@ async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>>
                 let accept = Accept { extra_headers: &[("Server", "wsmachine-tokio")], ..Accept::default() };
                 request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out).await?;
-                return Ok(Some(buf[request.head_len()..n].to_vec()));
-            }
-            Err(HandshakeError::MissingHeader("Upgrade"))
-                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
-            {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    PAGE.len()
-                );
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(PAGE.as_bytes()).await?;
-                return Ok(None);
+                return Ok(Some(buf[request.consumed()..n].to_vec()));
             }
             Err(e) => {
-                e.write_response(&mut out).map_err(io_error)?;
-                stream.write_all(&out).await?;
+                let head = machine.head();
+                if e == HandshakeError::MissingHeader("Upgrade")
+                    && (head.starts_with(b"GET / ") || head.starts_with(b"GET /?"))
+                {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        PAGE.len()
+                    );
+                    stream.write_all(head.as_bytes()).await?;
+                    stream.write_all(PAGE.as_bytes()).await?;
+                } else {
+                    e.write_response(&mut out).map_err(io_error)?;
+                    stream.write_all(&out).await?;
+                }
                 return Ok(None);
             }
         }

@@ -72,16 +72,15 @@ pub enum Upgrade {
 /// status (400, 405, 426, 431…) for anything else.
 pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> io::Result<Upgrade> {
     let mut machine = ServerHandshake::default();
-    let mut buf = vec![0u8; machine.config().max_head_len];
-    let mut n = 0;
+    let mut buf = [0u8; 4096];
     let mut out = Vec::new();
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     loop {
-        let read = stream.read(&mut buf[n..])?;
-        if read == 0 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
             return Ok(Upgrade::Answered);
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
@@ -102,7 +101,7 @@ pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> 
                 request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out)?;
                 stream.set_read_timeout(None)?;
-                let leftover = buf[request.head_len()..n].to_vec();
+                let leftover = buf[request.consumed()..n].to_vec();
                 #[cfg(feature = "deflate")]
                 if let Some(params) = params {
                     use wsmachine::{ext::deflate::Deflate, Role};
@@ -112,20 +111,21 @@ pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> 
                 }
                 return Ok(Upgrade::WebSocket { conn: Box::new(Connection::server(config)), leftover, deflate: None });
             }
-            Err(HandshakeError::MissingHeader("Upgrade"))
-                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
-            {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    page.len()
-                );
-                stream.write_all(head.as_bytes())?;
-                stream.write_all(page)?;
-                return Ok(Upgrade::Answered);
-            }
             Err(e) => {
-                e.write_response(&mut out).map_err(io_error)?;
-                stream.write_all(&out)?;
+                let head = machine.head();
+                if e == HandshakeError::MissingHeader("Upgrade")
+                    && (head.starts_with(b"GET / ") || head.starts_with(b"GET /?"))
+                {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        page.len()
+                    );
+                    stream.write_all(head.as_bytes())?;
+                    stream.write_all(page)?;
+                } else {
+                    e.write_response(&mut out).map_err(io_error)?;
+                    stream.write_all(&out)?;
+                }
                 return Ok(Upgrade::Answered);
             }
         }
@@ -168,18 +168,17 @@ pub fn client_handshake_with(url: &str, protocols: &[&str], deflate: DeflateOffe
     stream.write_all(&request)?;
 
     let mut buf = vec![0u8; 16 * 1024];
-    let mut n = 0;
     loop {
-        let read = stream.read(&mut buf[n..])?;
-        if read == 0 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers).map_err(io_error)? {
             Status::Partial => continue,
             Status::Complete(response) => {
-                let leftover = buf[response.head_len()..n].to_vec();
+                let leftover = buf[response.consumed()..n].to_vec();
                 #[cfg(feature = "deflate")]
                 if let Some(config) = deflate {
                     use wsmachine::{ext::deflate::Deflate, Role};
