@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
 
-#[allow(dead_code)]
 #[path = "../examples/support/mod.rs"]
 mod support;
 
