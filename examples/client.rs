@@ -2,7 +2,7 @@
 //! input as a text message and prints every message it receives.
 //!
 //! ```sh
-//! cargo run --example client -- ws://127.0.0.1:9001/
+//! cargo run --release --example client -- ws://127.0.0.1:9001/
 //! ```
 //!
 //! End the input (Ctrl-D) to close the connection with code 1000.
@@ -18,9 +18,26 @@ use wsmachine::{CloseCode, Connection, Message, MessageAssembler};
 mod support;
 use support::Incoming;
 
-fn main() -> io::Result<()> {
+fn main() -> std::process::ExitCode {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001/".to_string());
-    run(&url, io::BufReader::new(io::stdin()), io::stdout())
+    match run(&url, io::BufReader::new(io::stdin()), io::stdout()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("client: {}", describe(&url, &e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as a sentence for the person at the terminal.
+fn describe(url: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => format!("nothing is listening at {url} (is the server running?)"),
+        io::ErrorKind::UnexpectedEof => format!("{url} closed the connection during the handshake"),
+        io::ErrorKind::InvalidData => format!("{url} did not complete a WebSocket handshake: {e}"),
+        io::ErrorKind::InvalidInput => e.to_string(),
+        _ => format!("{url}: {e}"),
+    }
 }
 
 /// The connection and the stream's write half, locked together so frames

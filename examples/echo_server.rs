@@ -8,7 +8,10 @@
 //! answered and closes completed, on any path. Built with feature
 //! `deflate`, it accepts permessage-deflate and compresses its echoes. A plain `GET /` (no
 //! Upgrade) gets a page that opens `new WebSocket(...)` to this server:
-//! open <http://127.0.0.1:9001/> in a browser.
+//! open <http://127.0.0.1:9001/> in a browser; a plain GET on another path
+//! gets a short page saying this is a WebSocket endpoint. A peer's Close is
+//! answered with its own code and reason. It prints a line for each
+//! WebSocket connection and for each close, with its code and reason.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -41,11 +44,18 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
     Ok(())
 }
 
-/// One connection: the handshake (or the page), then the echo loop.
+/// One connection: the handshake (or the page), then the echo loop. Prints
+/// a line when a WebSocket connection opens and one when it closes.
 pub fn handle(mut stream: TcpStream) -> io::Result<()> {
     let config = Config::default();
+    let peer = stream.peer_addr()?;
     match support::server_handshake(&mut stream, config, PAGE.as_bytes())? {
-        support::Upgrade::WebSocket { conn, leftover, deflate } => support::echo_with(stream, *conn, deflate, leftover),
+        support::Upgrade::WebSocket { conn, path, leftover, deflate } => {
+            println!("{peer}: connected to {path}");
+            let ended = support::echo_with(stream, *conn, deflate, leftover)?;
+            println!("{peer}: {ended}");
+            Ok(())
+        }
         support::Upgrade::Answered => Ok(()),
     }
 }

@@ -6,9 +6,10 @@
 //! ```
 //!
 //! Every text and binary message is sent back unchanged, pings are answered
-//! and closes completed, on any path. A plain `GET /` (no Upgrade) gets the
-//! page that opens `new WebSocket(...)` to this server: open
-//! <http://127.0.0.1:9002/> in a browser. Pass `127.0.0.1:0` for a free port;
+//! and closes completed (with the peer's code and reason), on any path. A
+//! plain `GET /` (no Upgrade) gets the page that opens `new WebSocket(...)`
+//! to this server: open <http://127.0.0.1:9002/> in a browser; a plain GET
+//! on another path gets a short page saying this is a WebSocket endpoint. Pass `127.0.0.1:0` for a free port;
 //! the first line printed names the address.
 //!
 //! wsmachine itself knows nothing of tokio. [`run`] is all a runtime needs:
@@ -19,10 +20,12 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
 use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler};
+
+mod support;
 
 /// The page served on `GET /`, shared with `echo_server`.
 const PAGE: &str = include_str!("support/echo_page.html");
@@ -56,19 +59,19 @@ async fn handle(mut stream: TcpStream) -> io::Result<()> {
 }
 
 /// Reads the request and answers it: 101 for a valid upgrade (returning the
-/// bytes that followed the head), the page for a plain `GET /`, the error's
-/// own status otherwise.
-async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+/// bytes that followed the head), for a plain GET without any WebSocket
+/// header the page on `/` and a short "this is a WebSocket endpoint" page
+/// elsewhere, the error's own status otherwise.
+pub async fn server_handshake(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> io::Result<Option<Vec<u8>>> {
     let mut machine = ServerHandshake::default();
-    let mut buf = vec![0u8; machine.config().max_head_len];
-    let mut n = 0;
+    let mut buf = [0u8; 4096];
     let mut out = Vec::new();
     loop {
-        let read = stream.read(&mut buf[n..]).await?;
-        if read == 0 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
             return Ok(None);
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
@@ -78,22 +81,17 @@ async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>>
                 let accept = Accept { extra_headers: &[("Server", "wsmachine-tokio")], ..Accept::default() };
                 request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out).await?;
-                return Ok(Some(buf[request.head_len()..n].to_vec()));
-            }
-            Err(HandshakeError::MissingHeader("Upgrade"))
-                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
-            {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    PAGE.len()
-                );
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(PAGE.as_bytes()).await?;
-                return Ok(None);
+                return Ok(Some(buf[request.consumed()..n].to_vec()));
             }
             Err(e) => {
-                e.write_response(&mut out).map_err(io_error)?;
-                stream.write_all(&out).await?;
+                // On this error the request's header lines are in `headers`.
+                if e == HandshakeError::MissingHeader("Upgrade") && support::is_plain_http(&headers) {
+                    let body = if support::is_root(machine.head()) { PAGE } else { support::ENDPOINT_PAGE };
+                    stream.write_all(&support::plain_http_answer(body.as_bytes())).await?;
+                } else {
+                    e.write_response(&mut out).map_err(io_error)?;
+                    stream.write_all(&out).await?;
+                }
                 return Ok(None);
             }
         }
@@ -146,6 +144,10 @@ fn feed(conn: &mut Connection, assembler: &mut MessageAssembler, input: &mut [u8
                 break;
             }
         };
+        if let Event::Close(frame) = &event {
+            // Echo the code and the reason (the automatic answer is then not sent).
+            let _ = conn.send_close(frame.code(), frame.reason(), out);
+        }
         let _ = conn.poll_transmit(out);
         if matches!(event, Event::Close(_)) {
             break;

@@ -454,24 +454,23 @@ fn request_of_len(len: usize) -> Vec<u8> {
 #[test]
 fn a_half_sent_handshake_stays_partial_without_memory() {
     let full = request_of_len(600);
-    // Everything but the final CRLF, fed again and again (a client that
-    // stopped sending): Partial every time, nothing allocated, and the
-    // bytes already searched are not searched again.
+    // Everything but the final CRLF, one byte per read, then empty reads
+    // (a client that stopped sending): Partial every time, nothing allocated.
     let half = &full[..full.len() - 2];
     let (peak, ()) = peak_during(|| {
         let mut server = ServerHandshake::default();
-        for n in 1..=half.len() {
+        for (n, byte) in half.chunks(1).enumerate() {
             let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-            assert!(matches!(server.receive(&half[..n], &mut headers), Ok(Status::Partial)), "at {n} bytes");
+            assert!(matches!(server.receive(byte, &mut headers), Ok(Status::Partial)), "at {n} bytes");
         }
         for _ in 0..10_000 {
             let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-            assert!(matches!(server.receive(half, &mut headers), Ok(Status::Partial)));
+            assert!(matches!(server.receive(&[], &mut headers), Ok(Status::Partial)));
         }
         // The last two bytes complete it.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let request = server.receive(&full, &mut headers).expect("valid").complete().expect("complete");
-        assert_eq!(request.head_len(), full.len());
+        let request = server.receive(&full[half.len()..], &mut headers).expect("valid").complete().expect("complete");
+        assert_eq!((request.head_len(), request.consumed()), (full.len(), 2));
     });
     assert_eq!(peak, 0, "the handshake machine allocated");
 }
@@ -482,13 +481,14 @@ fn a_head_just_over_the_limit_is_431_and_one_at_the_limit_is_fine() {
     let over = request_of_len(DEFAULT_MAX_HEAD_LEN + 1);
     let (peak, ()) = peak_during(|| {
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let ok = ServerHandshake::default().receive(&at_limit, &mut headers);
+        let mut server = ServerHandshake::default();
+        let ok = server.receive(&at_limit, &mut headers);
         assert!(matches!(ok, Ok(Status::Complete(ref r)) if r.head_len() == DEFAULT_MAX_HEAD_LEN), "{ok:?}");
 
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         let mut server = ServerHandshake::default();
         assert_eq!(server.receive(&over, &mut headers).map(|_| ()), Err(HandshakeError::HeadTooLarge));
-        // Sticky, and refused as soon as the buffer reaches the limit.
+        // Sticky, and refused as soon as the head reaches the limit.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         assert_eq!(server.receive(&over, &mut headers).map(|_| ()), Err(HandshakeError::HeadTooLarge));
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
@@ -527,13 +527,16 @@ fn a_header_repeated_thousands_of_times() {
     };
     let cookies = repeat("Cookie: a=b\r\n", 5_000);
     let hosts = repeat("Host: example.com\r\n", 5_000);
+    // Heads this large need storage of their own (the inline one holds 8 KiB).
+    let mut storage = vec![0u8; 1 << 20];
+    let storage = &mut storage[..];
     let (peak, ()) = peak_during(|| {
         // Into the usual array: more header lines than it holds is 431.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let result = ServerHandshake::new(config).receive(&cookies, &mut headers).map(|_| ());
+        let result = ServerHandshake::with_storage(config, &mut *storage).receive(&cookies, &mut headers).map(|_| ());
         assert_eq!(result, Err(HandshakeError::TooManyHeaders));
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let result = ServerHandshake::new(config).receive(&hosts, &mut headers).map(|_| ());
+        let result = ServerHandshake::with_storage(config, &mut *storage).receive(&hosts, &mut headers).map(|_| ());
         assert_eq!(result, Err(HandshakeError::TooManyHeaders));
     });
     assert_eq!(peak, 0);
@@ -542,14 +545,15 @@ fn a_header_repeated_thousands_of_times() {
     // With an array large enough to hold them, a repeated Host is 400, and
     // a repeated Cookie is no error at all (the array was the caller's
     // choice of memory).
+    let mut server = ServerHandshake::with_storage(config, &mut *storage);
     let mut big = vec![Header::EMPTY; 6_000];
-    let (peak, result) = peak_during(|| ServerHandshake::new(config).receive(&hosts, &mut big).map(|_| ()));
+    let (peak, result) = peak_during(|| server.receive(&hosts, &mut big).map(|_| ()));
     assert_eq!(peak, 0);
     assert_eq!(result, Err(HandshakeError::DuplicateHeader("Host")));
     assert_eq!(HandshakeError::DuplicateHeader("Host").status(), 400);
+    let mut server = ServerHandshake::with_storage(config, &mut *storage);
     let mut big = vec![Header::EMPTY; 6_000];
-    let (peak, result) =
-        peak_during(|| ServerHandshake::new(config).receive(&cookies, &mut big).map(|s| s.is_complete()));
+    let (peak, result) = peak_during(|| server.receive(&cookies, &mut big).map(|s| s.is_complete()));
     assert_eq!(peak, 0);
     assert_eq!(result, Ok(true));
 }
@@ -558,29 +562,23 @@ fn a_header_repeated_thousands_of_times() {
 fn a_slowloris_handshake_is_partial_until_the_limit_then_431_in_linear_time() {
     const LIMIT: usize = 4096;
     let config = HandshakeConfig::default().with_max_head_len(LIMIT);
-    // A request whose last header value never ends, one byte per read.
+    // A request whose last header value never ends, one byte per read. Each
+    // byte is copied and searched once (the scanner's unit tests probe that).
     let mut buf = b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Slow: ".to_vec();
-    let value_start = buf.len();
     buf.resize(LIMIT + 100, b'a');
     let (peak, calls) = peak_during(|| {
         let mut server = ServerHandshake::new(config);
         let mut calls = 0;
-        for n in 1..=buf.len() {
+        for (i, byte) in buf.chunks(1).enumerate() {
+            let n = i + 1;
             let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-            let result = server.receive(&buf[..n], &mut headers).map(|s| s.is_complete());
+            let result = server.receive(byte, &mut headers).map(|s| s.is_complete());
             calls += 1;
             if n < LIMIT {
                 assert_eq!(result, Ok(false), "Partial at {n} bytes");
             } else {
                 assert_eq!(result, Err(HandshakeError::HeadTooLarge), "at {n} bytes");
                 break;
-            }
-            // The linear-time probe: a byte the scanner has searched is
-            // turned into a bare LF, which is 400 wherever a search finds
-            // it. The search resumes where it stopped, so no call ever sees
-            // one: every byte is searched once, and total work is linear.
-            if n >= value_start + 3 {
-                buf[n - 3] = b'\n';
             }
         }
         calls

@@ -24,7 +24,8 @@ use super::write::{put_status_line, write_with};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    /// The head did not end within the configured maximum size (431).
+    /// The head did not end within the configured maximum size or the
+    /// machine's storage, whichever is smaller (431).
     HeadTooLarge,
     /// More header lines than the caller's header array holds (431).
     TooManyHeaders,
@@ -170,13 +171,17 @@ pub enum ResponseError {
     /// A well-formed HTTP version other than 1.1 or a later 1.x.
     UnsupportedHttpVersion,
     /// The status is not 101. The head is well-formed: the body, if any,
-    /// starts at `head_len` in the buffer (RFC 6455 §4.1: handle it per HTTP,
-    /// e.g. authenticate on 401 or follow a redirect on 3xx).
+    /// follows it, from `consumed` in the input of the call that completed
+    /// the head (RFC 6455 §4.1: handle it per HTTP, e.g. authenticate on
+    /// 401 or follow a redirect on 3xx).
     UnexpectedStatus {
         /// The status code received.
         status: u16,
-        /// Length of the response head; the body starts there.
+        /// Length of the response head, over all the reads it took.
         head_len: usize,
+        /// How many bytes of the completing call's input were head; the
+        /// body starts there.
+        consumed: usize,
     },
     /// `Upgrade` is missing or does not contain `websocket`.
     UpgradeNotWebSocket,
