@@ -14,8 +14,14 @@
 //!
 //! wsmachine itself knows nothing of tokio. [`run`] is all a runtime needs:
 //! read into a buffer, feed it, write what the machine produced (awaiting the
-//! write before reading again is the backpressure), and close the transport
-//! when the machine says so.
+//! write before reading again is the backpressure), sleep until the
+//! machine's next deadline or the next read, whichever comes first, and
+//! close the transport when the machine says so.
+//!
+//! Timers, as in `echo_server`: a request head must arrive within 10 s
+//! (else 408); a connection quiet for 20 s gets a Ping, and one that stays
+//! quiet 20 s more is dropped (Close 1011 "keepalive ping timeout"); a Close
+//! we send waits 10 s at most for its answer.
 
 use std::io;
 use std::time::Duration;
@@ -23,15 +29,26 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
-use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler};
+use wsmachine::{Config, Connection, Event, HandshakeError, Instant, Message, MessageAssembler};
 
 mod support;
 
 /// The page served on `GET /`, shared with `echo_server`.
 const PAGE: &str = include_str!("support/echo_page.html");
 
-/// How long a client may take to send its request head.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send its request head (then 408).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connections' limits and timers: the defaults, plus keepalive and a
+/// close timeout.
+pub fn config() -> Config {
+    Config {
+        ping_interval: Some(Duration::from_secs(20)),
+        ping_timeout: Some(Duration::from_secs(20)),
+        close_timeout: Some(Duration::from_secs(10)),
+        ..Config::default()
+    }
+}
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
@@ -49,11 +66,21 @@ async fn main() -> io::Result<()> {
 }
 
 /// One connection: the handshake (or the page), then the echo loop.
-async fn handle(mut stream: TcpStream) -> io::Result<()> {
+async fn handle(stream: TcpStream) -> io::Result<()> {
+    handle_with(stream, config()).await
+}
+
+/// [`handle`] with the given limits and timers.
+pub async fn handle_with(mut stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, server_handshake(&mut stream)).await;
-    match handshake.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?? {
-        Some(leftover) => run(stream, Connection::server(Config::default()), leftover).await,
+    let Ok(handshake) = tokio::time::timeout(HANDSHAKE_TIMEOUT, server_handshake(&mut stream)).await else {
+        // The machine has no clock: the deadline is ours, answered with 408.
+        let mut out = Vec::new();
+        HandshakeError::Timeout.write_response(&mut out).map_err(io_error)?;
+        return stream.write_all(&out).await;
+    };
+    match handshake? {
+        Some(leftover) => run(stream, Connection::server(config), leftover).await,
         None => Ok(()),
     }
 }
@@ -99,13 +126,17 @@ pub async fn server_handshake(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)
 }
 
 /// The runtime wrapper: the whole of what tokio adds to the machine.
-async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
+pub async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
     let mut assembler = MessageAssembler::new(conn.config().max_message_size);
     let mut buf = vec![0u8; 256 * 1024];
     let mut out = Vec::new();
     let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake come first
+    let epoch = tokio::time::Instant::now();
+    let now = || Instant::from_duration(epoch.elapsed());
     loop {
         feed(&mut conn, &mut assembler, input, &mut out);
+        conn.handle_timeout(now()); // keepalive Ping, dead peer, close timeout
+        let _ = conn.poll_transmit(&mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?; // backpressure: no new read until this is written
             out.clear();
@@ -113,7 +144,14 @@ async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>)
         if conn.should_close_transport() {
             return stream.shutdown().await; // closes after both Close frames (or a failure's)
         }
-        let n = stream.read(&mut buf).await?;
+        let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
+        let n = tokio::select! {
+            read = stream.read(&mut buf) => read?,
+            _ = tokio::time::sleep_until(deadline.unwrap_or(epoch)), if deadline.is_some() => {
+                input = &mut [];
+                continue; // handle_timeout runs at the top of the next turn
+            }
+        };
         if n == 0 {
             conn.receive_eof(); // the peer vanished: a 1006 Close event
             return Ok(());

@@ -253,8 +253,13 @@ fn client_handshake_with_the_answer_split_anywhere() {
             assert_eq!((host, port), ("localhost", 9001));
             Ok(MockServer { split, frame: FRAME, script: None })
         };
-        let connected =
-            support::client_handshake_via("ws://localhost:9001/", &[], support::DeflateOffer::None, connect);
+        let connected = support::client_handshake_via(
+            "ws://localhost:9001/",
+            &[],
+            support::DeflateOffer::None,
+            wsmachine::Config::default(),
+            connect,
+        );
         let (_, _, leftover, _) = connected.unwrap_or_else(|e| panic!("split {split:?}: {e}"));
         // The frame bytes that came in the read completing the answer.
         let expected = match split {

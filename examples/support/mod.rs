@@ -11,7 +11,8 @@ use wsmachine::handshake::{
     Accept, ClientHandshake, ClientOptions, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS,
 };
 use wsmachine::{
-    CloseCode, Config, Connection, Event, HandshakeError, Message, MessageAssembler, ProtocolError, SecureRandom,
+    CloseCode, Config, Connection, Event, HandshakeError, Instant, Message, MessageAssembler, ProtocolError,
+    SecureRandom,
 };
 
 /// permessage-deflate state of a connection (feature `deflate`).
@@ -69,11 +70,24 @@ pub enum Upgrade {
     Answered,
 }
 
-/// Reads the client's request over a `TcpStream` (giving it 30 seconds)
-/// and answers it; see [`server_handshake_on`].
+/// How long a client has to send its whole request. The handshake
+/// machines have no clock: the deadline is ours, answered with 408.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the client's request over a `TcpStream` (giving it
+/// [`HANDSHAKE_TIMEOUT`], then answering 408) and answers it; see
+/// [`server_handshake_on`].
 pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> io::Result<Upgrade> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let upgrade = server_handshake_on(stream, config, page)?;
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let upgrade = match server_handshake_on(stream, config, page) {
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            let mut out = Vec::new();
+            HandshakeError::Timeout.write_response(&mut out).map_err(io_error)?;
+            stream.write_all(&out)?;
+            return Ok(Upgrade::Answered);
+        }
+        other => other?,
+    };
     stream.set_read_timeout(None)?;
     Ok(upgrade)
 }
@@ -181,8 +195,25 @@ pub fn plain_http_answer(body: &[u8]) -> Vec<u8> {
 /// Connects to a `ws://` URL and performs the client handshake. Returns the
 /// stream, the connection and the bytes that followed the server's answer.
 pub fn client_handshake(url: &str, protocols: &[&str]) -> io::Result<(TcpStream, Connection, Vec<u8>)> {
-    let (stream, conn, leftover, _) = client_handshake_with(url, protocols, DeflateOffer::None)?;
+    client_handshake_config(url, protocols, Config::default())
+}
+
+/// As [`client_handshake`], the connection built with `config` (limits and
+/// timers).
+pub fn client_handshake_config(
+    url: &str,
+    protocols: &[&str],
+    config: Config,
+) -> io::Result<(TcpStream, Connection, Vec<u8>)> {
+    let (stream, conn, leftover, _) = client_handshake_via(url, protocols, DeflateOffer::None, config, connect_tcp)?;
     Ok((stream, conn, leftover))
+}
+
+/// Opens a TCP connection with Nagle's algorithm off.
+fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect((host, port))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A connected client: the stream, the connection, the bytes that followed
@@ -192,19 +223,16 @@ pub type ClientConnected<S = TcpStream> = (S, Connection, Vec<u8>, Option<Box<Co
 /// As [`client_handshake`], offering permessage-deflate as `deflate` says
 /// (with feature `deflate`); returns its state if the server accepted.
 pub fn client_handshake_with(url: &str, protocols: &[&str], deflate: DeflateOffer) -> io::Result<ClientConnected> {
-    client_handshake_via(url, protocols, deflate, |host, port| {
-        let stream = TcpStream::connect((host, port))?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    })
+    client_handshake_via(url, protocols, deflate, Config::default(), connect_tcp)
 }
 
-/// As [`client_handshake_with`], over the stream `connect` opens to the
-/// URL's host and port.
+/// As [`client_handshake_with`], with the connection built on `config`,
+/// over the stream `connect` opens to the URL's host and port.
 pub fn client_handshake_via<S: Read + Write>(
     url: &str,
     protocols: &[&str],
     deflate: DeflateOffer,
+    config: Config,
     connect: impl FnOnce(&str, u16) -> io::Result<S>,
 ) -> io::Result<ClientConnected<S>> {
     let mut rng = SecureRandom::from_os().map_err(io_error)?;
@@ -244,16 +272,16 @@ pub fn client_handshake_via<S: Read + Write>(
             Status::Complete(response) => {
                 let leftover = buf[response.consumed()..n].to_vec();
                 #[cfg(feature = "deflate")]
-                if let Some(config) = deflate {
+                if let Some(offered) = deflate {
                     use wsmachine::{ext::deflate::Deflate, Role};
                     // RFC 7692 §5.1: an answer that does not fit the offer fails the connection.
-                    if let Some(params) = config.check_response(response.extensions()).map_err(io_error)? {
-                        let conn = Connection::client(Deflate::connection_config(Config::default()), rng);
-                        let deflate = Deflate::new(Role::Client, params, &config);
+                    if let Some(params) = offered.check_response(response.extensions()).map_err(io_error)? {
+                        let conn = Connection::client(Deflate::connection_config(config), rng);
+                        let deflate = Deflate::new(Role::Client, params, &offered);
                         return Ok((stream, conn, leftover, Some(Box::new(deflate))));
                     }
                 }
-                let conn = Connection::client(Config::default(), rng);
+                let conn = Connection::client(config, rng);
                 return Ok((stream, conn, leftover, None));
             }
         }
@@ -383,6 +411,9 @@ pub enum Ended {
     Closed { code: u16, reason: String },
     /// The peer broke the protocol; the Close with the error's code was sent.
     Failed(ProtocolError),
+    /// A timer gave up on the peer (1006): it went quiet, or never answered
+    /// our Close. The reason says which.
+    GaveUp(String),
 }
 
 impl std::fmt::Display for Ended {
@@ -391,6 +422,7 @@ impl std::fmt::Display for Ended {
             Ended::Closed { code, reason } if reason.is_empty() => write!(f, "closed with {code} (no reason)"),
             Ended::Closed { code, reason } => write!(f, "closed with {code} \"{}\"", reason.escape_debug()),
             Ended::Failed(e) => write!(f, "failed: {e}"),
+            Ended::GaveUp(reason) => write!(f, "gave up on the peer: {reason} (1006)"),
         }
     }
 }
@@ -416,6 +448,9 @@ pub fn echo_with(
     let mut input: &mut [u8] = &mut leftover;
     let (mut received_compressed, mut sent_compressed) = (0usize, 0usize);
     let mut ended = None;
+    // Time for the connection's timers (keepalive, dead peer, close timeout).
+    let epoch = std::time::Instant::now();
+    let now = || Instant::from_duration(epoch.elapsed());
     loop {
         feed_with(
             &mut conn,
@@ -440,6 +475,11 @@ pub fn echo_with(
                 Incoming::Failed(e) => ended = Some(Ended::Failed(e)),
             },
         );
+        if let Some(Event::Close(frame)) = conn.handle_timeout(now()) {
+            // The peer went quiet, or never answered our Close: 1006.
+            ended = Some(Ended::GaveUp(frame.reason().to_string()));
+        }
+        conn.poll_transmit(&mut out).map_err(io_error)?; // a keepalive Ping, a timeout's Close
         if !out.is_empty() {
             stream.write_all(&out)?;
             out.clear();
@@ -447,7 +487,17 @@ pub fn echo_with(
         if conn.should_close_transport() {
             break;
         }
-        let n = stream.read(&mut buf)?;
+        // Read until input arrives or the next deadline passes.
+        let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(now()).max(Duration::from_millis(1)));
+        stream.set_read_timeout(wait)?;
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                input = &mut [];
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             if let Some(Event::Close(frame)) = conn.receive_eof() {
                 ended = Some(Ended::Closed { code: frame.code().0, reason: String::new() });
