@@ -46,14 +46,13 @@ pub struct Config {
     /// Accept lengths that are not in their shortest form. Default `false`:
     /// RFC 6455 §5.2 says the minimal number of bytes MUST be used.
     pub allow_non_minimal_lengths: bool,
-    /// RSV bits a negotiated extension has claimed, as the bits of the first
-    /// header byte (`0x40` = RSV1, `0x20` = RSV2, `0x10` = RSV3). Default 0:
-    /// any RSV bit fails the connection with 1002 (§5.2).
+    /// RSV bits a negotiated extension has claimed. Default
+    /// [`RsvBits::NONE`]: any RSV bit fails the connection with 1002 (§5.2).
     ///
     /// When RSV1 is claimed (permessage-deflate), a message whose first frame
     /// has RSV1 set is passed through without UTF-8 validation: its bytes are
     /// compressed, and the extension validates the inflated text.
-    pub extension_rsv_bits: u8,
+    pub extension_rsv_bits: RsvBits,
 }
 
 impl Default for Config {
@@ -64,7 +63,60 @@ impl Default for Config {
             max_fragments: 65_536,
             auto_pong: true,
             allow_non_minimal_lengths: false,
-            extension_rsv_bits: 0,
+            extension_rsv_bits: RsvBits::NONE,
         }
+    }
+}
+
+/// A set of the RSV bits of a frame header (RFC 6455 §5.2), as extensions
+/// claim them: only RSV1, RSV2 and RSV3 can be represented, so a
+/// [`Config`] cannot claim a bit that is not an RSV bit.
+///
+/// ```
+/// use wsmachine::RsvBits;
+/// assert_eq!(RsvBits::from_bits(0x40), Some(RsvBits::RSV1));
+/// assert_eq!(RsvBits::from_bits(0x80), None, "FIN is no RSV bit");
+/// assert_eq!((RsvBits::RSV1 | RsvBits::RSV3).bits(), 0x50);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RsvBits(u8);
+
+impl RsvBits {
+    /// No bit.
+    pub const NONE: RsvBits = RsvBits(0);
+    /// RSV1 (`0x40` in the first header byte): permessage-deflate's bit.
+    pub const RSV1: RsvBits = RsvBits(0x40);
+    /// RSV2 (`0x20`).
+    pub const RSV2: RsvBits = RsvBits(0x20);
+    /// RSV3 (`0x10`).
+    pub const RSV3: RsvBits = RsvBits(0x10);
+    /// Every RSV bit.
+    pub const ALL: RsvBits = RsvBits(0x70);
+
+    /// The set with the bits of `bits` as they sit in the first header byte,
+    /// or `None` if any other bit (FIN, an opcode bit) is set.
+    pub const fn from_bits(bits: u8) -> Option<RsvBits> {
+        if bits & !Self::ALL.0 == 0 {
+            Some(RsvBits(bits))
+        } else {
+            None
+        }
+    }
+
+    /// The bits as they sit in the first header byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is in this set.
+    pub const fn contains(self, other: RsvBits) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for RsvBits {
+    type Output = RsvBits;
+    fn bitor(self, other: RsvBits) -> RsvBits {
+        RsvBits(self.0 | other.0)
     }
 }

@@ -187,7 +187,7 @@ mod message;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
-pub use config::Config;
+pub use config::{Config, RsvBits};
 pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};

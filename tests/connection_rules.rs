@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use wsmachine::{
     CloseCode, ClosePayloadError as CP, Config, Connection, FrameHeader, HeaderStatus, Message, MessageAssembler,
-    MessageKind, OpCode, ProtocolError, ProtocolError as P, Role, SendError, State,
+    MessageKind, OpCode, ProtocolError, ProtocolError as P, Role, RsvBits, SendError, State,
 };
 
 // ---------------------------------------------------------------------------
@@ -88,7 +88,7 @@ macro_rules! reject {
 }
 
 fn ext_rsv1() -> Connection {
-    server_with(Config { extension_rsv_bits: 0x40, ..Config::default() })
+    server_with(Config { extension_rsv_bits: RsvBits::RSV1, ..Config::default() })
 }
 
 fn non_minimal_ok() -> Connection {
@@ -142,6 +142,26 @@ reject!(reject_rsv1_on_continuation_with_extension, ext_rsv1,
     before: cf(0x41, b"a"), bad: cf(0xC0, b"b"), P::ReservedBits, 1002, At::Header);
 reject!(reject_rsv1_on_control_frame_with_extension, ext_rsv1, bad: cf(0xC9, b"p"), P::ReservedBits, 1002, At::Header);
 reject!(reject_rsv2_when_only_rsv1_is_claimed, ext_rsv1, bad: cf(0xE1, b"a"), P::ReservedBits, 1002, At::Header);
+
+#[test]
+fn only_rsv_bits_can_be_claimed() {
+    // FIN, opcode bits and mixtures are refused when the set is built, so a
+    // Config can never claim them.
+    for bits in [0x80, 0x0F, 0x01, 0x8F, 0xF0, 0x41] {
+        assert_eq!(RsvBits::from_bits(bits), None, "{bits:#04x}");
+    }
+    for bits in [0x00, 0x10, 0x20, 0x40, 0x50, 0x70] {
+        assert_eq!(RsvBits::from_bits(bits).map(RsvBits::bits), Some(bits));
+    }
+    assert_eq!(RsvBits::RSV1 | RsvBits::RSV2 | RsvBits::RSV3, RsvBits::ALL);
+    assert!(RsvBits::ALL.contains(RsvBits::RSV2) && !RsvBits::RSV1.contains(RsvBits::RSV2));
+    assert_eq!(Config::default().extension_rsv_bits, RsvBits::NONE);
+    // A claimed RSV2 passes on a first data frame; RSV1, unclaimed, does not.
+    let mut conn = server_with(Config { extension_rsv_bits: RsvBits::RSV2, ..Config::default() });
+    let (events, err) = feed(&mut conn, &mut cf(0xA2, b"x"));
+    assert_eq!((events, err), (vec![Ev::binary(b"x", true)], None));
+    assert_eq!(feed(&mut conn, &mut cf(0xC2, b"x")).1, Some(P::ReservedBits));
+}
 
 #[test]
 fn accept_rsv1_on_first_data_frame_with_extension() {

@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use wsmachine::{CloseCode, Config, Connection, MessageKind, OpCode, ProtocolError, Role, SecureRandom, State};
+use wsmachine::{
+    CloseCode, Config, Connection, MessageKind, OpCode, ProtocolError, Role, RsvBits, SecureRandom, State,
+};
 
 // ---------------------------------------------------------------------------
 // What is sent.
@@ -358,7 +360,7 @@ fn config() -> impl Strategy<Value = Config> {
             max_fragments: if small { 4 } else { 65_536 },
             allow_non_minimal_lengths: lenient,
             auto_pong,
-            extension_rsv_bits: rsv,
+            extension_rsv_bits: RsvBits::from_bits(rsv).expect("RSV bits only"),
         },
     )
 }

@@ -262,7 +262,7 @@ impl<R: RandomSource> Connection<R> {
         // bits (RFC 7692 §6) only mark the first frame of a data message.
         let rsv = (u8::from(h.rsv1) << 6) | (u8::from(h.rsv2) << 5) | (u8::from(h.rsv3) << 4);
         let starts_message = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        let claimed = if starts_message { self.config.extension_rsv_bits } else { 0 };
+        let claimed = if starts_message { self.config.extension_rsv_bits.bits() } else { 0 };
         if rsv & !claimed != 0 {
             return Err(ProtocolError::ReservedBits);
         }

@@ -35,7 +35,7 @@ fn config_from(byte: u8) -> Config {
         max_fragments: if byte & 4 != 0 { 8 } else { 1 << 16 },
         auto_pong: byte & 8 != 0,
         allow_non_minimal_lengths: byte & 16 != 0,
-        extension_rsv_bits: if byte & 32 != 0 { 0x40 } else { 0 },
+        extension_rsv_bits: if byte & 32 != 0 { crate::RsvBits::RSV1 } else { crate::RsvBits::NONE },
     }
 }
 

@@ -109,7 +109,7 @@ use alloc::vec::Vec;
 use compress::Compressor;
 use decompress::{Decompressor, Limits, TAIL};
 
-use crate::config::Config;
+use crate::config::{Config, RsvBits};
 use crate::conn::{Connection, Event, MessageKind, Role};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::OpCode;
@@ -118,7 +118,7 @@ use crate::random::{RandomSource, SecureRandom};
 use crate::utf8::Utf8Validator;
 
 /// The RSV bit permessage-deflate claims (RSV1, RFC 7692 §6).
-pub const RSV1: u8 = 0x40;
+pub const RSV1: RsvBits = RsvBits::RSV1;
 
 /// The permessage-deflate state of one connection: a compressor for what we
 /// send and an inflater for what we receive, each keeping or resetting its
