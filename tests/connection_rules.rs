@@ -636,13 +636,13 @@ fn peer_initiated_close_is_echoed_and_closes() {
     assert!(conn.wants_write());
     assert!(!conn.should_close_transport(), "not before the echo is written");
 
-    // Data may no longer be sent; the echo is exactly 88 02 03 E9.
+    // Data may no longer be sent; the echo carries the code and the reason.
     let mut out = Vec::new();
     assert_eq!(conn.send_text("late", &mut out), Err(SendError::Closing));
     assert_eq!(conn.send_binary(b"late", &mut out), Err(SendError::Closing));
     assert_eq!(conn.send_fragment(MessageKind::Binary, b"late", true, &mut out), Err(SendError::Closing));
     assert!(out.is_empty());
-    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xE9]);
+    assert_eq!(transmit(&mut conn), [0x88, 0x05, 0x03, 0xE9, b'b', b'y', b'e']);
     assert_eq!(conn.state(), State::Closed);
     assert!(conn.is_closed());
     assert!(conn.should_close_transport(), "the server closes the transport first");
@@ -816,6 +816,33 @@ fn receive_eof_after_a_failure_ends_the_connection() {
 }
 
 #[test]
+fn the_close_echo_carries_the_peers_reason() {
+    // A browser page or a C# client reports the reason of the Close it gets
+    // back: echo the whole payload, from the longest reason down to none.
+    let longest = "é".repeat(61) + "x"; // 123 bytes, a two-byte character last but one
+    assert_eq!(longest.len(), 123);
+    for reason in ["going away now", "", "ünïcödé ✓", longest.as_str()] {
+        let mut client = client();
+        let mut server = server();
+        let mut wire = Vec::new();
+        client.send_close(CloseCode::GOING_AWAY, reason, &mut wire).expect("sent");
+        let (events, _) = feed(&mut server, &mut wire);
+        assert_eq!(events, vec![Ev::close(1001, reason)]);
+        let mut answer = transmit(&mut server);
+        let mut expected = vec![0x88, 2 + reason.len() as u8, 0x03, 0xE9];
+        expected.extend_from_slice(reason.as_bytes());
+        assert_eq!(answer, expected, "{reason:?}");
+        let (events, _) = feed(&mut client, &mut answer);
+        assert_eq!(events, vec![Ev::close(1001, reason)]);
+    }
+    // An empty Close (1005 reported) is answered with an empty Close.
+    let mut server = server();
+    let (events, _) = feed(&mut server, &mut cf(0x88, b""));
+    assert_eq!(events, vec![Ev::close(1005, "")]);
+    assert_eq!(transmit(&mut server), [0x88, 0x00]);
+}
+
+#[test]
 fn should_close_transport_server_versus_client() {
     // A full handshake between the two, initiated by the client.
     let mut client = client();
@@ -828,7 +855,7 @@ fn should_close_transport_server_versus_client() {
     let mut answer = transmit(&mut server);
     assert!(server.should_close_transport(), "server: after both Closes");
     let (events, _) = feed(&mut client, &mut answer);
-    assert_eq!(events, vec![Ev::close(1000, "")]);
+    assert_eq!(events, vec![Ev::close(1000, "bye")], "the echo carries the reason");
     assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
     assert!(!client.should_close_transport(), "client: waits for the server's TCP close");
     client.receive_eof();

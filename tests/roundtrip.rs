@@ -230,7 +230,7 @@ fn round_trip(client_sends: bool, items: &[Item], seed: [u8; 32], cuts: &[u16], 
     let (events, err) = feed_pieces(sender, &back, &cut_points(back_cuts, back.len()));
     assert_eq!(err, None);
     let mut want: Vec<Ev> = pings.into_iter().map(Ev::Pong).collect();
-    want.push(Ev::close(1000, ""));
+    want.push(Ev::close(1000, "done")); // the echo carries the reason
     assert_eq!(events, want);
     assert_eq!(sender.state(), State::Closed);
     assert!(!sender.wants_write() && !receiver.wants_write());

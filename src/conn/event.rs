@@ -44,7 +44,8 @@ pub enum Event<'a> {
     Pong(ControlPayload),
     /// The peer's Close frame, or (from `Connection::receive_eof`) the end of
     /// the transport without one, reported as code 1006. If we had not sent
-    /// a Close yet, the answering Close (echoing the code) is now queued:
+    /// a Close yet, the answering Close (echoing the code and the reason) is
+    /// now queued:
     /// drain it with `Connection::poll_transmit`, or send one with a code of
     /// your own with `Connection::send_close` first.
     Close(CloseFrame),

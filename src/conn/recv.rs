@@ -358,8 +358,9 @@ impl<R: RandomSource> Connection<R> {
                 };
                 self.close_received = true;
                 if !self.close_sent {
-                    // §5.5.1: answer with a Close, echoing the status code.
-                    self.pending_close = Some(CloseFrame::new(close.code(), ""));
+                    // §5.5.1: answer with a Close, echoing the status code
+                    // (and the reason, so the peer reports what it sent).
+                    self.pending_close = Some(close);
                 }
                 Ok(Event::Close(close))
             }

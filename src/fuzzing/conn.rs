@@ -222,6 +222,6 @@ pub fn roundtrip(mut data: &[u8]) {
     let (back, _) = run_connection(sender, &replies, &[]);
     let pongs = back.iter().filter(|r| matches!(r, Record::Pong(_))).count();
     assert!(pongs <= expected.iter().filter(|r| matches!(r, Record::Ping(_))).count());
-    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, Vec::new())));
+    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, b"done".to_vec())), "the echo carries the reason");
     assert_eq!(sender.state(), State::Closed);
 }
