@@ -50,6 +50,13 @@ pub enum ProtocolError {
     /// A compressed message that inflates more than the configured
     /// compression ratio allows (`DeflateConfig::max_ratio`). 1009.
     CompressionRatio,
+    /// The first bytes fed to the connection spell an HTTP request or
+    /// response (`GET `, `HTTP/`, …) instead of a frame header: the caller
+    /// fed the opening handshake to the `Connection`. Feed it only the bytes
+    /// after the handshake head (`head_len()` on the handshake machines).
+    /// This is a mistake of the caller, not the peer; the queued Close
+    /// carries 1002.
+    HttpInput,
 }
 
 impl ProtocolError {
@@ -90,6 +97,9 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
             ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
+            ProtocolError::HttpInput => {
+                "input is HTTP, not WebSocket frames: feed the connection only the bytes after the handshake head"
+            }
         };
         write!(f, "{what} (close with {})", self.close_code())
     }

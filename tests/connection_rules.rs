@@ -1215,3 +1215,47 @@ fn connection_limit_matches_assembler_limit() {
     assert_eq!(conn.receive(&mut wire[consumed..]).err(), Some(ProtocolError::MessageTooLarge));
     assert_eq!(assembler.buffered(), 6);
 }
+
+// ---------------------------------------------------------------------------
+// Caller mistakes the connection can name.
+
+#[test]
+fn http_fed_to_a_connection_is_named_not_blamed_on_the_peer() {
+    let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n".to_vec();
+    let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+    let other_methods: [&[u8]; 8] = [
+        b"POST / HTTP/1.1\r\n",
+        b"PUT / HTTP/1.1\r\n",
+        b"HEAD / HTTP/1.1\r\n",
+        b"DELETE / HTTP/1.1\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"PATCH / HTTP/1.1\r\n",
+        b"CONNECT a:1 HTTP/1.1\r\n",
+        b"TRACE / HTTP/1.1\r\n",
+    ];
+    let deflate = Config { extension_rsv_bits: RsvBits::RSV1, ..Config::default() };
+    type Make = fn(Config) -> Connection;
+    let mut cases: Vec<(Vec<u8>, Make)> = vec![(request.clone(), server_with), (response.clone(), client_with)];
+    cases.extend(other_methods.iter().map(|m| (m.to_vec(), server_with as Make)));
+    for (input, make) in cases {
+        for config in [Config::default(), deflate] {
+            let mut conn = make(config);
+            assert_eq!(feed(&mut conn, &mut input.clone()).1, Some(P::HttpInput), "{:?}", input);
+            // Split anywhere, even inside the first frame header.
+            let mut conn = make(config);
+            assert_eq!(feed_bytewise(&mut conn, &input).1, Some(P::HttpInput), "{:?} bytewise", input);
+            assert_eq!(conn.state(), State::Failed(P::HttpInput));
+        }
+    }
+    assert_eq!(P::HttpInput.close_code(), CloseCode::PROTOCOL_ERROR);
+    let text = P::HttpInput.to_string();
+    assert!(text.contains("HTTP") && text.contains("handshake"), "{text}");
+
+    // Not on the first frame: the same bytes are the peer's broken framing.
+    let mut conn = server();
+    let wire = cat(&[&cf(0x81, b"hi"), &request]);
+    assert_eq!(feed(&mut conn, &mut wire.clone()).1, Some(P::ReservedBits));
+    // A first frame with reserved bits that spells nothing is still that.
+    let mut conn = server();
+    assert_eq!(feed(&mut conn, &mut cf(0xC1, b"GET ")).1, Some(P::ReservedBits));
+}

@@ -143,6 +143,8 @@ pub struct Connection<R = SecureRandom> {
     rx_message: Option<MessageInProgress>,
     /// RSV1 of the latest message's first frame, kept after the message ends.
     rx_rsv1: bool,
+    /// A frame header passed its checks: the stream is known to be frames.
+    rx_started: bool,
     rx_utf8: Utf8Validator,
 
     // --- send side ---
@@ -208,6 +210,7 @@ impl<R: RandomSource> Connection<R> {
             control_len: 0,
             rx_message: None,
             rx_rsv1: false,
+            rx_started: false,
             rx_utf8: Utf8Validator::new(),
             tx_message: None,
             tx_utf8: Utf8Validator::new(),

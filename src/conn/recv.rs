@@ -59,6 +59,13 @@ impl<R: RandomSource> Connection<R> {
     /// After the peer's Close frame, further input is ignored (RFC 6455
     /// §5.5.1: the peer sends nothing after Close).
     ///
+    /// The caller MUST pass each byte exactly once: the rest of the input
+    /// starts at `consumed`, and bytes passed before are already used (a
+    /// client's payload is unmasked in place). Bytes fed twice are read as
+    /// new frames, which for binary data can go unnoticed; that mistake is
+    /// not detected. Feeding the opening handshake itself is:
+    /// [`ProtocolError::HttpInput`].
+    ///
     /// # Errors
     ///
     /// A [`ProtocolError`] when the peer broke the protocol or a limit; the
@@ -171,6 +178,7 @@ impl<R: RandomSource> Connection<R> {
             apply_mask(payload, [k0, k1, k2, k3], 0);
         }
         self.rx_rsv1 = false;
+        self.rx_started = true;
         if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
             return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
         }
@@ -214,7 +222,10 @@ impl<R: RandomSource> Connection<R> {
             }
         };
         match status {
-            Ok(HeaderStatus::Complete { header, len }) => Ok((used, self.start_frame(header, len)?)),
+            Ok(HeaderStatus::Complete { header, len }) => match self.start_frame(header, len) {
+                Ok(progress) => Ok((used, progress)),
+                Err(e) => Err(self.name_http_input(e, input, buffered, used)),
+            },
             Ok(HeaderStatus::Partial { .. }) => Ok((used, HeaderProgress::Buffered)),
             Err(HeaderError::LengthMsbSet) => Err(self.fail(ProtocolError::LengthMsbSet)),
         }
@@ -227,6 +238,7 @@ impl<R: RandomSource> Connection<R> {
         if let Err(e) = self.check_header(&h, len) {
             return Err(self.fail(e));
         }
+        self.rx_started = true;
         let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
         if h.opcode.is_control() {
             self.control_len = 0;
@@ -305,6 +317,36 @@ impl<R: RandomSource> Connection<R> {
         Ok(())
     }
 
+    /// On a failure at a frame header: when the first frame ever fails the
+    /// RSV or opcode check because its bytes spell an HTTP request or
+    /// response, the caller fed the handshake to the connection; say so
+    /// instead of blaming the peer's framing. Only on this error path, so it
+    /// costs the fast path nothing. `input` holds the header from
+    /// `input[..used]` after `buffered` bytes kept from earlier reads.
+    #[cold]
+    fn name_http_input(&mut self, e: ProtocolError, input: &[u8], buffered: usize, used: usize) -> ProtocolError {
+        if self.rx_started || !matches!(e, ProtocolError::ReservedBits | ProtocolError::ReservedOpcode(_)) {
+            return e;
+        }
+        // The first bytes of the stream: the header (in `self.header` if it
+        // was buffered), then the rest of `input`.
+        let (head, rest) = if buffered == 0 {
+            (&[][..], input)
+        } else {
+            (self.header.get(..buffered + used).unwrap_or(&[]), input.get(used..).unwrap_or(&[]))
+        };
+        let mut start = [0u8; 8];
+        let mut n = 0;
+        for (slot, &b) in start.iter_mut().zip(head.iter().chain(rest)) {
+            *slot = b;
+            n += 1;
+        }
+        if looks_like_http(&start[..n]) {
+            return self.fail(ProtocolError::HttpInput);
+        }
+        e
+    }
+
     /// Unmasks and validates a piece of a data frame's payload; says what
     /// event it makes.
     #[inline]
@@ -375,4 +417,16 @@ impl<R: RandomSource> Connection<R> {
         self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
         e
     }
+}
+
+/// Whether the first bytes of a stream (at least 2) start an HTTP/1.x
+/// request (a method and a space) or response (`HTTP/`), as far as they go.
+fn looks_like_http(start: &[u8]) -> bool {
+    const STARTS: [&[u8]; 10] =
+        [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ", b"HTTP/"];
+    start.len() >= 2
+        && STARTS.iter().any(|s| {
+            let n = s.len().min(start.len());
+            s.get(..n) == start.get(..n)
+        })
 }
