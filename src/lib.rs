@@ -43,10 +43,9 @@
 //!     }
 //!     let mut pos = 0;
 //!     while pos < n {
-//!         let received = match conn.receive(&mut buf[pos..n]) {
-//!             Ok(received) => received,
-//!             Err(_protocol_error) => break, // a Close with its code is queued
-//!         };
+//!         // Not `?`: on an error, stop feeding. The Close it queued is
+//!         // written below, and `conn.error()` keeps the error.
+//!         let Ok(received) = conn.receive(&mut buf[pos..n]) else { break };
 //!         pos += received.consumed;
 //!         match received.event {
 //!             Some(Event::Text { data, .. }) => { /* a piece of a text message */ }
@@ -64,8 +63,25 @@
 //!         break;
 //!     }
 //! }
-//! # Ok(()) }
+//! // The Close is out: now report what failed the connection, if anything.
+//! match conn.error() {
+//!     Some(error) => Err(error.into()),
+//!     None => Ok(()),
+//! }
+//! # }
 //! ```
+//!
+//! This is the one loop to copy; the rules it keeps:
+//!
+//! - **Feed each byte once**, from `consumed` on, and only the bytes after
+//!   the handshake head (HTTP fed by mistake fails with
+//!   [`ProtocolError::HttpInput`]; bytes fed twice are not detected).
+//! - **Never `?` on `receive`**: returning there drops the Close the error
+//!   queued, and the peer sees 1006 instead of the code.
+//! - **Drain [`Connection::poll_transmit`] and write it** after feeding
+//!   each read: it holds the pongs and the Close answer, which nothing
+//!   else writes. A connection never drained hangs the close handshake
+//!   until the peer gives up.
 //!
 //! # Wrapping it in a runtime
 //!
@@ -84,7 +100,7 @@
 //! loop {
 //!     let mut pos = 0;
 //!     while pos < input.len() {
-//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break };
+//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break }; // see `conn.error()`
 //!         pos += received.consumed;
 //!         if let Some(Event::Text { data, fin, .. }) = received.event { /* hand on */ }
 //!         conn.poll_transmit(&mut out).ok(); // pongs, the Close echo

@@ -1245,6 +1245,7 @@ fn http_fed_to_a_connection_is_named_not_blamed_on_the_peer() {
             let mut conn = make(config);
             assert_eq!(feed_bytewise(&mut conn, &input).1, Some(P::HttpInput), "{:?} bytewise", input);
             assert_eq!(conn.state(), State::Failed(P::HttpInput));
+            assert_eq!(conn.error(), Some(P::HttpInput));
         }
     }
     assert_eq!(P::HttpInput.close_code(), CloseCode::PROTOCOL_ERROR);
@@ -1258,4 +1259,50 @@ fn http_fed_to_a_connection_is_named_not_blamed_on_the_peer() {
     // A first frame with reserved bits that spells nothing is still that.
     let mut conn = server();
     assert_eq!(feed(&mut conn, &mut cf(0xC1, b"GET ")).1, Some(P::ReservedBits));
+}
+
+#[test]
+fn a_caller_who_leaves_with_question_mark_can_still_write_the_close() {
+    // The mistake: `?` on `receive` returns before the Close is written.
+    fn handle(conn: &mut Connection, input: &mut [u8]) -> Result<usize, ProtocolError> {
+        let mut pos = 0;
+        let mut events = 0;
+        while pos < input.len() {
+            let received = conn.receive(&mut input[pos..])?;
+            pos += received.consumed;
+            events += usize::from(received.event.is_some());
+        }
+        Ok(events)
+    }
+    let mut conn = server();
+    let mut wire = cat(&[&cf(0x81, b"ok"), &cf(0x81, &[0xFF])]);
+    assert_eq!(handle(&mut conn, &mut wire), Err(P::InvalidUtf8));
+    // The error is kept, and the Close with its code is still there to write.
+    assert_eq!(conn.error(), Some(P::InvalidUtf8));
+    assert!(conn.wants_write() && !conn.should_close_transport());
+    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xEF]); // 1007
+    assert!(conn.should_close_transport());
+    assert_eq!(conn.error(), Some(P::InvalidUtf8), "still there after the Close was written");
+    assert_eq!(handle(&mut conn, &mut cf(0x81, b"x")), Err(P::InvalidUtf8), "sticky");
+    // A connection that did not fail has no error.
+    assert_eq!(server().error(), None);
+}
+
+#[test]
+fn assembler_errors_fail_the_connection_only_through_fail_with() {
+    // The assembler holds less than the connection admits.
+    let mut conn = server();
+    let mut assembler = MessageAssembler::new(4);
+    let mut wire = cf(0x82, b"12345");
+    let received = conn.receive(&mut wire).expect("within the connection's limit");
+    let event = received.event.expect("a data event");
+    let error = assembler.push(&event).expect_err("over the assembler's limit");
+    assert_eq!(error, P::MessageTooLarge);
+    // The connection knows nothing of it: still open, nothing queued.
+    assert_eq!((conn.state(), conn.error(), conn.wants_write()), (State::Open, None, false));
+    // Handing the error over fails it, with the Close the error's code names.
+    assert_eq!(conn.fail_with(error), P::MessageTooLarge);
+    assert_eq!(conn.state(), State::Failed(P::MessageTooLarge));
+    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xF1]); // 1009
+    assert_eq!(conn.receive(&mut cf(0x81, b"x")).map(|r| r.consumed), Err(P::MessageTooLarge));
 }

@@ -68,10 +68,11 @@ pub enum State {
 /// The connection is a machine with inputs and outputs; the caller owns the
 /// transport and the buffers, and MUST:
 ///
-/// 1. **Feed every byte it reads** to [`receive`](Self::receive), passing
-///    the unconsumed rest back until it is empty. Each call returns at most
-///    one [`Event`]; data events borrow the caller's buffer (unmasked in
-///    place), so handle each before the next call.
+/// 1. **Feed every byte it reads** to [`receive`](Self::receive), exactly
+///    once, passing the unconsumed rest back until it is empty. Each call
+///    returns at most one [`Event`]; data events borrow the caller's buffer
+///    (unmasked in place), so handle each before the next call. Feed only
+///    what follows the opening handshake's head.
 /// 2. **Drain automatic replies** after feeding: [`poll_transmit`](Self::poll_transmit)
 ///    writes queued pongs and Close answers; [`wants_write`](Self::wants_write)
 ///    says whether anything is queued.
@@ -85,15 +86,22 @@ pub enum State {
 ///    says so.
 ///
 /// Getters: [`role`](Self::role), [`state`](Self::state), [`is_closed`](Self::is_closed),
-/// [`config`](Self::config).
+/// [`error`](Self::error), [`config`](Self::config).
+///
+/// The loop over a real transport is in the [crate docs](crate#the-loop);
+/// the example below is the same loop in memory.
 ///
 /// # Errors
 ///
 /// A [`ProtocolError`] from `receive` is fatal and sticky: the connection
 /// queues a Close frame carrying the error's close code, returns the same
 /// error from every later `receive`, and still lets `poll_transmit` write
-/// the Close. Caller mistakes are [`SendError`](crate::SendError)s that
-/// change nothing.
+/// the Close; [`error`](Self::error) returns it from then on. So on an
+/// error, stop feeding and go on to write what `poll_transmit` gives: a
+/// caller that returns at once (`?` on `receive`) drops the Close, and the
+/// peer sees the transport vanish (1006) instead of the code it earned.
+/// Report the error after the Close is written. Caller mistakes are
+/// [`SendError`](crate::SendError)s that change nothing.
 ///
 /// # Example
 ///
@@ -111,15 +119,19 @@ pub enum State {
 /// let mut reply = Vec::new();
 /// let mut pos = 0;
 /// while pos < wire.len() {
-///     let received = server.receive(&mut wire[pos..])?;
+///     // Not `?`: on an error, stop feeding; the Close it queued is still written.
+///     let Ok(received) = server.receive(&mut wire[pos..]) else { break };
 ///     pos += received.consumed;
 ///     if let Some(Event::Text { data, fin: true, .. }) = received.event {
 ///         let text = core::str::from_utf8(data).expect("validated");
 ///         server.send_text(text, &mut reply)?;
 ///     }
+///     server.poll_transmit(&mut reply)?; // pongs, the Close answer
 /// }
+/// server.poll_transmit(&mut reply)?; // the Close a failure queued, if any
+/// assert_eq!(server.error(), None);
 ///
-/// let received = client.receive(&mut reply)?;
+/// let received = client.receive(&mut reply).expect("the echo is a valid frame");
 /// assert!(matches!(received.event, Some(Event::Text { data: b"hello", fin: true, .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -276,6 +288,15 @@ impl<R: RandomSource> Connection<R> {
             State::Closed => self.role == Role::Server,
             _ => false,
         }
+    }
+
+    /// The error that failed the connection, if it failed: the peer's
+    /// violation that [`receive`](Self::receive) returned, or the one given
+    /// to [`fail_with`](Self::fail_with). It stays after the failure's Close
+    /// was written, so a loop that stopped feeding on the error can report
+    /// it once the Close is out.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.failed
     }
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.

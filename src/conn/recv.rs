@@ -69,7 +69,11 @@ impl<R: RandomSource> Connection<R> {
     /// # Errors
     ///
     /// A [`ProtocolError`] when the peer broke the protocol or a limit; the
-    /// connection is then failed for good (see [`Connection`]).
+    /// connection is then failed for good (see [`Connection`]). Its Close
+    /// is queued: write it with [`poll_transmit`](Self::poll_transmit)
+    /// before giving up on the transport, so do not leave the loop with `?`
+    /// here (see [the loop](crate#the-loop)); [`error`](Self::error) keeps
+    /// the error for later.
     pub fn receive<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.failed {
             return Err(e);
