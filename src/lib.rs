@@ -81,7 +81,8 @@
 //! - **Drain [`Connection::poll_transmit`] and write it** after feeding
 //!   each read: it holds the pongs and the Close answer, which nothing
 //!   else writes. A connection never drained hangs the close handshake
-//!   until the peer gives up.
+//!   until the peer gives up; [`Connection::receive_eof`] then reports
+//!   1006 with [`UNWRITTEN_CLOSE`] as the reason.
 //!
 //! # Wrapping it in a runtime
 //!
@@ -204,7 +205,9 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
 pub use config::{Config, RsvBits};
-pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
+pub use conn::{
+    Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE,
+};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
 pub use handshake::{

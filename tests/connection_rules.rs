@@ -802,6 +802,32 @@ fn receive_eof_after_a_clean_close_reports_nothing() {
 }
 
 #[test]
+fn receive_eof_with_the_close_answer_never_written_reports_why() {
+    // The mistake: the caller never calls poll_transmit. The peer's Close
+    // was delivered, our answer sat in the queue, the peer gave up and
+    // closed the transport. The handshake did not complete: 1006, and the
+    // reason names the cause.
+    for mut conn in [server(), client()] {
+        let mut close = if conn.role() == Role::Server { cf(0x88, b"\x03\xE8bye") } else { sf(0x88, b"\x03\xE8bye") };
+        let (events, err) = feed(&mut conn, &mut close);
+        assert_eq!((events, err), (vec![Ev::close(1000, "bye")], None));
+        assert!(conn.wants_write());
+        let event = conn.receive_eof();
+        assert_eq!(event.as_ref().map(Ev::of), Some(Ev::close(1006, wsmachine::UNWRITTEN_CLOSE)));
+        assert!(wsmachine::UNWRITTEN_CLOSE.contains("poll_transmit"));
+        assert!(wsmachine::UNWRITTEN_CLOSE.len() <= wsmachine::MAX_CLOSE_REASON);
+        assert_eq!(conn.receive_eof(), None, "reported once");
+        assert!(!conn.wants_write() && conn.should_close_transport());
+        assert_eq!(conn.state(), State::Closed);
+    }
+    // Written, the same ending is clean.
+    let mut conn = server();
+    feed(&mut conn, &mut cf(0x88, b"\x03\xE8"));
+    assert!(!transmit(&mut conn).is_empty());
+    assert_eq!(conn.receive_eof(), None);
+}
+
+#[test]
 fn receive_eof_after_a_failure_ends_the_connection() {
     // The transport ended before the failure's Close was written: the
     // connection is over all the same ("the transport ended").

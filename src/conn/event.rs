@@ -5,6 +5,13 @@ use crate::close::CloseFrame;
 /// The largest control frame payload (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// The reason of the 1006 Close event `Connection::receive_eof` returns
+/// when the transport ended while the Close answering the peer's was still
+/// queued: the caller never called `Connection::poll_transmit` after the
+/// peer's Close, so the close handshake did not complete.
+pub const UNWRITTEN_CLOSE: &str =
+    "the transport ended before our Close answer was written: call poll_transmit after each event";
+
 /// Something the peer sent.
 ///
 /// Data events borrow the caller's input buffer: their payload was unmasked

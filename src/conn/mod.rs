@@ -5,7 +5,7 @@ mod ext;
 mod recv;
 mod send;
 
-pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD};
+pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE};
 
 use crate::close::CloseFrame;
 use crate::config::Config;
@@ -75,7 +75,11 @@ pub enum State {
 ///    what follows the opening handshake's head.
 /// 2. **Drain automatic replies** after feeding: [`poll_transmit`](Self::poll_transmit)
 ///    writes queued pongs and Close answers; [`wants_write`](Self::wants_write)
-///    says whether anything is queued.
+///    says whether anything is queued. Nothing else writes them: a caller
+///    who never drains leaves the peer waiting for its pongs and its Close
+///    answer until it gives up, and then [`receive_eof`](Self::receive_eof)
+///    reports the unfinished close handshake as 1006 with the reason
+///    [`UNWRITTEN_CLOSE`](crate::UNWRITTEN_CLOSE).
 /// 3. **Send** with [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 ///    [`send_fragment`](Self::send_fragment), [`send_ping`](Self::send_ping),
 ///    [`send_pong`](Self::send_pong), [`send_close`](Self::send_close): each

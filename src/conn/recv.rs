@@ -134,6 +134,13 @@ impl<R: RandomSource> Connection<R> {
     /// Connection is Closed" without a Close frame is abnormal), and `None`
     /// after the peer's Close or a failure.
     ///
+    /// One more case is reported as 1006: the peer's Close arrived but the
+    /// Close answering it was never taken with
+    /// [`poll_transmit`](Self::poll_transmit). The close handshake did not
+    /// complete (the peer, still waiting for our Close, gave up and closed
+    /// the transport), and the event's reason names the cause:
+    /// [`UNWRITTEN_CLOSE`](crate::UNWRITTEN_CLOSE).
+    ///
     /// The connection is closed from here on: anything still queued is
     /// dropped, since there is no transport left to carry it.
     pub fn receive_eof(&mut self) -> Option<Event<'static>> {
@@ -141,8 +148,12 @@ impl<R: RandomSource> Connection<R> {
             return None;
         }
         self.eof = true;
+        let unwritten_answer = self.close_received && self.pending_close.is_some();
         self.pending_pong = None;
         self.pending_close = None;
+        if unwritten_answer && self.failed.is_none() {
+            return Some(Event::Close(CloseFrame::new(CloseFrame::abnormal().code(), super::UNWRITTEN_CLOSE)));
+        }
         if self.failed.is_some() || self.close_received {
             return None;
         }

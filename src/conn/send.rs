@@ -141,8 +141,10 @@ impl<R: RandomSource> Connection<R> {
     /// the latest ping, and the Close answering the peer's Close or reporting
     /// a failure. Returns the bytes written (0 when nothing is queued).
     ///
-    /// Call it after each [`receive`](Self::receive) that returned an event,
-    /// or whenever [`wants_write`](Self::wants_write) is true.
+    /// The caller MUST call it after each [`receive`](Self::receive) that
+    /// returned an event, or at least before reading from the transport
+    /// again whenever [`wants_write`](Self::wants_write) is true, and write
+    /// what it gives: the peer waits for these frames.
     ///
     /// # Errors
     ///
