@@ -37,11 +37,14 @@ pub enum ProtocolError {
     /// A Close frame payload that is invalid (§5.5.1, §7.4). 1002, or 1007
     /// for a reason that is not UTF-8.
     InvalidClosePayload(ClosePayloadError),
-    /// A frame payload over `Config::max_frame_payload`. 1009.
+    /// A frame payload over `Config::frame_limit()` (twice that for a
+    /// compressed frame). 1009.
     FrameTooLarge,
     /// A message over `Config::max_message_size`. 1009.
     MessageTooLarge,
-    /// A message in more frames than `Config::max_fragments`. 1009.
+    /// A message in more frames than `Config::max_fragments` when that is
+    /// set, or with more empty frames than its size limit pays for (each
+    /// costs `EMPTY_FRAME_COST` bytes): an empty-fragment flood. 1009.
     TooManyFragments,
     /// A compressed message (permessage-deflate, RFC 7692 §6.2) whose
     /// payload is not a valid DEFLATE stream. 1007: data "not consistent
@@ -94,7 +97,7 @@ impl core::fmt::Display for ProtocolError {
             }
             ProtocolError::FrameTooLarge => "frame payload over the configured limit",
             ProtocolError::MessageTooLarge => "message over the configured size limit",
-            ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
+            ProtocolError::TooManyFragments => "message in too many fragments (or too many empty ones)",
             ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
             ProtocolError::HttpInput => {

@@ -152,10 +152,14 @@
 //!
 //! # Limits
 //!
-//! [`Config`] bounds frame size, message size and fragment count, each
-//! checked from the frame header before the payload is accepted. The
-//! connection itself holds at most one partial header (14 bytes) and one
-//! control payload (125 bytes) of peer data.
+//! [`Config::max_message_size`] is the limit to set: a message within it is
+//! never refused for how the peer framed or compressed it, and the frame
+//! limit follows it unless set. Frames that carry nothing are charged
+//! [`EMPTY_FRAME_COST`] each, so an empty-fragment flood ends with 1009.
+//! Every limit is checked from the frame header before the payload is
+//! accepted (see [`Config`] for how they fit together). The connection
+//! itself holds at most one partial header (14 bytes) and one control
+//! payload (125 bytes) of peer data.
 //!
 //! # Crate features
 //!
@@ -204,7 +208,7 @@ mod message;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
-pub use config::{Config, RsvBits};
+pub use config::{Config, RsvBits, EMPTY_FRAME_COST};
 pub use conn::{
     Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE,
 };

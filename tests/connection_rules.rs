@@ -392,8 +392,10 @@ fn accept_largest_legal_64_bit_length_header() {
     let mut wire = [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
     let mut conn = client_with(Config { max_frame_payload: u64::MAX, max_message_size: u64::MAX, ..Config::default() });
     assert_eq!(feed(&mut conn, &mut wire), (vec![], None));
+    // With the default limits (the frame limit follows the message limit),
+    // it is the message that is too large.
     let mut conn = client();
-    assert_eq!(feed(&mut conn, &mut wire).1, Some(ProtocolError::FrameTooLarge));
+    assert_eq!(feed(&mut conn, &mut wire).1, Some(ProtocolError::MessageTooLarge));
 }
 
 // ---------------------------------------------------------------------------
@@ -579,8 +581,9 @@ reject!(reject_frame_over_max_frame_payload, small_frames,
     bad: masked_header(0x82, 1001), P::FrameTooLarge, 1009, At::End);
 reject!(reject_continuation_over_max_frame_payload, small_frames,
     before: cf(0x01, b"a"), bad: masked_header(0x80, 1001), P::FrameTooLarge, 1009, At::End);
+// With the default limits the frame limit follows the message limit.
 reject!(reject_huge_frame_with_default_limits, server,
-    bad: masked_header(0x82, 1 << 40), P::FrameTooLarge, 1009, At::End);
+    bad: masked_header(0x82, 1 << 40), P::MessageTooLarge, 1009, At::End);
 reject!(reject_message_over_max_message_size_across_fragments, small_messages,
     before: cf(0x02, &[1; 6]), bad: masked_header(0x80, 5), P::MessageTooLarge, 1009, At::End);
 reject!(reject_single_frame_message_over_max_message_size, small_messages,

@@ -196,6 +196,8 @@ struct MessageInProgress {
     /// Sum of the announced payload lengths of its frames so far.
     len: u64,
     frames: u32,
+    /// Its frames that carried no payload and did not end it.
+    empty: u64,
 }
 
 impl Connection<SecureRandom> {

@@ -2,6 +2,7 @@
 
 use super::{Connection, Event, FrameInProgress, MessageInProgress, MessageKind, Received, Role};
 use crate::close::CloseFrame;
+use crate::config::{EMPTY_FRAME_COST, MIN_EMPTY_ALLOWANCE};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, HeaderError, HeaderStatus, OpCode};
 use crate::mask::apply_mask;
@@ -180,10 +181,10 @@ impl<R: RandomSource> Connection<R> {
         };
         let masked = b1 & 0x80 != 0;
         let len = usize::from(b1 & 0x7F);
-        if len >= 126 || masked != (self.role == Role::Server) || len as u64 > self.config.max_frame_payload {
+        if len >= 126 || masked != (self.role == Role::Server) || len as u64 > self.config.frame_limit() {
             return None;
         }
-        if len as u64 > self.config.max_message_size || self.eof {
+        if self.eof {
             return None;
         }
         let header_len = if masked { 6 } else { 2 };
@@ -265,13 +266,17 @@ impl<R: RandomSource> Connection<R> {
         match (h.opcode, self.rx_message.as_mut()) {
             (OpCode::Continuation, Some(m)) => {
                 m.len += h.payload_len;
-                m.frames += 1;
+                m.frames = m.frames.saturating_add(1);
+                if h.payload_len == 0 && !h.fin {
+                    m.empty += 1;
+                }
             }
             (op, _) => {
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.rx_rsv1 = h.rsv1;
                 self.rx_utf8.reset();
-                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1 });
+                let empty = u64::from(h.payload_len == 0 && !h.fin);
+                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1, empty });
             }
         }
         if h.payload_len == 0 {
@@ -319,14 +324,30 @@ impl<R: RandomSource> Connection<R> {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (_, None) => None,
         };
-        if h.payload_len > self.config.max_frame_payload {
-            return Err(ProtocolError::FrameTooLarge);
-        }
-        let (len_so_far, frames) = message.map_or((0, 0), |m| (m.len, m.frames));
-        if len_so_far.saturating_add(h.payload_len) > self.config.max_message_size {
+        // A compressed message (RSV1 on its first frame, claimed by the
+        // extension) is held to the size limit as it inflates; on the wire
+        // its frames may carry up to twice each limit, so that no message
+        // within the limit is refused for how it compressed.
+        let compressed = match message {
+            Some(_) => self.rx_rsv1,
+            None => h.rsv1,
+        };
+        let wire = |limit: u64| if compressed { limit.saturating_mul(2) } else { limit };
+        let (len_so_far, frames, empty) = message.map_or((0, 0, 0), |m| (m.len, m.frames, m.empty));
+        if len_so_far.saturating_add(h.payload_len) > wire(self.config.max_message_size) {
             return Err(ProtocolError::MessageTooLarge);
         }
-        if frames >= self.config.max_fragments.max(1) {
+        if h.payload_len > wire(self.config.frame_limit()) {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        if self.config.max_fragments != 0 && frames >= self.config.max_fragments {
+            return Err(ProtocolError::TooManyFragments);
+        }
+        // Frames that carry data are bounded by the size limit; an empty one
+        // that does not end the message brings nothing, so it is charged
+        // `EMPTY_FRAME_COST` against an allowance of the size limit.
+        let allowance = self.config.max_message_size.max(MIN_EMPTY_ALLOWANCE);
+        if h.payload_len == 0 && !h.fin && (empty + 1).saturating_mul(EMPTY_FRAME_COST) > allowance {
             return Err(ProtocolError::TooManyFragments);
         }
         Ok(())
