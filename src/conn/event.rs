@@ -110,9 +110,12 @@ impl core::fmt::Debug for ControlPayload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received<'a> {
     /// How many bytes of the input were used. The caller MUST pass the rest
-    /// (`input[consumed..]`) to the next call. When `event` is `None`, this
-    /// is the whole input: partial headers and control payloads are kept
-    /// inside the connection, so the caller never has to keep bytes back.
+    /// (`input[consumed..]`) to the next call, and never the used bytes
+    /// again: the connection does not notice bytes fed twice (a client's
+    /// payload was unmasked in place, so binary data is silently corrupted).
+    /// When `event` is `None`, this is the whole input: partial headers and
+    /// control payloads are kept inside the connection, so the caller never
+    /// has to keep bytes back.
     pub consumed: usize,
     /// What the consumed bytes completed, if anything.
     pub event: Option<Event<'a>>,
