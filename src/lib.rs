@@ -79,10 +79,9 @@
 //!     // 4. Feed every byte read, passing the unconsumed rest back.
 //!     let mut pos = 0;
 //!     while pos < n {
-//!         let received = match conn.receive(&mut buf[pos..n]) {
-//!             Ok(received) => received,
-//!             Err(_protocol_error) => break, // a Close with its code is queued
-//!         };
+//!         // Not `?`: on an error, stop feeding. The Close it queued is
+//!         // written below, and `conn.error()` keeps the error.
+//!         let Ok(received) = conn.receive(&mut buf[pos..n]) else { break };
 //!         pos += received.consumed;
 //!         match received.event {
 //!             Some(Event::Text { data, .. }) => { /* a piece of a text message */ }
@@ -94,8 +93,26 @@
 //!         conn.poll_transmit(&mut out)?;
 //!     }
 //! }
-//! # Ok(()) }
+//! // The Close is out: now report what failed the connection, if anything.
+//! match conn.error() {
+//!     Some(error) => Err(error.into()),
+//!     None => Ok(()),
+//! }
+//! # }
 //! ```
+//!
+//! This is the one loop to copy; the rules it keeps:
+//!
+//! - **Feed each byte once**, from `consumed` on, and only the bytes after
+//!   the handshake head (HTTP fed by mistake fails with
+//!   [`ProtocolError::HttpInput`]; bytes fed twice are not detected).
+//! - **Never `?` on `receive`**: returning there drops the Close the error
+//!   queued, and the peer sees 1006 instead of the code.
+//! - **Drain [`Connection::poll_transmit`] and write it** after feeding
+//!   each read: it holds the pongs and the Close answer, which nothing
+//!   else writes. A connection never drained hangs the close handshake
+//!   until the peer gives up; [`Connection::receive_eof`] then reports
+//!   1006 with [`UNWRITTEN_CLOSE`] as the reason.
 //!
 //! # Wrapping it in a runtime
 //!
@@ -116,7 +133,7 @@
 //! loop {
 //!     let mut pos = 0;
 //!     while pos < input.len() {
-//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break };
+//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break }; // see `conn.error()`
 //!         pos += received.consumed;
 //!         if let Some(Event::Text { data, fin, .. }) = received.event { /* hand on */ }
 //!         conn.poll_transmit(&mut out).ok(); // pongs, the Close echo
@@ -181,10 +198,14 @@
 //!
 //! # Limits
 //!
-//! [`Config`] bounds frame size, message size and fragment count, each
-//! checked from the frame header before the payload is accepted. The
-//! connection itself holds at most one partial header (14 bytes) and one
-//! control payload (125 bytes) of peer data.
+//! [`Config::max_message_size`] is the limit to set: a message within it is
+//! never refused for how the peer framed or compressed it, and the frame
+//! limit follows it unless set. Frames that carry nothing are charged
+//! [`EMPTY_FRAME_COST`] each, so an empty-fragment flood ends with 1009.
+//! Every limit is checked from the frame header before the payload is
+//! accepted (see [`Config`] for how they fit together). The connection
+//! itself holds at most one partial header (14 bytes) and one control
+//! payload (125 bytes) of peer data.
 //!
 //! # Crate features
 //!
@@ -234,8 +255,10 @@ mod time;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
-pub use config::Config;
-pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
+pub use config::{Config, RsvBits, EMPTY_FRAME_COST};
+pub use conn::{
+    Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE,
+};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
 pub use handshake::{

@@ -256,9 +256,11 @@ impl Output for SliceOut<'_> {
     }
 }
 
-/// The budget for `size_of::<Connection>()`, in bytes: 632 on x86_64 (rustc
-/// 1.95). It was 600 before the timers, which were allowed 32 bytes: their
-/// four durations (packed to milliseconds), two instants and five flags.
+/// The budget for `size_of::<Connection>()`, in bytes: 648 on x86_64 (rustc
+/// 1.95). It was 600 before the timers, which were allowed 32 bytes (their
+/// four durations packed to milliseconds, two instants and five flags), and
+/// the cost-based fragment limit added 16: a count of empty fragments in
+/// the message in progress and a first-frame flag, with their alignment.
 ///
 /// Where the bytes go:
 /// - three control-frame-sized arrays, about 380 bytes: the partial control
@@ -274,7 +276,7 @@ impl Output for SliceOut<'_> {
 ///
 /// A connection per client on a server with 100 000 clients is 60 MB, so a
 /// new field that adds a buffer should be a decision, not an accident.
-const CONNECTION_BUDGET: usize = 632;
+const CONNECTION_BUDGET: usize = 648;
 
 #[test]
 fn connection_size_is_within_budget() {

@@ -308,7 +308,7 @@ fn a_close_crossing_a_keepalive_ping() {
     assert!(server.should_close_transport());
 
     let (events, _) = feed(&mut client, &mut answer);
-    assert_eq!(events, [Ev::close(1000, "")]);
+    assert_eq!(events, [Ev::close(1000, "done")], "the echo carries the reason");
     assert_eq!(client.state(), State::Closed);
     assert_eq!(client.poll_timeout(), None, "no close timeout configured: wait for the server");
 }

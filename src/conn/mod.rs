@@ -6,7 +6,7 @@ mod recv;
 mod send;
 mod timer;
 
-pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD};
+pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE};
 
 use crate::close::CloseFrame;
 use crate::config::{Config, Settings};
@@ -69,13 +69,18 @@ pub enum State {
 /// The connection is a machine with inputs and outputs; the caller owns the
 /// transport and the buffers, and MUST:
 ///
-/// 1. **Feed every byte it reads** to [`receive`](Self::receive), passing
-///    the unconsumed rest back until it is empty. Each call returns at most
-///    one [`Event`]; data events borrow the caller's buffer (unmasked in
-///    place), so handle each before the next call.
+/// 1. **Feed every byte it reads** to [`receive`](Self::receive), exactly
+///    once, passing the unconsumed rest back until it is empty. Each call
+///    returns at most one [`Event`]; data events borrow the caller's buffer
+///    (unmasked in place), so handle each before the next call. Feed only
+///    what follows the opening handshake's head.
 /// 2. **Drain automatic replies** after feeding: [`poll_transmit`](Self::poll_transmit)
 ///    writes queued pongs and Close answers; [`wants_write`](Self::wants_write)
-///    says whether anything is queued.
+///    says whether anything is queued. Nothing else writes them: a caller
+///    who never drains leaves the peer waiting for its pongs and its Close
+///    answer until it gives up, and then [`receive_eof`](Self::receive_eof)
+///    reports the unfinished close handshake as 1006 with the reason
+///    [`UNWRITTEN_CLOSE`](crate::UNWRITTEN_CLOSE).
 /// 3. **Send** with [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 ///    [`send_fragment`](Self::send_fragment), [`send_ping`](Self::send_ping),
 ///    [`send_pong`](Self::send_pong), [`send_close`](Self::send_close): each
@@ -96,16 +101,23 @@ pub enum State {
 /// sleep until that deadline or until more input arrives.
 ///
 /// Getters: [`role`](Self::role), [`state`](Self::state), [`is_closed`](Self::is_closed),
-/// [`config`](Self::config). Time: [`poll_timeout`](Self::poll_timeout),
+/// [`error`](Self::error), [`config`](Self::config). Time: [`poll_timeout`](Self::poll_timeout),
 /// [`handle_timeout`](Self::handle_timeout).
+///
+/// The loop over a real transport is in the [crate docs](crate#the-loop);
+/// the example below is the same loop in memory.
 ///
 /// # Errors
 ///
 /// A [`ProtocolError`] from `receive` is fatal and sticky: the connection
 /// queues a Close frame carrying the error's close code, returns the same
 /// error from every later `receive`, and still lets `poll_transmit` write
-/// the Close. Caller mistakes are [`SendError`](crate::SendError)s that
-/// change nothing.
+/// the Close; [`error`](Self::error) returns it from then on. So on an
+/// error, stop feeding and go on to write what `poll_transmit` gives: a
+/// caller that returns at once (`?` on `receive`) drops the Close, and the
+/// peer sees the transport vanish (1006) instead of the code it earned.
+/// Report the error after the Close is written. Caller mistakes are
+/// [`SendError`](crate::SendError)s that change nothing.
 ///
 /// # Example
 ///
@@ -123,15 +135,19 @@ pub enum State {
 /// let mut reply = Vec::new();
 /// let mut pos = 0;
 /// while pos < wire.len() {
-///     let received = server.receive(&mut wire[pos..])?;
+///     // Not `?`: on an error, stop feeding; the Close it queued is still written.
+///     let Ok(received) = server.receive(&mut wire[pos..]) else { break };
 ///     pos += received.consumed;
 ///     if let Some(Event::Text { data, fin: true, .. }) = received.event {
 ///         let text = core::str::from_utf8(data).expect("validated");
 ///         server.send_text(text, &mut reply)?;
 ///     }
+///     server.poll_transmit(&mut reply)?; // pongs, the Close answer
 /// }
+/// server.poll_transmit(&mut reply)?; // the Close a failure queued, if any
+/// assert_eq!(server.error(), None);
 ///
-/// let received = client.receive(&mut reply)?;
+/// let received = client.receive(&mut reply).expect("the echo is a valid frame");
 /// assert!(matches!(received.event, Some(Event::Text { data: b"hello", fin: true, .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -155,6 +171,8 @@ pub struct Connection<R = SecureRandom> {
     rx_message: Option<MessageInProgress>,
     /// RSV1 of the latest message's first frame, kept after the message ends.
     rx_rsv1: bool,
+    /// A frame header passed its checks: the stream is known to be frames.
+    rx_started: bool,
     rx_utf8: Utf8Validator,
 
     // --- send side ---
@@ -193,6 +211,9 @@ struct MessageInProgress {
     /// Sum of the announced payload lengths of its frames so far.
     len: u64,
     frames: u32,
+    /// Its frames that carried no payload and did not end it (saturating:
+    /// at `u32::MAX` no more are admitted, whatever the allowance).
+    empty: u32,
 }
 
 impl Connection<SecureRandom> {
@@ -223,6 +244,7 @@ impl<R: RandomSource> Connection<R> {
             control_len: 0,
             rx_message: None,
             rx_rsv1: false,
+            rx_started: false,
             rx_utf8: Utf8Validator::new(),
             tx_message: None,
             tx_utf8: Utf8Validator::new(),
@@ -290,6 +312,15 @@ impl<R: RandomSource> Connection<R> {
             State::Closed => self.role == Role::Server,
             _ => false,
         }
+    }
+
+    /// The error that failed the connection, if it failed: the peer's
+    /// violation that [`receive`](Self::receive) returned, or the one given
+    /// to [`fail_with`](Self::fail_with). It stays after the failure's Close
+    /// was written, so a loop that stopped feeding on the error can report
+    /// it once the Close is out.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.failed
     }
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.

@@ -143,9 +143,11 @@ impl<R: RandomSource> Connection<R> {
     /// failure, in that order. Returns the bytes written (0 when nothing is
     /// queued).
     ///
-    /// Call it after each [`receive`](Self::receive) that returned an event,
-    /// after `handle_timeout`, or whenever [`wants_write`](Self::wants_write)
-    /// is true.
+    /// The caller MUST call it after each [`receive`](Self::receive) that
+    /// returned an event and after each [`handle_timeout`](Self::handle_timeout),
+    /// or at least before reading from the transport again whenever
+    /// [`wants_write`](Self::wants_write) is true, and write what it gives:
+    /// the peer waits for these frames.
     ///
     /// # Errors
     ///

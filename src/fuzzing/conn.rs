@@ -37,7 +37,7 @@ fn config_from(byte: u8) -> Config {
         max_fragments: if byte & 4 != 0 { 8 } else { 1 << 16 },
         auto_pong: byte & 8 != 0,
         allow_non_minimal_lengths: byte & 16 != 0,
-        extension_rsv_bits: if byte & 32 != 0 { 0x40 } else { 0 },
+        extension_rsv_bits: if byte & 32 != 0 { crate::RsvBits::RSV1 } else { crate::RsvBits::NONE },
         ..Config::default()
     }
 }
@@ -246,6 +246,6 @@ pub fn roundtrip(mut data: &[u8]) {
     let (back, _) = run_connection(sender, &replies, &[]);
     let pongs = back.iter().filter(|r| matches!(r, Record::Pong(_))).count();
     assert!(pongs <= expected.iter().filter(|r| matches!(r, Record::Ping(_))).count());
-    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, Vec::new())));
+    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, b"done".to_vec())), "the echo carries the reason");
     assert_eq!(sender.state(), State::Closed);
 }

@@ -235,10 +235,10 @@ impl Peer {
                 Some(Event::Close(c)) => {
                     self.received.push(Record::Close(c.code(), c.reason().as_bytes().to_vec()));
                     match state_before {
-                        // §5.5.1: the echo carries the peer's code.
+                        // §5.5.1: the echo carries the peer's code (and reason).
                         State::Open => {
                             assert_eq!(self.conn.state(), State::CloseReceived);
-                            expect_echo = Some(c.code());
+                            expect_echo = Some((c.code(), c.reason().as_bytes().to_vec()));
                         }
                         State::CloseSent => assert_eq!(self.conn.state(), State::Closed),
                         other => panic!("a Close event in state {other:?}"),
@@ -257,8 +257,8 @@ impl Peer {
             if let Some(p) = expect_pong {
                 self.wrote.push(Record::Pong(p));
             }
-            if let Some(code) = expect_echo {
-                self.wrote.push(Record::Close(code, Vec::new()));
+            if let Some((code, reason)) = expect_echo {
+                self.wrote.push(Record::Close(code, reason));
                 assert_eq!(self.conn.state(), State::Closed, "the echo completes our side");
                 self.tx_message = None;
             }

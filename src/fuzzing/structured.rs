@@ -465,7 +465,7 @@ fn build(script: &Script, config: &Config, role: Role) -> (Vec<u8>, Vec<Record>,
             payload.extend_from_slice(&reason.as_bytes()[..end]);
             wire.frame(true, OpCode::Close, &payload, LengthForm::Minimal);
             expected.push(Record::Close(code, reason.as_bytes()[..end].to_vec()));
-            replies.push(Record::Close(code, Vec::new()));
+            replies.push(Record::Close(code, reason.as_bytes()[..end].to_vec()));
         }
         Ending::EmptyClose => {
             wire.frame(true, OpCode::Close, &[], LengthForm::Minimal);
