@@ -181,7 +181,7 @@
 //! - **The handshake deadline** is the wrapper's: the handshake machines
 //!   have no clock. Bound the head's reads (a read timeout, a runtime
 //!   timer) and answer a server's late request with
-//!   [`HandshakeError::Timeout`](handshake::HandshakeError::Timeout) (408).
+//!   [`HandshakeError::Timeout`] (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
 //! with feature `http`, [`handshake::http`] validates it, builds the `101`
