@@ -142,7 +142,15 @@ pub async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<
             out.clear();
         }
         if conn.should_close_transport() {
-            return stream.shutdown().await; // closes after both Close frames (or a failure's)
+            // Closes after both Close frames (or a failure's): our side ends,
+            // and what the peer still sends is read and dropped until it
+            // closes too, so no reset throws our Close away.
+            stream.shutdown().await?;
+            let _ = tokio::time::timeout(support::LINGER, async {
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            })
+            .await;
+            return Ok(());
         }
         let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
         let n = tokio::select! {

@@ -405,6 +405,33 @@ pub fn send_message(
     }
 }
 
+/// How long to keep reading after our side of the transport is shut down.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// Ends our side of the transport without a reset: shut down the write
+/// side (the peer reads the end of the stream after our last frame), then
+/// read and discard what the peer still sends until it closes too, for
+/// [`LINGER`] at most. Closing a socket that still holds unread bytes makes
+/// the kernel send a reset, which can throw away our Close before the peer
+/// reads it.
+pub fn close_gracefully(stream: &mut TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + LINGER;
+    let mut sink = [0u8; 16 * 1024];
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// How an echo connection ended, for the log.
 pub enum Ended {
     /// The peer's Close (or the end of the transport, 1006), and its reason.
@@ -485,6 +512,7 @@ pub fn echo_with(
             out.clear();
         }
         if conn.should_close_transport() {
+            close_gracefully(&mut stream);
             break;
         }
         // Read until input arrives or the next deadline passes.
