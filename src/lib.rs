@@ -164,7 +164,7 @@
 //! - **The handshake deadline** is the wrapper's: the handshake machines
 //!   have no clock. Bound the head's reads (a read timeout, a runtime
 //!   timer) and answer a server's late request with
-//!   [`HandshakeError::Timeout`](handshake::HandshakeError::Timeout) (408).
+//!   [`HandshakeError::Timeout`] (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
 //! with feature `http`, [`handshake::http`] validates it, builds the `101`
@@ -230,6 +230,10 @@ mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+#[cfg(feature = "alloc")]
+mod options;
+#[cfg(feature = "alloc")]
+mod session;
 mod time;
 mod utf8;
 
@@ -245,6 +249,16 @@ pub use handshake::{
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+#[cfg(feature = "alloc")]
+pub use options::{
+    adapter_config, AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_WRITE_BUFFER, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
+};
+#[cfg(feature = "alloc")]
+pub use session::{
+    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
+    UpgradeError, READ_CHUNK,
+};
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};
 
