@@ -11,6 +11,25 @@
 //! `std::net`, tokio, mio, an embedded executor or a fuzzer all drive the
 //! same code, and every behaviour is a deterministic exchange of bytes.
 //!
+//! # Most programs: the blocking adapter
+//!
+//! [`blocking`] (feature `std`) runs all of this over any `Read + Write`
+//! stream: `blocking::connect(url)`, `blocking::accept(stream)`, then
+//! `send` and `read` whole messages, with keepalive, dead-peer detection,
+//! permessage-deflate and a proper close built in. The async adapter for
+//! tokio is the `wsmachine-tokio` crate. Both drive the sans-IO [`Session`],
+//! which sequences the layers below; it is there for other runtimes too.
+//!
+//! ```no_run
+//! use wsmachine::{blocking, CloseCode};
+//! # fn main() -> Result<(), blocking::Error> {
+//! let mut ws = blocking::connect("ws://127.0.0.1:9002/")?;
+//! ws.send("hello")?;
+//! println!("{:?}", ws.read()?);
+//! ws.close(CloseCode::NORMAL, "done")?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layers
 //!
 //! 1. **Wire codec**, no allocation: [`FrameHeader`], [`OpCode`],
@@ -190,7 +209,9 @@
 //!
 //! - `std` (default): implies `alloc`; `std::error::Error` impls and
 //!   [`SecureRandom::from_os`].
-//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`].
+//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`],
+//!   the adapters' driver [`Session`] and their options.
+//! - `std` also brings [`blocking`], the adapter over `std::io` streams.
 //! - `simdutf8` (default): SIMD UTF-8 validation.
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
@@ -210,6 +231,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod ext;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]

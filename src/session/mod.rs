@@ -482,6 +482,12 @@ impl<R: RandomSource> Session<R> {
         Ok(self.ready.is_some())
     }
 
+    /// Whether the item [`piece_ready`](Self::piece_ready) found is a
+    /// piece of a message (rather than a ping, a pong or a Close).
+    pub fn has_piece(&self) -> bool {
+        matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. }))
+    }
+
     /// Feeds buffered input to the connection until an item is complete.
     fn advance(&mut self, pieces: bool) -> Result<Option<Found>, ProtocolError> {
         self.piece.clear();
