@@ -11,6 +11,25 @@
 //! `std::net`, tokio, mio, an embedded executor or a fuzzer all drive the
 //! same code, and every behaviour is a deterministic exchange of bytes.
 //!
+//! # Most programs: the blocking adapter
+//!
+//! [`blocking`] (feature `std`) runs all of this over any `Read + Write`
+//! stream: `blocking::connect(url)`, `blocking::accept(stream)`, then
+//! `send` and `read` whole messages, with keepalive, dead-peer detection,
+//! permessage-deflate and a proper close built in. The async adapter for
+//! tokio is the `wsmachine-tokio` crate. Both drive the sans-IO [`Session`],
+//! which sequences the layers below; it is there for other runtimes too.
+//!
+//! ```no_run
+//! use wsmachine::{blocking, CloseCode};
+//! # fn main() -> Result<(), blocking::Error> {
+//! let mut ws = blocking::connect("ws://127.0.0.1:9002/")?;
+//! ws.send("hello")?;
+//! println!("{:?}", ws.read()?);
+//! ws.close(CloseCode::NORMAL, "done")?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layers
 //!
 //! 1. **Wire codec**, no allocation: [`FrameHeader`], [`OpCode`],
@@ -211,7 +230,9 @@
 //!
 //! - `std` (default): implies `alloc`; `std::error::Error` impls and
 //!   [`SecureRandom::from_os`].
-//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`].
+//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`],
+//!   the adapters' driver [`Session`] and their options.
+//! - `std` also brings [`blocking`], the adapter over `std::io` streams.
 //! - `simdutf8` (default): SIMD UTF-8 validation.
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
@@ -231,6 +252,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod ext;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
@@ -251,6 +274,10 @@ mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+#[cfg(feature = "alloc")]
+mod options;
+#[cfg(feature = "alloc")]
+mod session;
 mod time;
 mod utf8;
 
@@ -268,6 +295,16 @@ pub use handshake::{
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+#[cfg(feature = "alloc")]
+pub use options::{
+    adapter_config, AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_WRITE_BUFFER, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
+};
+#[cfg(feature = "alloc")]
+pub use session::{
+    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
+    UpgradeError, READ_CHUNK,
+};
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};
 

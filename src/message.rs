@@ -31,6 +31,46 @@ impl Message {
             Message::Binary(b) => b,
         }
     }
+
+    /// A text message.
+    ///
+    /// ```
+    /// use wsmachine::Message;
+    /// assert_eq!(Message::text("hi"), Message::Text("hi".to_string()));
+    /// assert_eq!(Message::binary([1, 2]), Message::Binary(vec![1, 2]));
+    /// ```
+    pub fn text(text: impl Into<String>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Vec<u8>>) -> Self {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Self {
+        Message::Binary(data)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Self {
+        Message::Binary(data.into())
+    }
 }
 
 /// Collects the pieces of data events into whole messages, holding at most
