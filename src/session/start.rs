@@ -143,39 +143,34 @@ impl Rejection {
 }
 
 /// Feeds the request head: the one place that knows the handshake
-/// machine's feeding contract. Returns the machine's status and the bytes
-/// after the head (meaningful once complete).
-fn feed_request<'h, 'b>(
-    machine: &mut ServerHandshake,
-    head: &'b mut Vec<u8>,
-    input: &[u8],
+/// machine's feeding contract (only the new bytes; the machine keeps the
+/// head). Returns the machine's status and the bytes of `input` after the
+/// head (empty until it is complete).
+fn feed_request<'h, 'b, 'i>(
+    machine: &'b mut ServerHandshake,
+    input: &'i [u8],
     headers: &'h mut [Header<'b>],
-) -> Result<(Status<Request<'h, 'b>>, &'b [u8]), HandshakeError> {
-    head.extend_from_slice(input);
-    let head: &'b [u8] = head;
-    let status = machine.receive(head, headers)?;
-    let used = match &status {
-        Status::Complete(request) => request.head_len(),
-        Status::Partial => head.len(),
+) -> Result<(Status<Request<'h, 'b>>, &'i [u8]), HandshakeError> {
+    let status = machine.receive(input, headers)?;
+    let rest = match &status {
+        Status::Complete(request) => input.get(request.consumed()..).unwrap_or(&[]),
+        Status::Partial => &[],
     };
-    Ok((status, head.get(used..).unwrap_or(&[])))
+    Ok((status, rest))
 }
 
 /// Feeds the response head; as [`feed_request`] for the client.
-fn feed_response<'h, 'b>(
-    machine: &mut ClientHandshake<'_>,
-    head: &'b mut Vec<u8>,
-    input: &[u8],
+fn feed_response<'h, 'b, 'i>(
+    machine: &'b mut ClientHandshake<'_>,
+    input: &'i [u8],
     headers: &'h mut [Header<'b>],
-) -> Result<(Status<Response<'h, 'b>>, &'b [u8]), ResponseError> {
-    head.extend_from_slice(input);
-    let head: &'b [u8] = head;
-    let status = machine.receive(head, headers)?;
-    let used = match &status {
-        Status::Complete(response) => response.head_len(),
-        Status::Partial => head.len(),
+) -> Result<(Status<Response<'h, 'b>>, &'i [u8]), ResponseError> {
+    let status = machine.receive(input, headers)?;
+    let rest = match &status {
+        Status::Complete(response) => input.get(response.consumed()..).unwrap_or(&[]),
+        Status::Partial => &[],
     };
-    Ok((status, head.get(used..).unwrap_or(&[])))
+    Ok((status, rest))
 }
 
 /// The server's half of the opening handshake, sans-IO: fed the bytes of
@@ -205,8 +200,6 @@ fn feed_response<'h, 'b>(
 pub struct ServerStart<'o> {
     options: &'o AcceptOptions,
     machine: ServerHandshake,
-    /// The request's bytes so far.
-    head: Vec<u8>,
     /// The answer to a failed handshake.
     response: Vec<u8>,
     done: bool,
@@ -218,7 +211,6 @@ impl<'o> ServerStart<'o> {
         ServerStart {
             options,
             machine: ServerHandshake::new(options.handshake),
-            head: Vec::new(),
             response: Vec::new(),
             done: false,
         }
@@ -247,7 +239,7 @@ impl<'o> ServerStart<'o> {
         }
         let options = self.options;
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let (status, leftover) = match feed_request(&mut self.machine, &mut self.head, input, &mut headers) {
+        let (status, leftover) = match feed_request(&mut self.machine, input, &mut headers) {
             Ok(fed) => fed,
             Err(e) => {
                 self.done = true;
@@ -393,8 +385,6 @@ pub struct ClientStart<'p, R: RandomSource = SecureRandom> {
     /// The mask source, handed to the connection at the end.
     rng: Option<R>,
     request: Vec<u8>,
-    /// The answer's bytes so far.
-    head: Vec<u8>,
 }
 
 impl<'p, R: RandomSource> ClientStart<'p, R> {
@@ -423,7 +413,6 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
             deflate: parts.options.deflate,
             rng: Some(rng),
             request,
-            head: Vec::new(),
         })
     }
 
@@ -462,7 +451,7 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
         }
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         let (status, leftover) =
-            feed_response(&mut self.machine, &mut self.head, input, &mut headers).map_err(UpgradeError::Response)?;
+            feed_response(&mut self.machine, input, &mut headers).map_err(UpgradeError::Response)?;
         let Status::Complete(response) = status else { return Ok(None) };
         let Some(rng) = self.rng.take() else { return Err(UpgradeError::Done) };
         #[cfg(feature = "deflate")]
