@@ -150,6 +150,11 @@ pub use wsmachine::{
     SendError, UpgradeError,
 };
 
+/// The permessage-deflate settings of the options' `deflate` switch
+/// (feature `deflate`); `DeflateConfig::default()` suits most uses.
+#[cfg(feature = "deflate")]
+pub use wsmachine::ext::deflate::DeflateConfig;
+
 /// rustls, re-exported for [`connect_with_tls`]'s configuration (feature
 /// `rustls`).
 #[cfg(feature = "rustls")]
