@@ -29,7 +29,8 @@ const TIMER_ROUNDS: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Driver<S> {
     pub(crate) stream: S,
-    pub(crate) session: Session,
+    /// Boxed: a connection's future then stays small while it idles.
+    pub(crate) session: Box<Session>,
     /// Time zero of the session's [`Instant`]s.
     epoch: tokio::time::Instant,
     /// Armed at the session's next deadline, `timer_at`; `None` while no
@@ -70,7 +71,7 @@ impl<S> Driver<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
-    pub(crate) fn new(stream: S, session: Session, max_write_buffer: usize, epoch: tokio::time::Instant) -> Self {
+    pub(crate) fn new(stream: S, session: Box<Session>, max_write_buffer: usize, epoch: tokio::time::Instant) -> Self {
         Driver {
             stream,
             session,

@@ -252,7 +252,8 @@ where
         });
         match received {
             Ok(None) => {}
-            Ok(Some(session)) => break Ok(session),
+            // Boxed at once: the session never takes room in this future.
+            Ok(Some(session)) => break Ok(Box::new(session)),
             Err(e) => break Err(e),
         }
     };
@@ -263,7 +264,8 @@ where
             Ok(ws)
         }
         Err(e) => {
-            refuse(stream, start.response(), options.config.close_timeout).await;
+            // Boxed: a rare path, kept out of the connection's future.
+            Box::pin(refuse(stream, start.response(), options.config.close_timeout)).await;
             Err(Error::Handshake(e))
         }
     }
@@ -290,7 +292,7 @@ where
                 return Err(Error::Handshake(UpgradeError::Incomplete));
             }
             if let Some(session) = start.receive(&buf[..n])? {
-                return Ok::<Session, Error>(session);
+                return Ok::<Box<Session>, Error>(Box::new(session));
             }
         }
     };

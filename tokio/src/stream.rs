@@ -74,7 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// # }
     /// ```
     pub fn from_session(stream: S, session: Session, max_write_buffer: usize) -> Self {
-        WebSocketStream::new(Driver::new(stream, session, max_write_buffer, tokio::time::Instant::now()))
+        WebSocketStream::new(Driver::new(stream, Box::new(session), max_write_buffer, tokio::time::Instant::now()))
     }
 
     /// Receives the next whole message (up to `Config::max_message_size`),

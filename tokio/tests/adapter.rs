@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{bounded, listen, RawServer};
 use futures_util::{poll, SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use wsmachine_tokio::wsmachine::{adapter_config, Config, Incoming};
 use wsmachine_tokio::{
@@ -229,36 +230,49 @@ async fn send_waits_at_max_write_buffer_while_the_peer_does_not_read() {
 
 #[tokio::test]
 async fn recv_is_cancel_safe() {
-    const N: usize = 2000;
+    const ROUNDS: usize = 40;
     bounded(async {
         let (listener, url) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await?;
-            let mut ws = accept(tcp).await?;
-            for i in 0..N {
-                ws.send(format!("{i}")).await?;
+        let client = tokio::spawn(async move {
+            let mut ws = connect(&url).await?;
+            for round in 0..ROUNDS {
+                // Half of the message is sent: this recv reads it, cannot
+                // finish, and is dropped.
+                let polled = {
+                    let recv = ws.recv();
+                    tokio::pin!(recv);
+                    poll!(recv.as_mut())
+                };
+                assert!(polled.is_pending(), "round {round}: only half the message was sent");
+                ws.send("more").await?;
+                // The next recv returns the whole message, nothing lost.
+                let expected = Message::Binary((0..round * 997 + 10).map(|i| (i % 251) as u8).collect());
+                assert_eq!(ws.recv().await?, Some(expected), "round {round}");
             }
-            ws.flush().await?;
-            // Wait for the client's Close.
-            while ws.recv().await?.is_some() {}
+            ws.close(CloseCode::NORMAL, "").await?;
             Ok::<_, Error>(())
         });
-        let mut ws = connect(&url).await.expect("connect");
-        let mut next = 0;
-        let mut cancelled = 0;
-        while next < N {
-            tokio::select! {
-                message = ws.recv() => {
-                    assert_eq!(message.expect("recv"), Some(Message::text(format!("{next}"))));
-                    next += 1;
-                }
-                // Completes on its second poll: recv is often dropped midway.
-                _ = tokio::task::yield_now() => cancelled += 1,
+        let mut server = RawServer::accept(&listener, &AcceptOptions::default()).await;
+        for round in 0..ROUNDS {
+            let payload: Vec<u8> = (0..round * 997 + 10).map(|i| (i % 251) as u8).collect();
+            server.session.send_binary(&payload).expect("send");
+            let frame = server.session.poll_output().to_vec();
+            server.session.consume_output(frame.len());
+            let half = frame.len() / 2;
+            server.tcp.write_all(&frame[..half]).await.expect("write");
+            match server.next().await {
+                Some(Incoming::Message(message)) => assert_eq!(message, Message::text("more")),
+                other => panic!("expected the client's request for more, got {other:?}"),
             }
+            server.tcp.write_all(&frame[half..]).await.expect("write");
         }
-        assert!(cancelled > 0);
-        ws.close(CloseCode::NORMAL, "").await.expect("close");
-        server.await.expect("server task").expect("server");
+        match server.next().await {
+            Some(Incoming::Close(frame)) => assert_eq!(frame.code(), CloseCode::NORMAL),
+            other => panic!("expected the client's Close, got {other:?}"),
+        }
+        server.write().await;
+        drop(server);
+        client.await.expect("client task").expect("client");
     })
     .await;
 }
@@ -316,7 +330,7 @@ async fn a_request_that_never_completes_is_answered_408() {
             accept_with_options(tcp, &options, |_, _| Ok(())).await.map(drop)
         });
         let mut tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/test")).await.expect("tcp");
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncReadExt;
         tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("half a request");
         let mut answer = Vec::new();
         tcp.read_to_end(&mut answer).await.expect("the answer, then the end");
@@ -386,7 +400,7 @@ async fn a_protocol_violation_fails_with_its_close_code() {
             ws.recv().await
         });
         let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/test")).await.expect("tcp");
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncReadExt;
         raw.write_all(
             b"GET /test HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",

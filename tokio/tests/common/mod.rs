@@ -36,6 +36,7 @@ impl RawServer {
     /// Accepts one connection and answers its handshake.
     pub async fn accept(listener: &TcpListener, options: &AcceptOptions) -> RawServer {
         let (mut tcp, _) = listener.accept().await.expect("accept");
+        tcp.set_nodelay(true).expect("nodelay");
         let mut start = ServerStart::new(options);
         let mut buf = vec![0u8; 4096];
         let session = loop {
