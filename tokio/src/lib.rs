@@ -159,3 +159,8 @@ pub use wsmachine::ext::deflate::DeflateConfig;
 /// `rustls`).
 #[cfg(feature = "rustls")]
 pub use tokio_rustls::rustls;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

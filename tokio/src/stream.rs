@@ -84,7 +84,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// every call returns `Ok(None)`.
     ///
     /// Cancel-safe: if the future is dropped before it completes, no
-    /// message is lost; the next call returns it.
+    /// message is lost; the next call returns it. So it can wait beside
+    /// other work in `tokio::select!`:
+    ///
+    /// ```no_run
+    /// # async fn run(mut ws: wsmachine_tokio::WebSocketStream<tokio::net::TcpStream>,
+    /// #     mut outbox: tokio::sync::mpsc::Receiver<String>) -> Result<(), wsmachine_tokio::Error> {
+    /// loop {
+    ///     tokio::select! {
+    ///         received = ws.recv() => match received? {
+    ///             Some(message) => println!("got {message:?}"),
+    ///             None => return Ok(()), // closed by the peer
+    ///         },
+    ///         Some(text) = outbox.recv() => ws.send(text).await?,
+    ///     }
+    /// }
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -185,6 +201,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// receiving alone keeps answering pings and closes while the writer
     /// is idle. Each call locks the shared state only within a poll, never
     /// across an `.await`.
+    ///
+    /// ```
+    /// use wsmachine_tokio::{CloseCode, Error, Message};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Error> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let url = format!("ws://{}/", listener.local_addr()?);
+    /// let server = tokio::spawn(async move {
+    ///     let (mut reader, mut writer) = wsmachine_tokio::accept(listener.accept().await?.0).await?.split();
+    ///     // One task writes while this one reads.
+    ///     let greeter = tokio::spawn(async move { writer.send("welcome").await });
+    ///     let first = reader.recv().await?;
+    ///     greeter.await.expect("task")?;
+    ///     while reader.recv().await?.is_some() {} // until the client closes
+    ///     Ok::<_, Error>(first)
+    /// });
+    /// let mut ws = wsmachine_tokio::connect(&url).await?;
+    /// ws.send("hi").await?;
+    /// assert_eq!(ws.recv().await?, Some(Message::text("welcome")));
+    /// ws.close(CloseCode::NORMAL, "").await?;
+    /// assert_eq!(server.await.expect("task")?, Some(Message::text("hi")));
+    /// # Ok(()) }
+    /// ```
     pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
         split::split(self.driver)
     }

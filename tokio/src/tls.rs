@@ -8,7 +8,15 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A TCP stream, or (feature `rustls`) a TLS stream over one.
+/// A TCP stream, or (feature `rustls`) a TLS stream over one: the stream
+/// under a connection made by [`connect`](crate::connect).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine_tokio::Error> {
+/// let ws = wsmachine_tokio::connect("ws://127.0.0.1:9002/").await?;
+/// println!("connected from {}", ws.get_ref().tcp().local_addr()?);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MaybeTlsStream {
