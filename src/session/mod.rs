@@ -341,6 +341,15 @@ impl<R: RandomSource> Session<R> {
     /// Call it only after polling returned `None` (everything buffered was
     /// used), so the buffer never holds more than one read's worth.
     pub fn read_buf(&mut self) -> &mut [u8] {
+        self.compact_input();
+        if self.rx.len() < self.rx_end + READ_CHUNK {
+            self.rx.resize(self.rx_end + READ_CHUNK, 0);
+        }
+        &mut self.rx[self.rx_end..]
+    }
+
+    /// Moves the input still needed to the front of the read buffer.
+    fn compact_input(&mut self) {
         let keep = match self.ready {
             Some(Found::RxPiece { start, .. }) => start.min(self.rx_start),
             _ => self.rx_start,
@@ -354,10 +363,6 @@ impl<R: RandomSource> Session<R> {
                 *end -= keep;
             }
         }
-        if self.rx.len() < self.rx_end + READ_CHUNK {
-            self.rx.resize(self.rx_end + READ_CHUNK, 0);
-        }
-        &mut self.rx[self.rx_end..]
     }
 
     /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf).
@@ -367,16 +372,12 @@ impl<R: RandomSource> Session<R> {
 
     /// Copies bytes read elsewhere into the session: the bytes that
     /// followed the handshake head, or reads made into the caller's own
-    /// buffer.
+    /// buffer. The read buffer grows by what `bytes` needs, no more.
     pub fn receive(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let room = self.read_buf();
-            let n = room.len().min(rest.len());
-            room[..n].copy_from_slice(&rest[..n]);
-            self.filled(n);
-            rest = &rest[n..];
-        }
+        self.compact_input();
+        self.rx.truncate(self.rx_end);
+        self.rx.extend_from_slice(bytes);
+        self.rx_end = self.rx.len();
     }
 
     /// Reports that the transport ended (a read returned 0). Bytes still
@@ -384,6 +385,29 @@ impl<R: RandomSource> Session<R> {
     /// a Close with code 1006.
     pub fn receive_eof(&mut self) {
         self.eof = true;
+    }
+
+    /// Frees the buffers that hold nothing now: the read buffer once its
+    /// input is used, the output buffer once it is written, the piece
+    /// buffer once its piece was returned. Call it when the transport has
+    /// nothing to read, so that an idle connection holds no buffer; the
+    /// next read or send allocates what it needs.
+    pub fn shrink_buffers(&mut self) {
+        if self.rx_start == self.rx_end && self.ready.is_none() {
+            self.rx = Vec::new();
+            self.rx_start = 0;
+            self.rx_end = 0;
+        }
+        if self.out_pos == self.out.len() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+        if self.ready.is_none() {
+            self.piece = Vec::new();
+        }
+        if self.message.is_empty() {
+            self.message = Vec::new();
+        }
     }
 
     // --- items ---

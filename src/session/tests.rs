@@ -397,3 +397,29 @@ mod deflate {
         assert!(!client.is_compressed() && !server.is_compressed());
     }
 }
+
+#[test]
+fn an_idle_session_holds_no_buffer() {
+    let (mut client, mut server) = pair();
+    client.send(&Message::Binary(vec![7; 100_000])).unwrap();
+    pipe(&mut client, &mut server);
+    // Only what arrived is held, not a whole read chunk more.
+    assert!(server.rx.capacity() < 100_000 + READ_CHUNK);
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::Binary(vec![7; 100_000]))]);
+    server.send(&Message::text("back")).unwrap();
+    server.shrink_buffers();
+    // The answer is not written yet: the output stays.
+    assert!(server.buffered_output() > 0);
+    pipe(&mut server, &mut client);
+    server.shrink_buffers();
+    assert_eq!((server.rx.capacity(), server.out.capacity(), server.message.capacity()), (0, 0, 0));
+    // Half a frame stays through a shrink and completes later.
+    client.send(&Message::text("later")).unwrap();
+    let wire = client.poll_output().to_vec();
+    client.consume_output(wire.len());
+    server.receive(&wire[..3]);
+    assert_eq!(messages(&mut server), []);
+    server.shrink_buffers();
+    server.receive(&wire[3..]);
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::text("later"))]);
+}
