@@ -9,14 +9,20 @@
 3. `deflate_echo` (wsmachine-tokio, feature `deflate`) with a `websockets`
    client offering compression: permessage-deflate is negotiated, every
    echo matches, and the echoes arrive compressed.
+4. `hyper_upgrade` (hyper 1.x upgrading to wsmachine-tokio) with a
+   `websockets` client: the first message rides right behind the request.
+5. `wss_echo` (rustls) with a `websockets` client over TLS that trusts the
+   self-signed certificate the server wrote.
 
-Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO
+Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO
 Prints one line per check and `N passed, M failed`; exits non-zero on failure.
 """
 import asyncio
+import os
 import re
-import subprocess
+import ssl
 import sys
+import tempfile
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
@@ -61,10 +67,45 @@ async def blocking_client(binary):
         raise AssertionError(f"the server saw closes {closes}")
 
 
-async def start(binary):
-    process = await asyncio.create_subprocess_exec(binary, "127.0.0.1:0", stdout=asyncio.subprocess.PIPE)
-    line = (await process.stdout.readline()).decode()
-    return process, re.search(r"ws://([0-9.]+:[0-9]+)/", line).group(1)
+async def start(binary, cwd=None):
+    process = await asyncio.create_subprocess_exec(
+        os.path.abspath(binary), "127.0.0.1:0", stdout=asyncio.subprocess.PIPE, cwd=cwd
+    )
+    while True:  # the address line, after any others
+        line = (await process.stdout.readline()).decode()
+        found = re.search(r"wss?://([0-9.]+:[0-9]+)/", line)
+        if found or not line:
+            return process, found.group(1) if found else None
+
+
+async def echo_checks(ws):
+    for message in ["hello", b"\x00\xff" * 1000, "κόσμε " * 10_000]:
+        await ws.send(message)
+        if await ws.recv() != message:
+            raise AssertionError("an echo differs")
+
+
+async def hyper_upgrade(binary):
+    process, addr = await start(binary)
+    try:
+        async with connect(f"ws://{addr}/any/path", compression=None, max_size=None) as ws:
+            await echo_checks(ws)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def wss_echo(binary):
+    with tempfile.TemporaryDirectory() as folder:
+        process, addr = await start(binary, cwd=folder)
+        try:
+            context = ssl.create_default_context(cafile=os.path.join(folder, "wss_echo_cert.pem"))
+            port = addr.split(":")[1]
+            async with connect(f"wss://localhost:{port}/", ssl=context, max_size=None) as ws:
+                await echo_checks(ws)
+        finally:
+            process.terminate()
+            await process.wait()
 
 
 async def chat(binary):
@@ -104,11 +145,13 @@ async def deflate_echo(binary):
         await process.wait()
 
 
-async def main(blocking, chat_binary, deflate_binary):
+async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary):
     checks = [
         ("blocking_client <-> websockets echo server", blocking_client(blocking)),
         ("chat with two websockets clients", chat(chat_binary)),
         ("deflate_echo <-> websockets client, compressed", deflate_echo(deflate_binary)),
+        ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
+        ("wss_echo <-> websockets client over TLS", wss_echo(wss_binary)),
     ]
     passed = failed = 0
     for name, check in checks:
@@ -124,4 +167,4 @@ async def main(blocking, chat_binary, deflate_binary):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if asyncio.run(main(*sys.argv[1:4])) else 1)
+    sys.exit(0 if asyncio.run(main(*sys.argv[1:6])) else 1)
