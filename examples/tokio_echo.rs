@@ -6,29 +6,49 @@
 //! ```
 //!
 //! Every text and binary message is sent back unchanged, pings are answered
-//! and closes completed, on any path. A plain `GET /` (no Upgrade) gets the
-//! page that opens `new WebSocket(...)` to this server: open
-//! <http://127.0.0.1:9002/> in a browser. Pass `127.0.0.1:0` for a free port;
+//! and closes completed (with the peer's code and reason), on any path. A
+//! plain `GET /` (no Upgrade) gets the page that opens `new WebSocket(...)`
+//! to this server: open <http://127.0.0.1:9002/> in a browser; a plain GET
+//! on another path gets a short page saying this is a WebSocket endpoint. Pass `127.0.0.1:0` for a free port;
 //! the first line printed names the address.
 //!
 //! wsmachine itself knows nothing of tokio. [`run`] is all a runtime needs:
 //! read into a buffer, feed it, write what the machine produced (awaiting the
-//! write before reading again is the backpressure), and close the transport
-//! when the machine says so.
+//! write before reading again is the backpressure), sleep until the
+//! machine's next deadline or the next read, whichever comes first, and
+//! close the transport when the machine says so.
+//!
+//! Timers, as in `echo_server`: a request head must arrive within 10 s
+//! (else 408); a connection quiet for 20 s gets a Ping, and one that stays
+//! quiet 20 s more is dropped (Close 1011 "keepalive ping timeout"); a Close
+//! we send waits 10 s at most for its answer.
 
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
-use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler};
+use wsmachine::{Config, Connection, Event, HandshakeError, Instant, Message, MessageAssembler};
+
+mod support;
 
 /// The page served on `GET /`, shared with `echo_server`.
 const PAGE: &str = include_str!("support/echo_page.html");
 
-/// How long a client may take to send its request head.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send its request head (then 408).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connections' limits and timers: the defaults, plus keepalive and a
+/// close timeout.
+pub fn config() -> Config {
+    Config {
+        ping_interval: Some(Duration::from_secs(20)),
+        ping_timeout: Some(Duration::from_secs(20)),
+        close_timeout: Some(Duration::from_secs(10)),
+        ..Config::default()
+    }
+}
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
@@ -46,29 +66,39 @@ async fn main() -> io::Result<()> {
 }
 
 /// One connection: the handshake (or the page), then the echo loop.
-async fn handle(mut stream: TcpStream) -> io::Result<()> {
+async fn handle(stream: TcpStream) -> io::Result<()> {
+    handle_with(stream, config()).await
+}
+
+/// [`handle`] with the given limits and timers.
+pub async fn handle_with(mut stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, server_handshake(&mut stream)).await;
-    match handshake.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?? {
-        Some(leftover) => run(stream, Connection::server(Config::default()), leftover).await,
+    let Ok(handshake) = tokio::time::timeout(HANDSHAKE_TIMEOUT, server_handshake(&mut stream)).await else {
+        // The machine has no clock: the deadline is ours, answered with 408.
+        let mut out = Vec::new();
+        HandshakeError::Timeout.write_response(&mut out).map_err(io_error)?;
+        return stream.write_all(&out).await;
+    };
+    match handshake? {
+        Some(leftover) => run(stream, Connection::server(config), leftover).await,
         None => Ok(()),
     }
 }
 
 /// Reads the request and answers it: 101 for a valid upgrade (returning the
-/// bytes that followed the head), the page for a plain `GET /`, the error's
-/// own status otherwise.
-async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+/// bytes that followed the head), for a plain GET without any WebSocket
+/// header the page on `/` and a short "this is a WebSocket endpoint" page
+/// elsewhere, the error's own status otherwise.
+pub async fn server_handshake(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> io::Result<Option<Vec<u8>>> {
     let mut machine = ServerHandshake::default();
-    let mut buf = vec![0u8; machine.config().max_head_len];
-    let mut n = 0;
+    let mut buf = [0u8; 4096];
     let mut out = Vec::new();
     loop {
-        let read = stream.read(&mut buf[n..]).await?;
-        if read == 0 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
             return Ok(None);
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
@@ -78,22 +108,17 @@ async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>>
                 let accept = Accept { extra_headers: &[("Server", "wsmachine-tokio")], ..Accept::default() };
                 request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out).await?;
-                return Ok(Some(buf[request.head_len()..n].to_vec()));
-            }
-            Err(HandshakeError::MissingHeader("Upgrade"))
-                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
-            {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    PAGE.len()
-                );
-                stream.write_all(head.as_bytes()).await?;
-                stream.write_all(PAGE.as_bytes()).await?;
-                return Ok(None);
+                return Ok(Some(buf[request.consumed()..n].to_vec()));
             }
             Err(e) => {
-                e.write_response(&mut out).map_err(io_error)?;
-                stream.write_all(&out).await?;
+                // On this error the request's header lines are in `headers`.
+                if e == HandshakeError::MissingHeader("Upgrade") && support::is_plain_http(&headers) {
+                    let body = if support::is_root(machine.head()) { PAGE } else { support::ENDPOINT_PAGE };
+                    stream.write_all(&support::plain_http_answer(body.as_bytes())).await?;
+                } else {
+                    e.write_response(&mut out).map_err(io_error)?;
+                    stream.write_all(&out).await?;
+                }
                 return Ok(None);
             }
         }
@@ -101,21 +126,40 @@ async fn server_handshake(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>>
 }
 
 /// The runtime wrapper: the whole of what tokio adds to the machine.
-async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
+pub async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> io::Result<()> {
     let mut assembler = MessageAssembler::new(conn.config().max_message_size);
     let mut buf = vec![0u8; 256 * 1024];
     let mut out = Vec::new();
     let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake come first
+    let epoch = tokio::time::Instant::now();
+    let now = || Instant::from_duration(epoch.elapsed());
     loop {
         feed(&mut conn, &mut assembler, input, &mut out);
+        conn.handle_timeout(now()); // keepalive Ping, dead peer, close timeout
+        let _ = conn.poll_transmit(&mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?; // backpressure: no new read until this is written
             out.clear();
         }
         if conn.should_close_transport() {
-            return stream.shutdown().await; // closes after both Close frames (or a failure's)
+            // Closes after both Close frames (or a failure's): our side ends,
+            // and what the peer still sends is read and dropped until it
+            // closes too, so no reset throws our Close away.
+            stream.shutdown().await?;
+            let _ = tokio::time::timeout(support::LINGER, async {
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            })
+            .await;
+            return Ok(());
         }
-        let n = stream.read(&mut buf).await?;
+        let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
+        let n = tokio::select! {
+            read = stream.read(&mut buf) => read?,
+            _ = tokio::time::sleep_until(deadline.unwrap_or(epoch)), if deadline.is_some() => {
+                input = &mut [];
+                continue; // handle_timeout runs at the top of the next turn
+            }
+        };
         if n == 0 {
             conn.receive_eof(); // the peer vanished: a 1006 Close event
             return Ok(());
@@ -146,6 +190,10 @@ fn feed(conn: &mut Connection, assembler: &mut MessageAssembler, input: &mut [u8
                 break;
             }
         };
+        if let Event::Close(frame) = &event {
+            // Echo the code and the reason (the automatic answer is then not sent).
+            let _ = conn.send_close(frame.code(), frame.reason(), out);
+        }
         let _ = conn.poll_transmit(out);
         if matches!(event, Event::Close(_)) {
             break;

@@ -7,6 +7,9 @@ is a named test.
   - 50 `websockets` clients at once against each server (20 echoes each);
   - headless Chromium loading each server's page, which talks to it through
     `new WebSocket(url)` (see chromium_echo.py);
+  - C#'s `System.Net.WebSockets.ClientWebSocket` on Mono against both of our
+    servers (csharp_client.cs, compiled with `mcs` here): text, a 300 KiB
+    binary message, and a close whose code and reason must come back;
   - our client (the `interop_client` example) against `websockets`, Tornado
     and Node `ws` echo servers.
 
@@ -21,11 +24,15 @@ Builds nothing: it takes the example binaries' paths.
 
 Usage:
   run.py ECHO_SERVER TOKIO_ECHO INTEROP_CLIENT [--python PY] [--node NODE]
-         [--chromium CHROMIUM] [--table FILE]
+         [--chromium CHROMIUM] [--mono MONO] [--mcs MCS] [--only PEERS]
+         [--table FILE]
 
 PY (default: this interpreter) must have `websockets` and `tornado`
 (interop/requirements.txt); `ws` must be installed in interop/node_modules
-(`npm ci --prefix interop`). Every listener binds 127.0.0.1:0. Prints a
+(`npm ci --prefix interop`); MONO and MCS (default: `mono`, `mcs`) come
+from Debian's `mono-runtime` and `mono-mcs`. --only runs the named peers
+alone (a comma-separated list of websockets, tornado, ws, chromium,
+csharp). Every listener binds 127.0.0.1:0. Prints a
 summary table and a final line `N passed, M failed`; exits non-zero on any
 failure. With --table, writes the README's "works with" table to FILE.
 """
@@ -35,6 +42,7 @@ import re
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +52,7 @@ import chromium_echo  # noqa: E402
 import common  # noqa: E402
 
 CLIENT_TIMEOUT = 300  # one peer client's whole script, 14 exchanges
+CSHARP_EXCHANGES = ["text", "binary-300KiB", "close-with-reason"]
 SERVER_START_TIMEOUT = 20
 OUR_CLIENT_EXCHANGES = [name for name in common.CLIENT_EXCHANGES if name != "deflate-declined"] + [
     "close-by-server"
@@ -116,12 +125,25 @@ def versions(args):
     node = out([args.node, "--version"])
     chromium = out([args.chromium, "--version"])
     chromium = re.search(r"[0-9]+(\.[0-9]+)+", chromium)
+    mono = out([args.mono, "--version"])
+    mono = re.search(r"version ([0-9.]+)", mono)
     return {  # key: (peer as the README names it, version tested)
         "websockets": ("Python `websockets`", f"{out(peer_command(args, PEERS[0], '--version'))} (Python {python})"),
         "tornado": ("Tornado", f"{out(peer_command(args, PEERS[1], '--version'))} (Python {python})"),
         "ws": ("Node `ws`", f"{out(peer_command(args, PEERS[2], '--version'))} (Node {node.lstrip('v')})"),
         "chromium": ("Chromium, headless", f"{chromium.group(0) if chromium else '?'} (Debian)"),
+        "csharp": ("C# `ClientWebSocket`", f"Mono {mono.group(1) if mono else '?'} (Debian)"),
     }
+
+
+def build_csharp(args, out_dir):
+    """Compiles csharp_client.cs with mcs; returns the program's path."""
+    exe = os.path.join(out_dir, "csharp_client.exe")
+    done = subprocess.run([args.mcs, "-nologo", f"-out:{exe}", os.path.join(HERE, "csharp_client.cs")],
+                          capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"mcs failed: {(done.stdout + done.stderr).strip()[-300:]}")
+    return exe
 
 
 PEERS = [
@@ -139,9 +161,16 @@ def main():
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--node", default="node")
     parser.add_argument("--chromium", default="chromium")
+    parser.add_argument("--mono", default="mono")
+    parser.add_argument("--mcs", default="mcs")
+    parser.add_argument("--only", help="comma-separated peers to run (default: all)")
     parser.add_argument("--table", help="write the markdown 'works with' table here")
     args = parser.parse_args()
     ours = {"echo_server": args.echo_server, "tokio_echo": args.tokio_echo}
+    only = set(args.only.split(",")) if args.only else None
+
+    def wanted(key):
+        return only is None or key in only
 
     groups = []  # (peer key, peer label, role, {exchange: None or why})
 
@@ -153,7 +182,7 @@ def main():
 
     # Peer clients against our servers.
     for server_name, binary in ours.items():
-        for peer in PEERS:
+        for peer in filter(lambda p: wanted(p["name"]), PEERS):
             try:
                 server, addr = start([binary, "127.0.0.1:0"], r"ws://([0-9.]+:[0-9]+)/")
             except RuntimeError as e:
@@ -167,7 +196,7 @@ def main():
             record(peer["name"], peer["label"], f"client -> {server_name}", results)
 
     # Many connections at once against each of our servers.
-    for server_name, binary in ours.items():
+    for server_name, binary in ours.items() if wanted("websockets") else ():
         try:
             server, addr = start([binary, "127.0.0.1:0"], r"ws://([0-9.]+:[0-9]+)/")
         except RuntimeError as e:
@@ -180,15 +209,38 @@ def main():
         record("websockets", PEERS[0]["label"], f"50 clients -> {server_name}", results)
 
     # Chromium's page against our servers.
-    for server_name, binary in ours.items():
+    for server_name, binary in ours.items() if wanted("chromium") else ():
         try:
             _, results = chromium_echo.exchanges(binary, args.chromium)
         except (OSError, SystemExit) as e:
             results = {n: f"could not run: {e}" for n in chromium_echo.EXCHANGES}
         record("chromium", "Chromium", f"page -> {server_name}", results)
 
+    # C#'s ClientWebSocket (Mono) against our servers.
+    if wanted("csharp"):
+        with tempfile.TemporaryDirectory() as build_dir:
+            try:
+                exe = build_csharp(args, build_dir)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                exe, why = None, f"could not compile csharp_client.cs: {e}"
+            for server_name, binary in ours.items():
+                role = f"client -> {server_name}"
+                if exe is None:
+                    record("csharp", "C# (Mono)", role, {n: why for n in CSHARP_EXCHANGES})
+                    continue
+                try:
+                    server, addr = start([binary, "127.0.0.1:0"], r"ws://([0-9.]+:[0-9]+)/")
+                except RuntimeError as e:
+                    record("csharp", "C# (Mono)", role, {n: str(e) for n in CSHARP_EXCHANGES})
+                    continue
+                try:
+                    results = run_script([args.mono, exe, "client", f"ws://{addr}/echo"], CSHARP_EXCHANGES)
+                finally:
+                    stop(server)
+                record("csharp", "C# (Mono)", role, results)
+
     # Our client against the peers' servers.
-    for peer in PEERS:
+    for peer in filter(lambda p: wanted(p["name"]), PEERS):
         try:
             server, addr = start(peer_command(args, peer, "server"), r"PORT ([0-9]+)")
         except (RuntimeError, OSError) as e:

@@ -37,11 +37,14 @@ pub enum ProtocolError {
     /// A Close frame payload that is invalid (§5.5.1, §7.4). 1002, or 1007
     /// for a reason that is not UTF-8.
     InvalidClosePayload(ClosePayloadError),
-    /// A frame payload over `Config::max_frame_payload`. 1009.
+    /// A frame payload over `Config::frame_limit()` (twice that for a
+    /// compressed frame). 1009.
     FrameTooLarge,
     /// A message over `Config::max_message_size`. 1009.
     MessageTooLarge,
-    /// A message in more frames than `Config::max_fragments`. 1009.
+    /// A message in more frames than `Config::max_fragments` when that is
+    /// set, or with more empty frames than its size limit pays for (each
+    /// costs `EMPTY_FRAME_COST` bytes): an empty-fragment flood. 1009.
     TooManyFragments,
     /// A compressed message (permessage-deflate, RFC 7692 §6.2) whose
     /// payload is not a valid DEFLATE stream. 1007: data "not consistent
@@ -50,6 +53,21 @@ pub enum ProtocolError {
     /// A compressed message that inflates more than the configured
     /// compression ratio allows (`DeflateConfig::max_ratio`). 1009.
     CompressionRatio,
+    /// Nothing arrived within `Config::ping_timeout` of a keepalive Ping:
+    /// the peer or the path to it is gone. 1011, as Python's `websockets`
+    /// sends; the Close is most likely never read, and the application is
+    /// told 1006 (see `Connection::handle_timeout`).
+    PingTimeout,
+    /// Nothing arrived for `Config::idle_timeout`. 1011, as for
+    /// [`PingTimeout`](Self::PingTimeout).
+    IdleTimeout,
+    /// The first bytes fed to the connection spell an HTTP request or
+    /// response (`GET `, `HTTP/`, …) instead of a frame header: the caller
+    /// fed the opening handshake to the `Connection`. Feed it only the bytes
+    /// after the handshake head (`input[request.consumed()..]` of the read that completed the handshake).
+    /// This is a mistake of the caller, not the peer; the queued Close
+    /// carries 1002.
+    HttpInput,
 }
 
 impl ProtocolError {
@@ -63,6 +81,7 @@ impl ProtocolError {
             | ProtocolError::MessageTooLarge
             | ProtocolError::TooManyFragments
             | ProtocolError::CompressionRatio => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::PingTimeout | ProtocolError::IdleTimeout => CloseCode::INTERNAL_ERROR,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -87,9 +106,14 @@ impl core::fmt::Display for ProtocolError {
             }
             ProtocolError::FrameTooLarge => "frame payload over the configured limit",
             ProtocolError::MessageTooLarge => "message over the configured size limit",
-            ProtocolError::TooManyFragments => "message in more fragments than the configured limit",
+            ProtocolError::TooManyFragments => "message in too many fragments (or too many empty ones)",
             ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
+            ProtocolError::PingTimeout => "no answer to a keepalive ping within the ping timeout",
+            ProtocolError::IdleTimeout => "nothing received within the idle timeout",
+            ProtocolError::HttpInput => {
+                "input is HTTP, not WebSocket frames: feed the connection only the bytes after the handshake head"
+            }
         };
         write!(f, "{what} (close with {})", self.close_code())
     }

@@ -11,6 +11,25 @@
 //! `std::net`, tokio, mio, an embedded executor or a fuzzer all drive the
 //! same code, and every behaviour is a deterministic exchange of bytes.
 //!
+//! # Most programs: the blocking adapter
+//!
+//! [`blocking`] (feature `std`) runs all of this over any `Read + Write`
+//! stream: `blocking::connect(url)`, `blocking::accept(stream)`, then
+//! `send` and `read` whole messages, with keepalive, dead-peer detection,
+//! permessage-deflate and a proper close built in. The async adapter for
+//! tokio is the `wsmachine-tokio` crate. Both drive the sans-IO [`Session`],
+//! which sequences the layers below; it is there for other runtimes too.
+//!
+//! ```no_run
+//! use wsmachine::{blocking, CloseCode};
+//! # fn main() -> Result<(), blocking::Error> {
+//! let mut ws = blocking::connect("ws://127.0.0.1:9002/")?;
+//! ws.send("hello")?;
+//! println!("{:?}", ws.read()?);
+//! ws.close(CloseCode::NORMAL, "done")?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layers
 //!
 //! 1. **Wire codec**, no allocation: [`FrameHeader`], [`OpCode`],
@@ -22,31 +41,66 @@
 //!    [`Role::Server`]: bytes in, [`Event`]s out; send calls write frames.
 //! 4. **Conveniences** (feature `alloc`): [`MessageAssembler`] for whole
 //!    [`Message`]s with a size limit, and `Vec<u8>` as an [`Output`].
+//! 5. **Time**, in the connection machine: keepalive pings, dead-peer
+//!    detection and the close handshake timeout are deadlines it computes
+//!    ([`Connection::poll_timeout`]) and acts on when the caller says the
+//!    time has come ([`Connection::handle_timeout`] with an [`Instant`]).
 //!
 //! # The loop
 //!
-//! Over a blocking `std::net::TcpStream`, after the opening handshake:
+//! Over a blocking `std::net::TcpStream`, after the opening handshake, with
+//! keepalive pings and a close timeout. Time is an input: the loop reads its
+//! own clock, and sleeps in `read` until input arrives or the next deadline
+//! passes.
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
-//! use wsmachine::{Config, Connection, Event};
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::time::Duration;
+//! use wsmachine::{Config, Connection, Event, Instant};
 //!
 //! # fn serve(mut stream: std::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
-//! let mut conn = Connection::server(Config::default());
+//! let config = Config {
+//!     ping_interval: Some(Duration::from_secs(20)), // keepalive
+//!     ping_timeout: Some(Duration::from_secs(20)),  // dead peer
+//!     close_timeout: Some(Duration::from_secs(5)),
+//!     ..Config::default()
+//! };
+//! let mut conn = Connection::server(config);
+//! let epoch = std::time::Instant::now();
+//! let now = || Instant::from_duration(epoch.elapsed());
 //! let mut buf = vec![0u8; 64 * 1024];
 //! let mut out = Vec::new();
 //! loop {
-//!     let n = stream.read(&mut buf)?;
+//!     // 1. Time: act on every deadline that is due (a ping, a dead peer, a
+//!     //    Close never answered).
+//!     if let Some(Event::Close(frame)) = conn.handle_timeout(now()) {
+//!         println!("gave up: {}", frame.reason());
+//!     }
+//!     // 2. Write what the machine produced.
+//!     conn.poll_transmit(&mut out)?;
+//!     stream.write_all(&out)?;
+//!     out.clear();
+//!     if conn.should_close_transport() {
+//!         break;
+//!     }
+//!     // 3. Sleep until input or the next deadline.
+//!     let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(now()).max(Duration::from_millis(1)));
+//!     stream.set_read_timeout(wait)?;
+//!     let n = match stream.read(&mut buf) {
+//!         Ok(n) => n,
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+//!         Err(e) => return Err(e.into()),
+//!     };
 //!     if n == 0 {
 //!         conn.receive_eof(); // a 1006 Close event if the peer vanished
 //!         break;
 //!     }
+//!     // 4. Feed every byte read, passing the unconsumed rest back.
 //!     let mut pos = 0;
 //!     while pos < n {
-//!         let received = match conn.receive(&mut buf[pos..n]) {
-//!             Ok(received) => received,
-//!             Err(_protocol_error) => break, // a Close with its code is queued
-//!         };
+//!         // Not `?`: on an error, stop feeding. The Close it queued is
+//!         // written below, and `conn.error()` keeps the error.
+//!         let Ok(received) = conn.receive(&mut buf[pos..n]) else { break };
 //!         pos += received.consumed;
 //!         match received.event {
 //!             Some(Event::Text { data, .. }) => { /* a piece of a text message */ }
@@ -57,15 +111,27 @@
 //!         // Drain after every event, so each ping gets its pong in order.
 //!         conn.poll_transmit(&mut out)?;
 //!     }
-//!     conn.poll_transmit(&mut out)?; // the Close a failure queued, if any
-//!     stream.write_all(&out)?;
-//!     out.clear();
-//!     if conn.should_close_transport() {
-//!         break;
-//!     }
 //! }
-//! # Ok(()) }
+//! // The Close is out: now report what failed the connection, if anything.
+//! match conn.error() {
+//!     Some(error) => Err(error.into()),
+//!     None => Ok(()),
+//! }
+//! # }
 //! ```
+//!
+//! This is the one loop to copy; the rules it keeps:
+//!
+//! - **Feed each byte once**, from `consumed` on, and only the bytes after
+//!   the handshake head (HTTP fed by mistake fails with
+//!   [`ProtocolError::HttpInput`]; bytes fed twice are not detected).
+//! - **Never `?` on `receive`**: returning there drops the Close the error
+//!   queued, and the peer sees 1006 instead of the code.
+//! - **Drain [`Connection::poll_transmit`] and write it** after feeding
+//!   each read: it holds the pongs and the Close answer, which nothing
+//!   else writes. A connection never drained hangs the close handshake
+//!   until the peer gives up; [`Connection::receive_eof`] then reports
+//!   1006 with [`UNWRITTEN_CLOSE`] as the reason.
 //!
 //! # Wrapping it in a runtime
 //!
@@ -76,26 +142,36 @@
 //!
 //! ```no_run
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
-//! use wsmachine::{Connection, Event};
+//! use wsmachine::{Connection, Event, Instant};
 //!
 //! # async fn run(mut stream: tokio::net::TcpStream, mut conn: Connection, mut leftover: Vec<u8>) -> std::io::Result<()> {
+//! let epoch = tokio::time::Instant::now();
+//! let now = || Instant::from_duration(epoch.elapsed());
 //! let (mut buf, mut out) = (vec![0u8; 64 * 1024], Vec::new());
 //! let mut input: &mut [u8] = &mut leftover; // bytes that came with the handshake
 //! loop {
 //!     let mut pos = 0;
 //!     while pos < input.len() {
-//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break };
+//!         let Ok(received) = conn.receive(&mut input[pos..]) else { break }; // see `conn.error()`
 //!         pos += received.consumed;
 //!         if let Some(Event::Text { data, fin, .. }) = received.event { /* hand on */ }
 //!         conn.poll_transmit(&mut out).ok(); // pongs, the Close echo
 //!     }
-//!     conn.poll_transmit(&mut out).ok(); // the Close a failure queued
+//!     conn.handle_timeout(now()); // keepalive ping, dead peer, close timeout
+//!     conn.poll_transmit(&mut out).ok(); // the Close a failure queued, a ping
 //!     stream.write_all(&out).await?; // backpressure: no new read until written
 //!     out.clear();
 //!     if conn.should_close_transport() {
 //!         return stream.shutdown().await;
 //!     }
-//!     let n = stream.read(&mut buf).await?;
+//!     let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
+//!     let n = tokio::select! {
+//!         read = stream.read(&mut buf) => read?,
+//!         _ = tokio::time::sleep_until(deadline.unwrap_or(epoch)), if deadline.is_some() => {
+//!             input = &mut [];
+//!             continue; // handle_timeout runs at the top of the next turn
+//!         }
+//!     };
 //!     if n == 0 {
 //!         conn.receive_eof(); // a 1006 Close event
 //!         return Ok(());
@@ -116,9 +192,15 @@
 //!   the task owning it), so frames leave in the order they were made.
 //! - **Close** the transport when [`Connection::should_close_transport`]
 //!   says so, and report a read of 0 bytes with [`Connection::receive_eof`].
-//! - **Timeouts** are the runtime's: bound the handshake read, and give a
-//!   client a deadline to wait for the server to close after the close
-//!   handshake.
+//! - **Time** is the runtime's clock and the machine's rules: sleep until
+//!   [`Connection::poll_timeout`] (a `tokio::time::sleep_until` raced
+//!   against the read), then call [`Connection::handle_timeout`]. Keepalive
+//!   pings, dead-peer detection and the close handshake timeout all run
+//!   through these two calls.
+//! - **The handshake deadline** is the wrapper's: the handshake machines
+//!   have no clock. Bound the head's reads (a read timeout, a runtime
+//!   timer) and answer a server's late request with
+//!   [`HandshakeError::Timeout`] (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
 //! with feature `http`, [`handshake::http`] validates it, builds the `101`
@@ -135,16 +217,22 @@
 //!
 //! # Limits
 //!
-//! [`Config`] bounds frame size, message size and fragment count, each
-//! checked from the frame header before the payload is accepted. The
-//! connection itself holds at most one partial header (14 bytes) and one
-//! control payload (125 bytes) of peer data.
+//! [`Config::max_message_size`] is the limit to set: a message within it is
+//! never refused for how the peer framed or compressed it, and the frame
+//! limit follows it unless set. Frames that carry nothing are charged
+//! [`EMPTY_FRAME_COST`] each, so an empty-fragment flood ends with 1009.
+//! Every limit is checked from the frame header before the payload is
+//! accepted (see [`Config`] for how they fit together). The connection
+//! itself holds at most one partial header (14 bytes) and one control
+//! payload (125 bytes) of peer data.
 //!
 //! # Crate features
 //!
 //! - `std` (default): implies `alloc`; `std::error::Error` impls and
 //!   [`SecureRandom::from_os`].
-//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`].
+//! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`],
+//!   the adapters' driver [`Session`] and their options.
+//! - `std` also brings [`blocking`], the adapter over `std::io` streams.
 //! - `simdutf8` (default): SIMD UTF-8 validation.
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
@@ -164,6 +252,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod ext;
 pub mod handshake;
 mod output;
@@ -181,11 +271,18 @@ mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+#[cfg(feature = "alloc")]
+mod options;
+#[cfg(feature = "alloc")]
+mod session;
+mod time;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
-pub use config::Config;
-pub use conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD};
+pub use config::{Config, RsvBits, EMPTY_FRAME_COST};
+pub use conn::{
+    Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE,
+};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, HeaderError, HeaderStatus, OpCode, MAX_HEADER_LEN};
 pub use handshake::{
@@ -195,6 +292,17 @@ pub use handshake::{
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+#[cfg(feature = "alloc")]
+pub use options::{
+    adapter_config, AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_WRITE_BUFFER, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
+};
+#[cfg(feature = "alloc")]
+pub use session::{
+    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
+    UpgradeError, READ_CHUNK,
+};
+pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};
 
 /// The README's examples, compiled and run as doc tests.

@@ -76,7 +76,7 @@ fn xor_word(chunk: &mut [u8], word: u64) {
 /// The key as seen from `offset` bytes into the payload: byte `i` of the
 /// result is byte `(offset + i) % 4` of the key.
 #[inline(always)]
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     // In little-endian order, moving byte k to position k - n is a right rotation by 8n bits.
     u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32).to_le_bytes()
 }

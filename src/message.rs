@@ -31,6 +31,46 @@ impl Message {
             Message::Binary(b) => b,
         }
     }
+
+    /// A text message.
+    ///
+    /// ```
+    /// use wsmachine::Message;
+    /// assert_eq!(Message::text("hi"), Message::Text("hi".to_string()));
+    /// assert_eq!(Message::binary([1, 2]), Message::Binary(vec![1, 2]));
+    /// ```
+    pub fn text(text: impl Into<String>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Vec<u8>>) -> Self {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Self {
+        Message::Binary(data)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Self {
+        Message::Binary(data.into())
+    }
 }
 
 /// Collects the pieces of data events into whole messages, holding at most
@@ -41,6 +81,14 @@ impl Message {
 /// it is safe to use on events from any source. The buffer is reused from
 /// one message to the next.
 ///
+/// The assembler knows nothing of the connection its events came from: an
+/// error from [`push`](Self::push) does not fail that connection. The caller
+/// MUST hand it to [`Connection::fail_with`](crate::Connection::fail_with),
+/// which queues the Close with the error's code (1009 or 1007) for
+/// `poll_transmit`, as below. (The assembler takes no connection because
+/// its events may come from elsewhere, e.g. from `Deflate::decode`, which
+/// holds the connection while its events are pushed.)
+///
 /// ```
 /// use wsmachine::{Config, Connection, Message, MessageAssembler};
 /// let mut server = Connection::server(Config::default());
@@ -50,16 +98,21 @@ impl Message {
 /// let mut messages = Vec::new();
 /// let mut pos = 0;
 /// while pos < wire.len() {
-///     let received = server.receive(&mut wire[pos..])?;
+///     let Ok(received) = server.receive(&mut wire[pos..]) else { break };
 ///     pos += received.consumed;
 ///     if let Some(event) = &received.event {
-///         if let Some(message) = assembler.push(event)? {
-///             messages.push(message);
+///         match assembler.push(event) {
+///             Ok(Some(message)) => messages.push(message),
+///             Ok(None) => {}
+///             Err(error) => {
+///                 server.fail_with(error); // queues the Close with its code
+///                 break;
+///             }
 ///         }
 ///     }
 /// }
+/// assert_eq!(server.error(), None);
 /// assert_eq!(messages, [Message::Text("Hello".into())]);
-/// # Ok::<(), wsmachine::ProtocolError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MessageAssembler {
@@ -81,7 +134,8 @@ impl MessageAssembler {
     /// [`ProtocolError::MessageTooLarge`] (1009) when the message grows past
     /// the limit — checked before copying — and
     /// [`ProtocolError::InvalidUtf8`] (1007) if a text message is not UTF-8.
-    /// The partial message is dropped either way.
+    /// The partial message is dropped either way. The connection the event
+    /// came from is not failed: pass the error to `Connection::fail_with`.
     pub fn push(&mut self, event: &Event<'_>) -> Result<Option<Message>, ProtocolError> {
         let (kind, data, fin) = match *event {
             Event::Text { data, fin, .. } => (MessageKind::Text, data, fin),

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use wsmachine::{
     CloseCode, ClosePayloadError as CP, Config, Connection, FrameHeader, HeaderStatus, Message, MessageAssembler,
-    MessageKind, OpCode, ProtocolError, ProtocolError as P, Role, SendError, State,
+    MessageKind, OpCode, ProtocolError, ProtocolError as P, Role, RsvBits, SendError, State,
 };
 
 // ---------------------------------------------------------------------------
@@ -88,7 +88,7 @@ macro_rules! reject {
 }
 
 fn ext_rsv1() -> Connection {
-    server_with(Config { extension_rsv_bits: 0x40, ..Config::default() })
+    server_with(Config { extension_rsv_bits: RsvBits::RSV1, ..Config::default() })
 }
 
 fn non_minimal_ok() -> Connection {
@@ -142,6 +142,26 @@ reject!(reject_rsv1_on_continuation_with_extension, ext_rsv1,
     before: cf(0x41, b"a"), bad: cf(0xC0, b"b"), P::ReservedBits, 1002, At::Header);
 reject!(reject_rsv1_on_control_frame_with_extension, ext_rsv1, bad: cf(0xC9, b"p"), P::ReservedBits, 1002, At::Header);
 reject!(reject_rsv2_when_only_rsv1_is_claimed, ext_rsv1, bad: cf(0xE1, b"a"), P::ReservedBits, 1002, At::Header);
+
+#[test]
+fn only_rsv_bits_can_be_claimed() {
+    // FIN, opcode bits and mixtures are refused when the set is built, so a
+    // Config can never claim them.
+    for bits in [0x80, 0x0F, 0x01, 0x8F, 0xF0, 0x41] {
+        assert_eq!(RsvBits::from_bits(bits), None, "{bits:#04x}");
+    }
+    for bits in [0x00, 0x10, 0x20, 0x40, 0x50, 0x70] {
+        assert_eq!(RsvBits::from_bits(bits).map(RsvBits::bits), Some(bits));
+    }
+    assert_eq!(RsvBits::RSV1 | RsvBits::RSV2 | RsvBits::RSV3, RsvBits::ALL);
+    assert!(RsvBits::ALL.contains(RsvBits::RSV2) && !RsvBits::RSV1.contains(RsvBits::RSV2));
+    assert_eq!(Config::default().extension_rsv_bits, RsvBits::NONE);
+    // A claimed RSV2 passes on a first data frame; RSV1, unclaimed, does not.
+    let mut conn = server_with(Config { extension_rsv_bits: RsvBits::RSV2, ..Config::default() });
+    let (events, err) = feed(&mut conn, &mut cf(0xA2, b"x"));
+    assert_eq!((events, err), (vec![Ev::binary(b"x", true)], None));
+    assert_eq!(feed(&mut conn, &mut cf(0xC2, b"x")).1, Some(P::ReservedBits));
+}
 
 #[test]
 fn accept_rsv1_on_first_data_frame_with_extension() {
@@ -372,8 +392,10 @@ fn accept_largest_legal_64_bit_length_header() {
     let mut wire = [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
     let mut conn = client_with(Config { max_frame_payload: u64::MAX, max_message_size: u64::MAX, ..Config::default() });
     assert_eq!(feed(&mut conn, &mut wire), (vec![], None));
+    // With the default limits (the frame limit follows the message limit),
+    // it is the message that is too large.
     let mut conn = client();
-    assert_eq!(feed(&mut conn, &mut wire).1, Some(ProtocolError::FrameTooLarge));
+    assert_eq!(feed(&mut conn, &mut wire).1, Some(ProtocolError::MessageTooLarge));
 }
 
 // ---------------------------------------------------------------------------
@@ -559,8 +581,9 @@ reject!(reject_frame_over_max_frame_payload, small_frames,
     bad: masked_header(0x82, 1001), P::FrameTooLarge, 1009, At::End);
 reject!(reject_continuation_over_max_frame_payload, small_frames,
     before: cf(0x01, b"a"), bad: masked_header(0x80, 1001), P::FrameTooLarge, 1009, At::End);
+// With the default limits the frame limit follows the message limit.
 reject!(reject_huge_frame_with_default_limits, server,
-    bad: masked_header(0x82, 1 << 40), P::FrameTooLarge, 1009, At::End);
+    bad: masked_header(0x82, 1 << 40), P::MessageTooLarge, 1009, At::End);
 reject!(reject_message_over_max_message_size_across_fragments, small_messages,
     before: cf(0x02, &[1; 6]), bad: masked_header(0x80, 5), P::MessageTooLarge, 1009, At::End);
 reject!(reject_single_frame_message_over_max_message_size, small_messages,
@@ -616,13 +639,13 @@ fn peer_initiated_close_is_echoed_and_closes() {
     assert!(conn.wants_write());
     assert!(!conn.should_close_transport(), "not before the echo is written");
 
-    // Data may no longer be sent; the echo is exactly 88 02 03 E9.
+    // Data may no longer be sent; the echo carries the code and the reason.
     let mut out = Vec::new();
     assert_eq!(conn.send_text("late", &mut out), Err(SendError::Closing));
     assert_eq!(conn.send_binary(b"late", &mut out), Err(SendError::Closing));
     assert_eq!(conn.send_fragment(MessageKind::Binary, b"late", true, &mut out), Err(SendError::Closing));
     assert!(out.is_empty());
-    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xE9]);
+    assert_eq!(transmit(&mut conn), [0x88, 0x05, 0x03, 0xE9, b'b', b'y', b'e']);
     assert_eq!(conn.state(), State::Closed);
     assert!(conn.is_closed());
     assert!(conn.should_close_transport(), "the server closes the transport first");
@@ -782,6 +805,32 @@ fn receive_eof_after_a_clean_close_reports_nothing() {
 }
 
 #[test]
+fn receive_eof_with_the_close_answer_never_written_reports_why() {
+    // The mistake: the caller never calls poll_transmit. The peer's Close
+    // was delivered, our answer sat in the queue, the peer gave up and
+    // closed the transport. The handshake did not complete: 1006, and the
+    // reason names the cause.
+    for mut conn in [server(), client()] {
+        let mut close = if conn.role() == Role::Server { cf(0x88, b"\x03\xE8bye") } else { sf(0x88, b"\x03\xE8bye") };
+        let (events, err) = feed(&mut conn, &mut close);
+        assert_eq!((events, err), (vec![Ev::close(1000, "bye")], None));
+        assert!(conn.wants_write());
+        let event = conn.receive_eof();
+        assert_eq!(event.as_ref().map(Ev::of), Some(Ev::close(1006, wsmachine::UNWRITTEN_CLOSE)));
+        assert!(wsmachine::UNWRITTEN_CLOSE.contains("poll_transmit"));
+        assert!(wsmachine::UNWRITTEN_CLOSE.len() <= wsmachine::MAX_CLOSE_REASON);
+        assert_eq!(conn.receive_eof(), None, "reported once");
+        assert!(!conn.wants_write() && conn.should_close_transport());
+        assert_eq!(conn.state(), State::Closed);
+    }
+    // Written, the same ending is clean.
+    let mut conn = server();
+    feed(&mut conn, &mut cf(0x88, b"\x03\xE8"));
+    assert!(!transmit(&mut conn).is_empty());
+    assert_eq!(conn.receive_eof(), None);
+}
+
+#[test]
 fn receive_eof_after_a_failure_ends_the_connection() {
     // The transport ended before the failure's Close was written: the
     // connection is over all the same ("the transport ended").
@@ -793,6 +842,33 @@ fn receive_eof_after_a_failure_ends_the_connection() {
     assert!(conn.should_close_transport());
     assert!(conn.is_closed(), "the transport ended");
     assert_eq!(conn.state(), State::Failed(ProtocolError::UnmaskedFrame));
+}
+
+#[test]
+fn the_close_echo_carries_the_peers_reason() {
+    // A browser page or a C# client reports the reason of the Close it gets
+    // back: echo the whole payload, from the longest reason down to none.
+    let longest = "é".repeat(61) + "x"; // 123 bytes, a two-byte character last but one
+    assert_eq!(longest.len(), 123);
+    for reason in ["going away now", "", "ünïcödé ✓", longest.as_str()] {
+        let mut client = client();
+        let mut server = server();
+        let mut wire = Vec::new();
+        client.send_close(CloseCode::GOING_AWAY, reason, &mut wire).expect("sent");
+        let (events, _) = feed(&mut server, &mut wire);
+        assert_eq!(events, vec![Ev::close(1001, reason)]);
+        let mut answer = transmit(&mut server);
+        let mut expected = vec![0x88, 2 + reason.len() as u8, 0x03, 0xE9];
+        expected.extend_from_slice(reason.as_bytes());
+        assert_eq!(answer, expected, "{reason:?}");
+        let (events, _) = feed(&mut client, &mut answer);
+        assert_eq!(events, vec![Ev::close(1001, reason)]);
+    }
+    // An empty Close (1005 reported) is answered with an empty Close.
+    let mut server = server();
+    let (events, _) = feed(&mut server, &mut cf(0x88, b""));
+    assert_eq!(events, vec![Ev::close(1005, "")]);
+    assert_eq!(transmit(&mut server), [0x88, 0x00]);
 }
 
 #[test]
@@ -808,7 +884,7 @@ fn should_close_transport_server_versus_client() {
     let mut answer = transmit(&mut server);
     assert!(server.should_close_transport(), "server: after both Closes");
     let (events, _) = feed(&mut client, &mut answer);
-    assert_eq!(events, vec![Ev::close(1000, "")]);
+    assert_eq!(events, vec![Ev::close(1000, "bye")], "the echo carries the reason");
     assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
     assert!(!client.should_close_transport(), "client: waits for the server's TCP close");
     client.receive_eof();
@@ -1167,4 +1243,95 @@ fn connection_limit_matches_assembler_limit() {
     let consumed = r.consumed;
     assert_eq!(conn.receive(&mut wire[consumed..]).err(), Some(ProtocolError::MessageTooLarge));
     assert_eq!(assembler.buffered(), 6);
+}
+
+// ---------------------------------------------------------------------------
+// Caller mistakes the connection can name.
+
+#[test]
+fn http_fed_to_a_connection_is_named_not_blamed_on_the_peer() {
+    let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n".to_vec();
+    let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+    let other_methods: [&[u8]; 8] = [
+        b"POST / HTTP/1.1\r\n",
+        b"PUT / HTTP/1.1\r\n",
+        b"HEAD / HTTP/1.1\r\n",
+        b"DELETE / HTTP/1.1\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"PATCH / HTTP/1.1\r\n",
+        b"CONNECT a:1 HTTP/1.1\r\n",
+        b"TRACE / HTTP/1.1\r\n",
+    ];
+    let deflate = Config { extension_rsv_bits: RsvBits::RSV1, ..Config::default() };
+    type Make = fn(Config) -> Connection;
+    let mut cases: Vec<(Vec<u8>, Make)> = vec![(request.clone(), server_with), (response.clone(), client_with)];
+    cases.extend(other_methods.iter().map(|m| (m.to_vec(), server_with as Make)));
+    for (input, make) in cases {
+        for config in [Config::default(), deflate] {
+            let mut conn = make(config);
+            assert_eq!(feed(&mut conn, &mut input.clone()).1, Some(P::HttpInput), "{:?}", input);
+            // Split anywhere, even inside the first frame header.
+            let mut conn = make(config);
+            assert_eq!(feed_bytewise(&mut conn, &input).1, Some(P::HttpInput), "{:?} bytewise", input);
+            assert_eq!(conn.state(), State::Failed(P::HttpInput));
+            assert_eq!(conn.error(), Some(P::HttpInput));
+        }
+    }
+    assert_eq!(P::HttpInput.close_code(), CloseCode::PROTOCOL_ERROR);
+    let text = P::HttpInput.to_string();
+    assert!(text.contains("HTTP") && text.contains("handshake"), "{text}");
+
+    // Not on the first frame: the same bytes are the peer's broken framing.
+    let mut conn = server();
+    let wire = cat(&[&cf(0x81, b"hi"), &request]);
+    assert_eq!(feed(&mut conn, &mut wire.clone()).1, Some(P::ReservedBits));
+    // A first frame with reserved bits that spells nothing is still that.
+    let mut conn = server();
+    assert_eq!(feed(&mut conn, &mut cf(0xC1, b"GET ")).1, Some(P::ReservedBits));
+}
+
+#[test]
+fn a_caller_who_leaves_with_question_mark_can_still_write_the_close() {
+    // The mistake: `?` on `receive` returns before the Close is written.
+    fn handle(conn: &mut Connection, input: &mut [u8]) -> Result<usize, ProtocolError> {
+        let mut pos = 0;
+        let mut events = 0;
+        while pos < input.len() {
+            let received = conn.receive(&mut input[pos..])?;
+            pos += received.consumed;
+            events += usize::from(received.event.is_some());
+        }
+        Ok(events)
+    }
+    let mut conn = server();
+    let mut wire = cat(&[&cf(0x81, b"ok"), &cf(0x81, &[0xFF])]);
+    assert_eq!(handle(&mut conn, &mut wire), Err(P::InvalidUtf8));
+    // The error is kept, and the Close with its code is still there to write.
+    assert_eq!(conn.error(), Some(P::InvalidUtf8));
+    assert!(conn.wants_write() && !conn.should_close_transport());
+    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xEF]); // 1007
+    assert!(conn.should_close_transport());
+    assert_eq!(conn.error(), Some(P::InvalidUtf8), "still there after the Close was written");
+    assert_eq!(handle(&mut conn, &mut cf(0x81, b"x")), Err(P::InvalidUtf8), "sticky");
+    // A connection that did not fail has no error.
+    assert_eq!(server().error(), None);
+}
+
+#[test]
+fn assembler_errors_fail_the_connection_only_through_fail_with() {
+    // The assembler holds less than the connection admits.
+    let mut conn = server();
+    let mut assembler = MessageAssembler::new(4);
+    let mut wire = cf(0x82, b"12345");
+    let received = conn.receive(&mut wire).expect("within the connection's limit");
+    let event = received.event.expect("a data event");
+    let error = assembler.push(&event).expect_err("over the assembler's limit");
+    assert_eq!(error, P::MessageTooLarge);
+    // The connection knows nothing of it: still open, nothing queued.
+    assert_eq!((conn.state(), conn.error(), conn.wants_write()), (State::Open, None, false));
+    // Handing the error over fails it, with the Close the error's code names.
+    assert_eq!(conn.fail_with(error), P::MessageTooLarge);
+    assert_eq!(conn.state(), State::Failed(P::MessageTooLarge));
+    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xF1]); // 1009
+    assert_eq!(conn.receive(&mut cf(0x81, b"x")).map(|r| r.consumed), Err(P::MessageTooLarge));
 }

@@ -105,3 +105,18 @@ fn plain_get_gets_the_page_and_bad_requests_their_status() {
     let answer = String::from_utf8(read_all(&mut stream)).expect("UTF-8 answer");
     assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
 }
+
+#[test]
+fn a_close_is_answered_with_its_code_and_reason() {
+    let addr = start_server();
+    let mut stream = connect(addr);
+    let mut bytes = b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        .to_vec();
+    // A masked Close 4000 "bye" (zero mask key).
+    bytes.extend_from_slice(&[0x88, 0x85, 0, 0, 0, 0, 0x0f, 0xa0, b'b', b'y', b'e']);
+    stream.write_all(&bytes).expect("send request and close together");
+    let got = read_all(&mut stream);
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head") + 4;
+    assert_eq!(&got[head_end..], &[0x88, 0x05, 0x0f, 0xa0, b'b', b'y', b'e']);
+}

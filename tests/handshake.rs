@@ -58,12 +58,12 @@ fn parse_whole(data: &[u8]) -> Outcome {
     summary(ServerHandshake::default().receive(data, &mut headers))
 }
 
-/// Feeds growing prefixes one byte at a time; returns the first non-Partial outcome.
+/// Feeds one byte per call; returns the first non-Partial outcome.
 fn parse_bytewise(data: &[u8]) -> Outcome {
     let mut hs = ServerHandshake::default();
-    for n in 0..=data.len() {
+    for byte in data.chunks(1) {
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let outcome = summary(hs.receive(&data[..n], &mut headers));
+        let outcome = summary(hs.receive(byte, &mut headers));
         if outcome != Outcome::Partial {
             return outcome;
         }
@@ -322,6 +322,10 @@ fn error_answers() {
     out.clear();
     HandshakeError::HeadTooLarge.write_response(&mut out).unwrap();
     assert!(out.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    out.clear();
+    // The answer a wrapper sends when the head does not arrive in time.
+    HandshakeError::Timeout.write_response(&mut out).unwrap();
+    assert_eq!(out, b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let mut small = [0u8; 8];
     assert!(matches!(HandshakeError::BareLf.write_response(&mut small[..]), Err(BufferTooSmall { .. })));
     assert_eq!(small, [0; 8]);
@@ -331,7 +335,8 @@ fn error_answers() {
 fn reject_too_many_headers() {
     let data = request("GET / HTTP/1.1", &[], &["A: 1", "B: 2", "C: 3"]);
     let mut headers = [Header::EMPTY; 7];
-    let err = ServerHandshake::default().receive(&data, &mut headers).unwrap_err();
+    let mut machine = ServerHandshake::default();
+    let err = machine.receive(&data, &mut headers).unwrap_err();
     assert_eq!(err, HandshakeError::TooManyHeaders);
     assert_eq!(err.status(), 431);
     let mut headers = [Header::EMPTY; 8];
@@ -344,21 +349,23 @@ fn reject_head_too_large_as_soon_as_limit_is_reached() {
     let data = request("GET / HTTP/1.1", &[], &["X-Padding: 0123456789"]);
     assert!(data.len() > 100);
     let mut hs = ServerHandshake::new(config);
-    for n in 0..100 {
+    for n in 0..99 {
         let mut headers = [Header::EMPTY; 16];
-        assert!(hs.receive(&data[..n], &mut headers).unwrap().is_partial(), "at {n}");
+        assert!(hs.receive(&data[n..n + 1], &mut headers).unwrap().is_partial(), "at {n}");
     }
     let mut headers = [Header::EMPTY; 16];
-    let err = hs.receive(&data[..100], &mut headers).unwrap_err();
+    let err = hs.receive(&data[99..100], &mut headers).unwrap_err();
     assert_eq!((err, err.status()), (HandshakeError::HeadTooLarge, 431));
     // Sticky.
-    assert_eq!(hs.receive(&data, &mut headers).unwrap_err(), HandshakeError::HeadTooLarge);
+    let mut headers = [Header::EMPTY; 16];
+    assert_eq!(hs.receive(&data[100..], &mut headers).unwrap_err(), HandshakeError::HeadTooLarge);
     // The default limit is 8 KiB.
     let big = "X: ".to_string() + &"a".repeat(8 * 1024);
     assert_eq!(parse_error(&request("GET / HTTP/1.1", &[], &[&big])), HandshakeError::HeadTooLarge);
     // A head of exactly the limit is accepted.
     let exact = request("GET / HTTP/1.1", &[], &[]);
     let mut hs = ServerHandshake::new(HandshakeConfig::default().with_max_head_len(exact.len()));
+    let mut headers = [Header::EMPTY; 16];
     assert!(hs.receive(&exact, &mut headers).unwrap().is_complete());
 }
 
@@ -368,6 +375,7 @@ fn errors_are_sticky() {
     let mut headers = [Header::EMPTY; 16];
     let bad = request("POST / HTTP/1.1", &[], &[]);
     assert_eq!(hs.receive(&bad, &mut headers).unwrap_err(), HandshakeError::MethodNotAllowed);
+    let mut headers = [Header::EMPTY; 16];
     assert_eq!(hs.receive(RFC_SAMPLE, &mut headers).unwrap_err(), HandshakeError::MethodNotAllowed);
     assert_eq!(hs.error(), Some(HandshakeError::MethodNotAllowed));
 }
@@ -381,7 +389,8 @@ fn accept_key_vectors() {
 #[test]
 fn rfc6455_sample_request_accepted_with_chat() {
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
     assert_eq!(req.method(), "GET");
     assert_eq!(req.path(), "/chat");
     assert_eq!(req.split_path(), ("/chat", None));
@@ -408,7 +417,8 @@ fn second_pair_full_answer_byte_for_byte() {
     let data = b"GET /ws HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: uRovscZjNol/umbTt5uKmw==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(data, &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(data, &mut headers).unwrap().complete().unwrap();
     let mut out = Vec::new();
     req.accept(&Accept::default(), &mut out).unwrap();
     assert_eq!(
@@ -451,11 +461,11 @@ fn every_valid_vector_bytewise_equals_whole() {
         for chunk in 2..data.len() {
             let mut hs = ServerHandshake::default();
             let mut outcome = Outcome::Partial;
-            let mut n = 0;
-            while outcome == Outcome::Partial && n < data.len() {
-                n = (n + chunk).min(data.len());
+            let mut pieces = data.chunks(chunk);
+            while outcome == Outcome::Partial {
+                let Some(piece) = pieces.next() else { break };
                 let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-                outcome = summary(hs.receive(&data[..n], &mut headers));
+                outcome = summary(hs.receive(piece, &mut headers));
             }
             assert_eq!(whole, outcome, "vector {i}, chunk {chunk}");
         }
@@ -465,7 +475,8 @@ fn every_valid_vector_bytewise_equals_whole() {
 #[test]
 fn absolute_form_uses_target_authority() {
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(VALID[3], &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(VALID[3], &mut headers).unwrap().complete().unwrap();
     assert_eq!(req.target(), "http://example.com:8080/a/b?c=d");
     assert_eq!(req.path(), "/a/b?c=d");
     assert_eq!(req.split_path(), ("/a/b", Some("c=d")));
@@ -485,7 +496,8 @@ fn extensions_with_params_across_headers() {
         ],
     );
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(&data, &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(&data, &mut headers).unwrap().complete().unwrap();
     let names: Vec<_> = req.extensions().map(|e| e.name()).collect();
     assert_eq!(names, ["permessage-deflate", "x-webkit-deflate-frame", "permessage-deflate"]);
     let first = req.extensions().next().unwrap();
@@ -495,25 +507,41 @@ fn extensions_with_params_across_headers() {
 }
 
 #[test]
-fn head_len_points_at_frame_bytes() {
+fn consumed_points_at_frame_bytes() {
     // A masked text frame "Hello" (RFC 6455 §5.7) sent in the same read.
     let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
     let data = [RFC_SAMPLE, &frame].concat();
-    for n in RFC_SAMPLE.len()..=data.len() {
+    // The request in two reads, split at every byte: the second read (or the
+    // first, when it holds the whole head) ends the head, and the bytes of
+    // that read after `consumed` are the frame's.
+    for split in 0..=data.len() {
+        let (first, second) = data.split_at(split);
+        let mut machine = ServerHandshake::default();
         let mut headers = [Header::EMPTY; 16];
-        let req = ServerHandshake::default().receive(&data[..n], &mut headers).unwrap().complete().unwrap();
-        assert_eq!(req.head_len(), RFC_SAMPLE.len());
-        assert_eq!(&data[req.head_len()..n], &frame[..n - RFC_SAMPLE.len()]);
+        let (input, req) = match machine.receive(first, &mut headers).unwrap() {
+            Status::Complete(req) => (first, req),
+            Status::Partial => {
+                let mut headers = [Header::EMPTY; 16];
+                let req = machine.receive(second, &mut headers).unwrap().complete().expect("complete");
+                assert_eq!(req.head_len(), RFC_SAMPLE.len(), "split at {split}");
+                assert_eq!(&second[req.consumed()..], &frame, "split at {split}");
+                continue;
+            }
+        };
+        assert!(split >= RFC_SAMPLE.len());
+        assert_eq!((req.head_len(), req.consumed()), (RFC_SAMPLE.len(), RFC_SAMPLE.len()));
+        assert_eq!(&input[req.consumed()..], &frame[..split - RFC_SAMPLE.len()]);
     }
-    // Bytewise, completing with the frame bytes behind: same offset, and no terminator
-    // is looked for in the frame bytes on later calls.
+    // Bytewise: complete with the last byte of the head; later calls
+    // consume nothing and look for no terminator in the frame bytes.
     let mut hs = ServerHandshake::default();
     let mut done = None;
-    for n in 0..=data.len() {
+    for (n, byte) in data.chunks(1).enumerate() {
         let mut headers = [Header::EMPTY; 16];
-        if let Status::Complete(req) = hs.receive(&data[..n], &mut headers).unwrap() {
-            done.get_or_insert(n);
+        if let Status::Complete(req) = hs.receive(byte, &mut headers).unwrap() {
+            let first = *done.get_or_insert(n + 1);
             assert_eq!(req.head_len(), RFC_SAMPLE.len());
+            assert_eq!(req.consumed(), usize::from(n + 1 == first));
         }
     }
     assert_eq!(done, Some(RFC_SAMPLE.len()));
@@ -522,7 +550,8 @@ fn head_len_points_at_frame_bytes() {
 #[test]
 fn accept_with_extensions_and_extra_headers() {
     let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-    let req = ServerHandshake::default().receive(VALID[1], &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(VALID[1], &mut headers).unwrap().complete().unwrap();
     let accept = Accept {
         protocol: None,
         extensions: Some("permessage-deflate; client_max_window_bits=15"),
@@ -543,7 +572,8 @@ Server: wsmachine\r\nSet-Cookie: id=1; HttpOnly\r\n\r\n",
 #[test]
 fn accept_rejects_caller_mistakes_and_writes_nothing() {
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
     let cases: &[(Accept<'_>, UsageError)] = &[
         (Accept { protocol: Some("mqtt"), ..Accept::default() }, UsageError::ProtocolNotOffered),
         (Accept { protocol: Some("Chat"), ..Accept::default() }, UsageError::ProtocolNotOffered),
@@ -575,7 +605,8 @@ fn accept_rejects_caller_mistakes_and_writes_nothing() {
 #[test]
 fn reject_with_status_headers_and_body() {
     let mut headers = [Header::EMPTY; 16];
-    let req = ServerHandshake::default().receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
+    let mut machine = ServerHandshake::default();
+    let req = machine.receive(RFC_SAMPLE, &mut headers).unwrap().complete().unwrap();
     assert_eq!(req.origin(), Some("http://example.com"));
     let mut out = Vec::new();
     Reject { status: 403, extra_headers: &[("Content-Type", "text/plain")], body: b"origin not allowed" }
@@ -729,7 +760,7 @@ Server: test\r\n\r\n"
     assert_eq!(resp.status(), 101);
     assert_eq!(resp.protocol(), Some("chat"));
     assert_eq!(resp.header("server"), Some(&b"test"[..]));
-    assert_eq!(&data[resp.head_len()..], b"\x81\x05Hello");
+    assert_eq!(&data[resp.consumed()..], b"\x81\x05Hello");
     let ext = resp.extensions().next().unwrap();
     assert_eq!(ext.name(), "permessage-deflate");
     assert!(ext.param("server_no_context_takeover").is_some_and(|p| p.value().is_none()));
@@ -740,9 +771,9 @@ Server: test\r\n\r\n"
     let whole = response_result(&mut sample_client(&["chat"], Some("permessage-deflate")), data);
     let mut client = sample_client(&["chat"], Some("permessage-deflate"));
     let mut bytewise = None;
-    for n in 0..=data.len() {
+    for byte in data.chunks(1) {
         let mut headers = [Header::EMPTY; 16];
-        match client.receive(&data[..n], &mut headers) {
+        match client.receive(byte, &mut headers) {
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(r)) => bytewise = Some(Ok((r.protocol().map(String::from), r.head_len()))),
             Err(e) => bytewise = Some(Err(e)),
@@ -895,9 +926,9 @@ fn response_non_101_carries_status_and_body_offset() {
     let mut client = sample_client(&[], None);
     let mut headers = [Header::EMPTY; 16];
     let err = client.receive(data, &mut headers).unwrap_err();
-    let ResponseError::UnexpectedStatus { status, head_len } = err else { panic!("{err:?}") };
-    assert_eq!(status, 401);
-    assert_eq!(&data[head_len..], b"login");
+    let ResponseError::UnexpectedStatus { status, head_len, consumed } = err else { panic!("{err:?}") };
+    assert_eq!((status, head_len), (401, consumed));
+    assert_eq!(&data[consumed..], b"login");
     assert_eq!(headers[0].name, "WWW-Authenticate");
     assert_eq!(headers[2], Header::EMPTY);
     assert!(err.to_string().contains("401"));
@@ -937,7 +968,7 @@ fn round_trip_between_client_and_server() {
         let resp = client.receive(&answer, &mut headers).unwrap().complete().unwrap();
         assert_eq!(resp.protocol(), Some("v1.chat"));
         assert_eq!(resp.extensions().map(|e| e.name()).collect::<Vec<_>>(), ["permessage-deflate"]);
-        assert_eq!(&answer[resp.head_len()..], &[0x89, 0x00]);
+        assert_eq!(&answer[resp.consumed()..], &[0x89, 0x00]);
     }
 }
 

@@ -111,9 +111,8 @@ fn request_view_and_accept() {
 
     // The same bytes as the wire machine's answer, header for header.
     let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-    let Ok(Status::Complete(wire)) = ServerHandshake::default().receive(VALID.as_bytes(), &mut headers) else {
-        panic!()
-    };
+    let mut machine = ServerHandshake::default();
+    let Ok(Status::Complete(wire)) = machine.receive(VALID.as_bytes(), &mut headers) else { panic!() };
     let mut wire_answer = Vec::new();
     wire.accept(
         &Accept { protocol: Some("superchat"), extra_headers: &[("Server", "t")], ..Accept::default() },
@@ -186,7 +185,8 @@ fn client_request_is_accepted_by_the_wire_server() {
     write_request_head(&request, &mut head).unwrap();
 
     let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-    let Ok(Status::Complete(wire)) = ServerHandshake::default().receive(&head, &mut headers) else {
+    let mut machine = ServerHandshake::default();
+    let Ok(Status::Complete(wire)) = machine.receive(&head, &mut headers) else {
         panic!("{}", String::from_utf8_lossy(&head))
     };
     assert_eq!(wire.path(), "/feed?x=1");
@@ -246,7 +246,7 @@ fn client_checks_the_answer() {
     };
     let ok = [("upgrade", "websocket"), ("connection", "upgrade"), ("sec-websocket-accept", accept.as_str())];
     assert_eq!(answer(101, &ok), Ok(None));
-    assert_eq!(answer(403, &ok), Err(ResponseError::UnexpectedStatus { status: 403, head_len: 0 }));
+    assert_eq!(answer(403, &ok), Err(ResponseError::UnexpectedStatus { status: 403, head_len: 0, consumed: 0 }));
     assert_eq!(answer(101, &ok[1..]), Err(ResponseError::UpgradeNotWebSocket));
     assert_eq!(answer(101, &[ok[0], ok[2]]), Err(ResponseError::ConnectionNotUpgrade));
     assert_eq!(answer(101, &ok[..2]), Err(ResponseError::MissingAccept));

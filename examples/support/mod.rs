@@ -10,7 +10,10 @@ use std::time::Duration;
 use wsmachine::handshake::{
     Accept, ClientHandshake, ClientOptions, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS,
 };
-use wsmachine::{Config, Connection, Event, HandshakeError, Message, MessageAssembler, ProtocolError, SecureRandom};
+use wsmachine::{
+    CloseCode, Config, Connection, Event, HandshakeError, Instant, Message, MessageAssembler, ProtocolError,
+    SecureRandom,
+};
 
 /// permessage-deflate state of a connection (feature `deflate`).
 #[cfg(feature = "deflate")]
@@ -59,29 +62,51 @@ pub fn io_error(e: impl std::fmt::Display) -> io::Error {
 
 /// How a server-side handshake ended.
 pub enum Upgrade {
-    /// A WebSocket connection, with the bytes that followed the request and
-    /// the permessage-deflate state if it was negotiated.
-    WebSocket { conn: Box<Connection>, leftover: Vec<u8>, deflate: Option<Box<Compression>> },
-    /// A plain HTTP request that was answered (the page, or an error).
+    /// A WebSocket connection, with the request's path, the bytes that
+    /// followed the request and the permessage-deflate state if it was
+    /// negotiated.
+    WebSocket { conn: Box<Connection>, path: String, leftover: Vec<u8>, deflate: Option<Box<Compression>> },
+    /// A plain HTTP request that was answered (a page, or an error).
     Answered,
 }
 
-/// Reads the client's request and answers it: the 101 for a valid
-/// WebSocket upgrade (accepting permessage-deflate when offered and the
-/// feature is on), `page` with 200 for a plain `GET /`, the error's own
-/// status (400, 405, 426, 431…) for anything else.
+/// How long a client has to send its whole request. The handshake
+/// machines have no clock: the deadline is ours, answered with 408.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the client's request over a `TcpStream` (giving it
+/// [`HANDSHAKE_TIMEOUT`], then answering 408) and answers it; see
+/// [`server_handshake_on`].
 pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> io::Result<Upgrade> {
-    let mut machine = ServerHandshake::default();
-    let mut buf = vec![0u8; machine.config().max_head_len];
-    let mut n = 0;
-    let mut out = Vec::new();
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    loop {
-        let read = stream.read(&mut buf[n..])?;
-        if read == 0 {
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let upgrade = match server_handshake_on(stream, config, page) {
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            let mut out = Vec::new();
+            HandshakeError::Timeout.write_response(&mut out).map_err(io_error)?;
+            stream.write_all(&out)?;
             return Ok(Upgrade::Answered);
         }
-        n += read;
+        other => other?,
+    };
+    stream.set_read_timeout(None)?;
+    Ok(upgrade)
+}
+
+/// Reads the client's request from `stream` and answers it: the 101 for a
+/// valid WebSocket upgrade (accepting permessage-deflate when offered and
+/// the feature is on); for a plain GET without any WebSocket header, `page`
+/// on `/` and [`ENDPOINT_PAGE`] on any other path; the error's own status
+/// (400, 405, 426, 431…) for anything else.
+pub fn server_handshake_on(stream: &mut (impl Read + Write), config: Config, page: &[u8]) -> io::Result<Upgrade> {
+    let mut machine = ServerHandshake::default();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(Upgrade::Answered);
+        }
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers) {
             Ok(Status::Partial) => continue,
@@ -101,51 +126,115 @@ pub fn server_handshake(stream: &mut TcpStream, config: Config, page: &[u8]) -> 
                 };
                 request.accept(&accept, &mut out).map_err(io_error)?;
                 stream.write_all(&out)?;
-                stream.set_read_timeout(None)?;
-                let leftover = buf[request.head_len()..n].to_vec();
+                let path = request.path().to_string();
+                let leftover = buf[request.consumed()..n].to_vec();
                 #[cfg(feature = "deflate")]
                 if let Some(params) = params {
                     use wsmachine::{ext::deflate::Deflate, Role};
                     let conn = Connection::server(Deflate::connection_config(config));
                     let deflate = Deflate::new(Role::Server, params, &deflate_config());
-                    return Ok(Upgrade::WebSocket { conn: Box::new(conn), leftover, deflate: Some(Box::new(deflate)) });
+                    let (conn, deflate) = (Box::new(conn), Some(Box::new(deflate)));
+                    return Ok(Upgrade::WebSocket { conn, path, leftover, deflate });
                 }
-                return Ok(Upgrade::WebSocket { conn: Box::new(Connection::server(config)), leftover, deflate: None });
-            }
-            Err(HandshakeError::MissingHeader("Upgrade"))
-                if buf.starts_with(b"GET / ") || buf.starts_with(b"GET /?") =>
-            {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    page.len()
-                );
-                stream.write_all(head.as_bytes())?;
-                stream.write_all(page)?;
-                return Ok(Upgrade::Answered);
+                let conn = Box::new(Connection::server(config));
+                return Ok(Upgrade::WebSocket { conn, path, leftover, deflate: None });
             }
             Err(e) => {
-                e.write_response(&mut out).map_err(io_error)?;
-                stream.write_all(&out)?;
+                // On this error the request's header lines are in `headers`.
+                if e == HandshakeError::MissingHeader("Upgrade") && is_plain_http(&headers) {
+                    let body = if is_root(machine.head()) { page } else { ENDPOINT_PAGE.as_bytes() };
+                    stream.write_all(&plain_http_answer(body))?;
+                } else {
+                    e.write_response(&mut out).map_err(io_error)?;
+                    stream.write_all(&out)?;
+                }
                 return Ok(Upgrade::Answered);
             }
         }
     }
 }
 
+/// The page a plain GET gets on any path but `/`.
+pub const ENDPOINT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
+<title>WebSocket endpoint</title></head>\n<body>\n<h1>This is a WebSocket endpoint</h1>\n\
+<p>This address speaks WebSocket (RFC 6455): connect to it with a WebSocket client, such as \
+<code>new WebSocket(\"ws://&hellip;\")</code> in a browser, rather than opening it as a page.</p>\n\
+<p>The <a href=\"/\">echo demo page</a> does that for you.</p>\n</body>\n</html>\n";
+
+/// Whether a GET that lacks `Upgrade` carries no other sign of a WebSocket
+/// handshake either (no `Sec-WebSocket-*` header, `Connection` without
+/// `upgrade`): a browser or curl asking for a page, not a broken client.
+/// `headers` holds the request's header lines, as the machine left them.
+pub fn is_plain_http(headers: &[Header<'_>]) -> bool {
+    headers.iter().take_while(|h| !h.name.is_empty()).all(|h| {
+        let name = h.name.to_ascii_lowercase();
+        let upgrade_token = name == "connection"
+            && h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
+        !name.starts_with("sec-websocket-") && !upgrade_token
+    })
+}
+
+/// Whether the request line in `head` asks for `/` (with or without a query).
+pub fn is_root(head: &[u8]) -> bool {
+    let mut parts = head.split(|&b| b == b' ');
+    let target = parts.nth(1).unwrap_or(b"");
+    target == b"/" || target.starts_with(b"/?")
+}
+
+/// A `200 OK` HTML answer that closes the connection.
+pub fn plain_http_answer(body: &[u8]) -> Vec<u8> {
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(body);
+    answer
+}
+
 /// Connects to a `ws://` URL and performs the client handshake. Returns the
 /// stream, the connection and the bytes that followed the server's answer.
 pub fn client_handshake(url: &str, protocols: &[&str]) -> io::Result<(TcpStream, Connection, Vec<u8>)> {
-    let (stream, conn, leftover, _) = client_handshake_with(url, protocols, DeflateOffer::None)?;
+    client_handshake_config(url, protocols, Config::default())
+}
+
+/// As [`client_handshake`], the connection built with `config` (limits and
+/// timers).
+pub fn client_handshake_config(
+    url: &str,
+    protocols: &[&str],
+    config: Config,
+) -> io::Result<(TcpStream, Connection, Vec<u8>)> {
+    let (stream, conn, leftover, _) = client_handshake_via(url, protocols, DeflateOffer::None, config, connect_tcp)?;
     Ok((stream, conn, leftover))
+}
+
+/// Opens a TCP connection with Nagle's algorithm off.
+fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect((host, port))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A connected client: the stream, the connection, the bytes that followed
 /// the server's answer, and the permessage-deflate state if it was agreed.
-pub type ClientConnected = (TcpStream, Connection, Vec<u8>, Option<Box<Compression>>);
+pub type ClientConnected<S = TcpStream> = (S, Connection, Vec<u8>, Option<Box<Compression>>);
 
 /// As [`client_handshake`], offering permessage-deflate as `deflate` says
 /// (with feature `deflate`); returns its state if the server accepted.
 pub fn client_handshake_with(url: &str, protocols: &[&str], deflate: DeflateOffer) -> io::Result<ClientConnected> {
+    client_handshake_via(url, protocols, deflate, Config::default(), connect_tcp)
+}
+
+/// As [`client_handshake_with`], with the connection built on `config`,
+/// over the stream `connect` opens to the URL's host and port.
+pub fn client_handshake_via<S: Read + Write>(
+    url: &str,
+    protocols: &[&str],
+    deflate: DeflateOffer,
+    config: Config,
+    connect: impl FnOnce(&str, u16) -> io::Result<S>,
+) -> io::Result<ClientConnected<S>> {
     let mut rng = SecureRandom::from_os().map_err(io_error)?;
     #[cfg(feature = "deflate")]
     let deflate = deflate.config();
@@ -157,40 +246,42 @@ pub fn client_handshake_with(url: &str, protocols: &[&str], deflate: DeflateOffe
         None
     };
     let options = ClientOptions { protocols, extensions: offer.as_deref(), ..ClientOptions::default() };
-    let mut machine = ClientHandshake::new(url, options, &mut rng).map_err(io_error)?;
+    let invalid_input = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
+    let mut machine = ClientHandshake::new(url, options, &mut rng).map_err(|e| invalid_input(format!("{url}: {e}")))?;
     if machine.is_secure() {
-        return Err(io_error("wss:// needs TLS, which these examples do not include"));
+        return Err(invalid_input(format!("{url} needs TLS, which these examples do not include")));
     }
-    let mut stream = TcpStream::connect((machine.host(), machine.port()))?;
-    stream.set_nodelay(true)?;
+    let mut stream = connect(machine.host(), machine.port())?;
     let mut request = Vec::new();
     machine.write_request(&mut request).map_err(io_error)?;
     stream.write_all(&request)?;
 
     let mut buf = vec![0u8; 16 * 1024];
-    let mut n = 0;
     loop {
-        let read = stream.read(&mut buf[n..])?;
-        if read == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the handshake",
+            ));
         }
-        n += read;
+        // Only the bytes of this read: the machine keeps the head it has seen.
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         match machine.receive(&buf[..n], &mut headers).map_err(io_error)? {
             Status::Partial => continue,
             Status::Complete(response) => {
-                let leftover = buf[response.head_len()..n].to_vec();
+                let leftover = buf[response.consumed()..n].to_vec();
                 #[cfg(feature = "deflate")]
-                if let Some(config) = deflate {
+                if let Some(offered) = deflate {
                     use wsmachine::{ext::deflate::Deflate, Role};
                     // RFC 7692 §5.1: an answer that does not fit the offer fails the connection.
-                    if let Some(params) = config.check_response(response.extensions()).map_err(io_error)? {
-                        let conn = Connection::client(Deflate::connection_config(Config::default()), rng);
-                        let deflate = Deflate::new(Role::Client, params, &config);
+                    if let Some(params) = offered.check_response(response.extensions()).map_err(io_error)? {
+                        let conn = Connection::client(Deflate::connection_config(config), rng);
+                        let deflate = Deflate::new(Role::Client, params, &offered);
                         return Ok((stream, conn, leftover, Some(Box::new(deflate))));
                     }
                 }
-                let conn = Connection::client(Config::default(), rng);
+                let conn = Connection::client(config, rng);
                 return Ok((stream, conn, leftover, None));
             }
         }
@@ -314,25 +405,79 @@ pub fn send_message(
     }
 }
 
+/// How long to keep reading after our side of the transport is shut down.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// Ends our side of the transport without a reset: shut down the write
+/// side (the peer reads the end of the stream after our last frame), then
+/// read and discard what the peer still sends until it closes too, for
+/// [`LINGER`] at most. Closing a socket that still holds unread bytes makes
+/// the kernel send a reset, which can throw away our Close before the peer
+/// reads it.
+pub fn close_gracefully(stream: &mut TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + LINGER;
+    let mut sink = [0u8; 16 * 1024];
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// How an echo connection ended, for the log.
+pub enum Ended {
+    /// The peer's Close (or the end of the transport, 1006), and its reason.
+    Closed { code: u16, reason: String },
+    /// The peer broke the protocol; the Close with the error's code was sent.
+    Failed(ProtocolError),
+    /// A timer gave up on the peer (1006): it went quiet, or never answered
+    /// our Close. The reason says which.
+    GaveUp(String),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Closed { code, reason } if reason.is_empty() => write!(f, "closed with {code} (no reason)"),
+            Ended::Closed { code, reason } => write!(f, "closed with {code} \"{}\"", reason.escape_debug()),
+            Ended::Failed(e) => write!(f, "failed: {e}"),
+            Ended::GaveUp(reason) => write!(f, "gave up on the peer: {reason} (1006)"),
+        }
+    }
+}
+
 /// Serves one upgraded connection: every text and binary message is sent
 /// back unchanged, pings are answered, closes are completed.
-pub fn echo(stream: TcpStream, conn: Connection, leftover: Vec<u8>) -> io::Result<()> {
+pub fn echo(stream: TcpStream, conn: Connection, leftover: Vec<u8>) -> io::Result<Ended> {
     echo_with(stream, conn, None, leftover)
 }
 
 /// As [`echo`], compressing the echoes when permessage-deflate is in use.
+/// The peer's Close is answered with its own code and reason.
 pub fn echo_with(
     mut stream: TcpStream,
     mut conn: Connection,
     mut deflate: Option<Box<Compression>>,
     mut leftover: Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<Ended> {
     stream.set_nodelay(true)?;
     let mut assembler = MessageAssembler::new(conn.config().max_message_size);
     let mut buf = vec![0u8; 256 * 1024];
     let mut out = Vec::new();
     let mut input: &mut [u8] = &mut leftover;
     let (mut received_compressed, mut sent_compressed) = (0usize, 0usize);
+    let mut ended = None;
+    // Time for the connection's timers (keepalive, dead peer, close timeout).
+    let epoch = std::time::Instant::now();
+    let now = || Instant::from_duration(epoch.elapsed());
     loop {
         feed_with(
             &mut conn,
@@ -340,26 +485,51 @@ pub fn echo_with(
             &mut assembler,
             input,
             &mut out,
-            |conn, deflate, incoming, out| {
-                if let Incoming::Message(message) = incoming {
+            |conn, deflate, incoming, out| match incoming {
+                Incoming::Message(message) => {
                     // The message just completed: RSV1 on its first frame means it came compressed.
                     received_compressed += usize::from(conn.message_rsv1());
                     sent_compressed += usize::from(deflate.is_some());
                     // A send fails only once the connection is closing, when the echo is moot.
                     let _ = send_message(conn, deflate, &message, out);
                 }
+                Incoming::Closed { code, reason } => {
+                    // Echo the code and the reason (the automatic answer is then not sent);
+                    // this fails only if our own Close went first.
+                    let _ = conn.send_close(CloseCode(code), &reason, out);
+                    ended = Some(Ended::Closed { code, reason });
+                }
+                Incoming::Failed(e) => ended = Some(Ended::Failed(e)),
             },
         );
+        if let Some(Event::Close(frame)) = conn.handle_timeout(now()) {
+            // The peer went quiet, or never answered our Close: 1006.
+            ended = Some(Ended::GaveUp(frame.reason().to_string()));
+        }
+        conn.poll_transmit(&mut out).map_err(io_error)?; // a keepalive Ping, a timeout's Close
         if !out.is_empty() {
             stream.write_all(&out)?;
             out.clear();
         }
         if conn.should_close_transport() {
+            close_gracefully(&mut stream);
             break;
         }
-        let n = stream.read(&mut buf)?;
+        // Read until input arrives or the next deadline passes.
+        let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(now()).max(Duration::from_millis(1)));
+        stream.set_read_timeout(wait)?;
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                input = &mut [];
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if n == 0 {
-            conn.receive_eof();
+            if let Some(Event::Close(frame)) = conn.receive_eof() {
+                ended = Some(Ended::Closed { code: frame.code().0, reason: String::new() });
+            }
             break;
         }
         input = &mut buf[..n];
@@ -368,5 +538,5 @@ pub fn echo_with(
         // For the interop checks: proof that compression was used both ways.
         println!("permessage-deflate: received {received_compressed} compressed messages, sent {sent_compressed}");
     }
-    Ok(())
+    Ok(ended.unwrap_or(Ended::Closed { code: CloseCode::ABNORMAL.0, reason: String::new() }))
 }

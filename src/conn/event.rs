@@ -5,6 +5,13 @@ use crate::close::CloseFrame;
 /// The largest control frame payload (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// The reason of the 1006 Close event `Connection::receive_eof` returns
+/// when the transport ended while the Close answering the peer's was still
+/// queued: the caller never called `Connection::poll_transmit` after the
+/// peer's Close, so the close handshake did not complete.
+pub const UNWRITTEN_CLOSE: &str =
+    "the transport ended before our Close answer was written: call poll_transmit after each event";
+
 /// Something the peer sent.
 ///
 /// Data events borrow the caller's input buffer: their payload was unmasked
@@ -44,7 +51,8 @@ pub enum Event<'a> {
     Pong(ControlPayload),
     /// The peer's Close frame, or (from `Connection::receive_eof`) the end of
     /// the transport without one, reported as code 1006. If we had not sent
-    /// a Close yet, the answering Close (echoing the code) is now queued:
+    /// a Close yet, the answering Close (echoing the code and the reason) is
+    /// now queued:
     /// drain it with `Connection::poll_transmit`, or send one with a code of
     /// your own with `Connection::send_close` first.
     Close(CloseFrame),
@@ -102,9 +110,12 @@ impl core::fmt::Debug for ControlPayload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received<'a> {
     /// How many bytes of the input were used. The caller MUST pass the rest
-    /// (`input[consumed..]`) to the next call. When `event` is `None`, this
-    /// is the whole input: partial headers and control payloads are kept
-    /// inside the connection, so the caller never has to keep bytes back.
+    /// (`input[consumed..]`) to the next call, and never the used bytes
+    /// again: the connection does not notice bytes fed twice (a client's
+    /// payload was unmasked in place, so binary data is silently corrupted).
+    /// When `event` is `None`, this is the whole input: partial headers and
+    /// control payloads are kept inside the connection, so the caller never
+    /// has to keep bytes back.
     pub consumed: usize,
     /// What the consumed bytes completed, if anything.
     pub event: Option<Event<'a>>,

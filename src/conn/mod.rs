@@ -4,11 +4,12 @@ mod event;
 mod ext;
 mod recv;
 mod send;
+mod timer;
 
-pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD};
+pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE};
 
 use crate::close::CloseFrame;
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::error::ProtocolError;
 use crate::frame::{OpCode, MAX_HEADER_LEN};
 use crate::random::{RandomSource, SecureRandom};
@@ -69,13 +70,18 @@ pub enum State {
 /// The connection is a machine with inputs and outputs; the caller owns the
 /// transport and the buffers, and MUST:
 ///
-/// 1. **Feed every byte it reads** to [`receive`](Self::receive), passing
-///    the unconsumed rest back until it is empty. Each call returns at most
-///    one [`Event`]; data events borrow the caller's buffer (unmasked in
-///    place), so handle each before the next call.
+/// 1. **Feed every byte it reads** to [`receive`](Self::receive), exactly
+///    once, passing the unconsumed rest back until it is empty. Each call
+///    returns at most one [`Event`]; data events borrow the caller's buffer
+///    (unmasked in place), so handle each before the next call. Feed only
+///    what follows the opening handshake's head.
 /// 2. **Drain automatic replies** after feeding: [`poll_transmit`](Self::poll_transmit)
 ///    writes queued pongs and Close answers; [`wants_write`](Self::wants_write)
-///    says whether anything is queued.
+///    says whether anything is queued. Nothing else writes them: a caller
+///    who never drains leaves the peer waiting for its pongs and its Close
+///    answer until it gives up, and then [`receive_eof`](Self::receive_eof)
+///    reports the unfinished close handshake as 1006 with the reason
+///    [`UNWRITTEN_CLOSE`](crate::UNWRITTEN_CLOSE).
 /// 3. **Send** with [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 ///    [`send_fragment`](Self::send_fragment), [`send_ping`](Self::send_ping),
 ///    [`send_pong`](Self::send_pong), [`send_close`](Self::send_close): each
@@ -84,17 +90,35 @@ pub enum State {
 /// 4. **Report the end of the transport** with [`receive_eof`](Self::receive_eof),
 ///    and close the transport when [`should_close_transport`](Self::should_close_transport)
 ///    says so.
+/// 5. **Drive time**, when [`Config`] sets a timer (keepalive, dead peer,
+///    close handshake): ask [`poll_timeout`](Self::poll_timeout) for the next
+///    deadline after every call above, wait for input *or* that deadline,
+///    whichever comes first, and at the deadline call
+///    [`handle_timeout(now)`](Self::handle_timeout), then drain
+///    `poll_transmit` again. `now` is an [`Instant`](crate::Instant) from
+///    the caller's clock; the connection never reads one.
+///
+/// In one loop: feed input, drain `poll_transmit`, ask `poll_timeout`, then
+/// sleep until that deadline or until more input arrives.
 ///
 /// Getters: [`role`](Self::role), [`state`](Self::state), [`is_closed`](Self::is_closed),
-/// [`config`](Self::config).
+/// [`error`](Self::error), [`config`](Self::config). Time: [`poll_timeout`](Self::poll_timeout),
+/// [`handle_timeout`](Self::handle_timeout).
+///
+/// The loop over a real transport is in the [crate docs](crate#the-loop);
+/// the example below is the same loop in memory.
 ///
 /// # Errors
 ///
 /// A [`ProtocolError`] from `receive` is fatal and sticky: the connection
 /// queues a Close frame carrying the error's close code, returns the same
 /// error from every later `receive`, and still lets `poll_transmit` write
-/// the Close. Caller mistakes are [`SendError`](crate::SendError)s that
-/// change nothing.
+/// the Close; [`error`](Self::error) returns it from then on. So on an
+/// error, stop feeding and go on to write what `poll_transmit` gives: a
+/// caller that returns at once (`?` on `receive`) drops the Close, and the
+/// peer sees the transport vanish (1006) instead of the code it earned.
+/// Report the error after the Close is written. Caller mistakes are
+/// [`SendError`](crate::SendError)s that change nothing.
 ///
 /// # Example
 ///
@@ -112,22 +136,26 @@ pub enum State {
 /// let mut reply = Vec::new();
 /// let mut pos = 0;
 /// while pos < wire.len() {
-///     let received = server.receive(&mut wire[pos..])?;
+///     // Not `?`: on an error, stop feeding; the Close it queued is still written.
+///     let Ok(received) = server.receive(&mut wire[pos..]) else { break };
 ///     pos += received.consumed;
 ///     if let Some(Event::Text { data, fin: true, .. }) = received.event {
 ///         let text = core::str::from_utf8(data).expect("validated");
 ///         server.send_text(text, &mut reply)?;
 ///     }
+///     server.poll_transmit(&mut reply)?; // pongs, the Close answer
 /// }
+/// server.poll_transmit(&mut reply)?; // the Close a failure queued, if any
+/// assert_eq!(server.error(), None);
 ///
-/// let received = client.receive(&mut reply)?;
+/// let received = client.receive(&mut reply).expect("the echo is a valid frame");
 /// assert!(matches!(received.event, Some(Event::Text { data: b"hello", fin: true, .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Connection<R = SecureRandom> {
     role: Role,
-    config: Config,
+    config: Settings,
     /// Mask keys for a client; `None` for a server, which never masks.
     rng: Option<R>,
 
@@ -144,6 +172,8 @@ pub struct Connection<R = SecureRandom> {
     rx_message: Option<MessageInProgress>,
     /// RSV1 of the latest message's first frame, kept after the message ends.
     rx_rsv1: bool,
+    /// A frame header passed its checks: the stream is known to be frames.
+    rx_started: bool,
     rx_utf8: Utf8Validator,
 
     // --- send side ---
@@ -154,6 +184,9 @@ pub struct Connection<R = SecureRandom> {
     pending_pong: Option<ControlPayload>,
     /// A Close frame to write: the echo of the peer's, or ours after a failure.
     pending_close: Option<CloseFrame>,
+
+    // --- time ---
+    timers: timer::Timers,
 
     // --- close handshake ---
     close_sent: bool,
@@ -166,11 +199,11 @@ pub struct Connection<R = SecureRandom> {
 struct FrameInProgress {
     opcode: OpCode,
     fin: bool,
+    /// The masking key as seen from the next payload byte: rotated past
+    /// the bytes already unmasked, so no offset needs keeping.
     mask: Option<[u8; 4]>,
     /// Payload bytes still to come.
     remaining: u64,
-    /// Payload bytes seen so far (for the mask rotation).
-    offset: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +212,9 @@ struct MessageInProgress {
     /// Sum of the announced payload lengths of its frames so far.
     len: u64,
     frames: u32,
+    /// Its frames that carried no payload and did not end it (saturating:
+    /// at `u32::MAX` no more are admitted, whatever the allowance).
+    empty: u32,
 }
 
 impl Connection<SecureRandom> {
@@ -200,7 +236,7 @@ impl<R: RandomSource> Connection<R> {
     fn with_rng(role: Role, config: Config, rng: Option<R>) -> Self {
         Connection {
             role,
-            config,
+            config: Settings::new(config),
             rng,
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
@@ -209,11 +245,13 @@ impl<R: RandomSource> Connection<R> {
             control_len: 0,
             rx_message: None,
             rx_rsv1: false,
+            rx_started: false,
             rx_utf8: Utf8Validator::new(),
             tx_message: None,
             tx_utf8: Utf8Validator::new(),
             pending_pong: None,
             pending_close: None,
+            timers: timer::Timers::default(),
             close_sent: false,
             close_received: false,
             eof: false,
@@ -226,9 +264,10 @@ impl<R: RandomSource> Connection<R> {
         self.role
     }
 
-    /// The configuration the connection was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration the connection was built with (timer durations
+    /// as kept: in whole milliseconds, rounded up).
+    pub fn config(&self) -> Config {
+        self.config.config()
     }
 
     /// Where the close handshake stands.
@@ -276,9 +315,18 @@ impl<R: RandomSource> Connection<R> {
         }
     }
 
+    /// The error that failed the connection, if it failed: the peer's
+    /// violation that [`receive`](Self::receive) returned, or the one given
+    /// to [`fail_with`](Self::fail_with). It stays after the failure's Close
+    /// was written, so a loop that stopped feeding on the error can report
+    /// it once the Close is out.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.failed
+    }
+
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.
     pub fn wants_write(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some()
+        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.pending_ping
     }
 
     /// Whether the latest message received (or being received) had RSV1 set

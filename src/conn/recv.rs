@@ -2,9 +2,10 @@
 
 use super::{Connection, Event, FrameInProgress, MessageInProgress, MessageKind, Received, Role};
 use crate::close::CloseFrame;
+use crate::config::{EMPTY_FRAME_COST, MIN_EMPTY_ALLOWANCE};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, HeaderError, HeaderStatus, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, rotate_key};
 use crate::random::RandomSource;
 
 use super::event::ControlPayload;
@@ -59,14 +60,27 @@ impl<R: RandomSource> Connection<R> {
     /// After the peer's Close frame, further input is ignored (RFC 6455
     /// §5.5.1: the peer sends nothing after Close).
     ///
+    /// The caller MUST pass each byte exactly once: the rest of the input
+    /// starts at `consumed`, and bytes passed before are already used (a
+    /// client's payload is unmasked in place). Bytes fed twice are read as
+    /// new frames, which for binary data can go unnoticed; that mistake is
+    /// not detected. Feeding the opening handshake itself is:
+    /// [`ProtocolError::HttpInput`].
+    ///
     /// # Errors
     ///
     /// A [`ProtocolError`] when the peer broke the protocol or a limit; the
-    /// connection is then failed for good (see [`Connection`]).
+    /// connection is then failed for good (see [`Connection`]). Its Close
+    /// is queued: write it with [`poll_transmit`](Self::poll_transmit)
+    /// before giving up on the transport, so do not leave the loop with `?`
+    /// here (see [the loop](crate#the-loop)); [`error`](Self::error) keeps
+    /// the error for later.
     pub fn receive<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
+        // All the timers need from the receive path: any byte is a sign of life.
+        self.timers.rx_activity |= !input.is_empty();
         if let Some(whole) = self.whole_small_frame(input) {
             let (consumed, piece) = whole?;
             let start = consumed - piece.len;
@@ -123,6 +137,13 @@ impl<R: RandomSource> Connection<R> {
     /// Connection is Closed" without a Close frame is abnormal), and `None`
     /// after the peer's Close or a failure.
     ///
+    /// One more case is reported as 1006: the peer's Close arrived but the
+    /// Close answering it was never taken with
+    /// [`poll_transmit`](Self::poll_transmit). The close handshake did not
+    /// complete (the peer, still waiting for our Close, gave up and closed
+    /// the transport), and the event's reason names the cause:
+    /// [`UNWRITTEN_CLOSE`](crate::UNWRITTEN_CLOSE).
+    ///
     /// The connection is closed from here on: anything still queued is
     /// dropped, since there is no transport left to carry it.
     pub fn receive_eof(&mut self) -> Option<Event<'static>> {
@@ -130,8 +151,13 @@ impl<R: RandomSource> Connection<R> {
             return None;
         }
         self.eof = true;
+        let unwritten_answer = self.close_received && self.pending_close.is_some();
         self.pending_pong = None;
         self.pending_close = None;
+        self.timers.pending_ping = false;
+        if unwritten_answer && self.failed.is_none() {
+            return Some(Event::Close(CloseFrame::new(CloseFrame::abnormal().code(), super::UNWRITTEN_CLOSE)));
+        }
         if self.failed.is_some() || self.close_received {
             return None;
         }
@@ -158,10 +184,10 @@ impl<R: RandomSource> Connection<R> {
         };
         let masked = b1 & 0x80 != 0;
         let len = usize::from(b1 & 0x7F);
-        if len >= 126 || masked != (self.role == Role::Server) || len as u64 > self.config.max_frame_payload {
+        if len >= 126 || masked != (self.role == Role::Server) || len as u64 > self.config.frame_limit() {
             return None;
         }
-        if len as u64 > self.config.max_message_size || self.eof {
+        if self.eof {
             return None;
         }
         let header_len = if masked { 6 } else { 2 };
@@ -171,6 +197,7 @@ impl<R: RandomSource> Connection<R> {
             apply_mask(payload, [k0, k1, k2, k3], 0);
         }
         self.rx_rsv1 = false;
+        self.rx_started = true;
         if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
             return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
         }
@@ -214,7 +241,10 @@ impl<R: RandomSource> Connection<R> {
             }
         };
         match status {
-            Ok(HeaderStatus::Complete { header, len }) => Ok((used, self.start_frame(header, len)?)),
+            Ok(HeaderStatus::Complete { header, len }) => match self.start_frame(header, len) {
+                Ok(progress) => Ok((used, progress)),
+                Err(e) => Err(self.name_http_input(e, input, buffered, used)),
+            },
             Ok(HeaderStatus::Partial { .. }) => Ok((used, HeaderProgress::Buffered)),
             Err(HeaderError::LengthMsbSet) => Err(self.fail(ProtocolError::LengthMsbSet)),
         }
@@ -227,7 +257,8 @@ impl<R: RandomSource> Connection<R> {
         if let Err(e) = self.check_header(&h, len) {
             return Err(self.fail(e));
         }
-        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len, offset: 0 };
+        self.rx_started = true;
+        let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len };
         if h.opcode.is_control() {
             self.control_len = 0;
             if h.payload_len == 0 {
@@ -238,13 +269,17 @@ impl<R: RandomSource> Connection<R> {
         match (h.opcode, self.rx_message.as_mut()) {
             (OpCode::Continuation, Some(m)) => {
                 m.len += h.payload_len;
-                m.frames += 1;
+                m.frames = m.frames.saturating_add(1);
+                if h.payload_len == 0 && !h.fin {
+                    m.empty = m.empty.saturating_add(1);
+                }
             }
             (op, _) => {
                 let kind = if op == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
                 self.rx_rsv1 = h.rsv1;
                 self.rx_utf8.reset();
-                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1 });
+                let empty = u32::from(h.payload_len == 0 && !h.fin);
+                self.rx_message = Some(MessageInProgress { kind, len: h.payload_len, frames: 1, empty });
             }
         }
         if h.payload_len == 0 {
@@ -262,7 +297,7 @@ impl<R: RandomSource> Connection<R> {
         // bits (RFC 7692 §6) only mark the first frame of a data message.
         let rsv = (u8::from(h.rsv1) << 6) | (u8::from(h.rsv2) << 5) | (u8::from(h.rsv3) << 4);
         let starts_message = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-        let claimed = if starts_message { self.config.extension_rsv_bits } else { 0 };
+        let claimed = if starts_message { self.config.extension_rsv_bits.bits() } else { 0 };
         if rsv & !claimed != 0 {
             return Err(ProtocolError::ReservedBits);
         }
@@ -292,17 +327,66 @@ impl<R: RandomSource> Connection<R> {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (_, None) => None,
         };
-        if h.payload_len > self.config.max_frame_payload {
-            return Err(ProtocolError::FrameTooLarge);
-        }
-        let (len_so_far, frames) = message.map_or((0, 0), |m| (m.len, m.frames));
-        if len_so_far.saturating_add(h.payload_len) > self.config.max_message_size {
+        // A compressed message (RSV1 on its first frame, claimed by the
+        // extension) is held to the size limit as it inflates; on the wire
+        // its frames may carry up to twice each limit, so that no message
+        // within the limit is refused for how it compressed.
+        let compressed = match message {
+            Some(_) => self.rx_rsv1,
+            None => h.rsv1,
+        };
+        let wire = |limit: u64| if compressed { limit.saturating_mul(2) } else { limit };
+        let (len_so_far, frames, empty) = message.map_or((0, 0, 0), |m| (m.len, m.frames, m.empty));
+        if len_so_far.saturating_add(h.payload_len) > wire(self.config.max_message_size) {
             return Err(ProtocolError::MessageTooLarge);
         }
-        if frames >= self.config.max_fragments.max(1) {
+        if h.payload_len > wire(self.config.frame_limit()) {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        if self.config.max_fragments != 0 && frames >= self.config.max_fragments {
             return Err(ProtocolError::TooManyFragments);
         }
+        // Frames that carry data are bounded by the size limit; an empty one
+        // that does not end the message brings nothing, so it is charged
+        // `EMPTY_FRAME_COST` against an allowance of the size limit.
+        if h.payload_len == 0 && !h.fin {
+            let allowance = self.config.max_message_size.max(MIN_EMPTY_ALLOWANCE);
+            // The count saturates: at its end no more are admitted.
+            if empty == u32::MAX || (u64::from(empty) + 1).saturating_mul(EMPTY_FRAME_COST) > allowance {
+                return Err(ProtocolError::TooManyFragments);
+            }
+        }
         Ok(())
+    }
+
+    /// On a failure at a frame header: when the first frame ever fails the
+    /// RSV or opcode check because its bytes spell an HTTP request or
+    /// response, the caller fed the handshake to the connection; say so
+    /// instead of blaming the peer's framing. Only on this error path, so it
+    /// costs the fast path nothing. `input` holds the header from
+    /// `input[..used]` after `buffered` bytes kept from earlier reads.
+    #[cold]
+    fn name_http_input(&mut self, e: ProtocolError, input: &[u8], buffered: usize, used: usize) -> ProtocolError {
+        if self.rx_started || !matches!(e, ProtocolError::ReservedBits | ProtocolError::ReservedOpcode(_)) {
+            return e;
+        }
+        // The first bytes of the stream: the header (in `self.header` if it
+        // was buffered), then the rest of `input`.
+        let (head, rest) = if buffered == 0 {
+            (&[][..], input)
+        } else {
+            (self.header.get(..buffered + used).unwrap_or(&[]), input.get(used..).unwrap_or(&[]))
+        };
+        let mut start = [0u8; 8];
+        let mut n = 0;
+        for (slot, &b) in start.iter_mut().zip(head.iter().chain(rest)) {
+            *slot = b;
+            n += 1;
+        }
+        if looks_like_http(&start[..n]) {
+            return self.fail(ProtocolError::HttpInput);
+        }
+        e
     }
 
     /// Unmasks and validates a piece of a data frame's payload; says what
@@ -311,7 +395,7 @@ impl<R: RandomSource> Connection<R> {
     fn data_chunk(&mut self, frame: FrameInProgress, chunk: &mut [u8]) -> Result<DataPiece, ProtocolError> {
         let n = chunk.len();
         if let Some(key) = frame.mask {
-            apply_mask(chunk, key, frame.offset);
+            apply_mask(chunk, key, 0);
         }
         let remaining = frame.remaining - n as u64;
         let frame_end = remaining == 0;
@@ -330,7 +414,8 @@ impl<R: RandomSource> Connection<R> {
                 self.rx_message = None;
             }
         } else {
-            self.frame = Some(FrameInProgress { remaining, offset: frame.offset.wrapping_add(n), ..frame });
+            let mask = frame.mask.map(|key| rotate_key(key, n));
+            self.frame = Some(FrameInProgress { remaining, mask, ..frame });
         }
         Ok(DataPiece { kind, frame_end, fin })
     }
@@ -358,8 +443,9 @@ impl<R: RandomSource> Connection<R> {
                 };
                 self.close_received = true;
                 if !self.close_sent {
-                    // §5.5.1: answer with a Close, echoing the status code.
-                    self.pending_close = Some(CloseFrame::new(close.code(), ""));
+                    // §5.5.1: answer with a Close, echoing the status code
+                    // (and the reason, so the peer reports what it sent).
+                    self.pending_close = Some(close);
                 }
                 Ok(Event::Close(close))
             }
@@ -371,7 +457,20 @@ impl<R: RandomSource> Connection<R> {
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
         self.pending_pong = None;
+        self.timers.pending_ping = false;
         self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
         e
     }
+}
+
+/// Whether the first bytes of a stream (at least 2) start an HTTP/1.x
+/// request (a method and a space) or response (`HTTP/`), as far as they go.
+fn looks_like_http(start: &[u8]) -> bool {
+    const STARTS: [&[u8]; 10] =
+        [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ", b"HTTP/"];
+    start.len() >= 2
+        && STARTS.iter().any(|s| {
+            let n = s.len().min(start.len());
+            s.get(..n) == start.get(..n)
+        })
 }

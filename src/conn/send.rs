@@ -138,30 +138,43 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// Writes the frames the connection queued by itself: the pong answering
-    /// the latest ping, and the Close answering the peer's Close or reporting
-    /// a failure. Returns the bytes written (0 when nothing is queued).
+    /// the latest ping, the keepalive Ping [`handle_timeout`](Self::handle_timeout)
+    /// queued, and the Close answering the peer's Close or reporting a
+    /// failure, in that order. Returns the bytes written (0 when nothing is
+    /// queued).
     ///
-    /// Call it after each [`receive`](Self::receive) that returned an event,
-    /// or whenever [`wants_write`](Self::wants_write) is true.
+    /// The caller MUST call it after each [`receive`](Self::receive) that
+    /// returned an event and after each [`handle_timeout`](Self::handle_timeout),
+    /// or at least before reading from the transport again whenever
+    /// [`wants_write`](Self::wants_write) is true, and write what it gives:
+    /// the peer waits for these frames.
     ///
     /// # Errors
     ///
     /// [`BufferTooSmall`] when `out` cannot hold everything queued (at most
-    /// 2 × 131 bytes); nothing is written then.
+    /// 268 bytes); nothing is written then.
     pub fn poll_transmit<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<usize, BufferTooSmall> {
         let pong = self.pending_pong.filter(|_| !self.close_sent);
+        let ping = self.timers.pending_ping && !self.close_sent;
         let close = self.pending_close.filter(|_| !self.close_sent);
         let pong_len = pong.map_or(0, |p| self.frame_len(p.len()));
+        let ping_len = if ping { self.frame_len(0) } else { 0 };
         let close_len = close.map_or(0, |c| self.frame_len(c.encoded_len()));
-        if pong_len + close_len == 0 {
+        let total = pong_len + ping_len + close_len;
+        if total == 0 {
             self.pending_pong = None;
+            self.timers.pending_ping = false;
             self.pending_close = None;
             return Ok(0);
         }
-        let buf = claim(out, pong_len + close_len)?;
-        let (pong_buf, close_buf) = buf.split_at_mut(pong_len);
+        let buf = claim(out, total)?;
+        let (pong_buf, rest) = buf.split_at_mut(pong_len);
+        let (ping_buf, close_buf) = rest.split_at_mut(ping_len);
         if let Some(p) = pong {
             self.encode_into(OpCode::Pong, true, false, &p, pong_buf);
+        }
+        if ping {
+            self.encode_into(OpCode::Ping, true, false, &[], ping_buf);
         }
         if let Some(c) = close {
             let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
@@ -171,8 +184,9 @@ impl<R: RandomSource> Connection<R> {
             self.close_sent = true;
         }
         self.pending_pong = None;
+        self.timers.pending_ping = false;
         self.pending_close = None;
-        Ok(pong_len + close_len)
+        Ok(total)
     }
 
     fn write_close<O: Output + ?Sized>(&mut self, frame: &CloseFrame, out: &mut O) -> Result<usize, SendError> {
@@ -183,6 +197,7 @@ impl<R: RandomSource> Connection<R> {
         self.close_sent = true;
         self.pending_close = None;
         self.pending_pong = None;
+        self.timers.pending_ping = false;
         Ok(written)
     }
 

@@ -8,10 +8,10 @@ use super::error::{ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extensions, Source};
 use super::head::{
     check_head_bytes, has_token, is_field_value, is_supported_version, is_token, parse_headers, parse_version, single,
-    split_line, values, HeadScanner, Header,
+    split_line, values, Fed, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_decimal, put_header, write_with};
-use super::{HandshakeConfig, Status};
+use super::{HandshakeConfig, Status, DEFAULT_MAX_HEAD_LEN};
 
 /// What the client offers and sends besides the required headers. The
 /// handshake borrows these until it completes.
@@ -119,13 +119,16 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 /// server's answer until the head is complete and validates it
 /// (RFC 6455 §4.1).
 ///
-/// Feeding follows the same rules as [`ServerHandshake`](super::ServerHandshake):
-/// pass all bytes received so far; `Partial` means read more; errors are
-/// sticky. Bytes after [`Response::head_len`] are the first WebSocket frames
-/// from the server and MUST be handed to the connection.
+/// Feeding follows the same rules as [`ServerHandshake`](super::ServerHandshake)
+/// and [`Connection::receive`](crate::Connection::receive): pass each read's
+/// new bytes once; `Partial` means read more; errors are sticky. Bytes of
+/// the completing call's input after [`Response::consumed`] are the first
+/// WebSocket frames from the server and MUST be handed to the connection.
 ///
-/// The machine borrows the URL and options (`'a`) and keeps the key and the
-/// expected accept value in fixed arrays: no allocation.
+/// The machine borrows the URL and options (`'a`) and keeps the key, the
+/// expected accept value and the answer's head in fixed arrays: no
+/// allocation. [`with_storage`](Self::with_storage) takes other storage
+/// for the head, as on the server.
 ///
 /// # Example: the whole exchange, in memory
 ///
@@ -148,8 +151,9 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 /// assert!(request[..n].starts_with(b"GET /feed HTTP/1.1\r\nHost: example.com:8443\r\n"));
 ///
 /// // The server side (normally another process).
+/// let mut server = ServerHandshake::default();
 /// let mut headers = [Header::EMPTY; 16];
-/// let Status::Complete(req) = ServerHandshake::default().receive(&request[..n], &mut headers)? else {
+/// let Status::Complete(req) = server.receive(&request[..n], &mut headers)? else {
 ///     unreachable!("the request is complete")
 /// };
 /// let mut answer = Vec::new();
@@ -157,14 +161,15 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 ///
 /// // Back on the client: the answer arrives one byte at a time.
 /// let mut response = None;
-/// for end in 1..=answer.len() {
+/// for byte in answer.chunks(1) {
 ///     let mut headers = [Header::EMPTY; 16];
-///     if let Status::Complete(r) = client.receive(&answer[..end], &mut headers)? {
-///         response = Some((r.protocol(), r.extensions().count(), r.head_len()));
+///     if let Status::Complete(r) = client.receive(byte, &mut headers)? {
+///         // The answer borrows the machine: keep what you need.
+///         response = Some((r.protocol().map(String::from), r.extensions().count(), r.head_len(), r.consumed()));
 ///         break;
 ///     }
 /// }
-/// assert_eq!(response, Some((Some("v1.chat"), 0, answer.len())));
+/// assert_eq!(response, Some((Some("v1.chat".to_string()), 0, answer.len(), 1)));
 /// # Ok(()) }
 /// ```
 ///
@@ -180,13 +185,13 @@ fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 /// let answer = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno";
 /// let mut headers = [Header::EMPTY; 16];
 /// match client.receive(answer, &mut headers) {
-///     Err(ResponseError::UnexpectedStatus { status: 403, head_len }) => assert_eq!(&answer[head_len..], b"no"),
+///     Err(ResponseError::UnexpectedStatus { status: 403, consumed, .. }) => assert_eq!(&answer[consumed..], b"no"),
 ///     other => panic!("{other:?}"),
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct ClientHandshake<'a> {
+#[derive(Clone)]
+pub struct ClientHandshake<'a, S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     config: HandshakeConfig,
     scanner: HeadScanner,
     failed: Option<ResponseError>,
@@ -195,6 +200,23 @@ pub struct ClientHandshake<'a> {
     /// The `Sec-WebSocket-Key` sent: base64 of 16 random bytes.
     key: [u8; 24],
     accept: AcceptKey,
+    /// The answer's head so far (up to the scanner's `stored` count).
+    storage: S,
+}
+
+impl<S: AsRef<[u8]>> core::fmt::Debug for ClientHandshake<'_, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientHandshake")
+            .field("config", &self.config)
+            .field("scanner", &self.scanner)
+            .field("failed", &self.failed)
+            .field("url", &self.url)
+            .field("options", &self.options)
+            .field("key", &self.key())
+            .field("accept", &self.accept)
+            .field("storage_len", &self.storage.as_ref().len())
+            .finish()
+    }
 }
 
 impl<'a> ClientHandshake<'a> {
@@ -209,11 +231,28 @@ impl<'a> ClientHandshake<'a> {
         Self::with_config(url, options, HandshakeConfig::default(), rng)
     }
 
-    /// Like [`new`](Self::new) with explicit limits for the response.
+    /// Like [`new`](Self::new) with explicit limits for the response (the
+    /// head is kept in an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes,
+    /// which caps `max_head_len`).
     pub fn with_config<R: RandomSource + ?Sized>(
         url: &'a str,
         options: ClientOptions<'a>,
         config: HandshakeConfig,
+        rng: &mut R,
+    ) -> Result<Self, UsageError> {
+        Self::with_storage(url, options, config, [0; DEFAULT_MAX_HEAD_LEN], rng)
+    }
+}
+
+impl<'a, S> ClientHandshake<'a, S> {
+    /// Like [`with_config`](Self::with_config), keeping the answer's head in
+    /// `storage`: a head is at most `config.max_head_len` bytes and never
+    /// more than `storage` holds.
+    pub fn with_storage<R: RandomSource + ?Sized>(
+        url: &'a str,
+        options: ClientOptions<'a>,
+        config: HandshakeConfig,
+        storage: S,
         rng: &mut R,
     ) -> Result<Self, UsageError> {
         let url = parse_url(url)?;
@@ -238,7 +277,7 @@ impl<'a> ClientHandshake<'a> {
         rng.fill_bytes(&mut nonce);
         let key = encode_key(&nonce);
         let accept = accept_key(&key);
-        Ok(ClientHandshake { config, scanner: HeadScanner::new(), failed: None, url, options, key, accept })
+        Ok(ClientHandshake { config, scanner: HeadScanner::new(), failed: None, url, options, key, accept, storage })
     }
 
     /// The `Sec-WebSocket-Key` this handshake sends.
@@ -315,100 +354,121 @@ impl<'a> ClientHandshake<'a> {
             w.put(b"\r\n");
         })
     }
+}
 
-    /// Feeds all bytes of the answer received so far.
+impl<S: AsRef<[u8]>> ClientHandshake<'_, S> {
+    /// The bytes of the answer's head received so far (the whole head once
+    /// complete; after an error, what had arrived up to it).
+    pub fn head(&self) -> &[u8] {
+        self.storage.as_ref().get(..self.scanner.stored()).unwrap_or(&[])
+    }
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> ClientHandshake<'_, S> {
+    /// Feeds the bytes of the answer read since the last call, as
+    /// [`ServerHandshake::receive`](super::ServerHandshake::receive) does.
     ///
     /// Returns `Partial` until the head is complete, then the validated
     /// response. A status other than 101 is
-    /// [`ResponseError::UnexpectedStatus`] with the head length: the body (if
-    /// any) follows it, and `headers` holds the response's header lines (in
-    /// order; entries past the last one keep their previous value, so start
-    /// from [`Header::EMPTY`] to recognise the end by an empty name).
+    /// [`ResponseError::UnexpectedStatus`]: the body (if any) follows the
+    /// head, from `consumed` in this call's input, and `headers` holds the
+    /// response's header lines (in order; entries past the last one keep
+    /// their previous value, so start from [`Header::EMPTY`] to recognise
+    /// the end by an empty name).
     pub fn receive<'h, 'b>(
-        &mut self,
-        buf: &'b [u8],
+        &'b mut self,
+        input: &[u8],
         headers: &'h mut [Header<'b>],
     ) -> Result<Status<Response<'h, 'b>>, ResponseError> {
-        if let Some(e) = self.failed {
+        let ClientHandshake { config, scanner, failed, options, accept, storage, .. } = self;
+        if let Some(e) = *failed {
             return Err(e);
         }
-        let result = match self.scanner.scan(buf, self.config.max_head_len) {
-            Ok(None) => Ok(Status::Partial),
-            Ok(Some(n)) => self.parse_response(buf.get(..n).unwrap_or(&[]), headers).map(Status::Complete),
+        let result = match scanner.feed(storage.as_mut(), input, config.max_head_len) {
+            Ok(Fed::Partial) => Ok(Status::Partial),
+            Ok(Fed::Complete { head_len, consumed }) => {
+                let storage: &'b S = storage;
+                let head = storage.as_ref().get(..head_len).unwrap_or(&[]);
+                parse_response(accept, options, head, consumed, headers).map(Status::Complete)
+            }
             Err(e) => Err(ResponseError::Head(e)),
         };
         if let Err(e) = result {
-            self.failed = Some(e);
+            *failed = Some(e);
         }
         result
     }
+}
 
-    fn parse_response<'h, 'b>(
-        &self,
-        head: &'b [u8],
-        headers: &'h mut [Header<'b>],
-    ) -> Result<Response<'h, 'b>, ResponseError> {
-        use ResponseError as E;
-        let head_len = head.len();
-        check_head_bytes(head).map_err(E::Head)?;
-        let (line, rest) = split_line(head);
-        // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
-        // (a missing final SP is tolerated).
-        let mut parts = line.splitn(3, |&b| b == b' ');
-        let version = parts.next().and_then(parse_version).ok_or(E::MalformedStatusLine)?;
-        let status = match parts.next() {
-            Some(&[a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9']) => {
-                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
-            }
-            _ => return Err(E::MalformedStatusLine),
-        };
-        let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?;
-        let headers: &'h [Header<'b>] = headers;
-        let headers = headers.get(..count).unwrap_or(&[]);
-        if !is_supported_version(version) {
-            return Err(E::UnsupportedHttpVersion);
+/// Validates a complete answer head against what the client sent.
+/// `consumed`: how many of the head's bytes came with the completing call.
+fn parse_response<'h, 'b>(
+    expected: &AcceptKey,
+    options: &ClientOptions<'_>,
+    head: &'b [u8],
+    consumed: usize,
+    headers: &'h mut [Header<'b>],
+) -> Result<Response<'h, 'b>, ResponseError> {
+    use ResponseError as E;
+    let head_len = head.len();
+    check_head_bytes(head).map_err(E::Head)?;
+    let (line, rest) = split_line(head);
+    // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+    // (a missing final SP is tolerated).
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let version = parts.next().and_then(parse_version).ok_or(E::MalformedStatusLine)?;
+    let status = match parts.next() {
+        Some(&[a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9']) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
         }
-        // RFC 6455 §4.1: anything but 101 is handled per HTTP by the caller.
-        if status != 101 {
-            return Err(E::UnexpectedStatus { status, head_len });
-        }
-        if !has_token(headers, "Upgrade", "websocket") {
-            return Err(E::UpgradeNotWebSocket);
-        }
-        if !has_token(headers, "Connection", "Upgrade") {
-            return Err(E::ConnectionNotUpgrade);
-        }
-        let accept = single(headers, "Sec-WebSocket-Accept").map_err(E::DuplicateHeader)?;
-        if !self.accept.matches(accept.ok_or(E::MissingAccept)?) {
-            return Err(E::AcceptMismatch);
-        }
-        // RFC 6455 §4.1 step 6 and §4.2.2: a single token, one that was offered.
-        let protocol = match single(headers, "Sec-WebSocket-Protocol") {
-            Err(_) => return Err(E::MultipleProtocols),
-            Ok(None) => None,
-            Ok(Some(p)) if p.contains(&b',') => return Err(E::MultipleProtocols),
-            Ok(Some(p)) => {
-                let p = core::str::from_utf8(p).map_err(|_| E::ProtocolNotOffered)?;
-                if !self.options.protocols.contains(&p) {
-                    return Err(E::ProtocolNotOffered);
-                }
-                Some(p)
-            }
-        };
-        // RFC 6455 §4.1 step 5: only extensions that were offered.
-        if !values(headers, "Sec-WebSocket-Extensions").all(is_extension_list) {
-            return Err(E::InvalidExtensions);
-        }
-        let offer = self.options.extensions.and_then(Extensions::parse);
-        let answered = Extensions::new(Source::Http1(headers.iter(), "Sec-WebSocket-Extensions"));
-        for ext in answered {
-            let was_offered = offer.clone().is_some_and(|mut o| o.any(|x| x.name().eq_ignore_ascii_case(ext.name())));
-            if !was_offered {
-                return Err(E::ExtensionNotOffered);
-            }
-        }
-        Ok(Response { status, protocol, headers, head_len })
+        _ => return Err(E::MalformedStatusLine),
+    };
+    let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?;
+    let headers: &'h [Header<'b>] = headers;
+    let headers = headers.get(..count).unwrap_or(&[]);
+    if !is_supported_version(version) {
+        return Err(E::UnsupportedHttpVersion);
     }
+    // RFC 6455 §4.1: anything but 101 is handled per HTTP by the caller.
+    if status != 101 {
+        return Err(E::UnexpectedStatus { status, head_len, consumed });
+    }
+    if !has_token(headers, "Upgrade", "websocket") {
+        return Err(E::UpgradeNotWebSocket);
+    }
+    if !has_token(headers, "Connection", "Upgrade") {
+        return Err(E::ConnectionNotUpgrade);
+    }
+    let accept = single(headers, "Sec-WebSocket-Accept").map_err(E::DuplicateHeader)?;
+    if !expected.matches(accept.ok_or(E::MissingAccept)?) {
+        return Err(E::AcceptMismatch);
+    }
+    // RFC 6455 §4.1 step 6 and §4.2.2: a single token, one that was offered.
+    let protocol = match single(headers, "Sec-WebSocket-Protocol") {
+        Err(_) => return Err(E::MultipleProtocols),
+        Ok(None) => None,
+        Ok(Some(p)) if p.contains(&b',') => return Err(E::MultipleProtocols),
+        Ok(Some(p)) => {
+            let p = core::str::from_utf8(p).map_err(|_| E::ProtocolNotOffered)?;
+            if !options.protocols.contains(&p) {
+                return Err(E::ProtocolNotOffered);
+            }
+            Some(p)
+        }
+    };
+    // RFC 6455 §4.1 step 5: only extensions that were offered.
+    if !values(headers, "Sec-WebSocket-Extensions").all(is_extension_list) {
+        return Err(E::InvalidExtensions);
+    }
+    let offer = options.extensions.and_then(Extensions::parse);
+    let answered = Extensions::new(Source::Http1(headers.iter(), "Sec-WebSocket-Extensions"));
+    for ext in answered {
+        let was_offered = offer.clone().is_some_and(|mut o| o.any(|x| x.name().eq_ignore_ascii_case(ext.name())));
+        if !was_offered {
+            return Err(E::ExtensionNotOffered);
+        }
+    }
+    Ok(Response { status, protocol, headers, head_len, consumed })
 }
 
 /// A validated `101 Switching Protocols` answer. Borrows the caller's
@@ -419,6 +479,8 @@ pub struct Response<'h, 'b> {
     protocol: Option<&'b str>,
     headers: &'h [Header<'b>],
     head_len: usize,
+    /// How many bytes of the completing call's input were head.
+    consumed: usize,
 }
 
 impl<'h, 'b> Response<'h, 'b> {
@@ -448,11 +510,19 @@ impl<'h, 'b> Response<'h, 'b> {
         self.headers
     }
 
-    /// How many bytes of the buffer the head used. Bytes after it are the
-    /// server's first WebSocket frames and MUST be handed to the
-    /// connection, never dropped.
+    /// The size of the head, through its blank line, over all the reads it
+    /// took.
     pub fn head_len(&self) -> usize {
         self.head_len
+    }
+
+    /// How many bytes of the input given to the call that returned this
+    /// response were part of the head (0 when the head was already complete
+    /// before that call). The bytes after them, `input[consumed..]`, are
+    /// the server's first WebSocket frames and MUST be handed to the
+    /// connection, never dropped.
+    pub fn consumed(&self) -> usize {
+        self.consumed
     }
 }
 

@@ -19,11 +19,13 @@ use super::write::{put_status_line, write_with};
 /// than `GET`, 426 (with `Sec-WebSocket-Version: 13`) for a missing or
 /// different WebSocket version and for the obsolete hixie-76 dialect, 431 for
 /// a head over the size limit or with more headers than the caller's array,
-/// 505 for a well-formed HTTP version other than 1.1 or a later 1.x.
+/// 505 for a well-formed HTTP version other than 1.1 or a later 1.x, and 408
+/// ([`Timeout`](Self::Timeout)) for a head the caller stopped waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    /// The head did not end within the configured maximum size (431).
+    /// The head did not end within the configured maximum size or the
+    /// machine's storage, whichever is smaller (431).
     HeadTooLarge,
     /// More header lines than the caller's header array holds (431).
     TooManyHeaders,
@@ -74,6 +76,10 @@ pub enum HandshakeError {
     /// `Transfer-Encoding` or a non-zero `Content-Length` on the upgrade
     /// request: a body would be smuggled into the frame stream (400).
     RequestBody,
+    /// The head did not arrive by the deadline the caller set (408). The
+    /// handshake machines have no clock: the wrapper bounds the wait (a read
+    /// timeout, a runtime timer) and answers with this error's response.
+    Timeout,
 }
 
 impl HandshakeError {
@@ -83,6 +89,7 @@ impl HandshakeError {
         match self {
             HeadTooLarge | TooManyHeaders => 431,
             MethodNotAllowed => 405,
+            Timeout => 408,
             MissingVersion | UnsupportedVersion | LegacyHixie76 => 426,
             UnsupportedHttpVersion => 505,
             _ => 400,
@@ -142,6 +149,7 @@ impl fmt::Display for HandshakeError {
                  version 13 (RFC 6455) is required",
             ),
             RequestBody => f.write_str("upgrade request carries a body (Transfer-Encoding or Content-Length)"),
+            Timeout => f.write_str("the handshake head did not arrive in time"),
         }
     }
 }
@@ -163,13 +171,17 @@ pub enum ResponseError {
     /// A well-formed HTTP version other than 1.1 or a later 1.x.
     UnsupportedHttpVersion,
     /// The status is not 101. The head is well-formed: the body, if any,
-    /// starts at `head_len` in the buffer (RFC 6455 §4.1: handle it per HTTP,
-    /// e.g. authenticate on 401 or follow a redirect on 3xx).
+    /// follows it, from `consumed` in the input of the call that completed
+    /// the head (RFC 6455 §4.1: handle it per HTTP, e.g. authenticate on
+    /// 401 or follow a redirect on 3xx).
     UnexpectedStatus {
         /// The status code received.
         status: u16,
-        /// Length of the response head; the body starts there.
+        /// Length of the response head, over all the reads it took.
         head_len: usize,
+        /// How many bytes of the completing call's input were head; the
+        /// body starts there.
+        consumed: usize,
     },
     /// `Upgrade` is missing or does not contain `websocket`.
     UpgradeNotWebSocket,

@@ -24,38 +24,63 @@ impl<'b> Header<'b> {
     }
 }
 
-/// Finds the end of a head (`\r\n\r\n`) across calls in linear total time.
+/// Collects a head that arrives in pieces into the machine's storage and
+/// finds its end (`\r\n\r\n`) in linear total time.
 ///
-/// Invariants: every `\n` in `buf[..searched]` has been checked to follow a
-/// `\r`, and no head terminator ends before `searched`. Once found, the head
-/// length is remembered in `complete`, so later calls do not search the
-/// bytes after the head (they belong to the WebSocket stream).
+/// Invariants: `storage[..stored]` holds the head's bytes received so far
+/// (and, once complete, exactly the head); every `\n` in
+/// `storage[..searched]` has been checked to follow a `\r`, and no head
+/// terminator ends before `searched`. Once found, the head length is
+/// remembered in `complete`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HeadScanner {
+    stored: usize,
     searched: usize,
     complete: Option<usize>,
 }
 
+/// What a call to [`HeadScanner::feed`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fed {
+    /// More bytes are needed; the whole input was taken.
+    Partial,
+    /// The head is `storage[..head_len]`; its last `consumed` bytes came from
+    /// this call's input, whose remaining bytes were not taken.
+    Complete { head_len: usize, consumed: usize },
+}
+
 impl HeadScanner {
     pub(crate) const fn new() -> Self {
-        HeadScanner { searched: 0, complete: None }
+        HeadScanner { stored: 0, searched: 0, complete: None }
     }
 
-    /// `Ok(Some(head_len))` once `buf` holds a whole head, `Ok(None)` while
-    /// more bytes are needed. `buf` MUST start with the bytes given before.
-    pub(crate) fn scan(&mut self, buf: &[u8], max_head_len: usize) -> Result<Option<usize>, HandshakeError> {
-        if let Some(n) = self.complete {
-            if n <= buf.len() {
-                return Ok(Some(n));
-            }
-            self.complete = None;
-            self.searched = 0;
+    /// How many bytes of the storage hold the head so far.
+    pub(crate) const fn stored(&self) -> usize {
+        self.stored
+    }
+
+    /// Appends the new bytes `input` to the head in `storage` and looks for
+    /// its end. A head is at most `max_head_len` bytes and never more than
+    /// `storage` holds. Every input byte is copied and searched at most once,
+    /// so byte-at-a-time input costs linear time in total.
+    pub(crate) fn feed(
+        &mut self,
+        storage: &mut [u8],
+        input: &[u8],
+        max_head_len: usize,
+    ) -> Result<Fed, HandshakeError> {
+        if let Some(head_len) = self.complete {
+            return Ok(Fed::Complete { head_len, consumed: 0 });
         }
-        if buf.len() < self.searched {
-            // The caller passed a shorter buffer: start over rather than trust stale state.
-            self.searched = 0;
+        let limit = max_head_len.min(storage.len());
+        let before = self.stored;
+        let take = input.len().min(limit.saturating_sub(before));
+        let room = storage.get_mut(before..before + take).unwrap_or(&mut []);
+        for (slot, &byte) in room.iter_mut().zip(input) {
+            *slot = byte;
         }
-        let region = buf.get(..buf.len().min(max_head_len)).unwrap_or(&[]);
+        self.stored = before + room.len();
+        let region = storage.get(..self.stored).unwrap_or(&[]);
         let mut pos = self.searched;
         while let Some(off) = memchr::memchr(b'\n', region.get(pos..).unwrap_or(&[])) {
             let i = pos.saturating_add(off);
@@ -65,19 +90,21 @@ impl HeadScanner {
                 return Err(HandshakeError::BareLf);
             }
             if i >= 3 && region.get(i - 3..i) == Some(b"\r\n\r") {
-                let len = i + 1;
-                self.searched = len;
-                self.complete = Some(len);
-                return Ok(Some(len));
+                let head_len = i + 1;
+                // Bytes copied past the head stay the caller's: they were not consumed.
+                self.stored = head_len;
+                self.searched = head_len;
+                self.complete = Some(head_len);
+                return Ok(Fed::Complete { head_len, consumed: head_len.saturating_sub(before) });
             }
             pos = i + 1;
         }
-        self.searched = region.len();
-        if buf.len() >= max_head_len {
+        self.searched = self.stored;
+        if self.stored >= limit {
             // RFC 6455 §10.4: bound the memory a peer can make us hold.
             return Err(HandshakeError::HeadTooLarge);
         }
-        Ok(None)
+        Ok(Fed::Partial)
     }
 }
 
@@ -312,11 +339,20 @@ pub(crate) fn is_token_list(value: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Head length once complete, `None` while partial.
+    fn fed(r: Result<Fed, HandshakeError>) -> Result<Option<usize>, HandshakeError> {
+        r.map(|f| match f {
+            Fed::Partial => None,
+            Fed::Complete { head_len, .. } => Some(head_len),
+        })
+    }
+
     fn feed_bytewise(data: &[u8], max: usize) -> Result<Option<usize>, HandshakeError> {
         let mut s = HeadScanner::new();
+        let mut storage = [0u8; 8192];
         let mut last = Ok(None);
-        for n in 0..=data.len() {
-            last = s.scan(&data[..n], max);
+        for byte in data.chunks(1) {
+            last = fed(s.feed(&mut storage, byte, max));
             if !matches!(last, Ok(None)) {
                 return last;
             }
@@ -328,10 +364,41 @@ mod tests {
     fn scanner_finds_head_end() {
         let data = b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest";
         let mut s = HeadScanner::new();
-        assert_eq!(s.scan(data, 8192), Ok(Some(24)));
+        let mut storage = [0u8; 64];
+        assert_eq!(s.feed(&mut storage, data, 8192), Ok(Fed::Complete { head_len: 24, consumed: 24 }));
+        assert_eq!(&storage[..24], &data[..24]);
         assert_eq!(feed_bytewise(data, 8192), Ok(Some(24)));
-        // Remembered: a second call does not look for a terminator in the rest.
-        assert_eq!(s.scan(data, 8192), Ok(Some(24)));
+        // Remembered: a second call consumes nothing and looks at nothing.
+        assert_eq!(s.feed(&mut storage, b"\n", 8192), Ok(Fed::Complete { head_len: 24, consumed: 0 }));
+    }
+
+    #[test]
+    fn scanner_consumes_only_the_head() {
+        let data = b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest";
+        // Split inside the terminator: the second piece's first 2 bytes end the head.
+        let mut s = HeadScanner::new();
+        let mut storage = [0u8; 64];
+        assert_eq!(s.feed(&mut storage, &data[..22], 8192), Ok(Fed::Partial));
+        assert_eq!(s.feed(&mut storage, &data[22..], 8192), Ok(Fed::Complete { head_len: 24, consumed: 2 }));
+        assert_eq!(&storage[..24], &data[..24]);
+    }
+
+    #[test]
+    fn scanner_searches_each_byte_once() {
+        // The linear-time probe: after each call, a byte the scanner has
+        // searched is turned into a bare LF, which is 400 wherever a search
+        // finds it. The search resumes where it stopped, so no call ever
+        // sees one: every byte is searched once, and total work is linear.
+        let mut data = b"GET / HTTP/1.1\r\nX-Slow: ".to_vec();
+        data.resize(4000, b'a');
+        let mut s = HeadScanner::new();
+        let mut storage = [0u8; 4096];
+        for (n, byte) in data.chunks(1).enumerate() {
+            assert_eq!(s.feed(&mut storage, byte, 8192), Ok(Fed::Partial), "at {n}");
+            if n >= 24 {
+                storage[n - 2] = b'\n';
+            }
+        }
     }
 
     #[test]
@@ -345,10 +412,15 @@ mod tests {
         let data = b"GET / HTTP/1.1\r\n\r\n";
         assert_eq!(feed_bytewise(data, data.len()), Ok(Some(data.len())));
         assert_eq!(feed_bytewise(data, data.len() - 1), Err(HandshakeError::HeadTooLarge));
-        // Exceeded as soon as the buffer reaches the limit without a terminator.
+        // Exceeded as soon as the head reaches the limit without a terminator.
         let mut s = HeadScanner::new();
-        assert_eq!(s.scan(b"GET / HTT", 10), Ok(None));
-        assert_eq!(s.scan(b"GET / HTTP", 10), Err(HandshakeError::HeadTooLarge));
+        let mut storage = [0u8; 64];
+        assert_eq!(s.feed(&mut storage, b"GET / HTT", 10), Ok(Fed::Partial));
+        assert_eq!(s.feed(&mut storage, b"P/1.1", 10), Err(HandshakeError::HeadTooLarge));
+        // The storage is a limit too.
+        let mut s = HeadScanner::new();
+        let mut small = [0u8; 10];
+        assert_eq!(s.feed(&mut small, data, 8192), Err(HandshakeError::HeadTooLarge));
     }
 
     #[test]

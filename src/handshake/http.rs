@@ -6,7 +6,7 @@
 //!
 //! The HTTP library parsed the request; [`UpgradeRequest::parse`] validates
 //! it as a WebSocket upgrade with exactly the rules of
-//! [`ServerHandshake`] (RFC 6455 §4.2.1 and the
+//! [`ServerHandshake`](super::ServerHandshake) (RFC 6455 §4.2.1 and the
 //! strictness listed in [the module docs](super#strictness)), then
 //! [`UpgradeRequest::accept`] builds the `101 Switching Protocols`
 //! `http::Response<()>` (headers only) for the library to send. A refusal is
@@ -20,7 +20,7 @@
 //! `Upgraded::downcast` returns them as `Parts::read_buf`).
 //!
 //! The HTTP library has already bounded the head's size and header count, so
-//! [`HandshakeConfig`] limits do not apply here.
+//! [`HandshakeConfig`](super::HandshakeConfig) limits do not apply here.
 //! HTTP/2 and HTTP/3 requests are [`HandshakeError::UnsupportedHttpVersion`]:
 //! validate those extended CONNECTs with [`ExtendedConnect`](super::ExtendedConnect).
 //!
@@ -114,9 +114,8 @@ use super::client::{ClientHandshake, ClientOptions};
 use super::error::{HandshakeError, ResponseError, UrlError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions};
 use super::head::{has_token, is_token_list, list_items, single, values, Header};
-use super::server::{Accept, ServerHandshake};
+use super::server::{parse_request, Accept};
 use super::write::{put_decimal, put_header, write_with, Sink};
-use super::{HandshakeConfig, Status};
 
 /// The version as it appears on an HTTP/1 request line.
 fn version_str(version: Version) -> &'static str {
@@ -146,7 +145,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A WebSocket upgrade request received through the `http` crate, validated
-/// as [`ServerHandshake`] validates one read from
+/// as [`ServerHandshake`](super::ServerHandshake) validates one read from
 /// the wire. Borrows the `http::Request`.
 #[derive(Debug, Clone, Copy)]
 pub struct UpgradeRequest<'a> {
@@ -158,7 +157,7 @@ pub struct UpgradeRequest<'a> {
 
 impl<'a> UpgradeRequest<'a> {
     /// Validates `request` as a WebSocket upgrade (RFC 6455 §4.2.1), with
-    /// the same rules and errors as [`ServerHandshake::receive`]: an error
+    /// the same rules and errors as [`ServerHandshake::receive`](super::ServerHandshake::receive): an error
     /// carries the status to answer ([`reject_response`] builds that answer).
     /// The body is not looked at; a request announcing one
     /// (`Transfer-Encoding`, non-zero `Content-Length`) is refused.
@@ -181,11 +180,7 @@ impl<'a> UpgradeRequest<'a> {
         write_with(&mut head, emit).map_err(|_| HandshakeError::HeadTooLarge)?;
         // The HTTP library already bounded the head and the header count.
         let mut lines = std::vec![Header::EMPTY; request.headers().len() + 1];
-        let mut machine = ServerHandshake::new(HandshakeConfig::new().with_max_head_len(head.len().saturating_add(1)));
-        match machine.receive(&head, &mut lines)? {
-            Status::Complete(_) => {}
-            Status::Partial => return Err(HandshakeError::MalformedHeaderLine),
-        }
+        parse_request(&head, &mut lines)?;
         let headers = request.headers();
         let uri = request.uri();
         let path = match uri.path_and_query() {
@@ -468,12 +463,12 @@ impl ClientUpgrade {
     /// exactly one matching `Sec-WebSocket-Accept`, at most one subprotocol
     /// (an offered one) and only offered extensions. Returns the chosen
     /// subprotocol. Another status is [`ResponseError::UnexpectedStatus`]
-    /// with `head_len` 0 (the body is the `http::Response`'s own).
+    /// with `head_len` and `consumed` 0 (the body is the `http::Response`'s own).
     pub fn check_response<'r, B>(&self, response: &'r Response<B>) -> Result<Option<&'r str>, ResponseError> {
         use ResponseError as E;
         let status = response.status().as_u16();
         if status != 101 {
-            return Err(E::UnexpectedStatus { status, head_len: 0 });
+            return Err(E::UnexpectedStatus { status, head_len: 0, consumed: 0 });
         }
         let lines = header_lines(response.headers());
         if !has_token(&lines, "Upgrade", "websocket") {

@@ -2,8 +2,8 @@
 //!
 //! # Flow
 //!
-//! **Server.** Read from the transport into your buffer and feed the whole
-//! buffer to [`ServerHandshake::receive`] with a header array
+//! **Server.** Read from the transport and feed the bytes of each read to
+//! [`ServerHandshake::receive`] with a header array
 //! (`[Header::EMPTY; DEFAULT_MAX_HEADERS]`). [`Status::Partial`] means read
 //! more. [`Status::Complete`] gives a validated [`Request`]: look at its
 //! path, [`Request::host`], [`Request::origin`], offered
@@ -29,22 +29,32 @@
 //! The full exchange, client and server in memory, is the example on
 //! [`ServerHandshake`].
 //!
-//! # Leftover bytes: the `head_len` contract
+//! # Feeding: one contract with `Connection`
+//!
+//! The handshake machines are fed like
+//! [`Connection::receive`](crate::Connection::receive): pass the bytes you
+//! have not fed yet — each read's new bytes, once. Do not pass again what
+//! an earlier call was given: the machine keeps the head's bytes itself, in
+//! its storage (an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes, or your
+//! own with `with_storage`), until the blank line. Each byte is copied and
+//! searched once, so byte-at-a-time input stays linear.
+//!
+//! # Leftover bytes: the `consumed` contract
 //!
 //! A peer may send WebSocket frames right behind its handshake, in the same
 //! TCP segment; a client may even send its first message before the answer
-//! arrives. [`Request::head_len`] and [`Response::head_len`] say how many
-//! bytes of the buffer the head used (through the blank line). The bytes
-//! after it belong to the WebSocket connection and **MUST** be handed to it,
-//! never dropped. The machines never look past the head: once complete,
-//! later calls do not search the frame bytes for another head.
+//! arrives. [`Request::consumed`] and [`Response::consumed`] say how many
+//! bytes of the input of the call that completed the head were head
+//! (through the blank line). The bytes after them belong to the WebSocket
+//! connection and **MUST** be handed to it, never dropped: feed
+//! `input[consumed..]` to the connection, as you would feed
+//! `input[received.consumed..]` to its next `receive`. The machines never
+//! look past the head: once complete, later calls consume nothing.
 //!
-//! # Feeding and memory
+//! # Memory
 //!
-//! Pass the whole buffer each time (all bytes received so far, the same
-//! prefix every call). The search for the end of the head resumes where it
-//! stopped, so byte-at-a-time input stays linear. Nothing is allocated:
-//! header values borrow your buffer and headers go into your array. Writers
+//! Nothing is allocated: header values borrow the machine's storage and
+//! headers go into your array. Writers
 //! measure the exact length first, claim it from the [`Output`](crate::Output)
 //! once and fill it completely, so a too-small buffer leaves nothing written.
 //! Errors are sticky: after one, every call returns it again.
@@ -52,8 +62,9 @@
 //! # Limits
 //!
 //! - Head size: [`HandshakeConfig::max_head_len`], default
-//!   [`DEFAULT_MAX_HEAD_LEN`] (8 KiB). Exceeded → 431, reported as soon as
-//!   the buffer reaches the limit without a complete head.
+//!   [`DEFAULT_MAX_HEAD_LEN`] (8 KiB), and never more than the machine's
+//!   storage. Exceeded → 431, reported as soon as the head reaches the limit
+//!   without its blank line.
 //! - Header count: the length of your header array. More header lines → 431.
 //!   [`DEFAULT_MAX_HEADERS`] (64) fits browsers with room to spare.
 //!
@@ -171,7 +182,13 @@ pub struct HandshakeConfig {
     /// large enough for browser requests with cookies, small enough that a
     /// peer cannot make the caller buffer much before the head is rejected.
     /// Exceeding it is [`HandshakeError::HeadTooLarge`] (431), reported as
-    /// soon as the buffer reaches the limit without a complete head.
+    /// soon as the head reaches the limit without its blank line.
+    ///
+    /// The machines keep the head in their storage, which bounds it too:
+    /// `new` and `default` use an inline array of [`DEFAULT_MAX_HEAD_LEN`]
+    /// bytes, so a larger limit needs storage of that size passed to
+    /// `with_storage` ([`ServerHandshake::with_storage`],
+    /// [`ClientHandshake::with_storage`]).
     ///
     /// The number of headers is bounded by the header array the caller
     /// passes ([`DEFAULT_MAX_HEADERS`] is a good size).

@@ -7,10 +7,10 @@ use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
     check_head_bytes, is_supported_version, is_token, is_token_list, lists_token, parse_headers, parse_version,
-    split_line, sub_str, values, HeadScanner, Header,
+    split_line, sub_str, values, Fed, HeadScanner, Header,
 };
 use super::write::{check_extra_headers, put_header, write_with};
-use super::{HandshakeConfig, Status};
+use super::{HandshakeConfig, Status, DEFAULT_MAX_HEAD_LEN};
 
 /// The server's opening-handshake machine: fed the bytes of the client's
 /// request until the head is complete, it validates it (RFC 6455 §4.2.1)
@@ -18,25 +18,37 @@ use super::{HandshakeConfig, Status};
 ///
 /// # Feeding
 ///
-/// Accumulate the bytes read from the transport in your own buffer and pass
-/// the whole buffer (all bytes so far) to [`receive`](Self::receive) after
-/// each read. The buffer MUST start with the same bytes on every call; only
-/// appending is allowed. The search for the end of the head resumes where
-/// the previous call stopped, so feeding one byte at a time stays linear.
+/// Feed each read's bytes to [`receive`](Self::receive) as they arrive,
+/// exactly as with [`Connection::receive`](crate::Connection::receive):
+/// only the new bytes, never again the ones fed before. The machine copies
+/// the head into its own storage until the blank line, so a request that
+/// arrives in many reads parses the same as one that arrives in one; each
+/// byte is copied and searched once, so feeding one byte at a time stays
+/// linear.
 ///
-/// `Partial` means "read more"; an error means "answer with
-/// [`HandshakeError::write_response`] and close". Errors are sticky: later
-/// calls return the same error.
+/// `Partial` means "read more" (the whole input was taken); an error means
+/// "answer with [`HandshakeError::write_response`] and close". Errors are
+/// sticky: later calls return the same error. After `Complete`, later calls
+/// return the same request again and consume nothing.
 ///
-/// Header values borrow the buffer and go into the header array you pass.
-/// Because of that borrow, create the array inside your read loop (as with
-/// httparse), or call `receive` once more after the head is complete.
+/// Header values borrow the machine's storage and go into the header array
+/// you pass, so create the array inside your read loop (as with httparse).
+///
+/// # Storage
+///
+/// [`new`](Self::new) and [`default`](Self::default) keep the head in an
+/// inline array of [`DEFAULT_MAX_HEAD_LEN`](super::DEFAULT_MAX_HEAD_LEN)
+/// bytes. For a larger limit, or to keep the head elsewhere, pass your own
+/// storage (`&mut [u8]`, an array, a `Vec<u8>` of the wanted length…) to
+/// [`with_storage`](Self::with_storage). A head is at most
+/// [`HandshakeConfig::max_head_len`] bytes and never more than the storage holds.
 ///
 /// # Leftover bytes
 ///
 /// A client may send WebSocket frames right behind its request, in the same
-/// read. `buf[request.head_len()..]` are those bytes: they belong to the
-/// WebSocket connection and MUST be handed to it, never dropped.
+/// read. `input[request.consumed()..]` (the input of the call that returned
+/// `Complete`) are those bytes: they belong to the WebSocket connection and
+/// MUST be handed to it, never dropped.
 ///
 /// # Example: the whole exchange, in memory
 ///
@@ -55,21 +67,21 @@ use super::{HandshakeConfig, Status};
 /// client.write_request(&mut wire)?;
 /// wire.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]); // a first frame, sent eagerly
 ///
-/// // Server: feed the bytes as they arrive (here in two reads).
+/// // Server: feed each read as it arrives (here reads of 40 bytes).
 /// let mut server = ServerHandshake::default();
 /// let mut answer = Vec::new();
-/// let mut received = 0;
+/// let mut reads = wire.chunks(40);
 /// let leftover = loop {
-///     received = (received + 40).min(wire.len());
+///     let Some(read) = reads.next() else { return Err("the client stopped sending".into()) };
 ///     let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-///     match server.receive(&wire[..received], &mut headers) {
+///     match server.receive(read, &mut headers) {
 ///         Ok(Status::Partial) => continue,
 ///         Ok(Status::Complete(request)) => {
 ///             assert_eq!(request.split_path(), ("/chat", Some("room=1")));
 ///             assert_eq!(request.host(), "example.com");
 ///             let protocol = request.protocols().find(|p| *p == "chat");
 ///             request.accept(&Accept { protocol, ..Accept::default() }, &mut answer)?;
-///             break &wire[request.head_len()..received];
+///             break &read[request.consumed()..];
 ///         }
 ///         Err(e) => {
 ///             e.write_response(&mut answer)?;
@@ -84,27 +96,51 @@ use super::{HandshakeConfig, Status};
 /// let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
 /// let Status::Complete(response) = client.receive(&answer, &mut headers)? else { unreachable!() };
 /// assert_eq!(response.protocol(), Some("chat"));
-/// assert_eq!(response.head_len(), answer.len());
+/// assert_eq!(response.consumed(), answer.len());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct ServerHandshake {
+#[derive(Clone)]
+pub struct ServerHandshake<S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     config: HandshakeConfig,
     scanner: HeadScanner,
     /// Set by the first error; returned by every later call.
     failed: Option<HandshakeError>,
+    /// `storage[..]` up to the scanner's `stored` count is the head so far.
+    storage: S,
+}
+
+impl<S: AsRef<[u8]>> core::fmt::Debug for ServerHandshake<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerHandshake")
+            .field("config", &self.config)
+            .field("scanner", &self.scanner)
+            .field("failed", &self.failed)
+            .field("storage_len", &self.storage.as_ref().len())
+            .finish()
+    }
 }
 
 impl Default for ServerHandshake {
     fn default() -> Self {
-        Self::new(HandshakeConfig::default())
+        Self::new(HandshakeConfig::new())
     }
 }
 
 impl ServerHandshake {
-    /// A machine waiting for the first bytes of a request.
+    /// A machine waiting for the first bytes of a request, keeping the head
+    /// in an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes (so a
+    /// `max_head_len` above that is capped to it; see
+    /// [`with_storage`](Self::with_storage)).
     pub const fn new(config: HandshakeConfig) -> Self {
-        ServerHandshake { config, scanner: HeadScanner::new(), failed: None }
+        Self::with_storage(config, [0; DEFAULT_MAX_HEAD_LEN])
+    }
+}
+
+impl<S> ServerHandshake<S> {
+    /// A machine that keeps the head in `storage`: a head is at most
+    /// `config.max_head_len` bytes and never more than `storage` holds.
+    pub const fn with_storage(config: HandshakeConfig, storage: S) -> Self {
+        ServerHandshake { config, scanner: HeadScanner::new(), failed: None, storage }
     }
 
     /// The limits in force.
@@ -116,27 +152,45 @@ impl ServerHandshake {
     pub fn error(&self) -> Option<HandshakeError> {
         self.failed
     }
+}
 
-    /// Feeds all bytes received so far. See the type docs for the contract.
+impl<S: AsRef<[u8]>> ServerHandshake<S> {
+    /// The bytes of the head received so far (the whole head once
+    /// complete; after an error, what had arrived up to it). For logging a
+    /// refused request, or for answering a plain HTTP request yourself.
+    pub fn head(&self) -> &[u8] {
+        self.storage.as_ref().get(..self.scanner.stored()).unwrap_or(&[])
+    }
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> ServerHandshake<S> {
+    /// Feeds the bytes read since the last call. See the type docs for the
+    /// contract.
     ///
-    /// Returns `Partial` until the head (through the blank line) is in
-    /// `buf`, then the validated request. More headers than `headers` holds
-    /// is [`HandshakeError::TooManyHeaders`] (431).
+    /// Returns `Partial` until the head (through the blank line) is
+    /// complete, then the validated request; bytes of `input` after
+    /// [`Request::consumed`] are the first WebSocket frames. More headers
+    /// than `headers` holds is [`HandshakeError::TooManyHeaders`] (431).
     pub fn receive<'h, 'b>(
-        &mut self,
-        buf: &'b [u8],
+        &'b mut self,
+        input: &[u8],
         headers: &'h mut [Header<'b>],
     ) -> Result<Status<Request<'h, 'b>>, HandshakeError> {
-        if let Some(e) = self.failed {
+        let ServerHandshake { config, scanner, failed, storage } = self;
+        if let Some(e) = *failed {
             return Err(e);
         }
-        let result = match self.scanner.scan(buf, self.config.max_head_len) {
-            Ok(None) => Ok(Status::Partial),
-            Ok(Some(head_len)) => parse_request(buf.get(..head_len).unwrap_or(&[]), headers).map(Status::Complete),
+        let result = match scanner.feed(storage.as_mut(), input, config.max_head_len) {
+            Ok(Fed::Partial) => Ok(Status::Partial),
+            Ok(Fed::Complete { head_len, consumed }) => {
+                let storage: &'b S = storage;
+                let head = storage.as_ref().get(..head_len).unwrap_or(&[]);
+                parse_request(head, headers).map(|request| Status::Complete(Request { consumed, ..request }))
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            self.failed = Some(e);
+            *failed = Some(e);
         }
         result
     }
@@ -157,7 +211,10 @@ fn split_absolute(target: &str) -> Option<(&str, &str)> {
 }
 
 /// Parses and validates a complete request head.
-fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Result<Request<'h, 'b>, HandshakeError> {
+pub(crate) fn parse_request<'h, 'b>(
+    head: &'b [u8],
+    headers: &'h mut [Header<'b>],
+) -> Result<Request<'h, 'b>, HandshakeError> {
     use HandshakeError as E;
     let head_len = head.len();
     check_head_bytes(head)?;
@@ -256,7 +313,18 @@ fn parse_request<'h, 'b>(head: &'b [u8], headers: &'h mut [Header<'b>]) -> Resul
     if !known.extensions_valid {
         return Err(E::InvalidHeaderValue("Sec-WebSocket-Extensions"));
     }
-    Ok(Request { method, target, path, version, host: authority.unwrap_or(host), origin, key, headers, head_len })
+    Ok(Request {
+        method,
+        target,
+        path,
+        version,
+        host: authority.unwrap_or(host),
+        origin,
+        key,
+        headers,
+        head_len,
+        consumed: head_len,
+    })
 }
 
 /// A header that must appear at most once: its first value, and whether
@@ -384,6 +452,8 @@ pub struct Request<'h, 'b> {
     key: &'b str,
     headers: &'h [Header<'b>],
     head_len: usize,
+    /// How many bytes of the completing call's input were head.
+    consumed: usize,
 }
 
 /// The server's positive answer, given to [`Request::accept`].
@@ -503,11 +573,19 @@ impl<'h, 'b> Request<'h, 'b> {
         self.headers
     }
 
-    /// How many bytes of the buffer the head used, through its blank line.
-    /// Bytes after it are the start of the WebSocket stream and MUST be
-    /// handed to the connection, never dropped.
+    /// The size of the head, through its blank line, over all the reads it
+    /// took.
     pub fn head_len(&self) -> usize {
         self.head_len
+    }
+
+    /// How many bytes of the input given to the call that returned this
+    /// request were part of the head (0 when the head was already complete
+    /// before that call). The bytes after them, `input[consumed..]`, are
+    /// the start of the WebSocket stream and MUST be handed to the
+    /// connection, never dropped.
+    pub fn consumed(&self) -> usize {
+        self.consumed
     }
 
     /// Writes the `101 Switching Protocols` answer into `out`:
@@ -559,10 +637,60 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     }
 
     #[test]
+    fn a_request_split_anywhere_parses_the_same() {
+        let mut wire = SAMPLE.to_vec();
+        wire.extend_from_slice(b"frames");
+        for split in 0..=wire.len() {
+            let mut hs = ServerHandshake::default();
+            let (first, second) = wire.split_at(split);
+            let mut headers = [Header::EMPTY; 16];
+            let (input, req) = match hs.receive(first, &mut headers) {
+                Ok(Status::Complete(req)) => (first, req),
+                Ok(Status::Partial) => {
+                    let mut headers = [Header::EMPTY; 16];
+                    let Ok(Status::Complete(req)) = hs.receive(second, &mut headers) else { panic!("at {split}") };
+                    assert_eq!((req.path(), req.head_len()), ("/chat", SAMPLE.len()), "at {split}");
+                    assert_eq!(&second[req.consumed()..], b"frames", "at {split}");
+                    continue;
+                }
+                Err(e) => panic!("at {split}: {e}"),
+            };
+            assert_eq!((req.path(), req.head_len()), ("/chat", SAMPLE.len()));
+            assert_eq!(&input[req.consumed()..], &wire[SAMPLE.len()..split]);
+        }
+    }
+
+    #[test]
+    fn after_complete_the_request_stays_and_nothing_is_consumed() {
+        let mut hs = ServerHandshake::default();
+        let mut headers = [Header::EMPTY; 16];
+        assert!(hs.receive(SAMPLE, &mut headers).is_ok_and(|s| s.is_complete()));
+        let mut headers = [Header::EMPTY; 16];
+        let Ok(Status::Complete(req)) = hs.receive(b"more", &mut headers) else { panic!("not complete") };
+        assert_eq!((req.host(), req.consumed(), req.head_len()), ("server.example.com", 0, SAMPLE.len()));
+    }
+
+    #[test]
+    fn own_storage_sets_a_larger_limit() {
+        let mut head = SAMPLE.to_vec();
+        let pad = [b'a'; 9000];
+        head.splice(head.len() - 2..head.len() - 2, b"X-Pad: ".iter().chain(&pad).chain(b"\r\n").copied());
+        let config = HandshakeConfig::new().with_max_head_len(16 * 1024);
+        let mut headers = [Header::EMPTY; 16];
+        let small = ServerHandshake::new(config).receive(&head, &mut headers).map(|s| s.is_complete());
+        assert_eq!(small, Err(HandshakeError::HeadTooLarge));
+        let mut storage = [0u8; 16 * 1024];
+        let mut hs = ServerHandshake::with_storage(config, &mut storage[..]);
+        let mut headers = [Header::EMPTY; 16];
+        assert_eq!(hs.receive(&head, &mut headers).map(|s| s.is_complete()), Ok(true));
+    }
+
+    #[test]
     fn errors_are_sticky() {
         let mut hs = ServerHandshake::default();
         let mut headers = [Header::EMPTY; 16];
         assert_eq!(hs.receive(b"GET / HTTP/1.1\n", &mut headers).err(), Some(HandshakeError::BareLf));
+        let mut headers = [Header::EMPTY; 16];
         assert_eq!(hs.receive(SAMPLE, &mut headers).err(), Some(HandshakeError::BareLf));
         assert_eq!(hs.error(), Some(HandshakeError::BareLf));
     }

@@ -7,7 +7,9 @@
 //! - 9.3.x / 9.4.x: a 4 MiB text / binary message in fragments of 64 B …
 //!   4 MiB (×4) → a 64 KiB message in fragments of 1 B … 64 KiB (×4): the
 //!   number of frames per message is kept, so 9.3.1 / 9.4.1 still send
-//!   65 536 frames, exactly `Config::max_fragments`' default;
+//!   65 537 frames (65 536 full fragments and, as Autobahn's sender does
+//!   when the message is an exact multiple of the fragment size, an empty
+//!   final frame). `tests/limits.rs` runs these shapes unscaled;
 //! - 9.5.x / 9.6.x: a 1 MiB text / binary frame written in chops of 64 …
 //!   2048 B → a 16 KiB frame in chops of 1 … 32 B;
 //! - 9.7.x / 9.8.x: 1000 text / binary messages of 0, 16, 64, 256, 1024 and
@@ -20,8 +22,8 @@
 //! echoed with the same kind and payload (upstream checks kind and length;
 //! here the bytes too), then the fuzzer closes with 1000 and the testee
 //! echoes it. The testee runs with the default `Config`, whose limits
-//! (16 MiB frames, 64 MiB messages, 65 536 fragments) admit the unscaled
-//! cases too.
+//! (64 MiB messages, frames up to that, fragments bounded by what they
+//! cost) admit the unscaled cases too.
 //!
 //! Run against a server only, as the Autobahn fuzzing client runs them.
 
@@ -67,15 +69,21 @@ fn one_message(kind: Kind, len: usize) -> impl Fn(&mut Script) -> Expect {
     }
 }
 
-/// 9.3 / 9.4: a 4 MiB (unscaled) message in fragments of `frag` (unscaled).
+/// 9.3 / 9.4: a 4 MiB (unscaled) message in fragments of `frag` (unscaled),
+/// sent as Autobahn's sender does: full fragments, then, when the message
+/// is an exact multiple of the fragment size, an empty final frame.
 fn fragmented(kind: Kind, frag: usize) -> impl Fn(&mut Script) -> Expect {
     move |s| {
         let byte = if let Kind::Text = kind { b'*' } else { 0xFE };
         let payload = vec![byte; 4 * MIB / SCALE];
         let frag = frag / SCALE;
+        let exact = payload.len() % frag == 0;
         let n = payload.len().div_ceil(frag);
         for (i, piece) in payload.chunks(frag).enumerate() {
-            s.send(data_frame(kind, i == 0, piece).fin(i + 1 == n));
+            s.send(data_frame(kind, i == 0, piece).fin(!exact && i + 1 == n));
+        }
+        if exact {
+            s.send(cont(b""));
         }
         Expect::echo(vec![reply(kind, payload)])
     }

@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use super::time::advance;
+
 use wsmachine::{
     CloseCode, Config, Connection, Event, FrameHeader, HeaderStatus, MessageKind, ProtocolError, Role, SecureRandom,
     State, MAX_HEADER_LEN,
@@ -35,7 +37,8 @@ fn config_from(byte: u8) -> Config {
         max_fragments: if byte & 4 != 0 { 8 } else { 1 << 16 },
         auto_pong: byte & 8 != 0,
         allow_non_minimal_lengths: byte & 16 != 0,
-        extension_rsv_bits: if byte & 32 != 0 { 0x40 } else { 0 },
+        extension_rsv_bits: if byte & 32 != 0 { wsmachine::RsvBits::RSV1 } else { wsmachine::RsvBits::NONE },
+        ..Config::default()
     }
 }
 
@@ -50,6 +53,19 @@ fn new_conn(role: Role, config: Config) -> Connection {
 /// (0 means "the rest"), checking the machine's invariants as it goes.
 /// Returns what it made of the input and the bytes `poll_transmit` wrote.
 pub fn run_connection(conn: &mut Connection, input: &[u8], splits: &[u8]) -> (Vec<Record>, Vec<u8>) {
+    run_connection_in_time(conn, input, splits, None)
+}
+
+/// As [`run_connection`], and with `now` (virtual milliseconds) each read
+/// first lets time run on by its split value × 20 ms (0 to 5.1 s), acting on the timers as a
+/// caller's loop does (see [`advance`]). When a timer ends the connection,
+/// its 1006 Close is the last record and the rest of the input is not read.
+pub(super) fn run_connection_in_time(
+    conn: &mut Connection,
+    input: &[u8],
+    splits: &[u8],
+    mut now: Option<&mut u64>,
+) -> (Vec<Record>, Vec<u8>) {
     let mut records = Vec::new();
     let mut sent = Vec::new();
     let mut current: Vec<u8> = Vec::new();
@@ -58,10 +74,18 @@ pub fn run_connection(conn: &mut Connection, input: &[u8], splits: &[u8]) -> (Ve
     let mut split = splits.iter().cycle();
     let mut out = [0u8; 512];
     while start < buf.len() {
-        let size = match split.next() {
-            Some(0) | None => buf.len() - start,
-            Some(s) => usize::from(*s).min(buf.len() - start),
+        let split_value = split.next().copied().unwrap_or(0);
+        let size = match split_value {
+            0 => buf.len() - start,
+            s => usize::from(s).min(buf.len() - start),
         };
+        if let Some(now) = now.as_deref_mut() {
+            let until = *now + 20 * u64::from(split_value);
+            if let Some(frame) = advance(conn, now, until, &mut sent).ended {
+                records.push(Record::Close(frame.code(), frame.reason().as_bytes().to_vec()));
+                return (records, sent);
+            }
+        }
         let piece = &mut buf[start..start + size];
         let mut pos = 0;
         let piece_len = piece.len();
@@ -222,6 +246,6 @@ pub fn roundtrip(mut data: &[u8]) {
     let (back, _) = run_connection(sender, &replies, &[]);
     let pongs = back.iter().filter(|r| matches!(r, Record::Pong(_))).count();
     assert!(pongs <= expected.iter().filter(|r| matches!(r, Record::Ping(_))).count());
-    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, Vec::new())));
+    assert_eq!(back.last(), Some(&Record::Close(CloseCode::NORMAL, b"done".to_vec())), "the echo carries the reason");
     assert_eq!(sender.state(), State::Closed);
 }

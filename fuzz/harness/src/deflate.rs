@@ -52,7 +52,8 @@ fn check_windows(params: &DeflateParams) {
 /// frames at the given offsets, fed to a client with a message limit of
 /// `limit * 257` bytes and an inflate chunk of `chunk * 16 + 1`.
 /// Invariants: no panic; no message hands out more than the limit; the only
-/// errors are the four the extension may report; a message that completes
+/// errors are the four the extension may report, or an empty-fragment
+/// flood refused by the connection; a message that completes
 /// is what a one-shot inflate of the payload gives.
 pub fn deflate_inflate(data: &[u8]) {
     let [limit, chunk, flags, rest @ ..] = data else { return };
@@ -133,6 +134,7 @@ pub fn deflate_inflate(data: &[u8]) {
                     | ProtocolError::InvalidCompressedData
                     | ProtocolError::InvalidUtf8
                     | ProtocolError::CompressionRatio
+                    | ProtocolError::TooManyFragments
             ),
             "unexpected error {e:?}"
         );

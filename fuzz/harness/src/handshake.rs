@@ -2,6 +2,8 @@
 //! pieces whose sizes come from the input itself and (for short inputs) one
 //! byte at a time, and asserts that all three agree.
 
+use alloc::string::String;
+
 use wsmachine::handshake::{
     Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, Header, ResponseError, ServerHandshake,
     Status, UsageError,
@@ -14,7 +16,7 @@ const HEADERS: usize = 24;
 /// Inputs up to this size are also fed one byte at a time.
 const BYTEWISE_MAX: usize = 1024;
 
-/// Growing prefixes of `data`, the last one whole; chunk sizes derived from the bytes.
+/// Ends of growing prefixes of `data`, the last one whole; chunk sizes derived from the bytes.
 fn prefixes(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut n = 0usize;
     let mut k = 0usize;
@@ -30,18 +32,18 @@ fn prefixes(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RequestOutcome<'b> {
+enum RequestOutcome {
     Partial,
-    Complete { head_len: usize, path: &'b str, host: &'b str, key: &'b str, protocols: usize, extensions: usize },
+    Complete { head_len: usize, path: String, host: String, key: String, protocols: usize, extensions: usize },
     Error(HandshakeError),
 }
 
-fn request_outcome<'b>(hs: &mut ServerHandshake, buf: &'b [u8]) -> RequestOutcome<'b> {
+fn request_outcome(hs: &mut ServerHandshake, buf: &[u8]) -> RequestOutcome {
     let mut headers = [Header::EMPTY; HEADERS];
     match hs.receive(buf, &mut headers) {
         Ok(Status::Partial) => RequestOutcome::Partial,
         Ok(Status::Complete(req)) => {
-            assert!(req.head_len() <= buf.len() && req.head_len() <= MAX_HEAD);
+            assert!(req.consumed() <= buf.len() && req.head_len() <= MAX_HEAD);
             let mut answer = [0u8; 1024];
             let accept = Accept {
                 protocol: req.protocols().next(),
@@ -55,9 +57,9 @@ fn request_outcome<'b>(hs: &mut ServerHandshake, buf: &'b [u8]) -> RequestOutcom
             }
             RequestOutcome::Complete {
                 head_len: req.head_len(),
-                path: req.path(),
-                host: req.host(),
-                key: req.key(),
+                path: req.path().into(),
+                host: req.host().into(),
+                key: req.key().into(),
                 protocols: req.protocols().count(),
                 extensions: req.extensions().map(|e| e.params().count() + 1).sum(),
             }
@@ -77,8 +79,10 @@ pub fn handshake_request(data: &[u8]) {
 
     let mut hs = ServerHandshake::new(config);
     let mut pieces = RequestOutcome::Partial;
+    let mut fed = 0;
     for n in prefixes(data) {
-        pieces = request_outcome(&mut hs, data.get(..n).unwrap_or(data));
+        pieces = request_outcome(&mut hs, data.get(fed..n).unwrap_or(data));
+        fed = n;
         if pieces != RequestOutcome::Partial {
             break;
         }
@@ -92,8 +96,8 @@ pub fn handshake_request(data: &[u8]) {
     if data.len() <= BYTEWISE_MAX {
         let mut hs = ServerHandshake::new(config);
         let mut bytewise = RequestOutcome::Partial;
-        for n in 0..=data.len() {
-            bytewise = request_outcome(&mut hs, data.get(..n).unwrap_or(data));
+        for byte in data.chunks(1) {
+            bytewise = request_outcome(&mut hs, byte);
             if bytewise != RequestOutcome::Partial {
                 break;
             }
@@ -115,28 +119,30 @@ impl RandomSource for SampleNonce {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum ResponseOutcome<'b> {
+enum ResponseOutcome {
     Partial,
-    Complete { head_len: usize, protocol: Option<&'b str>, extensions: usize, headers: usize },
+    Complete { head_len: usize, protocol: Option<String>, extensions: usize, headers: usize },
     Error(ResponseError),
 }
 
-fn response_outcome<'b>(client: &mut ClientHandshake<'_>, buf: &'b [u8]) -> ResponseOutcome<'b> {
+fn response_outcome(client: &mut ClientHandshake<'_>, buf: &[u8]) -> ResponseOutcome {
     let mut headers = [Header::EMPTY; HEADERS];
     match client.receive(buf, &mut headers) {
         Ok(Status::Partial) => ResponseOutcome::Partial,
         Ok(Status::Complete(resp)) => {
-            assert!(resp.head_len() <= buf.len());
+            assert!(resp.consumed() <= buf.len());
             ResponseOutcome::Complete {
                 head_len: resp.head_len(),
-                protocol: resp.protocol(),
+                protocol: resp.protocol().map(String::from),
                 extensions: resp.extensions().map(|e| e.params().count() + 1).sum(),
                 headers: resp.headers().len(),
             }
         }
         Err(e) => {
-            if let ResponseError::UnexpectedStatus { head_len, .. } = e {
-                assert!(head_len <= buf.len());
+            if let ResponseError::UnexpectedStatus { status, head_len, consumed } = e {
+                assert!(consumed <= buf.len() && consumed <= head_len);
+                // How the head was split is not part of the outcome.
+                return ResponseOutcome::Error(ResponseError::UnexpectedStatus { status, head_len, consumed: 0 });
             }
             ResponseOutcome::Error(e)
         }
@@ -161,8 +167,10 @@ pub fn handshake_response(data: &[u8]) {
     let whole = response_outcome(&mut a, data);
 
     let mut pieces = ResponseOutcome::Partial;
+    let mut fed = 0;
     for n in prefixes(data) {
-        pieces = response_outcome(&mut b, data.get(..n).unwrap_or(data));
+        pieces = response_outcome(&mut b, data.get(fed..n).unwrap_or(data));
+        fed = n;
         if pieces != ResponseOutcome::Partial {
             break;
         }
@@ -171,8 +179,8 @@ pub fn handshake_response(data: &[u8]) {
 
     if data.len() <= BYTEWISE_MAX {
         let mut bytewise = ResponseOutcome::Partial;
-        for n in 0..=data.len() {
-            bytewise = response_outcome(&mut c, data.get(..n).unwrap_or(data));
+        for byte in data.chunks(1) {
+            bytewise = response_outcome(&mut c, byte);
             if bytewise != ResponseOutcome::Partial {
                 break;
             }

@@ -15,6 +15,7 @@ pub mod differential;
 mod handshake;
 mod pair;
 mod structured;
+mod time;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
 pub use deflate::{deflate_extension_header, deflate_inflate};
@@ -24,3 +25,4 @@ pub use structured::{
     run_script, structured, valid_close_code, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES,
     VALID_CLOSE_CODES,
 };
+pub use time::{advance, with_timers, Timed};

@@ -8,12 +8,22 @@
 //! side must have received exactly what the other wrote, the close handshake
 //! must have completed and `should_close_transport` must say what its
 //! documentation promises for each role.
+//!
+//! With the timers on (a flag bit), each delivery step also moves virtual
+//! time forward by the step's low bits: keepalive Pings go out, and a side
+//! whose peer stays quiet too long gives up on it. Both ends must then still
+//! agree on how the connection ended: what the side that gave up wrote (its
+//! Close 1011) is what the other received, and every message before it
+//! arrived intact.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::conn::Record;
-use wsmachine::{CloseCode, Config, Connection, Event, MessageKind, Role, SecureRandom, SendError, State};
+use super::time::{advance, with_timers};
+use wsmachine::{
+    CloseCode, CloseFrame, Config, Connection, Event, MessageKind, ProtocolError, Role, SecureRandom, SendError, State,
+};
 
 /// The close codes a `Close` step picks from (`NO_STATUS` means "no payload").
 const CLOSE_CODES: [u16; 8] = [1000, 1001, 1003, 1005, 1008, 1011, 3000, 4999];
@@ -33,6 +43,8 @@ struct Peer {
     /// for text, the bytes of a character split across fragments.
     tx_message: Option<(MessageKind, Vec<u8>)>,
     tx_carry: Vec<u8>,
+    /// The 1006 Close a timer reported: this side gave up on its peer.
+    ended: Option<CloseFrame>,
 }
 
 impl Peer {
@@ -45,6 +57,24 @@ impl Peer {
             rx_current: Vec::new(),
             tx_message: None,
             tx_carry: Vec::new(),
+            ended: None,
+        }
+    }
+
+    /// Whether this side failed because its peer went quiet.
+    fn timed_out(&self) -> bool {
+        matches!(self.conn.state(), State::Failed(ProtocolError::PingTimeout | ProtocolError::IdleTimeout))
+    }
+
+    /// Lets time run on to `until` on this side (see [`advance`]).
+    fn wait(&mut self, now: u64, until: u64) {
+        let mut now = now;
+        let timed = advance(&mut self.conn, &mut now, until, &mut self.wire);
+        self.wrote.extend(timed.wrote);
+        if let Some(frame) = timed.ended {
+            assert!(self.ended.is_none(), "the end is reported once");
+            self.ended = Some(frame);
+            self.tx_message = None;
         }
     }
 
@@ -58,11 +88,12 @@ impl Peer {
             }
             Err(e) => {
                 assert_eq!(self.wire.len(), before, "a failed send wrote bytes");
-                assert!(
-                    matches!(e, SendError::Closing) && self.conn.state() != State::Open,
-                    "{e:?} in state {:?}",
-                    self.conn.state()
-                );
+                let explained = match e {
+                    SendError::Closing => self.conn.state() != State::Open,
+                    SendError::Failed(_) => self.timed_out(),
+                    _ => false,
+                };
+                assert!(explained, "{e:?} in state {:?}", self.conn.state());
                 false
             }
         }
@@ -88,7 +119,9 @@ impl Peer {
             0 | 1 => {
                 // A whole message inside a fragmented one is refused.
                 let r = self.conn.send_binary(body, &mut self.wire);
-                assert!(matches!(r, Err(SendError::MessageInProgress | SendError::Closing)), "{r:?}");
+                let refused = matches!(r, Err(SendError::MessageInProgress | SendError::Closing))
+                    || (self.timed_out() && matches!(r, Err(SendError::Failed(_))));
+                assert!(refused, "{r:?}");
                 assert_eq!(self.wire.len(), before);
             }
             2..=4 => {
@@ -166,6 +199,8 @@ impl Peer {
             let state_before = self.conn.state();
             let r = match self.conn.receive(&mut bytes[pos..]) {
                 Ok(r) => r,
+                // A side that gave up on its peer reads nothing more.
+                Err(ProtocolError::PingTimeout | ProtocolError::IdleTimeout) if self.timed_out() => return,
                 Err(e) => panic!("valid traffic failed with {e:?}"),
             };
             assert!(r.consumed <= len - pos);
@@ -200,10 +235,10 @@ impl Peer {
                 Some(Event::Close(c)) => {
                     self.received.push(Record::Close(c.code(), c.reason().as_bytes().to_vec()));
                     match state_before {
-                        // §5.5.1: the echo carries the peer's code.
+                        // §5.5.1: the echo carries the peer's code (and reason).
                         State::Open => {
                             assert_eq!(self.conn.state(), State::CloseReceived);
-                            expect_echo = Some(c.code());
+                            expect_echo = Some((c.code(), c.reason().as_bytes().to_vec()));
                         }
                         State::CloseSent => assert_eq!(self.conn.state(), State::Closed),
                         other => panic!("a Close event in state {other:?}"),
@@ -222,8 +257,8 @@ impl Peer {
             if let Some(p) = expect_pong {
                 self.wrote.push(Record::Pong(p));
             }
-            if let Some(code) = expect_echo {
-                self.wrote.push(Record::Close(code, Vec::new()));
+            if let Some((code, reason)) = expect_echo {
+                self.wrote.push(Record::Close(code, reason));
                 assert_eq!(self.conn.state(), State::Closed, "the echo completes our side");
                 self.tx_message = None;
             }
@@ -246,7 +281,11 @@ pub fn pair(mut data: &[u8]) {
     let flags = data.first().copied().unwrap_or(0);
     data = data.get(1..).unwrap_or(&[]);
     let config = Config { auto_pong: flags & 1 == 0, max_message_size: 1 << 20, ..Config::default() };
+    let timers = flags & 0x20 != 0;
+    let config = if timers { with_timers(config) } else { config };
     let closer_is_client = flags & 2 == 0;
+    // Virtual time, in milliseconds; delivery steps move it when timers run.
+    let mut now = 0;
     let mut client = Peer::new(Connection::client(config, SecureRandom::from_seed([flags; 32])));
     let mut server = Peer::new(Connection::server(config));
 
@@ -275,14 +314,21 @@ pub fn pair(mut data: &[u8]) {
                 let peer = if step >> 6 == 0 { &mut client } else { &mut server };
                 peer.send(step, body, usize::from(arg) * 7 + usize::from(step));
             }
-            // Deliveries: `arg` bytes (0: all) one way or the other.
-            2 => {
+            // Deliveries: `arg` bytes (0: all) one way or the other, after
+            // `step & 0x3f` × 100 ms of virtual time when the timers run.
+            kind => {
                 data = rest;
-                transfer(&mut client, &mut server, usize::from(arg));
-            }
-            _ => {
-                data = rest;
-                transfer(&mut server, &mut client, usize::from(arg));
+                if timers {
+                    let until = now + u64::from(step & 0x3f) * 100;
+                    client.wait(now, until);
+                    server.wait(now, until);
+                    now = until;
+                }
+                if kind == 2 {
+                    transfer(&mut client, &mut server, usize::from(arg));
+                } else {
+                    transfer(&mut server, &mut client, usize::from(arg));
+                }
             }
         }
     }
@@ -303,6 +349,10 @@ pub fn pair(mut data: &[u8]) {
     }
     assert!(client.wire.is_empty() && server.wire.is_empty(), "replies kept coming");
 
+    if client.ended.is_some() || server.ended.is_some() {
+        agree_on_a_timeout(&client, &server);
+        return;
+    }
     assert_eq!(server.received, client.wrote, "what the server received");
     assert_eq!(client.received, server.wrote, "what the client received");
     assert_eq!(client.conn.state(), State::Closed);
@@ -310,8 +360,38 @@ pub fn pair(mut data: &[u8]) {
     assert!(client.conn.is_closed() && server.conn.is_closed());
     // §7.1.1: the server closes the transport first; a client waits for it.
     assert!(server.conn.should_close_transport());
-    assert!(!client.conn.should_close_transport());
-    assert_eq!(client.conn.receive_eof(), None, "the peer's Close came first");
-    assert!(client.conn.should_close_transport());
+    assert_eq!(server.conn.poll_timeout(), None, "the server is done");
+    if timers {
+        // The server never closes the transport here: the client stops
+        // waiting after its close timeout (perhaps already during the
+        // schedule), with nothing more to report.
+        client.wait(now, now + 60_000);
+        assert!(client.ended.is_none(), "the Close was already reported");
+        assert!(client.conn.should_close_transport());
+    } else {
+        assert!(!client.conn.should_close_transport());
+        assert_eq!(client.conn.receive_eof(), None, "the peer's Close came first");
+        assert!(client.conn.should_close_transport());
+    }
     assert_eq!(client.conn.role(), Role::Client);
+}
+
+/// The ends after one or both gave up on the other: each received what the
+/// other wrote (a side that gave up, a prefix of it), each is ended, and a
+/// side that did not give up ended with the other's Close.
+fn agree_on_a_timeout(client: &Peer, server: &Peer) {
+    for (rx, tx) in [(server, client), (client, server)] {
+        if rx.ended.is_some() {
+            assert!(tx.wrote.starts_with(&rx.received), "a side that gave up read a prefix");
+            let ended = rx.timed_out() || rx.conn.state() == State::Closed;
+            assert!(ended, "{:?}", rx.conn.state());
+            assert!(rx.conn.should_close_transport());
+        } else {
+            assert_eq!(rx.received, tx.wrote, "a side that did not give up read everything");
+            assert_eq!(rx.conn.state(), State::Closed, "it saw the other's Close and answered");
+            let last_close = rx.received.iter().rev().find(|r| matches!(r, Record::Close(..)));
+            let sent_close = tx.wrote.iter().rev().find(|r| matches!(r, Record::Close(..)));
+            assert_eq!(last_close, sent_close, "both ends name the same Close");
+        }
+    }
 }

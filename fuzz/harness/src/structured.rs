@@ -18,7 +18,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::conn::{run_connection, Record};
+use super::conn::{run_connection, run_connection_in_time, Record};
+use super::time::{advance, with_timers};
 use wsmachine::{
     apply_mask, CloseCode, Config, Connection, Event, FrameHeader, MessageKind, OpCode, ProtocolError, Role,
     SecureRandom, State, MAX_CLOSE_REASON,
@@ -464,7 +465,7 @@ fn build(script: &Script, config: &Config, role: Role) -> (Vec<u8>, Vec<Record>,
             payload.extend_from_slice(&reason.as_bytes()[..end]);
             wire.frame(true, OpCode::Close, &payload, LengthForm::Minimal);
             expected.push(Record::Close(code, reason.as_bytes()[..end].to_vec()));
-            replies.push(Record::Close(code, Vec::new()));
+            replies.push(Record::Close(code, reason.as_bytes()[..end].to_vec()));
         }
         Ending::EmptyClose => {
             wire.frame(true, OpCode::Close, &[], LengthForm::Minimal);
@@ -524,6 +525,64 @@ pub fn run_script(script: &Script) {
         // A Close among the replies made the peer echo it: it is done too.
         let closed = replies.iter().any(|r| matches!(r, Record::Close(..)));
         assert_eq!(peer.state(), if closed { State::Closed } else { State::Open });
+    }
+    run_script_in_time(script, config);
+}
+
+/// The script again with every timer on, each read after a pause of its
+/// split value × 20 ms: keepalive Pings go out, and a pause too long makes
+/// the connection give up on the peer. What it received is then a prefix of
+/// the script, and the peer reads a Close 1011 with the reason the
+/// connection reported (with 1006) to its application. Otherwise everything
+/// is as without timers, and once the script ended no timer reports more.
+fn run_script_in_time(script: &Script, config: Config) {
+    for role in [Role::Server, Role::Client] {
+        let (wire, expected, replies) = build(script, &config, role);
+        let mut conn = match role {
+            Role::Server => Connection::server(with_timers(config)),
+            Role::Client => Connection::client(with_timers(config), SecureRandom::from_seed([5; 32])),
+        };
+        let mut now = 0;
+        let (got, mut sent) = run_connection_in_time(&mut conn, &wire, &script.splits, Some(&mut now));
+        let gave_up = match got.split_last() {
+            Some((Record::Close(code, reason), before)) if *code == CloseCode::ABNORMAL => {
+                assert!(expected.starts_with(before), "{role:?}: a prefix of the script before giving up");
+                Some(reason.clone())
+            }
+            _ => None,
+        };
+        if gave_up.is_none() {
+            assert_eq!(got, expected, "{role:?} received, in time");
+            if script.ending == Ending::Eof {
+                assert!(conn.receive_eof().is_some());
+            }
+            // After the script, time runs out every timer left: nothing more
+            // is reported, and the transport is to be closed.
+            let until = now + 60_000;
+            let timed = advance(&mut conn, &mut now, until, &mut sent);
+            assert!(timed.ended.is_none(), "{role:?}: the end was already reported");
+            assert!(conn.should_close_transport(), "{role:?} in state {:?}", conn.state());
+        }
+
+        let mut peer = match role {
+            Role::Server => Connection::client(config, SecureRandom::from_seed([6; 32])),
+            Role::Client => Connection::server(config),
+        };
+        let (back, _) = run_connection(&mut peer, &sent, &[]);
+        // Keepalive Pings are the only Pings this side sends.
+        let back: Vec<Record> = back.into_iter().filter(|r| !matches!(r, Record::Ping(_))).collect();
+        match gave_up {
+            None => assert_eq!(back, replies, "{role:?} answered, in time"),
+            Some(reason) => {
+                let error = match conn.state() {
+                    State::Failed(e @ (ProtocolError::PingTimeout | ProtocolError::IdleTimeout)) => e,
+                    other => panic!("{role:?} gave up in state {other:?}"),
+                };
+                let (last, before) = back.split_last().expect("the failure's Close");
+                assert_eq!(last, &Record::Close(error.close_code(), reason), "both ends name the same end");
+                assert!(replies.starts_with(before), "{role:?}: the replies before it");
+            }
+        }
     }
 }
 

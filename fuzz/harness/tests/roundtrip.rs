@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use wsmachine::{CloseCode, Config, Connection, MessageKind, OpCode, ProtocolError, Role, SecureRandom, State};
+use wsmachine::{
+    CloseCode, Config, Connection, MessageKind, OpCode, ProtocolError, Role, RsvBits, SecureRandom, State,
+};
 
 // ---------------------------------------------------------------------------
 // What is sent.
@@ -229,7 +231,7 @@ fn round_trip(client_sends: bool, items: &[Item], seed: [u8; 32], cuts: &[u16], 
     let (events, err) = feed_pieces(sender, &back, &cut_points(back_cuts, back.len()));
     assert_eq!(err, None);
     let mut want: Vec<Ev> = pings.into_iter().map(Ev::Pong).collect();
-    want.push(Ev::close(1000, ""));
+    want.push(Ev::close(1000, "done")); // the echo carries the reason
     assert_eq!(events, want);
     assert_eq!(sender.state(), State::Closed);
     assert!(!sender.wants_write() && !receiver.wants_write());
@@ -359,7 +361,8 @@ fn config() -> impl Strategy<Value = Config> {
             max_fragments: if small { 4 } else { 65_536 },
             allow_non_minimal_lengths: lenient,
             auto_pong,
-            extension_rsv_bits: rsv,
+            extension_rsv_bits: RsvBits::from_bits(rsv).expect("RSV bits only"),
+            ..Config::default()
         },
     )
 }

@@ -63,6 +63,11 @@
 //! 1 KiB frame that would inflate to 1 GiB fails the connection with 1009
 //! ([`ProtocolError::MessageTooLarge`]) after producing at most the limit,
 //! in pieces of `chunk_size`, none of which is handed out past the limit.
+//! On the wire, a compressed message's frames may carry up to twice
+//! `max_message_size` (and twice `Config::max_frame_payload` when that is
+//! set): incompressible data grows slightly when compressed, and a sender
+//! that flushes each fragment adds a few bytes per fragment, so a message
+//! within the limit is never refused for how it compressed.
 //! [`DeflateConfig::max_ratio`] optionally refuses messages that inflate
 //! past a ratio (1009, [`ProtocolError::CompressionRatio`]). Inflated text is
 //! UTF-8 validated as it comes out, failing with 1007 at the first invalid
@@ -109,7 +114,7 @@ use alloc::vec::Vec;
 use compress::Compressor;
 use decompress::{Decompressor, Limits, TAIL};
 
-use crate::config::Config;
+use crate::config::{Config, RsvBits};
 use crate::conn::{Connection, Event, MessageKind, Role};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::OpCode;
@@ -118,7 +123,7 @@ use crate::random::{RandomSource, SecureRandom};
 use crate::utf8::Utf8Validator;
 
 /// The RSV bit permessage-deflate claims (RSV1, RFC 7692 §6).
-pub const RSV1: u8 = 0x40;
+pub const RSV1: RsvBits = RsvBits::RSV1;
 
 /// The permessage-deflate state of one connection: a compressor for what we
 /// send and an inflater for what we receive, each keeping or resetting its

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""The adapter examples against Python `websockets`, over loopback:
+
+1. `blocking_client` (wsmachine::blocking) against a `websockets` echo
+   server: its three texts and its 200 KiB binary message come back, and it
+   closes with 1000 "done".
+2. `chat` (wsmachine-tokio) with two `websockets` clients at once: what
+   either sends reaches both.
+3. `deflate_echo` (wsmachine-tokio, feature `deflate`) with a `websockets`
+   client offering compression: permessage-deflate is negotiated, every
+   echo matches, and the echoes arrive compressed.
+4. `hyper_upgrade` (hyper 1.x upgrading to wsmachine-tokio) with a
+   `websockets` client: the first message rides right behind the request.
+5. `wss_echo` (rustls) with a `websockets` client over TLS that trusts the
+   self-signed certificate the server wrote.
+
+Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO
+Prints one line per check and `N passed, M failed`; exits non-zero on failure.
+"""
+import asyncio
+import os
+import re
+import ssl
+import sys
+import tempfile
+
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.extensions import permessage_deflate
+
+TIMEOUT = 30
+
+# Count the compressed frames websockets inflates.
+compressed_frames = {"count": 0}
+_decode = permessage_deflate.PerMessageDeflate.decode
+
+
+def counting_decode(self, frame, *, max_size=None):
+    if frame.rsv1:
+        compressed_frames["count"] += 1
+    return _decode(self, frame, max_size=max_size)
+
+
+permessage_deflate.PerMessageDeflate.decode = counting_decode
+
+
+async def blocking_client(binary):
+    closes = []
+
+    async def echo(ws):
+        async for message in ws:
+            await ws.send(message)
+        closes.append((ws.close_code, ws.close_reason))
+
+    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            binary, f"ws://127.0.0.1:{port}/", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await process.communicate()
+        await asyncio.sleep(0)  # let the handler record the close
+    lines = out.decode().splitlines()
+    expected = ["text: one", "text: two", "text: three", "binary: 204800 bytes"]
+    if process.returncode != 0 or lines != expected:
+        raise AssertionError(f"exit {process.returncode}, printed {lines}")
+    if closes != [(1000, "done")]:
+        raise AssertionError(f"the server saw closes {closes}")
+
+
+async def start(binary, cwd=None):
+    process = await asyncio.create_subprocess_exec(
+        os.path.abspath(binary), "127.0.0.1:0", stdout=asyncio.subprocess.PIPE, cwd=cwd
+    )
+    while True:  # the address line, after any others
+        line = (await process.stdout.readline()).decode()
+        found = re.search(r"wss?://([0-9.]+:[0-9]+)/", line)
+        if found or not line:
+            return process, found.group(1) if found else None
+
+
+async def echo_checks(ws):
+    for message in ["hello", b"\x00\xff" * 1000, "κόσμε " * 10_000]:
+        await ws.send(message)
+        if await ws.recv() != message:
+            raise AssertionError("an echo differs")
+
+
+async def hyper_upgrade(binary):
+    process, addr = await start(binary)
+    try:
+        async with connect(f"ws://{addr}/any/path", compression=None, max_size=None) as ws:
+            await echo_checks(ws)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def wss_echo(binary):
+    with tempfile.TemporaryDirectory() as folder:
+        process, addr = await start(binary, cwd=folder)
+        try:
+            context = ssl.create_default_context(cafile=os.path.join(folder, "wss_echo_cert.pem"))
+            port = addr.split(":")[1]
+            async with connect(f"wss://localhost:{port}/", ssl=context, max_size=None) as ws:
+                await echo_checks(ws)
+        finally:
+            process.terminate()
+            await process.wait()
+
+
+async def chat(binary):
+    process, addr = await start(binary)
+    try:
+        async with connect(f"ws://{addr}/room") as a, connect(f"ws://{addr}/room") as b:
+            # The server subscribes a client to the room when it accepts the
+            # connection, so both are in it once their handshakes are done.
+            await a.send("hello from a")
+            await b.send(b"\x00\x01binary from b")
+            for name, ws in (("a", a), ("b", b)):
+                got = {await ws.recv(), await ws.recv()}
+                if got != {"hello from a", b"\x00\x01binary from b"}:
+                    raise AssertionError(f"client {name} received {got}")
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def deflate_echo(binary):
+    process, addr = await start(binary)
+    try:
+        compressed_frames["count"] = 0
+        async with connect(f"ws://{addr}/", max_size=None) as ws:
+            names = [e.name for e in ws.protocol.extensions]
+            if names != ["permessage-deflate"]:
+                raise AssertionError(f"negotiated {names}")
+            messages = ['{"id":1,"text":"hello hello hello"}' * 200, bytes(range(256)) * 400, "κόσμε " * 500]
+            for message in messages:
+                await ws.send(message)
+                if await ws.recv() != message:
+                    raise AssertionError("an echo differs")
+        if compressed_frames["count"] < len(messages):
+            raise AssertionError(f"{compressed_frames['count']} compressed echoes of {len(messages)}")
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary):
+    checks = [
+        ("blocking_client <-> websockets echo server", blocking_client(blocking)),
+        ("chat with two websockets clients", chat(chat_binary)),
+        ("deflate_echo <-> websockets client, compressed", deflate_echo(deflate_binary)),
+        ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
+        ("wss_echo <-> websockets client over TLS", wss_echo(wss_binary)),
+    ]
+    passed = failed = 0
+    for name, check in checks:
+        try:
+            await asyncio.wait_for(check, TIMEOUT)
+            print(f"ok      {name}")
+            passed += 1
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            print(f"FAILED  {name}: {e!r}")
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return failed == 0
+
+
+if __name__ == "__main__":
+    sys.exit(0 if asyncio.run(main(*sys.argv[1:6])) else 1)

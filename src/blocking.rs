@@ -1,0 +1,765 @@
+//! WebSockets over blocking `std::io` streams (feature `std`).
+//!
+//! The adapter most programs want: [`connect`] to a `ws://` URL (or
+//! [`client`] over any stream, such as your own TLS stream), [`accept`] a
+//! connection on a server (or [`accept_with`] to look at the request
+//! first), then [`WebSocket::send`] and [`WebSocket::read`] whole
+//! [`Message`]s. Pings are answered, keepalive and dead-peer timers run,
+//! permessage-deflate is applied when enabled, and the connection is closed
+//! the way RFC 6455 §7.1.1 asks. Every protocol rule lives in the sans-IO
+//! layers below; this module only moves bytes ([`Session`] does the rest).
+//!
+//! # Example: a server and a client
+//!
+//! ```
+//! use std::net::TcpListener;
+//! use std::thread;
+//! use wsmachine::{blocking, CloseCode, Message};
+//!
+//! # fn main() -> Result<(), blocking::Error> {
+//! // Server: echo every message of one connection.
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let url = format!("ws://{}/echo", listener.local_addr()?);
+//! let server = thread::spawn(move || -> Result<(), blocking::Error> {
+//!     let (stream, _) = listener.accept()?;
+//!     let mut ws = blocking::accept(stream)?;
+//!     while let Some(message) = ws.read()? {
+//!         ws.send(message)?;
+//!     }
+//!     Ok(()) // the client closed: the close handshake is done
+//! });
+//!
+//! // Client.
+//! let mut ws = blocking::connect(&url)?;
+//! ws.send("hello")?;
+//! assert_eq!(ws.read()?, Some(Message::text("hello")));
+//! ws.send(vec![0u8; 200 * 1024])?;
+//! assert_eq!(ws.read()?.map(|m| m.as_bytes().len()), Some(200 * 1024));
+//! ws.close(CloseCode::NORMAL, "done")?;
+//! server.join().expect("server thread")?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Reading
+//!
+//! [`WebSocket::read`] returns `Ok(Some(message))` for each message, and
+//! `Ok(None)` once the peer closed the connection with a close handshake
+//! (its code and reason are in [`WebSocket::close_frame`]); every read after
+//! that returns `Ok(None)` too, as an iterator ends. A connection that ends
+//! any other way is an `Err`: [`Error::Protocol`] when the peer broke the
+//! protocol (or a timer found it dead), [`Error::ConnectionLost`] when the
+//! transport ended without a Close. A message larger than you want to hold
+//! can be read piece by piece with [`WebSocket::read_piece`].
+//!
+//! # Time
+//!
+//! Timers (keepalive Ping, dead peer, close timeout; see
+//! [`ConnectOptions`] and [`AcceptOptions`]) run through the stream's read
+//! timeout, set before each read to the next deadline: they advance while
+//! a `read`, `read_piece` or `close` call waits for input. The opening
+//! handshake is bounded by the options' `handshake_timeout` (a server
+//! answers 408).
+//!
+//! # Closing
+//!
+//! [`WebSocket::close`] sends a Close and finishes the close handshake.
+//! Whenever the session has sent everything it ever will (a server after
+//! its Close, either side after failing the connection), the adapter shuts
+//! down the stream's write side with [`Stream::shutdown_write`] and keeps
+//! reading until the peer closes or the close timeout passes, so the peer
+//! gets our last bytes instead of a reset. A client waits for the server to
+//! close the TCP connection first (RFC 6455 §7.1.1).
+//!
+//! # Streams
+//!
+//! Anything [`Read`] + [`Write`] that also implements [`Stream`] (two
+//! methods: read timeouts and shutting down the write side):
+//! [`TcpStream`], Unix sockets, and your TLS stream with a few lines.
+
+use std::boxed::Box;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::{ProtocolError, SendError};
+use crate::handshake::{HandshakeError, Request, ResponseError};
+use crate::message::Message;
+use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
+use crate::random::SecureRandom;
+use crate::session::{
+    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
+    UpgradeError,
+};
+use crate::time::Instant;
+
+/// What the adapter needs from a stream besides [`Read`] and [`Write`]:
+/// a read timeout, through which the timers run, and a way to shut down
+/// the write side, through which the connection is closed without a reset.
+///
+/// Implemented for [`TcpStream`] and (on Unix) `UnixStream`. For a TLS
+/// stream, forward to the socket underneath; shutting down should send
+/// TLS close_notify, flush it, then shut down the socket's write side:
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use std::net::{Shutdown, TcpStream};
+/// use std::time::Duration;
+///
+/// /// A stand-in for a TLS stream (e.g. `rustls::StreamOwned<_, TcpStream>`).
+/// struct Tls { sock: TcpStream }
+/// # impl Read for Tls { fn read(&mut self, b: &mut [u8]) -> io::Result<usize> { self.sock.read(b) } }
+/// # impl Write for Tls {
+/// #     fn write(&mut self, b: &[u8]) -> io::Result<usize> { self.sock.write(b) }
+/// #     fn flush(&mut self) -> io::Result<()> { self.sock.flush() }
+/// # }
+///
+/// impl wsmachine::blocking::Stream for Tls {
+///     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+///         self.sock.set_read_timeout(timeout)
+///     }
+///     fn shutdown_write(&mut self) -> io::Result<()> {
+///         // With rustls: self.conn.send_close_notify(); self.flush()?;
+///         self.sock.shutdown(Shutdown::Write)
+///     }
+/// }
+/// ```
+pub trait Stream: Read + Write {
+    /// Sets how long a `read` may block (`None`: forever). A stream that
+    /// cannot time out may ignore this; timers then only run when input
+    /// arrives.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Shuts down the write side: the peer reads the end of the stream
+    /// after the bytes already written, and we can still read.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl Stream for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+#[cfg(unix)]
+impl Stream for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl<S: Stream + ?Sized> Stream for &mut S {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+}
+
+impl<S: Stream + ?Sized> Stream for Box<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+}
+
+/// Why a WebSocket call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream failed.
+    Io(io::Error),
+    /// The opening handshake failed; [`UpgradeError::status`] gives the
+    /// HTTP status answered (server) or received (client).
+    Handshake(UpgradeError),
+    /// The peer broke the protocol, sent more than a limit allows, or a
+    /// timer found it dead ([`ProtocolError::PingTimeout`]). We sent a
+    /// Close with [`ProtocolError::close_code`] and closed the connection.
+    Protocol(ProtocolError),
+    /// The connection ended without a close handshake (reported to the
+    /// peer's application as 1006): the transport ended, or failed.
+    ConnectionLost,
+    /// The connection is closed or closing: nothing more can be sent.
+    Closed,
+    /// The send was refused and changed nothing: a close code that may not
+    /// be sent, a reason or ping payload too long, text that is not UTF-8.
+    Send(SendError),
+}
+
+impl Error {
+    /// Whether this is a timeout: of the opening handshake, of a keepalive
+    /// ping or of the idle timer.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Io(e) => matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock),
+            Error::Handshake(UpgradeError::Request(HandshakeError::Timeout))
+            | Error::Handshake(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout))) => true,
+            Error::Protocol(e) => matches!(e, ProtocolError::PingTimeout | ProtocolError::IdleTimeout),
+            _ => false,
+        }
+    }
+
+    /// The close code we sent, for a protocol failure.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::Protocol(e) => Some(e.close_code()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "the stream failed: {e}"),
+            Error::Handshake(e) => write!(f, "the opening handshake failed: {e}"),
+            Error::Protocol(e) => write!(f, "the connection failed: {e}"),
+            Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
+            Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),
+            Error::Send(e) => write!(f, "the send was refused: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<UpgradeError> for Error {
+    fn from(e: UpgradeError) -> Self {
+        Error::Handshake(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Closing => Error::Closed,
+            SendError::Failed(e) => Error::Protocol(e),
+            e => Error::Send(e),
+        }
+    }
+}
+
+/// Connects to a `ws://` URL over TCP with the default [`ConnectOptions`].
+///
+/// For `wss://`, connect a TLS stream yourself and use [`client`].
+///
+/// # Errors
+///
+/// [`Error::Io`] when the connection cannot be made (or the URL is
+/// `wss://`), [`Error::Handshake`] when the server does not accept it.
+pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    connect_with(url, &ConnectOptions::default())
+}
+
+/// Connects to a `ws://` URL over TCP with `options`; the handshake
+/// timeout also bounds connecting.
+///
+/// # Errors
+///
+/// As [`connect`].
+pub fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSocket<TcpStream>, Error> {
+    let epoch = std::time::Instant::now();
+    let parts = RequestParts::new(options);
+    let start = ClientStart::new(url, &parts, os_random()?)?;
+    if start.is_secure() {
+        let e = "a wss:// URL needs TLS: connect a TLS stream and pass it to blocking::client";
+        return Err(Error::Io(io::Error::new(ErrorKind::Unsupported, e)));
+    }
+    let stream = connect_tcp(start.host(), start.port(), options.handshake_timeout)?;
+    stream.set_nodelay(true)?;
+    finish_client(stream, start, epoch, options.handshake_timeout)
+}
+
+/// Opens a WebSocket over `stream`, already connected to the server of
+/// `url` (a TLS stream for `wss://`), with the default [`ConnectOptions`].
+///
+/// # Errors
+///
+/// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
+/// server does not accept the connection.
+pub fn client<S: Stream>(url: &str, stream: S) -> Result<WebSocket<S>, Error> {
+    client_with(url, stream, &ConnectOptions::default())
+}
+
+/// As [`client`], with `options`.
+///
+/// # Errors
+///
+/// As [`client`].
+pub fn client_with<S: Stream>(url: &str, stream: S, options: &ConnectOptions) -> Result<WebSocket<S>, Error> {
+    let epoch = std::time::Instant::now();
+    let parts = RequestParts::new(options);
+    let start = ClientStart::new(url, &parts, os_random()?)?;
+    finish_client(stream, start, epoch, options.handshake_timeout)
+}
+
+/// Accepts a WebSocket connection on `stream` with the default
+/// [`AcceptOptions`], on any path.
+///
+/// # Errors
+///
+/// [`Error::Handshake`] when the request is not a valid upgrade (it was
+/// answered with its status: 400, 426…, or 408 when it did not arrive
+/// within the handshake timeout), [`Error::Io`] when the stream fails.
+pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with_options(stream, &AcceptOptions::default(), |_, _| Ok(()))
+}
+
+/// Accepts a WebSocket connection on `stream` after `decide` looked at the
+/// request: its path, headers, `Origin` and offered subprotocols. It may
+/// pick a subprotocol or add headers in the [`Answer`], or refuse with a
+/// [`Rejection`] (any status from 300 to 599, headers, a body).
+///
+/// ```no_run
+/// use wsmachine::{blocking, Rejection};
+/// # fn run(stream: std::net::TcpStream) -> Result<(), blocking::Error> {
+/// let ws = blocking::accept_with(stream, |request, answer| {
+///     if request.origin() != Some("https://app.example") {
+///         return Err(Rejection::new(403));
+///     }
+///     answer.protocol = request.protocols().find(|p| *p == "chat.v1").map(String::from);
+///     Ok(())
+/// })?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept`]; a refusal is `Error::Handshake(UpgradeError::Rejected(status))`.
+pub fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+{
+    accept_with_options(stream, &AcceptOptions::default(), decide)
+}
+
+/// As [`accept_with`], with `options` (subprotocols, headers, limits,
+/// timers, permessage-deflate).
+///
+/// # Errors
+///
+/// As [`accept_with`].
+pub fn accept_with_options<S, F>(mut stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+{
+    let epoch = std::time::Instant::now();
+    let mut start = ServerStart::new(options);
+    let mut decide = Some(decide);
+    let mut buf = [0u8; 4096];
+    loop {
+        let result = match read_until(&mut stream, &mut buf, epoch, options.handshake_timeout)? {
+            Some(0) => return Err(Error::Handshake(UpgradeError::Incomplete)),
+            Some(n) => start.receive(&buf[..n], |request, answer| match decide.take() {
+                Some(decide) => decide(request, answer),
+                None => Ok(()),
+            }),
+            None => Err(start.timeout()),
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(session)) => {
+                let mut ws = WebSocket::new(stream, session, epoch);
+                ws.flush()?;
+                return Ok(ws);
+            }
+            Err(e) => {
+                refuse(stream, start.response(), options.config.close_timeout);
+                return Err(Error::Handshake(e));
+            }
+        }
+    }
+}
+
+fn os_random() -> Result<SecureRandom, Error> {
+    SecureRandom::from_os().map_err(|e| Error::Io(io::Error::other(e)))
+}
+
+fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    let Some(timeout) = timeout else { return TcpStream::connect((host, port)) };
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(ErrorKind::NotFound, "the host has no address")))
+}
+
+/// One read of the handshake, bounded by the deadline: `None` once it passed.
+fn read_until<S: Stream>(
+    stream: &mut S,
+    buf: &mut [u8],
+    epoch: std::time::Instant,
+    timeout: Option<Duration>,
+) -> io::Result<Option<usize>> {
+    loop {
+        let left = match timeout {
+            Some(timeout) => match timeout.checked_sub(epoch.elapsed()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Ok(None),
+            },
+            None => None,
+        };
+        stream.set_read_timeout(left)?;
+        match stream.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if is_retry(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_retry(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
+}
+
+fn finish_client<S: Stream>(
+    mut stream: S,
+    mut start: ClientStart<'_>,
+    epoch: std::time::Instant,
+    timeout: Option<Duration>,
+) -> Result<WebSocket<S>, Error> {
+    stream.write_all(start.request())?;
+    stream.flush()?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match read_until(&mut stream, &mut buf, epoch, timeout)? {
+            Some(0) => return Err(Error::Handshake(UpgradeError::Incomplete)),
+            Some(n) => {
+                if let Some(session) = start.receive(&buf[..n])? {
+                    return Ok(WebSocket::new(stream, session, epoch));
+                }
+            }
+            None => return Err(Error::Handshake(start.timeout())),
+        }
+    }
+}
+
+/// Answers a refused handshake, then closes without a reset: our FIN after
+/// the answer, and reads until the client closes (at most `drain`).
+fn refuse<S: Stream>(mut stream: S, response: &[u8], drain: Option<Duration>) {
+    if stream.write_all(response).and_then(|()| stream.flush()).is_err() {
+        return;
+    }
+    let _ = stream.shutdown_write();
+    let epoch = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while let Ok(Some(n)) = read_until(&mut stream, &mut buf, epoch, Some(drain.unwrap_or(DEFAULT_CLOSE_TIMEOUT))) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// A WebSocket connection over a blocking stream.
+///
+/// Made by [`connect`], [`client`], [`accept`] or [`accept_with`]. Each
+/// call does its I/O before returning: `send` writes the frame through,
+/// `read` reads until a message is complete, answering pings and running
+/// the timers meanwhile.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    session: Session,
+    epoch: std::time::Instant,
+    /// The read timeout last set, to skip setting it again.
+    read_timeout: Option<Option<Duration>>,
+    /// The peer's Close, or the 1006 the session reported.
+    peer_close: Option<CloseFrame>,
+    error: Option<ProtocolError>,
+    we_closed: bool,
+    /// The stream is done with: closed by the session's rules or failed.
+    transport_closed: bool,
+}
+
+impl<S: Stream> WebSocket<S> {
+    fn new(stream: S, session: Session, epoch: std::time::Instant) -> Self {
+        WebSocket {
+            stream,
+            session,
+            epoch,
+            read_timeout: None,
+            peer_close: None,
+            error: None,
+            we_closed: false,
+            transport_closed: false,
+        }
+    }
+
+    /// Sends a message: anything that converts into one (`&str` and
+    /// `String` as text, `Vec<u8>` and `&[u8]` as binary), compressed when
+    /// permessage-deflate is in use, written through before returning.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once a Close was sent or received,
+    /// [`Error::Protocol`] after a failure, [`Error::Io`] when the stream
+    /// fails.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.session.send(&message.into())?;
+        self.flush()
+    }
+
+    /// Sends a ping (at most 125 bytes of payload); its pong is read like
+    /// any other input and not reported.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and [`Error::Send`] for a payload too long.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.session.send_ping(payload)?;
+        self.flush()
+    }
+
+    /// Reads the next whole message (up to `Config::max_message_size`),
+    /// or `Ok(None)` once the peer closed the connection: see the
+    /// [module docs](self#reading).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] when the peer broke the protocol or a limit, or
+    /// went silent past the ping timeout (the connection is then closed,
+    /// our Close sent first); [`Error::ConnectionLost`] when the transport
+    /// ended without a Close; [`Error::Io`] when the stream fails.
+    pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            match self.session.poll_message() {
+                Ok(Some(Incoming::Message(message))) => {
+                    self.flush_soon();
+                    return Ok(Some(message));
+                }
+                Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
+                Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => {}
+                Ok(None) if self.transport_closed => return self.outcome().map(|()| None),
+                Ok(None) => self.advance()?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    /// Reads the next piece of a message, as it arrives, for messages too
+    /// large to hold whole: the pieces of one message, concatenated, are
+    /// its payload; the last has `fin` set. `Ok(None)` once the peer closed
+    /// the connection, as for [`read`](Self::read).
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::Write;
+    /// let mut file = std::fs::File::create("upload.bin")?;
+    /// while let Some(piece) = ws.read_piece()? {
+    ///     file.write_all(piece.data)?;
+    ///     if piece.fin {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn read_piece(&mut self) -> Result<Option<Piece<'_>>, Error> {
+        loop {
+            match self.session.piece_ready() {
+                Ok(true) if self.session.has_piece() => break,
+                Ok(true) => {
+                    if let Ok(Some(Streamed::Close(frame))) = self.session.poll_piece() {
+                        self.peer_close = Some(frame);
+                    }
+                }
+                Ok(false) if self.transport_closed => return self.outcome().map(|()| None),
+                Ok(false) => self.advance()?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.flush_soon();
+        match self.session.poll_piece() {
+            Ok(Some(Streamed::Piece(piece))) => Ok(Some(piece)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(Error::Protocol(e)),
+        }
+    }
+
+    /// Closes the connection: sends a Close with `code` and `reason` (at
+    /// most 123 bytes), then finishes the close handshake, dropping
+    /// messages that still arrive, until the peer closed or
+    /// `close_timeout` passed. Returns once the stream is done with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Send`] for a code that may not be sent or a reason too
+    /// long (nothing is sent then); [`Error::Io`] when the stream fails.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        match self.session.send_close(code, reason) {
+            Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {}
+            Err(e) => return Err(Error::Send(e)),
+        }
+        self.we_closed = true;
+        loop {
+            match self.session.poll_message() {
+                Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
+                Ok(Some(_)) => {}
+                Ok(None) if self.transport_closed => return Ok(()),
+                Ok(None) => self.advance()?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.session.protocol()
+    }
+
+    /// The peer's Close frame once it came (code 1006 if the connection
+    /// ended without one).
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn is_compressed(&self) -> bool {
+        self.session.is_compressed()
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream. Reading or writing it directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The sans-IO session underneath (state, configuration).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// How the connection ended, once the stream is done with.
+    fn outcome(&self) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Protocol(e));
+        }
+        match self.peer_close {
+            Some(frame) if frame.code() != CloseCode::ABNORMAL => Ok(()),
+            _ if self.we_closed => Ok(()),
+            _ => Err(Error::ConnectionLost),
+        }
+    }
+
+    /// Writes everything the session produced.
+    fn flush(&mut self) -> Result<(), Error> {
+        loop {
+            let out = self.session.poll_output();
+            if out.is_empty() {
+                return self.stream.flush().map_err(|e| self.lost(e));
+            }
+            match self.stream.write(out) {
+                Ok(0) => return Err(self.lost(ErrorKind::WriteZero.into())),
+                Ok(n) => self.session.consume_output(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.lost(e)),
+            }
+        }
+    }
+
+    /// Writes automatic answers (pongs) now if there are any; a failure
+    /// shows at the next call.
+    fn flush_soon(&mut self) {
+        if self.session.wants_write() {
+            let _ = self.flush();
+        }
+    }
+
+    fn lost(&mut self, e: io::Error) -> Error {
+        self.transport_closed = true;
+        Error::Io(e)
+    }
+
+    /// One turn: timers, output, the transport's fate, then one read
+    /// bounded by the next deadline. Once the connection is over, a
+    /// failing stream only ends it.
+    fn advance(&mut self) -> Result<(), Error> {
+        match self.step() {
+            Err(Error::Io(_)) if self.session.is_finished() || self.we_closed => {
+                self.transport_closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn step(&mut self) -> Result<(), Error> {
+        let now = Instant::from_duration(self.epoch.elapsed());
+        self.session.handle_timeout(now);
+        self.flush()?;
+        match self.session.poll_transport() {
+            Transport::Close => {
+                // The peer sees the end now, even if this value lives on.
+                let _ = self.stream.shutdown_write();
+                self.transport_closed = true;
+                return Ok(());
+            }
+            Transport::ShutdownWrite => {
+                // If the peer is already gone this fails; reading then ends too.
+                let _ = self.stream.shutdown_write();
+                return Ok(());
+            }
+            Transport::Open => {}
+        }
+        let wait =
+            self.session.poll_timeout().map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
+        if self.read_timeout != Some(wait) {
+            self.stream.set_read_timeout(wait).map_err(|e| self.lost(e))?;
+            self.read_timeout = Some(wait);
+        }
+        match self.stream.read(self.session.read_buf()) {
+            Ok(0) => self.session.receive_eof(),
+            Ok(n) => self.session.filled(n),
+            Err(e) if is_retry(&e) => {}
+            Err(e) => return Err(self.lost(e)),
+        }
+        Ok(())
+    }
+}

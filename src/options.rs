@@ -1,0 +1,175 @@
+//! What an adapter needs to know to run a connection in each role: limits,
+//! timers, subprotocols, extra headers, permessage-deflate and the
+//! handshake deadline (feature `alloc`).
+//!
+//! The core's [`Config::default()`] keeps every timer off, because a bare
+//! [`Connection`](crate::Connection) has no clock of its own. The adapters
+//! have one, so these options turn the timers on by default: see
+//! [`adapter_config`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::config::Config;
+use crate::handshake::HandshakeConfig;
+
+/// Keepalive Ping after this long with nothing received: 20 s, short
+/// enough for NATs and proxies that drop quiet flows after 30–60 s.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Time allowed for any sign of life after a keepalive Ping: 20 s, so a
+/// vanished peer is dropped 20–40 s after its last byte.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed for the close handshake and for the peer to close the
+/// transport: 10 s, far more than a round trip, short enough that a peer
+/// that never answers does not hold a thread or task for long.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for the opening handshake head to arrive: 10 s. A request
+/// not complete by then is answered 408 (slowloris protection).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes an adapter may hold queued for writing before sends wait: 1 MiB.
+pub const DEFAULT_MAX_WRITE_BUFFER: usize = 1 << 20;
+
+/// The [`Config`] the adapters start from: the core's limits with the
+/// timers on ([`DEFAULT_PING_INTERVAL`], [`DEFAULT_PING_TIMEOUT`],
+/// [`DEFAULT_CLOSE_TIMEOUT`]; no idle timeout, since keepalive already
+/// catches a silent peer).
+///
+/// ```
+/// let config = wsmachine::adapter_config();
+/// assert_eq!(config.ping_interval, Some(core::time::Duration::from_secs(20)));
+/// assert_eq!(config.max_message_size, wsmachine::Config::default().max_message_size);
+/// ```
+pub fn adapter_config() -> Config {
+    Config {
+        ping_interval: Some(DEFAULT_PING_INTERVAL),
+        ping_timeout: Some(DEFAULT_PING_TIMEOUT),
+        close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+        ..Config::default()
+    }
+}
+
+/// How a server accepts connections: what the adapters'
+/// `accept` functions and [`ServerStart`](crate::ServerStart) use.
+///
+/// (The handshake layer's [`Accept`](crate::Accept) is one answer to one
+/// request; these options are the policy behind every answer.)
+///
+/// ```
+/// use wsmachine::AcceptOptions;
+/// let options = AcceptOptions {
+///     protocols: vec!["chat.v2".into(), "chat.v1".into()],
+///     headers: vec![("Server".into(), "demo".into())],
+///     ..AcceptOptions::default()
+/// };
+/// assert!(options.config.ping_interval.is_some()); // timers on in the adapters
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptOptions {
+    /// Limits and timers of the connection. Default [`adapter_config()`]:
+    /// the core's limits, keepalive pings every 20 s of silence, a dead
+    /// peer dropped 20 s after an unanswered ping, 10 s for the close
+    /// handshake.
+    pub config: Config,
+    /// Subprotocols this server speaks, by preference: the first one the
+    /// client also offered is chosen (RFC 6455 §4.2.2 leaves the choice to
+    /// the server). Default none.
+    pub protocols: Vec<String>,
+    /// Headers added to every `101` answer (`Server`, `Set-Cookie`…).
+    /// Default none.
+    pub headers: Vec<(String, String)>,
+    /// permessage-deflate (feature `deflate`): `Some` accepts a client's
+    /// offer and compresses and inflates messages transparently. Default
+    /// `None` (off): compression costs memory (about 340 KiB per connection
+    /// once used in both directions) and opens the door to attacks on
+    /// secrets mixed with attacker data (CRIME/BREACH), so it is opted into.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::ext::deflate::DeflateConfig>,
+    /// Time allowed for the request head; a request not complete by then is
+    /// answered 408 ([`HandshakeError::Timeout`](crate::HandshakeError::Timeout)).
+    /// Default [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s); `None` waits forever.
+    pub handshake_timeout: Option<Duration>,
+    /// Limits of the request head (size; the header count is 64).
+    pub handshake: HandshakeConfig,
+    /// Bytes queued for writing before a send waits for the transport
+    /// (used by the async adapter; the blocking adapter writes each send
+    /// through). A single larger message is still accepted when the queue
+    /// is empty. Default [`DEFAULT_MAX_WRITE_BUFFER`] (1 MiB).
+    pub max_write_buffer: usize,
+}
+
+impl Default for AcceptOptions {
+    fn default() -> Self {
+        AcceptOptions {
+            config: adapter_config(),
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+            max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
+        }
+    }
+}
+
+/// How a client connects: what the adapters' `connect` and `client`
+/// functions and [`ClientStart`](crate::ClientStart) use.
+///
+/// (The handshake layer's [`ClientOptions`](crate::ClientOptions) borrows
+/// what one request sends; these options own it, with the limits and
+/// timers of the connection.)
+///
+/// ```
+/// use wsmachine::ConnectOptions;
+/// let options = ConnectOptions {
+///     protocols: vec!["chat.v1".into()],
+///     origin: Some("https://app.example".into()),
+///     ..ConnectOptions::default()
+/// };
+/// assert_eq!(options.handshake_timeout, Some(core::time::Duration::from_secs(10)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Limits and timers of the connection. Default [`adapter_config()`],
+    /// as for [`AcceptOptions::config`].
+    pub config: Config,
+    /// Subprotocols to offer, by preference (each a token, each once).
+    /// Default none.
+    pub protocols: Vec<String>,
+    /// Headers added to the request (`Authorization`, `Cookie`,
+    /// `User-Agent`…). Default none.
+    pub headers: Vec<(String, String)>,
+    /// The `Origin` header. Default none (browsers send one; other clients
+    /// MAY, RFC 6455 §4.1).
+    pub origin: Option<String>,
+    /// permessage-deflate (feature `deflate`): `Some` offers it with these
+    /// parameters and, if the server accepts, compresses and inflates
+    /// messages transparently. Default `None` (off), for the reasons given
+    /// on [`AcceptOptions::deflate`].
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::ext::deflate::DeflateConfig>,
+    /// Time allowed for connecting and for the server's answer. Default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s); `None` waits forever.
+    pub handshake_timeout: Option<Duration>,
+    /// Limits of the answer head.
+    pub handshake: HandshakeConfig,
+    /// As [`AcceptOptions::max_write_buffer`].
+    pub max_write_buffer: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            config: adapter_config(),
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            origin: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake: HandshakeConfig::default(),
+            max_write_buffer: DEFAULT_MAX_WRITE_BUFFER,
+        }
+    }
+}

@@ -1,0 +1,880 @@
+//! The sans-IO driver the runtime adapters share (feature `alloc`): a
+//! [`Session`] sequences a [`Connection`], permessage-deflate, whole-message
+//! assembly, the read and write buffers and the closing of the transport,
+//! so an adapter is a thin loop of reads, writes and a clock.
+
+mod start;
+
+pub use start::{Answer, ClientStart, Rejection, RequestParts, ServerStart, UpgradeError};
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::config::Config;
+use crate::conn::{Connection, ControlPayload, Event, MessageKind, Role, State};
+use crate::error::{ProtocolError, SendError};
+use crate::message::Message;
+use crate::random::{RandomSource, SecureRandom};
+use crate::time::Instant;
+
+#[cfg(feature = "deflate")]
+use {crate::ext::deflate::Deflate, alloc::boxed::Box};
+
+/// Room [`Session::read_buf`] offers for each read: 32 KiB.
+pub const READ_CHUNK: usize = 32 * 1024;
+
+/// In streaming mode with compression, input is fed to the connection in
+/// slices of at most this many bytes, so one piece inflates to at most
+/// about 264 KiB (DEFLATE's ratio is bounded near 1032:1), typically a few
+/// KiB.
+const COMPRESSED_STREAM_INPUT: usize = 256;
+
+/// Something the peer sent, whole: what [`Session::poll_message`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A complete text or binary message, inflated if it came compressed.
+    Message(Message),
+    /// A ping; the pong is already queued (with `Config::auto_pong`).
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The connection ended: the peer's Close frame (our answer is queued),
+    /// or code 1006 when the transport ended without one or our own Close
+    /// was never answered within `close_timeout`. Nothing follows.
+    Close(CloseFrame),
+}
+
+/// Something the peer sent, in pieces: what [`Session::poll_piece`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed<'a> {
+    /// A piece of a message.
+    Piece(Piece<'a>),
+    /// A ping; the pong is already queued (with `Config::auto_pong`).
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The connection ended, as [`Incoming::Close`].
+    Close(CloseFrame),
+}
+
+/// A piece of a message: the pieces of one message, in order, are its
+/// payload (inflated, if it came compressed).
+///
+/// Text pieces may end inside a character that the next piece completes;
+/// the whole message is valid UTF-8 (the connection fails with 1007 at the
+/// first byte that makes it invalid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece<'a> {
+    /// The message's kind.
+    pub kind: MessageKind,
+    /// Payload bytes.
+    pub data: &'a [u8],
+    /// The last piece of the message.
+    pub fin: bool,
+}
+
+/// What to do with the transport now: [`Session::poll_transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Keep it open: write what [`Session::poll_output`] holds, read into
+    /// [`Session::read_buf`].
+    Open,
+    /// Everything we will ever send is written: shut down the write side
+    /// (TCP `shutdown(Write)`, TLS close_notify), then keep reading until
+    /// the peer closes, handing what arrives to the session (it is
+    /// discarded). Closing at once could make the kernel reset the
+    /// connection and destroy bytes the peer has not read yet, such as our
+    /// Close frame. Returned once.
+    ShutdownWrite,
+    /// Close the transport: the peer closed its side, or a timeout passed.
+    Close,
+}
+
+/// Where a found item's bytes are.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Message(MessageKind),
+    Control(Control),
+    /// A piece in `rx[start..end]`.
+    RxPiece {
+        kind: MessageKind,
+        start: usize,
+        end: usize,
+        fin: bool,
+    },
+    /// A piece in `piece` (inflated, or assembled before streaming began).
+    BufPiece {
+        kind: MessageKind,
+        fin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Ping(ControlPayload),
+    Pong(ControlPayload),
+    Close(CloseFrame),
+}
+
+/// The sans-IO driver of one WebSocket connection, for the runtime adapters
+/// (`wsmachine::blocking`, the tokio crate) and for anyone writing another.
+///
+/// It owns the [`Connection`], permessage-deflate when negotiated (feature
+/// `deflate`), the assembly of whole messages, a read buffer and an output
+/// buffer. It does no I/O and reads no clock: the adapter moves bytes and
+/// time in and out. All protocol rules stay in the layers below; the
+/// session only sequences them. Nothing is allocated per frame: the
+/// buffers are reused (a whole [`Message`] is the one allocation per
+/// message, handed to the caller).
+///
+/// Sessions come from the handshake halves, [`ServerStart`] and
+/// [`ClientStart`], which also hand over the bytes that followed the
+/// handshake head; or from [`Session::new`] for a connection upgraded
+/// elsewhere.
+///
+/// # The adapter's loop
+///
+/// 1. **Input**: read into [`read_buf`](Self::read_buf), then report the
+///    count with [`filled`](Self::filled) (or copy bytes in with
+///    [`receive`](Self::receive)); a read of 0 bytes is
+///    [`receive_eof`](Self::receive_eof).
+/// 2. **Items**: call [`poll_message`](Self::poll_message) (whole messages)
+///    or [`poll_piece`](Self::poll_piece) (streaming) until `None`. An
+///    `Err` is a [`ProtocolError`] by the peer: its Close is queued and
+///    the session is finished.
+/// 3. **Sends**: [`send`](Self::send), [`send_ping`](Self::send_ping),
+///    [`send_close`](Self::send_close)… append frames to the output,
+///    compressed when negotiated.
+/// 4. **Output**: write [`poll_output`](Self::poll_output) to the
+///    transport, then report the count with
+///    [`consume_output`](Self::consume_output).
+/// 5. **Transport**: after writing, ask [`poll_transport`](Self::poll_transport):
+///    keep it open, shut down its write side, or close it.
+/// 6. **Time**: sleep until input arrives or [`poll_timeout`](Self::poll_timeout)
+///    passes; at that deadline call [`handle_timeout(now)`](Self::handle_timeout).
+///
+/// # Closing
+///
+/// [`poll_transport`](Self::poll_transport) follows RFC 6455 §7.1.1: a
+/// server shuts down its write side once its Close is sent (and after a
+/// failure, either role does, once the failure's Close is written), then
+/// reads until the peer closes or `close_timeout` passes. A client whose
+/// close handshake is done waits for the server to close the transport
+/// first, for at most `close_timeout`.
+///
+/// # Example: two sessions in memory
+///
+/// ```
+/// use wsmachine::{Config, Connection, Incoming, Message, SecureRandom, Session};
+///
+/// let mut client = Session::new(Connection::client(Config::default(), SecureRandom::from_seed([3; 32])));
+/// let mut server = Session::new(Connection::server(Config::default()));
+/// client.send(&Message::text("hello"))?;
+/// let wire = client.poll_output().to_vec();
+/// client.consume_output(wire.len());
+/// server.receive(&wire);
+/// assert_eq!(server.poll_message()?, Some(Incoming::Message(Message::text("hello"))));
+/// assert_eq!(server.poll_message()?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Session<R: RandomSource = SecureRandom> {
+    conn: Connection<R>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<Deflate>>,
+    protocol: Option<String>,
+
+    // --- input ---
+    /// `rx[rx_start..rx_end]` was read and not yet fed to the connection;
+    /// `rx[..rx_start]` may still back the piece last returned.
+    rx: Vec<u8>,
+    rx_start: usize,
+    rx_end: usize,
+    /// The transport ended; reported once the buffered input is used up.
+    eof: bool,
+
+    // --- messages ---
+    /// The message being assembled (whole mode): its kind and bytes so far.
+    message_kind: Option<MessageKind>,
+    message: Vec<u8>,
+    /// The message in progress is being handed out in pieces.
+    streaming: bool,
+    /// Drop the rest of the message in progress (whole mode was asked for
+    /// in the middle of a streamed message).
+    skipping: bool,
+    /// Inflated bytes of the piece last returned, or a partly assembled
+    /// message handed out as a piece.
+    piece: Vec<u8>,
+    /// An item found by [`piece_ready`](Self::piece_ready), not yet returned.
+    ready: Option<Found>,
+
+    // --- what ended the connection ---
+    /// Reported by the next poll: the end (from a timeout or the EOF).
+    pending_close: Option<CloseFrame>,
+    /// Reported by the next poll: a dead peer found by a timer.
+    pending_error: Option<ProtocolError>,
+    /// The error the session failed with, once reported.
+    error: Option<ProtocolError>,
+    /// A Close or an error was reported: nothing more comes.
+    finished: bool,
+
+    // --- output ---
+    /// `out[out_pos..]` is still to be written.
+    out: Vec<u8>,
+    out_pos: usize,
+
+    // --- the transport ---
+    /// The connection's close timer gave up on the peer.
+    gave_up: bool,
+    /// [`Transport::ShutdownWrite`] was returned.
+    write_shut: bool,
+    /// When the drain after the write side was shut down started (stamped
+    /// by the first `handle_timeout` after it).
+    drain_since: Option<Instant>,
+    drain_expired: bool,
+    close_timeout: Option<Duration>,
+}
+
+impl<R: RandomSource> Session<R> {
+    /// A session around a connection that is already open (its handshake
+    /// done elsewhere, e.g. an `http` crate upgrade). Hand it the bytes
+    /// that followed the handshake head with [`receive`](Self::receive)
+    /// before any read.
+    pub fn new(conn: Connection<R>) -> Self {
+        let close_timeout = conn.config().close_timeout;
+        Session {
+            conn,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            protocol: None,
+            rx: Vec::new(),
+            rx_start: 0,
+            rx_end: 0,
+            eof: false,
+            message_kind: None,
+            message: Vec::new(),
+            streaming: false,
+            skipping: false,
+            piece: Vec::new(),
+            ready: None,
+            pending_close: None,
+            pending_error: None,
+            error: None,
+            finished: false,
+            out: Vec::new(),
+            out_pos: 0,
+            gave_up: false,
+            write_shut: false,
+            drain_since: None,
+            drain_expired: false,
+            close_timeout,
+        }
+    }
+
+    /// A session with permessage-deflate in use (feature `deflate`), for a
+    /// connection upgraded elsewhere: `conn` MUST be built with
+    /// [`Deflate::connection_config`] (which lets RSV1 through), and
+    /// `deflate` with the parameters negotiated in the handshake.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(conn: Connection<R>, deflate: Deflate) -> Self {
+        let mut session = Session::new(conn);
+        session.deflate = Some(Box::new(deflate));
+        session
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Records the subprotocol agreed in the handshake.
+    pub fn set_protocol(&mut self, protocol: Option<String>) {
+        self.protocol = protocol;
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn is_compressed(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        let compressed = self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let compressed = false;
+        compressed
+    }
+
+    /// The connection underneath (its state, role, configuration).
+    pub fn connection(&self) -> &Connection<R> {
+        &self.conn
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.conn.role()
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The connection's limits and timers.
+    pub fn config(&self) -> Config {
+        self.conn.config()
+    }
+
+    /// The protocol error the session failed with, once reported.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// Whether a Close or an error was reported: no item follows.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    // --- input ---
+
+    /// Room to read into: at least [`READ_CHUNK`] bytes. Report how many
+    /// were read with [`filled`](Self::filled).
+    ///
+    /// Call it only after polling returned `None` (everything buffered was
+    /// used), so the buffer never holds more than one read's worth.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.compact_input();
+        if self.rx.len() < self.rx_end + READ_CHUNK {
+            self.rx.resize(self.rx_end + READ_CHUNK, 0);
+        }
+        &mut self.rx[self.rx_end..]
+    }
+
+    /// Moves the input still needed to the front of the read buffer.
+    fn compact_input(&mut self) {
+        let keep = match self.ready {
+            Some(Found::RxPiece { start, .. }) => start.min(self.rx_start),
+            _ => self.rx_start,
+        };
+        if keep > 0 {
+            self.rx.copy_within(keep..self.rx_end, 0);
+            self.rx_end -= keep;
+            self.rx_start -= keep;
+            if let Some(Found::RxPiece { start, end, .. }) = &mut self.ready {
+                *start -= keep;
+                *end -= keep;
+            }
+        }
+    }
+
+    /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf).
+    pub fn filled(&mut self, n: usize) {
+        self.rx_end = (self.rx_end + n).min(self.rx.len());
+    }
+
+    /// Copies bytes read elsewhere into the session: the bytes that
+    /// followed the handshake head, or reads made into the caller's own
+    /// buffer. The read buffer grows by what `bytes` needs, no more.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.compact_input();
+        self.rx.truncate(self.rx_end);
+        self.rx.extend_from_slice(bytes);
+        self.rx_end = self.rx.len();
+    }
+
+    /// Reports that the transport ended (a read returned 0). Bytes still
+    /// buffered are delivered first; then, if the peer's Close never came,
+    /// a Close with code 1006.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Frees the buffers that hold nothing now: the read buffer once its
+    /// input is used, the output buffer once it is written, the piece
+    /// buffer once its piece was returned. Call it when the transport has
+    /// nothing to read, so that an idle connection holds no buffer; the
+    /// next read or send allocates what it needs.
+    pub fn shrink_buffers(&mut self) {
+        if self.rx_start == self.rx_end && self.ready.is_none() {
+            self.rx = Vec::new();
+            self.rx_start = 0;
+            self.rx_end = 0;
+        }
+        if self.out_pos == self.out.len() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+        if self.ready.is_none() {
+            self.piece = Vec::new();
+        }
+        if self.message.is_empty() {
+            self.message = Vec::new();
+        }
+    }
+
+    // --- items ---
+
+    /// The next item, with data messages whole (inflated when compressed),
+    /// or `None` when the buffered input is used up: read more.
+    ///
+    /// Messages are limited to `Config::max_message_size`. A message whose
+    /// first pieces were taken with [`poll_piece`](Self::poll_piece) is
+    /// finished in pieces: here its rest is skipped.
+    ///
+    /// # Errors
+    ///
+    /// A [`ProtocolError`] when the peer broke the protocol, a limit was
+    /// exceeded or a timer found the peer dead. The Close with its code is
+    /// queued in the output and the session is finished: later calls
+    /// return `Ok(None)`, and [`poll_transport`](Self::poll_transport)
+    /// leads the transport to its end.
+    pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        if self.streaming && self.message_kind.is_some() {
+            self.skipping = true;
+            self.streaming = false;
+        }
+        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
+            self.ready = None;
+        }
+        let found = match self.ready.take() {
+            Some(found) => found,
+            None => match self.advance(false)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(match found {
+            Found::Control(Control::Ping(p)) => Incoming::Ping(p),
+            Found::Control(Control::Pong(p)) => Incoming::Pong(p),
+            Found::Control(Control::Close(c)) => Incoming::Close(c),
+            Found::Message(kind) => {
+                let bytes = core::mem::take(&mut self.message);
+                match kind {
+                    MessageKind::Binary => Incoming::Message(Message::Binary(bytes)),
+                    MessageKind::Text => match String::from_utf8(bytes) {
+                        Ok(text) => Incoming::Message(Message::Text(text)),
+                        Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
+                    },
+                }
+            }
+            // Not produced in whole mode.
+            Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+        }))
+    }
+
+    /// The next item, with data messages in pieces as they arrive, or
+    /// `None` when the buffered input is used up: read more.
+    ///
+    /// Uncompressed pieces borrow the read buffer (no copy); compressed
+    /// ones come out of the inflater. A message partly assembled by
+    /// [`poll_message`](Self::poll_message) continues here, its bytes so
+    /// far as the first piece.
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_message`](Self::poll_message).
+    pub fn poll_piece(&mut self) -> Result<Option<Streamed<'_>>, ProtocolError> {
+        let found = match self.ready.take() {
+            Some(found) => found,
+            None => match self.advance(true)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(match found {
+            Found::Control(Control::Ping(p)) => Streamed::Ping(p),
+            Found::Control(Control::Pong(p)) => Streamed::Pong(p),
+            Found::Control(Control::Close(c)) => Streamed::Close(c),
+            Found::RxPiece { kind, start, end, fin } => {
+                Streamed::Piece(Piece { kind, data: self.rx.get(start..end).unwrap_or(&[]), fin })
+            }
+            Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
+            // Not produced in streaming mode.
+            Found::Message(_) => return Ok(None),
+        }))
+    }
+
+    /// Processes buffered input until [`poll_piece`](Self::poll_piece) has
+    /// an item, without borrowing the session: returns whether it has one.
+    /// For adapters whose read loop cannot hold the piece's borrow.
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_message`](Self::poll_message).
+    pub fn piece_ready(&mut self) -> Result<bool, ProtocolError> {
+        if self.ready.is_none() {
+            self.ready = self.advance(true)?;
+        }
+        Ok(self.ready.is_some())
+    }
+
+    /// Whether the item [`piece_ready`](Self::piece_ready) found is a
+    /// piece of a message (rather than a ping, a pong or a Close).
+    pub fn has_piece(&self) -> bool {
+        matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. }))
+    }
+
+    /// Feeds buffered input to the connection until an item is complete.
+    fn advance(&mut self, pieces: bool) -> Result<Option<Found>, ProtocolError> {
+        self.piece.clear();
+        if let Some(e) = self.pending_error.take() {
+            return Err(self.fail(e));
+        }
+        if let Some(close) = self.pending_close.take() {
+            self.finished = true;
+            return Ok(Some(Found::Control(Control::Close(close))));
+        }
+        if self.finished {
+            self.rx_start = self.rx_end;
+            return Ok(None);
+        }
+        if pieces && !self.streaming {
+            if let Some(kind) = self.message_kind {
+                // Whole mode began this message: hand out what it holds.
+                self.streaming = true;
+                if !self.message.is_empty() {
+                    core::mem::swap(&mut self.piece, &mut self.message);
+                    return Ok(Some(Found::BufPiece { kind, fin: false }));
+                }
+            }
+        }
+        loop {
+            if self.rx_start == self.rx_end {
+                return Ok(self.end_of_input());
+            }
+            let end = if pieces && self.is_compressed() {
+                self.rx_end.min(self.rx_start + COMPRESSED_STREAM_INPUT)
+            } else {
+                self.rx_end
+            };
+            let base = self.rx.as_ptr() as usize;
+            let received = match self.conn.receive(&mut self.rx[self.rx_start..end]) {
+                Ok(received) => received,
+                Err(e) => return Err(self.fail(e)),
+            };
+            self.rx_start += received.consumed;
+            let Some(event) = received.event else { continue };
+            let (kind, data, fin) = match event {
+                Event::Ping(p) => return Ok(Some(self.control(Control::Ping(p)))),
+                Event::Pong(p) => return Ok(Some(self.control(Control::Pong(p)))),
+                Event::Close(c) => return Ok(Some(self.control(Control::Close(c)))),
+                Event::Text { data, fin, .. } => (MessageKind::Text, data, fin),
+                Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
+            };
+            let limit = self.conn.config().max_message_size;
+            #[cfg(feature = "deflate")]
+            if let Some(deflate) = self.deflate.as_deref_mut().filter(|_| self.conn.message_rsv1()) {
+                // A compressed message: inflate into the assembly buffer,
+                // or (streaming) into the piece buffer.
+                let mut decoded = deflate.decode(&mut self.conn, event);
+                let mut last = false;
+                while let Some(piece) = decoded.next() {
+                    let (data, fin) = match piece {
+                        Ok(Event::Text { data, fin, .. } | Event::Binary { data, fin, .. }) => (data, fin),
+                        Ok(_) => continue,
+                        Err(e) => {
+                            drop(decoded);
+                            return Err(self.fail(e));
+                        }
+                    };
+                    last |= fin;
+                    let sink = if self.skipping {
+                        None
+                    } else if pieces {
+                        Some(&mut self.piece)
+                    } else {
+                        Some(&mut self.message)
+                    };
+                    if let Some(sink) = sink {
+                        if (sink.len() as u64).saturating_add(data.len() as u64) > limit {
+                            drop(decoded);
+                            return Err(self.fail(ProtocolError::MessageTooLarge));
+                        }
+                        sink.extend_from_slice(data);
+                    }
+                }
+                drop(decoded);
+                match self.data_done(kind, last, pieces) {
+                    Some(Found::RxPiece { kind, fin, .. }) => return Ok(Some(Found::BufPiece { kind, fin })),
+                    Some(found) => return Ok(Some(found)),
+                    None => continue,
+                }
+            }
+            if self.skipping {
+            } else if pieces {
+                // The piece is where the connection unmasked it, in `rx`.
+                let start = (data.as_ptr() as usize).saturating_sub(base);
+                let end = start + data.len();
+                self.streaming = !fin;
+                self.message_kind = if fin { None } else { Some(kind) };
+                if start == end && !fin {
+                    continue; // an empty frame inside a message: nothing to hand out
+                }
+                return Ok(Some(Found::RxPiece { kind, start, end, fin }));
+            } else {
+                if (self.message.len() as u64).saturating_add(data.len() as u64) > limit {
+                    return Err(self.fail(ProtocolError::MessageTooLarge));
+                }
+                self.message.extend_from_slice(data);
+            }
+            if let Some(found) = self.data_done(kind, fin, pieces) {
+                return Ok(Some(found));
+            }
+        }
+    }
+
+    /// Bookkeeping after a data event's bytes went where they belong; the
+    /// item it completes, if any (`RxPiece` stands for "a piece" here).
+    fn data_done(&mut self, kind: MessageKind, fin: bool, pieces: bool) -> Option<Found> {
+        if self.skipping {
+            if fin {
+                self.skipping = false;
+                self.message_kind = None;
+            }
+            return None;
+        }
+        self.message_kind = if fin { None } else { Some(kind) };
+        if pieces {
+            self.streaming = !fin;
+            if self.piece.is_empty() && !fin {
+                return None;
+            }
+            return Some(Found::RxPiece { kind, start: 0, end: 0, fin });
+        }
+        fin.then_some(Found::Message(kind))
+    }
+
+    /// All buffered input is used: report the end of the transport, if it
+    /// came.
+    fn end_of_input(&mut self) -> Option<Found> {
+        if !self.eof {
+            return None;
+        }
+        let close = match self.conn.receive_eof() {
+            Some(Event::Close(close)) => close,
+            _ => return None,
+        };
+        self.finished = true;
+        Some(Found::Control(Control::Close(close)))
+    }
+
+    /// A control event: queue the automatic answer; a Close ends the items.
+    fn control(&mut self, control: Control) -> Found {
+        self.transmit();
+        if let Control::Close(_) = control {
+            self.finished = true;
+        }
+        Found::Control(control)
+    }
+
+    /// The session failed with `e` (the connection too, if not yet).
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        let e = self.conn.fail_with(e);
+        self.error = Some(e);
+        self.finished = true;
+        self.ready = None;
+        self.transmit();
+        e
+    }
+
+    // --- sends ---
+
+    /// Sends a whole message, compressed when permessage-deflate is in use.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_text`]: [`SendError::Closing`] once a Close
+    /// was sent or received, [`SendError::Failed`] after a failure.
+    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+        }
+    }
+
+    /// Sends a text message (see [`send`](Self::send)).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.transmit();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_deref_mut() {
+            return deflate.send_text(&mut self.conn, text, &mut self.out).map(drop);
+        }
+        self.conn.send_text(text, &mut self.out).map(drop)
+    }
+
+    /// Sends a binary message (see [`send`](Self::send)).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.transmit();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_deref_mut() {
+            return deflate.send_binary(&mut self.conn, data, &mut self.out).map(drop);
+        }
+        self.conn.send_binary(data, &mut self.out).map(drop)
+    }
+
+    /// Sends one piece of a message streamed in fragments (compressed when
+    /// permessage-deflate is in use), as [`Connection::send_fragment`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_fragment`].
+    pub fn send_fragment(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), SendError> {
+        self.transmit();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_deref_mut() {
+            return deflate.send_fragment(&mut self.conn, kind, data, fin, &mut self.out).map(drop);
+        }
+        self.conn.send_fragment(kind, data, fin, &mut self.out).map(drop)
+    }
+
+    /// Sends a ping (at most 125 bytes of payload).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_ping`].
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.transmit();
+        self.conn.send_ping(payload, &mut self.out).map(drop)
+    }
+
+    /// Sends an unsolicited pong.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_pong`].
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.transmit();
+        self.conn.send_pong(payload, &mut self.out).map(drop)
+    }
+
+    /// Starts the close handshake (or answers the peer's Close with a code
+    /// of our own). Then keep polling and reading: the peer's Close comes
+    /// as [`Incoming::Close`], and [`poll_transport`](Self::poll_transport)
+    /// says when the transport is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_close`].
+    pub fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.transmit();
+        self.conn.send_close(code, reason, &mut self.out).map(drop)
+    }
+
+    // --- output ---
+
+    /// Moves the connection's queued frames (pongs, Close answers, the
+    /// keepalive Ping) into the output buffer.
+    fn transmit(&mut self) {
+        // Into a Vec this fails only if memory runs out; the frames then
+        // stay queued in the connection for the next try.
+        let _ = self.conn.poll_transmit(&mut self.out);
+    }
+
+    /// The bytes to write to the transport, in order (empty when nothing
+    /// is due). Report what was written with
+    /// [`consume_output`](Self::consume_output).
+    pub fn poll_output(&mut self) -> &[u8] {
+        self.transmit();
+        &self.out[self.out_pos..]
+    }
+
+    /// Reports that `n` bytes of [`poll_output`](Self::poll_output) were
+    /// written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos >= READ_CHUNK && self.out_pos * 2 >= self.out.len() {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+    }
+
+    /// Bytes waiting to be written (for a bound on the write buffer).
+    pub fn buffered_output(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Whether there is anything to write.
+    pub fn wants_write(&self) -> bool {
+        self.buffered_output() > 0 || self.conn.wants_write()
+    }
+
+    // --- the transport ---
+
+    /// What to do with the transport now; ask after writing the output.
+    /// While output is waiting this is [`Transport::Open`]: write it first.
+    pub fn poll_transport(&mut self) -> Transport {
+        if self.wants_write() {
+            return Transport::Open;
+        }
+        let input_used = self.rx_start == self.rx_end && self.ready.is_none();
+        if (self.eof && input_used) || self.gave_up || self.drain_expired {
+            return Transport::Close;
+        }
+        let shut_down = match self.conn.state() {
+            // The failure's Close is written.
+            State::Failed(_) => self.conn.should_close_transport(),
+            // §7.1.1: the server closes first, once its Close is sent.
+            State::CloseSent | State::Closed => self.conn.role() == Role::Server,
+            State::Open | State::CloseReceived => false,
+        };
+        if shut_down && !self.write_shut {
+            self.write_shut = true;
+            return Transport::ShutdownWrite;
+        }
+        Transport::Open
+    }
+
+    // --- time ---
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout)
+    /// has work (a keepalive Ping, a dead peer, the close timeout, the end
+    /// of the drain after shutting down the write side), or `None`.
+    /// [`Instant::ZERO`] means at once.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let drain = match (self.write_shut && !self.drain_expired && !self.eof, self.close_timeout) {
+            (true, Some(timeout)) => Some(self.drain_since.map_or(Instant::ZERO, |since| since + timeout)),
+            _ => None,
+        };
+        match (self.conn.poll_timeout(), drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Acts on every deadline due at `now` (measured from the adapter's
+    /// epoch, never going backwards). What it finds is reported by the
+    /// next poll: a dead peer as an error, a close handshake never
+    /// completed as a Close with 1006.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let before = self.conn.should_close_transport();
+        if let Some(Event::Close(close)) = self.conn.handle_timeout(now) {
+            match self.conn.state() {
+                State::Failed(e) => self.pending_error = Some(e),
+                _ => self.pending_close = Some(close),
+            }
+        }
+        if !before && self.conn.should_close_transport() && !matches!(self.conn.state(), State::Failed(_)) {
+            self.gave_up = true;
+        }
+        if self.write_shut && !self.drain_expired {
+            match (self.drain_since, self.close_timeout) {
+                (None, _) => self.drain_since = Some(now),
+                (Some(since), Some(timeout)) if since + timeout <= now => self.drain_expired = true,
+                _ => {}
+            }
+        }
+        self.transmit();
+    }
+}
+
+#[cfg(test)]
+mod tests;

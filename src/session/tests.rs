@@ -1,0 +1,425 @@
+//! Two sessions wired together in memory, time virtual.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::*;
+use crate::handshake::{HandshakeError, ResponseError};
+use crate::options::{AcceptOptions, ConnectOptions};
+
+fn seeded() -> SecureRandom {
+    SecureRandom::from_seed([9; 32])
+}
+
+/// Moves everything `from` wants to write into `to`.
+fn pipe<A: RandomSource, B: RandomSource>(from: &mut Session<A>, to: &mut Session<B>) -> usize {
+    let bytes = from.poll_output().to_vec();
+    from.consume_output(bytes.len());
+    to.receive(&bytes);
+    bytes.len()
+}
+
+/// A client and a server session after a handshake made by the options.
+fn pair_with(client: &ConnectOptions, server: &AcceptOptions) -> (Session, Session) {
+    let parts = RequestParts::new(client);
+    let mut start = ClientStart::new("ws://example.com/x", &parts, seeded()).unwrap();
+    let mut server_start = ServerStart::new(server);
+    let mut server = server_start.receive(start.request(), |_, _| Ok(())).unwrap().unwrap();
+    let answer = server.poll_output().to_vec();
+    server.consume_output(answer.len());
+    let client = start.receive(&answer).unwrap().unwrap();
+    (client, server)
+}
+
+fn pair() -> (Session, Session) {
+    let timers_off = Config::default();
+    pair_with(
+        &ConnectOptions { config: timers_off, ..ConnectOptions::default() },
+        &AcceptOptions { config: timers_off, ..AcceptOptions::default() },
+    )
+}
+
+fn messages(session: &mut Session) -> Vec<Incoming> {
+    let mut items = Vec::new();
+    while let Some(item) = session.poll_message().unwrap() {
+        items.push(item);
+    }
+    items
+}
+
+#[test]
+fn messages_go_both_ways() {
+    let (mut client, mut server) = pair();
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send(&Message::text("one")).unwrap();
+    client.send_binary(&big).unwrap();
+    pipe(&mut client, &mut server);
+    let got = messages(&mut server);
+    assert_eq!(got, [Incoming::Message(Message::text("one")), Incoming::Message(Message::Binary(big.clone()))]);
+    server.send(&Message::Binary(big.clone())).unwrap();
+    pipe(&mut server, &mut client);
+    assert_eq!(messages(&mut client), [Incoming::Message(Message::Binary(big))]);
+}
+
+#[test]
+fn bytes_after_the_heads_reach_the_sessions() {
+    let options = ConnectOptions::default();
+    let parts = RequestParts::new(&options);
+    let mut start = ClientStart::new("ws://example.com/", &parts, seeded()).unwrap();
+    // A client frame sent right behind the request, in the same read.
+    let mut early = Session::new(Connection::client(Config::default(), seeded()));
+    early.send_text("early").unwrap();
+    let mut wire = start.request().to_vec();
+    wire.extend_from_slice(early.poll_output());
+    let server_options = AcceptOptions::default();
+    let mut server_start = ServerStart::new(&server_options);
+    // Fed in two reads: the split falls inside the head.
+    assert!(server_start.receive(&wire[..20], |_, _| Ok(())).unwrap().is_none());
+    let mut server = server_start.receive(&wire[20..], |_, _| Ok(())).unwrap().unwrap();
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::text("early"))]);
+    // And a server frame right behind the 101.
+    server.send_text("hello").unwrap();
+    let answer = server.poll_output().to_vec();
+    let mut client = start.receive(&answer).unwrap().unwrap();
+    assert_eq!(messages(&mut client), [Incoming::Message(Message::text("hello"))]);
+}
+
+#[test]
+fn a_large_message_streams_in_pieces() {
+    let (mut client, mut server) = pair();
+    let big: Vec<u8> = (0..300 * 1024).map(|i| (i % 13) as u8).collect();
+    client.send_binary(&big).unwrap();
+    let wire = client.poll_output().to_vec();
+    let mut got = Vec::new();
+    let mut pieces = 0;
+    let mut fin = false;
+    for chunk in wire.chunks(7 * 1024) {
+        server.receive(chunk);
+        while let Some(item) = server.poll_piece().unwrap() {
+            let Streamed::Piece(piece) = item else { panic!("{item:?}") };
+            assert!(!fin);
+            assert_eq!(piece.kind, MessageKind::Binary);
+            assert!(piece.data.len() <= 7 * 1024);
+            got.extend_from_slice(piece.data);
+            pieces += 1;
+            fin = piece.fin;
+        }
+    }
+    assert!(fin && pieces > 40);
+    assert_eq!(got, big);
+}
+
+#[test]
+fn whole_mode_skips_the_rest_of_a_streamed_message() {
+    let (mut client, mut server) = pair();
+    client.send_fragment(MessageKind::Text, b"ab", false).unwrap();
+    pipe(&mut client, &mut server);
+    let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() else { panic!() };
+    assert_eq!((piece.data, piece.fin), (&b"ab"[..], false));
+    client.send_fragment(MessageKind::Text, b"cd", true).unwrap();
+    client.send_text("next").unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::text("next"))]);
+}
+
+#[test]
+fn pieces_continue_a_message_begun_whole() {
+    let (mut client, mut server) = pair();
+    client.send_fragment(MessageKind::Binary, b"ab", false).unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(server.poll_message().unwrap(), None);
+    client.send_fragment(MessageKind::Binary, b"cd", true).unwrap();
+    pipe(&mut client, &mut server);
+    let mut got = Vec::new();
+    while server.piece_ready().unwrap() {
+        let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() else { panic!() };
+        got.push((piece.data.to_vec(), piece.fin));
+    }
+    assert_eq!(got, [(b"ab".to_vec(), false), (b"cd".to_vec(), true)]);
+}
+
+#[test]
+fn pings_are_answered_and_reported() {
+    let (mut client, mut server) = pair();
+    client.send_ping(b"hi").unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(messages(&mut server), [Incoming::Ping(ControlPayload::new(b"hi").unwrap())]);
+    pipe(&mut server, &mut client);
+    assert_eq!(messages(&mut client), [Incoming::Pong(ControlPayload::new(b"hi").unwrap())]);
+}
+
+#[test]
+fn a_clean_close_started_by_the_client() {
+    let (mut client, mut server) = pair();
+    client.send_close(CloseCode::NORMAL, "bye").unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(client.poll_transport(), Transport::Open);
+    let got = messages(&mut server);
+    assert!(matches!(&got[..], [Incoming::Close(c)] if c.code() == CloseCode::NORMAL && c.reason() == "bye"));
+    // The server echoes, then shuts down its write side first (§7.1.1).
+    assert_eq!(server.poll_transport(), Transport::Open);
+    pipe(&mut server, &mut client);
+    assert_eq!(server.poll_transport(), Transport::ShutdownWrite);
+    assert_eq!(server.poll_transport(), Transport::Open); // draining
+    assert!(matches!(&messages(&mut client)[..], [Incoming::Close(c)] if c.code() == CloseCode::NORMAL));
+    // The client waits for the server's end of the transport.
+    assert_eq!(client.poll_transport(), Transport::Open);
+    client.receive_eof();
+    assert_eq!(messages(&mut client), []);
+    assert_eq!(client.poll_transport(), Transport::Close);
+    server.receive_eof();
+    assert_eq!(messages(&mut server), []);
+    assert_eq!(server.poll_transport(), Transport::Close);
+}
+
+#[test]
+fn a_server_shuts_down_its_write_side_after_its_close() {
+    let (mut client, mut server) = pair();
+    server.send_close(CloseCode::GOING_AWAY, "").unwrap();
+    assert_eq!(server.poll_transport(), Transport::Open); // the Close is not written yet
+    pipe(&mut server, &mut client);
+    assert_eq!(server.poll_transport(), Transport::ShutdownWrite);
+    client.receive_eof(); // the server's FIN follows its Close
+    assert!(matches!(&messages(&mut client)[..], [Incoming::Close(c)] if c.code() == CloseCode::GOING_AWAY));
+    pipe(&mut client, &mut server);
+    assert_eq!(client.poll_transport(), Transport::Close);
+    assert!(matches!(&messages(&mut server)[..], [Incoming::Close(c)] if c.code() == CloseCode::GOING_AWAY));
+}
+
+/// Runs `handle_timeout` at each deadline until `until`; returns the
+/// virtual time reached.
+fn run_timers(session: &mut Session, mut now: Instant, until: Instant) -> Instant {
+    while let Some(at) = session.poll_timeout() {
+        if at > until {
+            break;
+        }
+        now = now.max(at);
+        session.handle_timeout(now);
+    }
+    now
+}
+
+fn timers(close: u64, ping: Option<u64>) -> Config {
+    Config {
+        close_timeout: Some(Duration::from_secs(close)),
+        ping_interval: ping.map(Duration::from_secs),
+        ping_timeout: ping.map(Duration::from_secs),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_close_never_answered_ends_after_the_close_timeout() {
+    let (mut client, _server) =
+        pair_with(&ConnectOptions { config: timers(5, None), ..ConnectOptions::default() }, &AcceptOptions::default());
+    let t0 = Instant::from_millis(1_000);
+    client.handle_timeout(t0);
+    client.send_close(CloseCode::NORMAL, "").unwrap();
+    let n = client.poll_output().len();
+    client.consume_output(n);
+    let now = run_timers(&mut client, t0, Instant::from_millis(5_999));
+    assert_eq!(client.poll_transport(), Transport::Open);
+    assert_eq!(messages(&mut client), []);
+    run_timers(&mut client, now, Instant::from_millis(6_000));
+    let got = messages(&mut client);
+    assert!(matches!(&got[..], [Incoming::Close(c)] if c.code() == CloseCode::ABNORMAL), "{got:?}");
+    assert_eq!(client.poll_transport(), Transport::Close);
+}
+
+#[test]
+fn a_client_gives_up_waiting_for_the_servers_tcp_close() {
+    let (mut client, mut server) =
+        pair_with(&ConnectOptions { config: timers(5, None), ..ConnectOptions::default() }, &AcceptOptions::default());
+    client.handle_timeout(Instant::ZERO);
+    server.send_close(CloseCode::NORMAL, "").unwrap();
+    pipe(&mut server, &mut client);
+    assert_eq!(messages(&mut client).len(), 1);
+    pipe(&mut client, &mut server);
+    assert_eq!(client.poll_transport(), Transport::Open);
+    run_timers(&mut client, Instant::ZERO, Instant::from_millis(10_000));
+    assert_eq!(client.poll_transport(), Transport::Close);
+}
+
+#[test]
+fn a_silent_peer_is_dropped() {
+    let (mut client, _server) = pair_with(
+        &ConnectOptions { config: timers(5, Some(20)), ..ConnectOptions::default() },
+        &AcceptOptions::default(),
+    );
+    let mut now = Instant::ZERO;
+    client.handle_timeout(now);
+    // The keepalive Ping goes out after 20 s; nothing ever comes back.
+    now = run_timers(&mut client, now, Instant::from_millis(20_000));
+    let ping = client.poll_output().to_vec();
+    assert_eq!(&ping[..2], [0x89, 0x80]);
+    client.consume_output(ping.len());
+    run_timers(&mut client, now, Instant::from_millis(40_000));
+    assert_eq!(client.poll_message(), Err(ProtocolError::PingTimeout));
+    // Close 1011 goes out, then the write side is shut down and the
+    // session drains until the close timeout.
+    let close = client.poll_output().to_vec();
+    assert_eq!(close[0], 0x88);
+    client.consume_output(close.len());
+    assert_eq!(client.poll_transport(), Transport::ShutdownWrite);
+    run_timers(&mut client, Instant::from_millis(40_000), Instant::from_millis(46_000));
+    assert_eq!(client.poll_transport(), Transport::Close);
+}
+
+#[test]
+fn a_failure_queues_its_close_then_shuts_down_and_drains() {
+    let (_client, mut server) =
+        pair_with(&ConnectOptions::default(), &AcceptOptions { config: timers(5, None), ..AcceptOptions::default() });
+    // An unmasked frame from a client: 1002.
+    server.receive(&[0x81, 0x02, b'h', b'i', 0x81, 0x02]);
+    assert_eq!(server.poll_message(), Err(ProtocolError::UnmaskedFrame));
+    assert_eq!(server.error(), Some(ProtocolError::UnmaskedFrame));
+    assert_eq!(server.poll_message(), Ok(None));
+    assert_eq!(server.poll_transport(), Transport::Open);
+    assert_eq!(server.poll_output(), [0x88, 0x02, 0x03, 0xEA]);
+    server.consume_output(4);
+    assert_eq!(server.poll_transport(), Transport::ShutdownWrite);
+    // More bytes from the peer are read and dropped while draining.
+    server.receive(b"more");
+    assert_eq!(server.poll_message(), Ok(None));
+    assert_eq!(server.poll_timeout(), Some(Instant::ZERO));
+    server.handle_timeout(Instant::from_millis(100));
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(5_100)));
+    server.receive_eof();
+    assert_eq!(server.poll_message(), Ok(None));
+    assert_eq!(server.poll_transport(), Transport::Close);
+}
+
+#[test]
+fn the_server_picks_a_protocol_and_the_application_may_refuse() {
+    let client_options = ConnectOptions { protocols: vec!["b".into(), "a".into()], ..ConnectOptions::default() };
+    let server_options = AcceptOptions { protocols: vec!["a".into(), "b".into()], ..AcceptOptions::default() };
+    let (client, server) = pair_with(&client_options, &server_options);
+    assert_eq!((client.protocol(), server.protocol()), (Some("a"), Some("a")));
+
+    let parts = RequestParts::new(&client_options);
+    let start = ClientStart::new("ws://example.com/private", &parts, seeded()).unwrap();
+    let mut server_start = ServerStart::new(&server_options);
+    let refused = server_start.receive(start.request(), |request, _| {
+        assert_eq!(request.path(), "/private");
+        Err(Rejection::new(401).header("WWW-Authenticate", "Basic").body("who?"))
+    });
+    assert_eq!(refused.unwrap_err(), UpgradeError::Rejected(401));
+    let answer = core::str::from_utf8(server_start.response()).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nwho?"));
+
+    // Picking a protocol the client did not offer is the server's bug: 500.
+    let mut server_start = ServerStart::new(&server_options);
+    let wrong = server_start.receive(start.request(), |_, answer| {
+        answer.protocol = Some("c".into());
+        Ok(())
+    });
+    assert_eq!(wrong.unwrap_err().status(), Some(500));
+    assert!(server_start.response().starts_with(b"HTTP/1.1 500 "));
+}
+
+#[test]
+fn handshake_errors_carry_their_answer() {
+    let options = AcceptOptions::default();
+    let mut start = ServerStart::new(&options);
+    let e = start.receive(b"POST / HTTP/1.1\r\n\r\n", |_, _| Ok(())).unwrap_err();
+    assert_eq!(e.status(), Some(405));
+    assert!(start.response().starts_with(b"HTTP/1.1 405 "));
+    let mut start = ServerStart::new(&options);
+    assert!(start.receive(b"GET / HTTP/1.1\r\n", |_, _| Ok(())).unwrap().is_none());
+    assert_eq!(start.timeout(), UpgradeError::Request(HandshakeError::Timeout));
+    assert!(start.response().starts_with(b"HTTP/1.1 408 "));
+    assert_eq!(start.receive(b"\r\n", |_, _| Ok(())).unwrap_err(), UpgradeError::Done);
+
+    let client_options = ConnectOptions::default();
+    let parts = RequestParts::new(&client_options);
+    let mut client = ClientStart::new("ws://example.com/", &parts, seeded()).unwrap();
+    let e = client.receive(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert!(matches!(e, UpgradeError::Response(ResponseError::UnexpectedStatus { status: 403, .. })));
+}
+
+#[cfg(feature = "deflate")]
+mod deflate {
+    use super::*;
+    use crate::ext::deflate::DeflateConfig;
+
+    fn compressed_pair() -> (Session, Session) {
+        pair_with(
+            &ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() },
+            &AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() },
+        )
+    }
+
+    #[test]
+    fn compression_is_negotiated_and_transparent() {
+        let (mut client, mut server) = compressed_pair();
+        assert!(client.is_compressed() && server.is_compressed());
+        let text = "Hello, Hello, Hello, Hello ".repeat(1000);
+        client.send_text(&text).unwrap();
+        let wire = client.poll_output().to_vec();
+        assert_eq!(wire[0], 0xC1); // FIN, RSV1, text
+        assert!(wire.len() < text.len() / 10);
+        server.receive(&wire);
+        assert_eq!(messages(&mut server), [Incoming::Message(Message::Text(text.clone()))]);
+        server.send_text(&text).unwrap();
+        pipe(&mut server, &mut client);
+        assert_eq!(messages(&mut client), [Incoming::Message(Message::Text(text))]);
+    }
+
+    #[test]
+    fn compressed_messages_stream_in_bounded_pieces() {
+        let (mut client, mut server) = compressed_pair();
+        let data = vec![7u8; 4 << 20];
+        client.send_binary(&data).unwrap();
+        pipe(&mut client, &mut server);
+        let mut total = 0;
+        let mut largest = 0;
+        while let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() {
+            assert!(piece.data.iter().all(|&b| b == 7));
+            total += piece.data.len();
+            largest = largest.max(piece.data.len());
+            if piece.fin {
+                break;
+            }
+        }
+        assert_eq!(total, data.len());
+        assert!(largest <= 264 * 1024, "largest piece {largest}");
+    }
+
+    #[test]
+    fn a_declined_offer_leaves_compression_off() {
+        let (client, server) = pair_with(
+            &ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() },
+            &AcceptOptions::default(),
+        );
+        assert!(!client.is_compressed() && !server.is_compressed());
+    }
+}
+
+#[test]
+fn an_idle_session_holds_no_buffer() {
+    let (mut client, mut server) = pair();
+    client.send(&Message::Binary(vec![7; 100_000])).unwrap();
+    pipe(&mut client, &mut server);
+    // Only what arrived is held, not a whole read chunk more.
+    assert!(server.rx.capacity() < 100_000 + READ_CHUNK);
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::Binary(vec![7; 100_000]))]);
+    server.send(&Message::text("back")).unwrap();
+    server.shrink_buffers();
+    // The answer is not written yet: the output stays.
+    assert!(server.buffered_output() > 0);
+    pipe(&mut server, &mut client);
+    server.shrink_buffers();
+    assert_eq!((server.rx.capacity(), server.out.capacity(), server.message.capacity()), (0, 0, 0));
+    // Half a frame stays through a shrink and completes later.
+    client.send(&Message::text("later")).unwrap();
+    let wire = client.poll_output().to_vec();
+    client.consume_output(wire.len());
+    server.receive(&wire[..3]);
+    assert_eq!(messages(&mut server), []);
+    server.shrink_buffers();
+    server.receive(&wire[3..]);
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::text("later"))]);
+}

@@ -1,0 +1,327 @@
+//! The blocking adapter over loopback TCP: echo, the server's decision,
+//! compression, timers and the closing of the transport. Timeouts here are
+//! short so the tests end quickly; none is a measured threshold.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use wsmachine::blocking::{self, Error};
+use wsmachine::{
+    accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Message, ProtocolError, Rejection,
+    ResponseError, UpgradeError,
+};
+
+/// A listener on a free port and its `ws://` URL.
+fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// A server thread echoing every message of one connection.
+fn echo_server(options: AcceptOptions) -> (String, thread::JoinHandle<Result<(), Error>>) {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept()?;
+        let mut ws = blocking::accept_with_options(stream, &options, |_, _| Ok(()))?;
+        while let Some(message) = ws.read()? {
+            ws.send(message)?;
+        }
+        Ok(())
+    });
+    (url, server)
+}
+
+/// A configuration with short timers, so timer tests end in seconds.
+fn short(ping: Option<u64>, close_ms: u64) -> Config {
+    Config {
+        ping_interval: ping.map(Duration::from_millis),
+        ping_timeout: ping.map(Duration::from_millis),
+        close_timeout: Some(Duration::from_millis(close_ms)),
+        ..Config::default()
+    }
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// A raw client: connects, sends the upgrade request, reads the 101 head.
+/// Reads are bounded so a broken adapter fails the test instead of hanging it.
+fn raw_client(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+/// Reads an HTTP head byte by byte (so nothing after it is consumed).
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "head ended early: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// Reads until the end of the stream; an error (a reset) fails the test.
+fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).expect("an orderly end of the stream, not a reset");
+    all
+}
+
+/// A raw server: accepts one connection and answers its upgrade with 101.
+fn raw_server(listener: &TcpListener) -> TcpStream {
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = read_head(&mut stream);
+    let key = head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap();
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key.as_bytes())
+    );
+    stream.write_all(answer.as_bytes()).unwrap();
+    stream
+}
+
+#[test]
+fn text_binary_and_a_200_kib_message_come_back() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    ws.send("one").unwrap();
+    ws.send(b"two".as_slice()).unwrap();
+    ws.send(big.clone()).unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::text("one")));
+    assert_eq!(ws.read().unwrap(), Some(Message::binary(b"two".to_vec())));
+    assert_eq!(ws.read().unwrap(), Some(Message::Binary(big)));
+    ws.close(CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::NORMAL));
+    assert_eq!(ws.read().unwrap(), None);
+    assert!(matches!(ws.send("late"), Err(Error::Closed)));
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn the_server_may_refuse_or_pick_a_subprotocol() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let refused = blocking::accept_with(stream, |request, _| {
+            assert_eq!(request.path(), "/private");
+            Err(Rejection::new(403).body("no"))
+        });
+        assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept_with(stream, |request, answer| {
+            assert!(request.protocols().eq(["a", "b"]));
+            answer.protocol = Some("b".into());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ws.protocol(), Some("b"));
+        while let Some(message) = ws.read().unwrap() {
+            ws.send(message).unwrap();
+        }
+    });
+    let refused = blocking::connect(&format!("{url}private")).unwrap_err();
+    match &refused {
+        Error::Handshake(e) => assert_eq!(e.status(), Some(403)),
+        other => panic!("{other}"),
+    }
+    let options = ConnectOptions { protocols: vec!["a".into(), "b".into()], ..ConnectOptions::default() };
+    let mut ws = blocking::connect_with(&url, &options).unwrap();
+    assert_eq!(ws.protocol(), Some("b"));
+    ws.send("hi").unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn compression_is_negotiated_and_transparent() {
+    use wsmachine::ext::deflate::DeflateConfig;
+    let deflate = Some(DeflateConfig::default());
+    let (url, server) = echo_server(AcceptOptions { deflate, ..AcceptOptions::default() });
+    let mut ws = blocking::connect_with(&url, &ConnectOptions { deflate, ..ConnectOptions::default() }).unwrap();
+    assert!(ws.is_compressed());
+    let text = "compressible ".repeat(10_000);
+    ws.send(text.as_str()).unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::Text(text)));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_large_message_can_be_read_in_pieces() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(stream).unwrap();
+        let (mut total, mut pieces, mut sum) = (0usize, 0, 0u64);
+        while let Some(piece) = ws.read_piece().unwrap() {
+            total += piece.data.len();
+            sum += piece.data.iter().map(|&b| u64::from(b)).sum::<u64>();
+            pieces += 1;
+            if piece.fin {
+                break;
+            }
+        }
+        ws.send(format!("{total} {sum} {}", pieces > 1)).unwrap();
+        assert_eq!(ws.read().unwrap(), None);
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i % 7) as u8).collect();
+    let sum: u64 = big.iter().map(|&b| u64::from(b)).sum();
+    ws.send(big).unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::Text(format!("{} {sum} true", 1 << 20))));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_silent_peer_is_detected_and_dropped() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = AcceptOptions { config: short(Some(100), 500), ..AcceptOptions::default() };
+        let mut ws = blocking::accept_with_options(stream, &options, |_, _| Ok(())).unwrap();
+        ws.read()
+    });
+    // A peer that completes the handshake, then never answers.
+    let mut peer = raw_client(addr);
+    let result = server.join().unwrap();
+    assert!(matches!(result, Err(Error::Protocol(ProtocolError::PingTimeout))), "{result:?}");
+    assert!(result.unwrap_err().is_timeout());
+    // What the peer got: a keepalive Ping, a Close 1011, then the end.
+    let wire = read_to_end(&mut peer);
+    assert_eq!(&wire[..2], [0x89, 0x00]);
+    assert_eq!(&wire[2..6], [0x88, 0x18, 0x03, 0xF3]);
+    assert_eq!(&wire[6..], b"keepalive ping timeout");
+}
+
+#[test]
+fn a_close_never_answered_ends_after_the_close_timeout() {
+    let (listener, url) = listen();
+    let options = ConnectOptions { config: short(None, 300), ..ConnectOptions::default() };
+    let client = thread::spawn(move || {
+        let mut ws = blocking::connect_with(&url, &options).unwrap();
+        ws.close(CloseCode::NORMAL, "bye").unwrap();
+        assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::ABNORMAL));
+        ws // kept alive: the transport must end without dropping it
+    });
+    let mut server = raw_server(&listener);
+    // The client's Close (masked, 5 payload bytes), then the end of its stream.
+    let wire = read_to_end(&mut server);
+    assert_eq!((wire.len(), wire[0], wire[1]), (2 + 4 + 5, 0x88, 0x85));
+    drop(client.join().unwrap());
+}
+
+#[test]
+fn the_client_waits_for_the_server_to_close_first() {
+    let (listener, url) = listen();
+    let server_closed = Arc::new(AtomicBool::new(false));
+    let closed = Arc::clone(&server_closed);
+    let server = thread::spawn(move || {
+        let mut stream = raw_server(&listener);
+        stream.write_all(&[0x88, 0x02, 0x03, 0xE8]).unwrap(); // Close 1000
+        let mut echo = [0u8; 8];
+        stream.read_exact(&mut echo).unwrap(); // the client's answer, masked
+        assert_eq!(&echo[..2], [0x88, 0x82]);
+        // The client must still be connected, waiting for us.
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut byte = [0u8];
+        let waiting = stream.read(&mut byte).unwrap_err();
+        assert!(matches!(waiting.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{waiting}");
+        closed.store(true, Ordering::SeqCst);
+        drop(stream);
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    assert_eq!(ws.read().unwrap(), None);
+    assert!(server_closed.load(Ordering::SeqCst), "the client returned before the server closed");
+    assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::NORMAL));
+    server.join().unwrap();
+}
+
+#[test]
+fn a_handshake_that_never_completes_gets_408() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(200)), ..AcceptOptions::default() };
+        blocking::accept_with_options(stream, &options, |_, _| Ok(())).map(drop)
+    });
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    peer.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let answer = String::from_utf8(read_to_end(&mut peer)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    drop(peer); // the server reads until we close
+    let e = server.join().unwrap().unwrap_err();
+    assert!(matches!(e, Error::Handshake(UpgradeError::Request(HandshakeError::Timeout))), "{e}");
+    assert!(e.is_timeout());
+}
+
+#[test]
+fn a_client_times_out_on_a_silent_server() {
+    let (listener, url) = listen();
+    let options = ConnectOptions { handshake_timeout: Some(Duration::from_millis(200)), ..ConnectOptions::default() };
+    let e = blocking::connect_with(&url, &options).unwrap_err();
+    assert!(matches!(e, Error::Handshake(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)))));
+    drop(listener);
+}
+
+#[test]
+fn a_failure_sends_its_close_and_loses_nothing_the_peer_should_read() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(stream).unwrap();
+        ws.read()
+    });
+    let mut peer = raw_client(addr);
+    // An unmasked frame (1002), followed by much more the server never reads.
+    let mut bytes = vec![0u8; 4 + 512 * 1024];
+    bytes[..4].copy_from_slice(&[0x81, 0x02, b'h', b'i']);
+    let mut writer = peer.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        // The server stops caring; writing may fail once it closes.
+        let _ = writer.write_all(&bytes);
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+    });
+    // The Close 1002, then an orderly end of stream: no reset.
+    let wire = read_to_end(&mut peer);
+    assert_eq!(wire, [0x88, 0x02, 0x03, 0xEA]);
+    sender.join().unwrap();
+    let result = server.join().unwrap();
+    assert!(matches!(result, Err(Error::Protocol(ProtocolError::UnmaskedFrame))), "{result:?}");
+}
+
+#[test]
+fn a_client_failure_shuts_down_its_write_side() {
+    let (listener, url) = listen();
+    let client = thread::spawn(move || blocking::connect(&url).unwrap().read());
+    let mut server = raw_server(&listener);
+    server.write_all(&[0x81, 0x81, 1, 2, 3, 4, 5]).unwrap(); // masked: 1002
+                                                             // The client's Close 1002 (masked), then the end of its stream.
+    let wire = read_to_end(&mut server);
+    assert_eq!((wire.len(), wire[0], wire[1]), (2 + 4 + 2, 0x88, 0x82));
+    drop(server);
+    assert!(matches!(client.join().unwrap(), Err(Error::Protocol(ProtocolError::MaskedFrame))));
+}

@@ -1,0 +1,202 @@
+//! The examples' timers over a real loopback socket (127.0.0.1, ephemeral
+//! ports), with timeouts short enough that each test takes about a second:
+//! `echo_server` and `tokio_echo` drop a peer that goes silent after the
+//! handshake, answer a request head that never ends with 408, and the
+//! `client` closes its transport when its Close is never answered.
+// Each example includes the shared `support` module itself.
+#![allow(clippy::duplicate_mod)]
+
+use std::io::{Cursor, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wsmachine::{Config, FrameHeader, HeaderStatus, OpCode};
+
+#[allow(dead_code)]
+#[path = "../examples/echo_server.rs"]
+mod echo_server;
+
+#[allow(dead_code)]
+#[path = "../examples/client.rs"]
+mod client;
+
+#[allow(dead_code)]
+#[path = "../examples/tokio_echo.rs"]
+mod tokio_echo;
+
+const REQUEST: &[u8] = b"GET /quiet HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+/// Keepalive after 200 ms of silence, then 300 ms for any answer.
+fn short_keepalive() -> Config {
+    Config {
+        ping_interval: Some(Duration::from_millis(200)),
+        ping_timeout: Some(Duration::from_millis(300)),
+        close_timeout: Some(Duration::from_millis(300)),
+        ..Config::default()
+    }
+}
+
+fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
+    let addr = listener.local_addr().expect("bound address");
+    (listener, addr)
+}
+
+/// Connects, sends the upgrade request and reads the 101 answer; then the
+/// peer says nothing more.
+fn silent_client(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a bound on the test");
+    stream.write_all(REQUEST).expect("send the request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the answer");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+/// Reads frames (unmasked, from a server) until the server closes the
+/// transport; returns their opcodes and payloads.
+fn frames_until_eof(stream: &mut TcpStream) -> Vec<(OpCode, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("the server closes the transport, no reset");
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(&bytes[pos..]) else {
+            panic!("a whole frame at {pos} of {bytes:?}");
+        };
+        let end = pos + len + header.payload_len as usize;
+        frames.push((header.opcode, bytes[pos + len..end].to_vec()));
+        pos = end;
+    }
+    frames
+}
+
+/// What a server sends a silent peer: a keepalive Ping, then Close 1011
+/// "keepalive ping timeout", then the end of the transport.
+fn assert_dropped_after_a_ping(stream: &mut TcpStream) {
+    let started = Instant::now();
+    let frames = frames_until_eof(stream);
+    let close_payload = [&1011u16.to_be_bytes()[..], b"keepalive ping timeout"].concat();
+    assert_eq!(frames, [(OpCode::Ping, Vec::new()), (OpCode::Close, close_payload)]);
+    // Bounded, not timed: the server gave up long before the test's own limit.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn echo_server_drops_a_peer_that_goes_silent() {
+    let (listener, addr) = listener();
+    thread::spawn(move || echo_server::serve_with(listener, short_keepalive()));
+    let mut stream = silent_client(addr);
+    assert_dropped_after_a_ping(&mut stream);
+}
+
+#[test]
+fn tokio_echo_drops_a_peer_that_goes_silent() {
+    let (listener, addr) = listener();
+    listener.set_nonblocking(true).expect("nonblocking for tokio");
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                tokio::spawn(tokio_echo::handle_with(stream, short_keepalive()));
+            }
+        });
+    });
+    let mut stream = silent_client(addr);
+    assert_dropped_after_a_ping(&mut stream);
+}
+
+#[test]
+fn a_pong_keeps_the_connection_alive() {
+    let (listener, addr) = listener();
+    thread::spawn(move || echo_server::serve_with(listener, short_keepalive()));
+    let mut stream = silent_client(addr);
+    // Answer three keepalive pings with masked pongs: still connected.
+    for _ in 0..3 {
+        let mut ping = [0u8; 2];
+        stream.read_exact(&mut ping).expect("a keepalive ping");
+        assert_eq!(ping, [0x89, 0x00]);
+        stream.write_all(&[0x8A, 0x80, 1, 2, 3, 4]).expect("pong");
+    }
+    stream.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]).expect("close 1000");
+    let frames = frames_until_eof(&mut stream);
+    assert_eq!(frames.last().map(|f| f.0), Some(OpCode::Close), "{frames:?}");
+    assert!(frames.iter().all(|(op, _)| matches!(op, OpCode::Ping | OpCode::Close)));
+}
+
+#[test]
+fn a_request_head_that_never_ends_gets_408() {
+    // The examples' handshake deadline is 10 s; the tokio one is checked the
+    // same way, with the runtime's clock paused and advanced.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
+    let (listener, addr) = listener();
+    listener.set_nonblocking(true).expect("nonblocking for tokio");
+    let answer = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            tokio_echo::handle_with(stream, Config::default()).await
+        });
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("half a head");
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.expect("the answer, then the end");
+        server.await.expect("server task").expect("server ends cleanly");
+        answer
+    });
+    assert!(answer.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&answer));
+}
+
+#[test]
+fn client_closes_its_transport_when_its_close_is_never_answered() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a bound on the test");
+        // Answer the handshake, then read everything and never answer.
+        let mut machine = wsmachine::ServerHandshake::default();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).expect("the request");
+            let mut headers = [wsmachine::handshake::Header::EMPTY; 32];
+            if let Ok(wsmachine::handshake::Status::Complete(request)) = machine.receive(&buf[..n], &mut headers) {
+                let mut out = Vec::new();
+                request.accept(&wsmachine::Accept::default(), &mut out).expect("101");
+                stream.write_all(&out).expect("answer");
+                break;
+            }
+        }
+        let mut rest = Vec::new();
+        // Ends when the client closes its side: no Close from us, ever.
+        stream.read_to_end(&mut rest).expect("the client closes, no reset");
+        rest
+    });
+    let started = Instant::now();
+    let mut output = Vec::new();
+    let config = Config { close_timeout: Some(Duration::from_millis(300)), ..Config::default() };
+    client::run_with(&format!("ws://{addr}/"), config, Cursor::new("hello\n"), &mut output).expect("client run");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(String::from_utf8_lossy(&output), "[gave up: close handshake timeout]\n");
+    let seen = server.join().expect("server thread");
+    // The server saw the text and the client's Close (masked frames).
+    let opcodes: Vec<u8> = {
+        let mut ops = Vec::new();
+        let mut pos = 0;
+        while let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(&seen[pos..]) {
+            ops.push(header.opcode.bits());
+            pos += len + header.payload_len as usize;
+        }
+        ops
+    };
+    assert_eq!(opcodes, [0x1, 0x8]);
+}

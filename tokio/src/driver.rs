@@ -1,0 +1,379 @@
+//! The loop around a [`Session`]: reads, writes, the transport's end and
+//! the timers, as poll functions. [`WebSocketStream`](crate::WebSocketStream)
+//! calls them directly; the split halves call them under a lock, released
+//! before each poll returns.
+
+use std::future::Future;
+use std::io::{self, ErrorKind};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+use wsmachine::{CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, Transport};
+
+use crate::Error;
+
+/// Bytes read per `poll_read`, into a buffer on the stack: the session
+/// keeps only what it has not used yet, so an idle connection holds no
+/// read buffer.
+const READ_SIZE: usize = 16 * 1024;
+
+/// Rounds of `handle_timeout` in one poll before yielding; each round moves
+/// the deadline past `now`, so more than two is not expected.
+const TIMER_ROUNDS: usize = 4;
+
+/// One connection's state: the stream, the session and what the adapter
+/// knows about the transport.
+#[derive(Debug)]
+pub(crate) struct Driver<S> {
+    pub(crate) stream: S,
+    /// Boxed: a connection's future then stays small while it idles.
+    pub(crate) session: Box<Session>,
+    /// Time zero of the session's [`Instant`]s.
+    epoch: tokio::time::Instant,
+    /// Armed at the session's next deadline, `timer_at`; `None` while no
+    /// deadline is set.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    /// Sends wait while at least this many bytes are queued.
+    max_write_buffer: usize,
+    /// Bytes were written since the last flush of the stream.
+    unflushed: bool,
+    /// The session asked to shut down the write side; done once `write_shut`.
+    shutdown_due: bool,
+    write_shut: bool,
+    /// A read returned 0 bytes.
+    read_eof: bool,
+    /// The transport is done with: by the session's rules, or it failed.
+    closed: bool,
+    /// The stream's error that ended the connection, not reported yet.
+    io_error: Option<io::Error>,
+    /// The peer's Close, or the 1006 the session reported.
+    peer_close: Option<CloseFrame>,
+    /// The protocol error the session failed with.
+    error: Option<ProtocolError>,
+    /// We sent (or queued) a Close.
+    we_closed: bool,
+    /// The end of the connection was returned by a receive.
+    end_reported: bool,
+}
+
+impl<S> Driver<S> {
+    pub(crate) fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    pub(crate) fn max_write_buffer(&self) -> usize {
+        self.max_write_buffer
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(stream: S, session: Box<Session>, max_write_buffer: usize, epoch: tokio::time::Instant) -> Self {
+        Driver {
+            stream,
+            session,
+            epoch,
+            timer: None,
+            timer_at: None,
+            max_write_buffer,
+            unflushed: false,
+            shutdown_due: false,
+            write_shut: false,
+            read_eof: false,
+            closed: false,
+            io_error: None,
+            peer_close: None,
+            error: None,
+            we_closed: false,
+            end_reported: false,
+        }
+    }
+
+    // --- receiving ---
+
+    /// The next message; `Ok(None)` once the connection ended with a close
+    /// handshake (and after the end was reported once, whatever it was).
+    ///
+    /// Reads with `cx`; writes (pongs, Close answers, keepalive pings) and
+    /// timers wake `io`.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, io: &Waker) -> Poll<Result<Option<Message>, Error>> {
+        let mut io_cx = Context::from_waker(io);
+        loop {
+            match self.session.poll_message() {
+                Ok(Some(Incoming::Message(message))) => {
+                    // Pongs and answers queued meanwhile go out now if the
+                    // transport takes them.
+                    let _ = self.poll_write(&mut io_cx);
+                    return Poll::Ready(Ok(Some(message)));
+                }
+                Ok(Some(Incoming::Close(frame))) => {
+                    self.peer_close = Some(frame);
+                    continue;
+                }
+                Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => continue,
+                Err(e) => {
+                    self.error = Some(e);
+                    continue;
+                }
+                Ok(None) => {}
+            }
+            if self.closed {
+                return Poll::Ready(self.outcome());
+            }
+            let written = self.poll_write(&mut io_cx);
+            if self.closed {
+                continue;
+            }
+            if written.is_pending() && (self.read_eof || self.session.buffered_output() > self.max_write_buffer) {
+                // Backpressure: a peer that does not read what we send
+                // (pongs included) is not read either.
+                if self.poll_timers(&mut io_cx) {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            if self.read_eof {
+                // Everything is written and the session keeps the transport
+                // open after its end: nothing more can happen.
+                self.closed = true;
+                continue;
+            }
+            if self.poll_read(cx).is_pending() {
+                // Last, the timers: a deadline due now is acted on (and
+                // its effects handled by another turn), the next one armed.
+                if self.poll_timers(&mut io_cx) {
+                    continue;
+                }
+                self.session.shrink_buffers();
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// How the connection ended, reported once; then `Ok(None)`.
+    fn outcome(&mut self) -> Result<Option<Message>, Error> {
+        if self.end_reported {
+            return Ok(None);
+        }
+        self.end_reported = true;
+        if let Some(e) = self.error {
+            return Err(Error::Protocol(e));
+        }
+        if let Some(e) = self.io_error.take() {
+            return Err(Error::Io(e));
+        }
+        match self.peer_close {
+            Some(frame) if frame.code() != CloseCode::ABNORMAL => Ok(None),
+            _ if self.we_closed => Ok(None),
+            _ => Err(Error::ConnectionLost),
+        }
+    }
+
+    /// One read into the session.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut buf = [MaybeUninit::<u8>::uninit(); READ_SIZE];
+        let mut buf = ReadBuf::uninit(&mut buf);
+        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                self.read_eof = true;
+                self.session.receive_eof();
+            }
+            Poll::Ready(Ok(())) => self.session.receive(buf.filled()),
+            Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => self.lost(e),
+            Poll::Pending => return Poll::Pending,
+        }
+        Poll::Ready(())
+    }
+
+    // --- sending ---
+
+    /// Ready when a message may be queued: fewer than `max_write_buffer`
+    /// bytes wait (or none, for a single larger message).
+    pub(crate) fn poll_ready(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
+        let mut io_cx = Context::from_waker(io);
+        for _ in 0..TIMER_ROUNDS {
+            let _ = self.poll_write(&mut io_cx);
+            if self.closed {
+                return Poll::Ready(Err(self.send_refusal()));
+            }
+            if !self.poll_timers(&mut io_cx) {
+                break;
+            }
+        }
+        let buffered = self.session.buffered_output();
+        if buffered == 0 || buffered < self.max_write_buffer {
+            Poll::Ready(Ok(()))
+        } else {
+            // `poll_write` is pending on the transport, which wakes `io`.
+            Poll::Pending
+        }
+    }
+
+    /// Queues a message (compressed when negotiated).
+    pub(crate) fn start_send(&mut self, message: &Message) -> Result<(), Error> {
+        if self.closed {
+            return Err(self.send_refusal());
+        }
+        self.session.send(message).map_err(Error::from)
+    }
+
+    /// Queues a ping.
+    pub(crate) fn start_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(self.send_refusal());
+        }
+        self.session.send_ping(payload).map_err(Error::from)
+    }
+
+    /// Queues our Close (a no-op once the connection is closing or over).
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.closed || self.we_closed {
+            return Ok(());
+        }
+        match self.session.send_close(code, reason) {
+            Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {
+                self.we_closed = true;
+                Ok(())
+            }
+            Err(e) => Err(Error::Send(e)),
+        }
+    }
+
+    /// Writes everything queued and flushes the stream (shutting down its
+    /// write side when the session says so).
+    pub(crate) fn poll_flush(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
+        let mut io_cx = Context::from_waker(io);
+        if self.poll_write(&mut io_cx).is_pending() {
+            return Poll::Pending;
+        }
+        match self.io_error.take() {
+            Some(e) => Poll::Ready(Err(Error::Io(e))),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Writes what the transport takes now, without waiting.
+    pub(crate) fn write_now(&mut self, io: &Waker) {
+        let _ = self.poll_write(&mut Context::from_waker(io));
+    }
+
+    /// Why nothing can be sent.
+    fn send_refusal(&mut self) -> Error {
+        match self.io_error.take() {
+            Some(e) => Error::Io(e),
+            None => Error::Closed,
+        }
+    }
+
+    /// Writes the session's output, then does what the session says with
+    /// the transport. Ready once everything is written and flushed (or the
+    /// transport is done with); errors end the connection and are kept for
+    /// the next report.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.closed {
+                return Poll::Ready(());
+            }
+            let out = self.session.poll_output();
+            if !out.is_empty() {
+                match Pin::new(&mut self.stream).poll_write(cx, out) {
+                    Poll::Ready(Ok(0)) => self.lost(ErrorKind::WriteZero.into()),
+                    Poll::Ready(Ok(n)) => {
+                        self.session.consume_output(n);
+                        self.unflushed = true;
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => self.lost(e),
+                    Poll::Pending => return Poll::Pending,
+                }
+                continue;
+            }
+            if self.unflushed {
+                match Pin::new(&mut self.stream).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.unflushed = false,
+                    Poll::Ready(Err(e)) => self.lost(e),
+                    Poll::Pending => return Poll::Pending,
+                }
+                continue;
+            }
+            if self.shutdown_due && !self.write_shut {
+                match Pin::new(&mut self.stream).poll_shutdown(cx) {
+                    // An error means the peer is gone: reading ends too.
+                    Poll::Ready(_) => self.write_shut = true,
+                    Poll::Pending => return Poll::Pending,
+                }
+                continue;
+            }
+            match self.session.poll_transport() {
+                Transport::Open => return Poll::Ready(()),
+                Transport::ShutdownWrite => self.shutdown_due = true,
+                Transport::Close if !self.write_shut => self.shutdown_due = true,
+                Transport::Close => self.closed = true,
+            }
+        }
+    }
+
+    /// The stream failed: the connection is over. The error is reported
+    /// unless the connection was ending anyway.
+    fn lost(&mut self, e: io::Error) {
+        self.closed = true;
+        if !(self.session.is_finished() || self.we_closed) && self.io_error.is_none() {
+            self.io_error = Some(e);
+        }
+    }
+
+    // --- time ---
+
+    /// Acts on the session's deadlines that are due and arms the timer at
+    /// the next one, waking `cx` when it passes. Returns whether a deadline
+    /// was due: its effects (a ping, a Close, the end) are then waiting to
+    /// be polled and written.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.closed {
+            self.timer = None;
+            return false;
+        }
+        let mut fired = false;
+        for _ in 0..TIMER_ROUNDS {
+            let now = Instant::from_duration(self.epoch.elapsed());
+            let Some(at) = self.session.poll_timeout() else {
+                self.timer = None;
+                self.timer_at = None;
+                return fired;
+            };
+            if at <= now {
+                self.session.handle_timeout(now);
+                fired = true;
+                continue;
+            }
+            if fired {
+                // Let the caller handle what fired; it polls again.
+                return true;
+            }
+            let deadline = self.epoch + at.as_duration();
+            let timer = match &mut self.timer {
+                Some(timer) => {
+                    if self.timer_at != Some(at) {
+                        timer.as_mut().reset(deadline);
+                    }
+                    timer
+                }
+                None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            self.timer_at = Some(at);
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            // The timer passed (its clock is a little ahead of ours): the
+            // next round finds the deadline due.
+        }
+        // Still due after a few rounds: come back soon rather than sleep
+        // without a timer.
+        cx.waker().wake_by_ref();
+        fired
+    }
+}

@@ -1,0 +1,111 @@
+//! Why a call failed.
+
+use std::io::{self, ErrorKind};
+
+use wsmachine::{CloseCode, HandshakeError, ProtocolError, ResponseError, SendError, UpgradeError};
+
+/// Why a WebSocket call failed.
+///
+/// ```
+/// use wsmachine_tokio::{Error, ProtocolError};
+/// let e = Error::from(ProtocolError::PingTimeout);
+/// assert!(e.is_timeout());
+/// assert_eq!(e.close_code(), Some(wsmachine_tokio::CloseCode(1011)));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream failed (or, for [`connect`](crate::connect), could not
+    /// be opened).
+    Io(io::Error),
+    /// The opening handshake failed; [`UpgradeError::status`] gives the
+    /// HTTP status answered (server) or received (client).
+    Handshake(UpgradeError),
+    /// The peer broke the protocol, sent more than a limit allows, or a
+    /// timer found it dead ([`ProtocolError::PingTimeout`]). A Close with
+    /// [`ProtocolError::close_code`] was sent and the connection closed.
+    Protocol(ProtocolError),
+    /// The connection ended without a close handshake (reported to the
+    /// peer's application as 1006): the transport ended, or failed.
+    ConnectionLost,
+    /// The connection is closed or closing: nothing more can be sent.
+    Closed,
+    /// The send was refused and changed nothing: a close code that may not
+    /// be sent, a reason or ping payload too long.
+    Send(SendError),
+}
+
+impl Error {
+    /// Whether this is a timeout: of connecting, of the opening handshake,
+    /// of a keepalive ping or of the idle timer.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Io(e) => e.kind() == ErrorKind::TimedOut,
+            Error::Handshake(UpgradeError::Request(HandshakeError::Timeout))
+            | Error::Handshake(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout))) => true,
+            Error::Protocol(e) => matches!(e, ProtocolError::PingTimeout | ProtocolError::IdleTimeout),
+            _ => false,
+        }
+    }
+
+    /// The close code we sent, for a protocol failure.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::Protocol(e) => Some(e.close_code()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "the stream failed: {e}"),
+            Error::Handshake(e) => write!(f, "the opening handshake failed: {e}"),
+            Error::Protocol(e) => write!(f, "the connection failed: {e}"),
+            Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
+            Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),
+            Error::Send(e) => write!(f, "the send was refused: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<UpgradeError> for Error {
+    fn from(e: UpgradeError) -> Self {
+        Error::Handshake(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Closing => Error::Closed,
+            SendError::Failed(e) => Error::Protocol(e),
+            e => Error::Send(e),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The entry points: connecting a client, accepting on a server.
+
+use std::future::Future;
+use std::io::{self, ErrorKind};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use wsmachine::{
+    AcceptOptions, Answer, ClientStart, ConnectOptions, Rejection, Request, RequestParts, SecureRandom, ServerStart,
+    Session, UpgradeError, DEFAULT_CLOSE_TIMEOUT,
+};
+
+use crate::driver::Driver;
+use crate::{Error, MaybeTlsStream, WebSocketStream};
+
+/// Bytes read per read of the handshake head.
+const HEAD_READ: usize = 4096;
+
+/// Connects to a `ws://` or `wss://` URL with the default
+/// [`ConnectOptions`].
+///
+/// `wss://` needs the `rustls` feature: the server's certificate is checked
+/// against the webpki roots (Mozilla's list). Without it, or to trust
+/// other roots, connect TLS yourself and use [`client`], or use
+/// `connect_with_tls`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine_tokio::Error> {
+/// let mut ws = wsmachine_tokio::connect("ws://127.0.0.1:9002/chat").await?;
+/// ws.send("hello").await?;
+/// while let Some(message) = ws.recv().await? {
+///     println!("{message:?}");
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] when the connection cannot be made (or the URL is
+/// `wss://` without the `rustls` feature), [`Error::Handshake`] when the
+/// server does not accept it.
+pub async fn connect(url: &str) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+    connect_with(url, &ConnectOptions::default()).await
+}
+
+/// Connects to a `ws://` or `wss://` URL with `options`; the handshake
+/// timeout bounds connecting, TLS and the opening handshake together.
+///
+/// # Errors
+///
+/// As [`connect`].
+pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+    #[cfg(feature = "rustls")]
+    {
+        connect_inner(url, options, None).await
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        connect_inner(url, options).await
+    }
+}
+
+/// Connects to a `ws://` or `wss://` URL with `options`, using `tls` for
+/// `wss://` (your roots, client certificates, ALPN; feature `rustls`).
+///
+/// ```no_run
+/// # async fn run(my_ca: wsmachine_tokio::rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore};
+///
+/// let mut roots = RootCertStore::empty();
+/// roots.add(my_ca)?;
+/// let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// let tls = ClientConfig::builder_with_provider(provider)
+///     .with_safe_default_protocol_versions()?
+///     .with_root_certificates(roots)
+///     .with_no_client_auth();
+/// let options = wsmachine_tokio::ConnectOptions::default();
+/// let ws = wsmachine_tokio::connect_with_tls("wss://localhost:9443/", &options, Arc::new(tls)).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`connect`]; a certificate that does not verify is an
+/// [`Error::Io`] with kind `InvalidData`.
+#[cfg(feature = "rustls")]
+pub async fn connect_with_tls(
+    url: &str,
+    options: &ConnectOptions,
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+    connect_inner(url, options, Some(tls)).await
+}
+
+async fn connect_inner(
+    url: &str,
+    options: &ConnectOptions,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+    let epoch = Instant::now();
+    let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
+    let parts = RequestParts::new(options);
+    let start = ClientStart::new(url, &parts, os_random()?)?;
+    #[cfg(not(feature = "rustls"))]
+    if start.is_secure() {
+        let e = "a wss:// URL needs the `rustls` feature, or a TLS stream of your own passed to `client`";
+        return Err(Error::Io(io::Error::new(ErrorKind::Unsupported, e)));
+    }
+    let (host, port) = (start.host(), start.port());
+    let tcp = within(deadline, TcpStream::connect((host, port))).await.ok_or_else(timed_out)??;
+    tcp.set_nodelay(true)?;
+    #[cfg(feature = "rustls")]
+    let stream = if start.is_secure() {
+        let tls = match tls {
+            Some(tls) => tls,
+            None => crate::tls::default_tls_config()?,
+        };
+        within(deadline, crate::tls::tls_connect(tcp, host, tls)).await.ok_or_else(timed_out)??
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    };
+    #[cfg(not(feature = "rustls"))]
+    let stream = MaybeTlsStream::Plain(tcp);
+    finish_client(stream, start, epoch, deadline, options.max_write_buffer).await
+}
+
+/// Opens a WebSocket over `stream`, already connected to the server of
+/// `url` (a TLS stream for `wss://`), with the default [`ConnectOptions`].
+///
+/// # Errors
+///
+/// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
+/// server does not accept the connection.
+pub async fn client<S>(url: &str, stream: S) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    client_with(url, stream, &ConnectOptions::default()).await
+}
+
+/// As [`client`], with `options`.
+///
+/// # Errors
+///
+/// As [`client`].
+pub async fn client_with<S>(url: &str, stream: S, options: &ConnectOptions) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let epoch = Instant::now();
+    let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
+    let parts = RequestParts::new(options);
+    let start = ClientStart::new(url, &parts, os_random()?)?;
+    finish_client(stream, start, epoch, deadline, options.max_write_buffer).await
+}
+
+/// Accepts a WebSocket connection on `stream` with the default
+/// [`AcceptOptions`], on any path.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
+/// loop {
+///     let (tcp, _) = listener.accept().await?;
+///     tokio::spawn(async move {
+///         let mut ws = wsmachine_tokio::accept(tcp).await?;
+///         while let Some(message) = ws.recv().await? {
+///             ws.send(message).await?;
+///         }
+///         Ok::<_, wsmachine_tokio::Error>(())
+///     });
+/// }
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Handshake`] when the request is not a valid upgrade (it was
+/// answered with its status: 400, 426…, or 408 when it did not arrive
+/// within the handshake timeout), [`Error::Io`] when the stream fails.
+pub async fn accept<S>(stream: S) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_with_options(stream, &AcceptOptions::default(), |_, _| Ok(())).await
+}
+
+/// Accepts a WebSocket connection on `stream` after `decide` looked at the
+/// request: its path, headers, `Origin` and offered subprotocols. It may
+/// pick a subprotocol or add headers in the [`Answer`], or refuse with a
+/// [`Rejection`] (any status from 300 to 599, headers, a body).
+///
+/// ```no_run
+/// use wsmachine_tokio::Rejection;
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine_tokio::Error> {
+/// let ws = wsmachine_tokio::accept_with(tcp, |request, answer| {
+///     if request.origin() != Some("https://app.example") {
+///         return Err(Rejection::new(403));
+///     }
+///     answer.protocol = request.protocols().find(|p| *p == "chat.v1").map(String::from);
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept`]; a refusal is `Error::Handshake(UpgradeError::Rejected(status))`.
+pub async fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+{
+    accept_with_options(stream, &AcceptOptions::default(), decide).await
+}
+
+/// As [`accept_with`], with `options` (subprotocols, headers, limits,
+/// timers, permessage-deflate, the write buffer's bound).
+///
+/// # Errors
+///
+/// As [`accept_with`].
+pub async fn accept_with_options<S, F>(
+    mut stream: S,
+    options: &AcceptOptions,
+    decide: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+{
+    let epoch = Instant::now();
+    let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
+    let mut start = ServerStart::new(options);
+    let mut decide = Some(decide);
+    let mut buf = vec![0u8; HEAD_READ];
+    let result = loop {
+        let n = match within(deadline, stream.read(&mut buf)).await {
+            Some(read) => read?,
+            None => break Err(start.timeout()),
+        };
+        if n == 0 {
+            return Err(Error::Handshake(UpgradeError::Incomplete));
+        }
+        let received = start.receive(&buf[..n], |request, answer| match decide.take() {
+            Some(decide) => decide(request, answer),
+            None => Ok(()),
+        });
+        match received {
+            Ok(None) => {}
+            // Boxed at once: the session never takes room in this future.
+            Ok(Some(session)) => break Ok(Box::new(session)),
+            Err(e) => break Err(e),
+        }
+    };
+    match result {
+        Ok(session) => {
+            let mut ws = WebSocketStream::new(Driver::new(stream, session, options.max_write_buffer, epoch));
+            ws.flush().await?;
+            Ok(ws)
+        }
+        Err(e) => {
+            // Boxed: a rare path, kept out of the connection's future.
+            Box::pin(refuse(stream, start.response(), options.config.close_timeout)).await;
+            Err(Error::Handshake(e))
+        }
+    }
+}
+
+/// Sends the request, reads the answer, within the deadline.
+async fn finish_client<S>(
+    mut stream: S,
+    mut start: ClientStart<'_>,
+    epoch: Instant,
+    deadline: Option<Instant>,
+    max_write_buffer: usize,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake = async {
+        stream.write_all(start.request()).await?;
+        stream.flush().await?;
+        let mut buf = vec![0u8; HEAD_READ];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::Handshake(UpgradeError::Incomplete));
+            }
+            if let Some(session) = start.receive(&buf[..n])? {
+                return Ok::<Box<Session>, Error>(Box::new(session));
+            }
+        }
+    };
+    let answered = within(deadline, handshake).await;
+    let session = match answered {
+        Some(result) => result?,
+        None => return Err(Error::Handshake(start.timeout())),
+    };
+    Ok(WebSocketStream::new(Driver::new(stream, session, max_write_buffer, epoch)))
+}
+
+/// Answers a refused handshake, then closes without a reset: our FIN after
+/// the answer, and reads until the client closes (at most `drain`).
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, response: &[u8], drain: Option<Duration>) {
+    if stream.write_all(response).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + drain.unwrap_or(DEFAULT_CLOSE_TIMEOUT);
+    let mut buf = [0u8; 512];
+    while let Some(Ok(n)) = within(Some(deadline), stream.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Runs `future` until `deadline`: `None` if it passed first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+fn timed_out() -> Error {
+    Error::Io(io::Error::new(ErrorKind::TimedOut, "the handshake timeout passed while connecting"))
+}
+
+fn os_random() -> Result<SecureRandom, Error> {
+    SecureRandom::from_os().map_err(|e| Error::Io(io::Error::other(e)))
+}

@@ -1,0 +1,309 @@
+//! [`WebSocketStream`]: one connection, driven by whoever polls it.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite};
+use wsmachine::{CloseCode, CloseFrame, Message, Session};
+
+use crate::driver::Driver;
+use crate::split::{self, ReadHalf, WriteHalf};
+use crate::Error;
+
+/// A WebSocket connection over an async stream `S` (TCP, TLS, a hyper
+/// upgrade, a Unix socket…).
+///
+/// Made by [`connect`](crate::connect), [`client`](crate::client),
+/// [`accept`](crate::accept) or [`accept_with`](crate::accept_with), or
+/// from a [`Session`] upgraded elsewhere with
+/// [`from_session`](Self::from_session).
+///
+/// - **Receive** with [`recv`](Self::recv) or as a
+///   [`Stream`] of `Result<Message, Error>`.
+/// - **Send** with [`send`](Self::send) or as a [`Sink<Message>`](Sink).
+/// - **Split** into a reader and a writer for two tasks with
+///   [`split`](Self::split).
+///
+/// There is no background task: the connection makes progress while one
+/// of its futures is polled. Receiving also answers pings, completes the
+/// close handshake, sends keepalive pings, drops a silent peer and writes
+/// whatever sends left queued, so a program that is always receiving
+/// (directly, or through the [`ReadHalf`] in another task) keeps the
+/// connection healthy.
+///
+/// # Writes are bounded
+///
+/// A send queues the message and writes what the transport takes at once;
+/// the rest goes out while the connection is polled. Sends wait while
+/// `max_write_buffer` bytes or more are queued (the options' setting, 1 MiB
+/// by default): a peer that stops reading makes the sender wait, never
+/// the memory grow. [`flush`](Self::flush) waits until everything is
+/// written. The reading side stops reading too while the queue is over the
+/// bound, so a peer cannot pile up pongs it never reads.
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    driver: Driver<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    pub(crate) fn new(driver: Driver<S>) -> Self {
+        WebSocketStream { driver }
+    }
+
+    /// A connection over `stream`, whose opening handshake was done
+    /// elsewhere: by an HTTP server that upgraded it (hyper, axum; see
+    /// `wsmachine::handshake::http`), or with wsmachine's
+    /// [`ServerStart`](wsmachine::ServerStart) /
+    /// [`ClientStart`](wsmachine::ClientStart). Bytes read past the
+    /// handshake head MUST already be in the session
+    /// ([`Session::receive`]). Sends wait while `max_write_buffer` bytes
+    /// are queued.
+    ///
+    /// ```no_run
+    /// use wsmachine_tokio::wsmachine::{adapter_config, Connection, Session};
+    /// use wsmachine_tokio::WebSocketStream;
+    ///
+    /// # async fn run(io: tokio::net::TcpStream, leftover: &[u8]) {
+    /// // `io` was upgraded by an HTTP server, which read `leftover` past the head.
+    /// let mut session = Session::new(Connection::server(adapter_config()));
+    /// session.receive(leftover);
+    /// let ws = WebSocketStream::from_session(io, session, wsmachine_tokio::wsmachine::DEFAULT_MAX_WRITE_BUFFER);
+    /// # }
+    /// ```
+    pub fn from_session(stream: S, session: Session, max_write_buffer: usize) -> Self {
+        WebSocketStream::new(Driver::new(stream, Box::new(session), max_write_buffer, tokio::time::Instant::now()))
+    }
+
+    /// Receives the next whole message (up to `Config::max_message_size`),
+    /// or `Ok(None)` once the peer closed the connection with a close
+    /// handshake (its code and reason are in
+    /// [`close_frame`](Self::close_frame)). After the end was reported,
+    /// every call returns `Ok(None)`.
+    ///
+    /// Cancel-safe: if the future is dropped before it completes, no
+    /// message is lost; the next call returns it. So it can wait beside
+    /// other work in `tokio::select!`:
+    ///
+    /// ```no_run
+    /// # async fn run(mut ws: wsmachine_tokio::WebSocketStream<tokio::net::TcpStream>,
+    /// #     mut outbox: tokio::sync::mpsc::Receiver<String>) -> Result<(), wsmachine_tokio::Error> {
+    /// loop {
+    ///     tokio::select! {
+    ///         received = ws.recv() => match received? {
+    ///             Some(message) => println!("got {message:?}"),
+    ///             None => return Ok(()), // closed by the peer
+    ///         },
+    ///         Some(text) = outbox.recv() => ws.send(text).await?,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] when the peer broke the protocol or a limit, or
+    /// went silent past the ping timeout (our Close is sent and the
+    /// connection closed); [`Error::ConnectionLost`] when the transport
+    /// ended without a Close; [`Error::Io`] when the stream failed.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message, as [`recv`](Self::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
+        let io = cx.waker().clone();
+        self.driver.poll_recv(cx, &io)
+    }
+
+    /// Sends a message: anything that converts into one (`&str` and
+    /// `String` as text, `Vec<u8>` and `&[u8]` as binary), compressed when
+    /// permessage-deflate is in use.
+    ///
+    /// Waits while `max_write_buffer` bytes or more are queued, then queues
+    /// the message and writes what the transport takes now; the rest is
+    /// written while the connection is polled ([`flush`](Self::flush)
+    /// waits for it). If the future is dropped before it completes, the
+    /// message was not sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once a Close was sent or received,
+    /// [`Error::Protocol`] after a failure, [`Error::Io`] when the stream
+    /// failed.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.driver.poll_ready(cx.waker())).await?;
+        self.driver.start_send(&message)?;
+        poll_fn(|cx| {
+            self.driver.write_now(cx.waker());
+            Poll::Ready(())
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Sends a ping (at most 125 bytes of payload); the pong is handled
+    /// while receiving and not reported.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and [`Error::Send`] for a payload too long.
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_ready(cx.waker())).await?;
+        self.driver.start_ping(payload)?;
+        poll_fn(|cx| {
+            self.driver.write_now(cx.waker());
+            Poll::Ready(())
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Waits until everything queued is written to the stream and the
+    /// stream is flushed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the stream failed.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.driver.poll_flush(cx.waker())).await
+    }
+
+    /// Closes the connection: sends a Close with `code` and `reason` (at
+    /// most 123 bytes), then finishes the close handshake, dropping
+    /// messages that still arrive, until the transport is done with: the
+    /// peer's Close came and (for a client) the server closed the TCP
+    /// connection, or `close_timeout` passed. Called after the peer
+    /// closed, it finishes the handshake the same way.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Send`] for a code that may not be sent or a reason too
+    /// long; nothing is sent then.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.driver.start_close(code, reason)?;
+        poll_fn(|cx| loop {
+            match self.poll_recv(cx) {
+                Poll::Ready(Ok(Some(_))) => {}
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Splits the connection into a reader and a writer that two tasks
+    /// can use at once. Whichever half is polled drives the connection;
+    /// receiving alone keeps answering pings and closes while the writer
+    /// is idle. Each call locks the shared state only within a poll, never
+    /// across an `.await`.
+    ///
+    /// ```
+    /// use wsmachine_tokio::{CloseCode, Error, Message};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Error> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let url = format!("ws://{}/", listener.local_addr()?);
+    /// let server = tokio::spawn(async move {
+    ///     let (mut reader, mut writer) = wsmachine_tokio::accept(listener.accept().await?.0).await?.split();
+    ///     // One task writes while this one reads.
+    ///     let greeter = tokio::spawn(async move { writer.send("welcome").await });
+    ///     let first = reader.recv().await?;
+    ///     greeter.await.expect("task")?;
+    ///     while reader.recv().await?.is_some() {} // until the client closes
+    ///     Ok::<_, Error>(first)
+    /// });
+    /// let mut ws = wsmachine_tokio::connect(&url).await?;
+    /// ws.send("hi").await?;
+    /// assert_eq!(ws.recv().await?, Some(Message::text("welcome")));
+    /// ws.close(CloseCode::NORMAL, "").await?;
+    /// assert_eq!(server.await.expect("task")?, Some(Message::text("hi")));
+    /// # Ok(()) }
+    /// ```
+    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        split::split(self.driver)
+    }
+}
+
+impl<S> WebSocketStream<S> {
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.driver.session.protocol()
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn is_compressed(&self) -> bool {
+        self.driver.session.is_compressed()
+    }
+
+    /// The peer's Close frame once it came (code 1006 if the connection
+    /// ended without one).
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.driver.peer_close()
+    }
+
+    /// Bytes queued and not yet written to the stream; sends wait while
+    /// this is at least [`max_write_buffer`](Self::max_write_buffer).
+    pub fn buffered_amount(&self) -> usize {
+        self.driver.session.buffered_output()
+    }
+
+    /// The bound on queued bytes.
+    pub fn max_write_buffer(&self) -> usize {
+        self.driver.max_write_buffer()
+    }
+
+    /// The sans-IO session underneath (state, configuration).
+    pub fn session(&self) -> &Session {
+        &self.driver.session
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.driver.stream
+    }
+
+    /// The stream. Reading or writing it directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.driver.stream
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    /// The next message, as [`WebSocketStream::recv`]: `None` after the
+    /// close handshake, or after the error that ended the connection.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx).map(Result::transpose)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().driver.poll_ready(cx.waker())
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().driver.start_send(&message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().driver.poll_flush(cx.waker())
+    }
+
+    /// Sends a Close (1000) unless one was sent, and writes it. The close
+    /// handshake completes while the connection is received from (or use
+    /// [`WebSocketStream::close`], which waits for it).
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let driver = &mut self.get_mut().driver;
+        driver.start_close(CloseCode::NORMAL, "")?;
+        driver.poll_flush(cx.waker())
+    }
+}

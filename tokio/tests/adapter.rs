@@ -1,0 +1,486 @@
+//! The tokio adapter over loopback TCP: messages, Stream + Sink, split
+//! halves from two tasks, automatic pongs, the bounded write buffer,
+//! closing, the handshake callbacks and the timers.
+
+mod common;
+
+use std::task::Poll;
+use std::time::Duration;
+
+use common::{bounded, listen, RawServer};
+use futures_util::{poll, SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+use wsmachine_tokio::wsmachine::{adapter_config, Config, Incoming};
+use wsmachine_tokio::{
+    accept, accept_with, accept_with_options, client_with, connect, connect_with, AcceptOptions, CloseCode,
+    ConnectOptions, Error, Message, ProtocolError, Rejection, UpgradeError,
+};
+
+#[tokio::test]
+async fn messages_go_both_ways_and_the_close_handshake_completes() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let mut ws = accept(tcp).await?;
+            while let Some(message) = ws.recv().await? {
+                ws.send(message).await?;
+            }
+            Ok::<_, Error>(ws.close_frame().map(|frame| (frame.code(), frame.reason().to_string())))
+        });
+        let mut ws = connect(&url).await.expect("connect");
+        let big: Vec<u8> = (0..300_000).map(|i| (i % 251) as u8).collect();
+        ws.send("hello").await.expect("send");
+        ws.send(big.clone()).await.expect("send");
+        ws.send(Message::text("")).await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("hello")));
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::Binary(big)));
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("")));
+        ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+        assert_eq!(ws.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
+        // After the end, receiving reports the end again, and sending is refused.
+        assert_eq!(ws.recv().await.expect("recv after the end"), None);
+        assert!(matches!(ws.send("late").await, Err(Error::Closed)));
+        let closed = server.await.expect("server task").expect("server");
+        assert_eq!(closed, Some((CloseCode::NORMAL, "bye".to_string())));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stream_and_sink_as_tokio_tungstenite_users_write_them() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let ws = accept(tcp).await?;
+            // The futures idiom: split with StreamExt and forward.
+            let (sink, stream) = StreamExt::split(ws);
+            stream.forward(sink).await
+        });
+        let mut ws = connect(&url).await.expect("connect");
+        for i in 0..100 {
+            ws.feed(Message::text(format!("m{i}"))).await.expect("feed");
+        }
+        ws.flush().await.expect("flush");
+        for i in 0..100 {
+            let message = ws.next().await.expect("a message").expect("no error");
+            assert_eq!(message, Message::text(format!("m{i}")));
+        }
+        SinkExt::close(&mut ws).await.expect("Sink::close");
+        // The server answers the Close and closes; the stream ends.
+        assert!(ws.next().await.is_none());
+        server.await.expect("server task").expect("forwarding ends cleanly");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn split_halves_exchange_ten_thousand_messages_each_way() {
+    const N: usize = 10_000;
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let (mut reader, mut writer) = accept(tcp).await?.split();
+            let sending = tokio::spawn(async move {
+                for i in 0..N {
+                    writer.send(format!("server {i}")).await?;
+                }
+                writer.flush().await?;
+                Ok::<_, Error>(writer)
+            });
+            for i in 0..N {
+                assert_eq!(reader.recv().await?, Some(Message::text(format!("client {i}"))));
+            }
+            // The client's Close ends the stream.
+            assert_eq!(reader.recv().await?, None);
+            sending.await.expect("server writer")?;
+            Ok::<_, Error>(())
+        });
+        let (mut reader, mut writer) = connect(&url).await.expect("connect").split();
+        let sending = tokio::spawn(async move {
+            for i in 0..N {
+                writer.send(format!("client {i}")).await?;
+            }
+            writer.flush().await?;
+            Ok::<_, Error>(writer)
+        });
+        let receiving = tokio::spawn(async move {
+            for i in 0..N {
+                assert_eq!(reader.recv().await?, Some(Message::text(format!("server {i}"))));
+            }
+            Ok::<_, Error>(reader)
+        });
+        let mut writer = sending.await.expect("client writer").expect("sent");
+        let mut reader = receiving.await.expect("client reader").expect("received");
+        writer.close(CloseCode::NORMAL, "done").await.expect("close");
+        assert_eq!(reader.recv().await.expect("the end"), None);
+        assert_eq!(reader.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
+        server.await.expect("server task").expect("server");
+        // The halves go back together.
+        let ws = reader.reunite(writer).expect("same connection");
+        assert_eq!(ws.buffered_amount(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pongs_go_out_while_the_writer_is_idle() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let client = tokio::spawn(async move {
+            let (mut reader, writer) = connect(&url).await?.split();
+            // Only the reader is polled; the writer is held, never used.
+            let ended = reader.recv().await;
+            drop(writer);
+            ended
+        });
+        let mut server = RawServer::accept(&listener, &AcceptOptions::default()).await;
+        for i in 0..100u8 {
+            server.session.send_ping(&[i, i, i]).expect("ping");
+            server.write().await;
+            match server.next().await {
+                Some(Incoming::Pong(payload)) => assert_eq!(&*payload, &[i, i, i]),
+                other => panic!("expected the pong to ping {i}, got {other:?}"),
+            }
+        }
+        // The Close is answered by the reader alone too.
+        server.session.send_close(CloseCode::GOING_AWAY, "restart").expect("close");
+        match server.next().await {
+            Some(Incoming::Close(frame)) => assert_eq!(frame.code(), CloseCode::GOING_AWAY),
+            other => panic!("expected the Close echo, got {other:?}"),
+        }
+        server.write().await;
+        drop(server); // the server closes TCP first
+        assert_eq!(client.await.expect("client task").expect("clean end"), None);
+    })
+    .await;
+}
+
+/// A TCP connection whose kernel buffers are small, so that a peer that
+/// does not read fills them quickly.
+async fn small_buffered(url: &str) -> TcpStream {
+    let addr = url.trim_start_matches("ws://").trim_end_matches("/test").parse().expect("address");
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(4096).expect("SO_SNDBUF");
+    socket.connect(addr).await.expect("connect")
+}
+
+#[tokio::test]
+async fn send_waits_at_max_write_buffer_while_the_peer_does_not_read() {
+    const MAX: usize = 64 * 1024;
+    const MESSAGE: usize = 4096;
+    bounded(async {
+        let (listener, url) = listen().await;
+        let (accepted, tcp) = tokio::join!(listener.accept(), small_buffered(&url));
+        let (server_tcp, _) = accepted.expect("accept");
+        server_tcp.set_nodelay(true).expect("nodelay");
+        let options = ConnectOptions { max_write_buffer: MAX, ..ConnectOptions::default() };
+        let (server, client) = tokio::join!(accept(server_tcp), client_with(&url, tcp, &options));
+        let mut server = server.expect("accept");
+        let mut ws = client.expect("client");
+
+        // The server reads nothing. Send until a send waits, then keep
+        // trying: it keeps waiting, and what is queued stays bounded.
+        let mut sent = 0usize;
+        let mut waits = 0;
+        while waits < 1000 {
+            let payload = vec![(sent % 251) as u8; MESSAGE];
+            let polled = {
+                let send = ws.send(payload);
+                tokio::pin!(send);
+                poll!(send.as_mut())
+                // A send dropped while it waits sends nothing.
+            };
+            match polled {
+                Poll::Ready(result) => {
+                    result.expect("send");
+                    sent += 1;
+                    waits = 0;
+                }
+                Poll::Pending => waits += 1,
+            }
+            let queued = ws.buffered_amount();
+            assert!(queued < MAX + MESSAGE + 16, "{queued} bytes queued, over the bound");
+            tokio::task::yield_now().await;
+        }
+        assert!(ws.buffered_amount() >= MAX, "sends wait only once the buffer is full");
+        // Ten times over whatever the kernel holds, and still flat:
+        // nothing more was accepted while waiting.
+        let accepted = sent;
+
+        // Once the server reads, the waiting send goes through and every
+        // message arrives, in order.
+        let reading = tokio::spawn(async move {
+            let mut count = 0usize;
+            while let Some(message) = server.recv().await? {
+                assert_eq!(message, Message::Binary(vec![(count % 251) as u8; MESSAGE]));
+                count += 1;
+            }
+            Ok::<_, Error>(count)
+        });
+        ws.send(vec![(accepted % 251) as u8; MESSAGE]).await.expect("the waiting send completes");
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        assert_eq!(reading.await.expect("server task").expect("server"), accepted + 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recv_is_cancel_safe() {
+    const ROUNDS: usize = 40;
+    bounded(async {
+        let (listener, url) = listen().await;
+        let client = tokio::spawn(async move {
+            let mut ws = connect(&url).await?;
+            for round in 0..ROUNDS {
+                // Half of the message is sent: this recv reads it, cannot
+                // finish, and is dropped.
+                let polled = {
+                    let recv = ws.recv();
+                    tokio::pin!(recv);
+                    poll!(recv.as_mut())
+                };
+                assert!(polled.is_pending(), "round {round}: only half the message was sent");
+                ws.send("more").await?;
+                // The next recv returns the whole message, nothing lost.
+                let expected = Message::Binary((0..round * 997 + 10).map(|i| (i % 251) as u8).collect());
+                assert_eq!(ws.recv().await?, Some(expected), "round {round}");
+            }
+            ws.close(CloseCode::NORMAL, "").await?;
+            Ok::<_, Error>(())
+        });
+        let mut server = RawServer::accept(&listener, &AcceptOptions::default()).await;
+        for round in 0..ROUNDS {
+            let payload: Vec<u8> = (0..round * 997 + 10).map(|i| (i % 251) as u8).collect();
+            server.session.send_binary(&payload).expect("send");
+            let frame = server.session.poll_output().to_vec();
+            server.session.consume_output(frame.len());
+            let half = frame.len() / 2;
+            server.tcp.write_all(&frame[..half]).await.expect("write");
+            match server.next().await {
+                Some(Incoming::Message(message)) => assert_eq!(message, Message::text("more")),
+                other => panic!("expected the client's request for more, got {other:?}"),
+            }
+            server.tcp.write_all(&frame[half..]).await.expect("write");
+        }
+        match server.next().await {
+            Some(Incoming::Close(frame)) => assert_eq!(frame.code(), CloseCode::NORMAL),
+            other => panic!("expected the client's Close, got {other:?}"),
+        }
+        server.write().await;
+        drop(server);
+        client.await.expect("client task").expect("client");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            // First connection: refused.
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let refused = accept_with(tcp, |request, _| {
+                assert_eq!(request.path(), "/test");
+                Err(Rejection::new(403).body("no"))
+            })
+            .await;
+            assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
+            // Second: a subprotocol picked and a header added.
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = accept_with(tcp, |request, answer| {
+                assert_eq!(request.origin(), Some("https://app.example"));
+                answer.protocol = request.protocols().find(|p| *p == "chat.v2").map(String::from);
+                answer.headers.push(("X-Room".into(), "lobby".into()));
+                Ok(())
+            })
+            .await
+            .expect("accept");
+            assert_eq!(ws.protocol(), Some("chat.v2"));
+            while ws.recv().await.expect("recv").is_some() {}
+        });
+        let options = ConnectOptions {
+            protocols: vec!["chat.v1".into(), "chat.v2".into()],
+            origin: Some("https://app.example".into()),
+            ..ConnectOptions::default()
+        };
+        match connect_with(&url, &options).await {
+            Err(Error::Handshake(e)) => assert_eq!(e.status(), Some(403)),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let mut ws = connect_with(&url, &options).await.expect("connect");
+        assert_eq!(ws.protocol(), Some("chat.v2"));
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        server.await.expect("server task");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_that_never_completes_is_answered_408() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(100)), ..Default::default() };
+            accept_with_options(tcp, &options, |_, _| Ok(())).await.map(drop)
+        });
+        let mut tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/test")).await.expect("tcp");
+        use tokio::io::AsyncReadExt;
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("half a request");
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.expect("the answer, then the end");
+        drop(tcp);
+        assert!(answer.starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&answer));
+        let e = server.await.expect("server task").expect_err("a timeout");
+        assert!(e.is_timeout());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_by_the_keepalive() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            // Answers the handshake, then goes silent: reads nothing, so
+            // keepalive pings get no pong.
+            let ws = accept(tcp).await.expect("accept");
+            tokio::time::sleep(common::BOUND).await;
+            drop(ws);
+        });
+        let config = Config {
+            ping_interval: Some(Duration::from_millis(50)),
+            ping_timeout: Some(Duration::from_millis(50)),
+            close_timeout: Some(Duration::from_millis(50)),
+            ..adapter_config()
+        };
+        let options = ConnectOptions { config, ..ConnectOptions::default() };
+        let mut ws = connect_with(&url, &options).await.expect("connect");
+        let e = ws.recv().await.expect_err("the peer is dead");
+        assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+        assert!(e.is_timeout());
+        assert_eq!(ws.recv().await.expect("then the end"), None);
+        server.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transport_that_ends_without_a_close_is_a_lost_connection() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = accept(tcp).await.expect("accept");
+            assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("hi")));
+            drop(ws); // no Close
+        });
+        let mut ws = connect(&url).await.expect("connect");
+        ws.send("hi").await.expect("send");
+        assert!(matches!(ws.recv().await, Err(Error::ConnectionLost)));
+        assert_eq!(ws.close_frame().map(|frame| frame.code()), Some(CloseCode::ABNORMAL));
+        server.await.expect("server task");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_protocol_violation_fails_with_its_close_code() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = accept(tcp).await.expect("accept");
+            ws.recv().await
+        });
+        let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/test")).await.expect("tcp");
+        use tokio::io::AsyncReadExt;
+        raw.write_all(
+            b"GET /test HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .expect("request");
+        // An unmasked text frame from a client: 1002.
+        raw.write_all(&[0x81, 0x02, b'h', b'i']).await.expect("frame");
+        let mut answer = Vec::new();
+        raw.read_to_end(&mut answer).await.expect("the answer, a Close, then the end");
+        drop(raw);
+        let close = answer.windows(4).position(|w| w == b"\r\n\r\n").map(|at| &answer[at + 4..]).expect("101 head");
+        assert_eq!(&close[..4], &[0x88, close[1], 0x03, 0xEA], "Close 1002");
+        let e = server.await.expect("server task").expect_err("a protocol error");
+        assert_eq!(e.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_tungstenite_client_talks_to_the_server() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let mut ws = accept(tcp).await?;
+            while let Some(message) = ws.recv().await? {
+                ws.send(message).await?;
+            }
+            Ok::<_, Error>(())
+        });
+        tokio::task::spawn_blocking(move || {
+            let (mut ws, _) = tungstenite::connect(url.as_str()).expect("tungstenite connects");
+            ws.send(tungstenite::Message::text("from tungstenite")).expect("send");
+            let echoed = ws.read().expect("read");
+            assert_eq!(echoed.into_text().expect("text").as_str(), "from tungstenite");
+            ws.close(None).expect("close");
+            // Read until the close handshake is over.
+            while ws.read().is_ok() {}
+        })
+        .await
+        .expect("client thread");
+        server.await.expect("server task").expect("server");
+    })
+    .await;
+}
+
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn compression_is_a_switch() {
+    use wsmachine_tokio::wsmachine::ext::deflate::DeflateConfig;
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let options = AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() };
+            let mut ws = accept_with_options(tcp, &options, |_, _| Ok(())).await?;
+            assert!(ws.is_compressed());
+            while let Some(message) = ws.recv().await? {
+                ws.send(message).await?;
+            }
+            Ok::<_, Error>(())
+        });
+        let options = ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() };
+        let mut ws = connect_with(&url, &options).await.expect("connect");
+        assert!(ws.is_compressed());
+        let text = "a fairly repetitive sentence. ".repeat(1000);
+        for _ in 0..3 {
+            ws.send(text.as_str()).await.expect("send");
+            assert_eq!(ws.recv().await.expect("recv"), Some(Message::text(text.clone())));
+        }
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        server.await.expect("server task").expect("server");
+    })
+    .await;
+}
+
+#[test]
+fn the_futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    send(connect("ws://127.0.0.1:1/"));
+    send(accept(tokio::io::duplex(64).0));
+}

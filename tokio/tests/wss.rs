@@ -1,0 +1,89 @@
+//! `wss://` over loopback, against a TLS server whose self-signed
+//! certificate the test makes.
+
+#![cfg(feature = "rustls")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::bounded;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use wsmachine_tokio::{accept, connect, connect_with_tls, CloseCode, ConnectOptions, Error, Message};
+
+/// A certificate for `localhost` and `127.0.0.1`, and the TLS acceptor
+/// that serves it.
+fn tls_server() -> (CertificateDer<'static>, TlsAcceptor) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server config");
+    (cert, TlsAcceptor::from(Arc::new(config)))
+}
+
+fn trusting(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// An echo server on TLS, for `connections` connections.
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, connections: usize) -> Result<(), Error> {
+    for _ in 0..connections {
+        let (tcp, _) = listener.accept().await?;
+        let Ok(tls) = acceptor.accept(tcp).await else { continue }; // a client that refused our certificate
+        let mut ws = accept(tls).await?;
+        while let Some(message) = ws.recv().await? {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn wss_echo_over_loopback() {
+    bounded(async {
+        let (cert, acceptor) = tls_server();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(serve(listener, acceptor, 3));
+
+        // The default roots do not know this certificate: refused.
+        let refused = connect(&format!("wss://localhost:{port}/")).await;
+        match refused {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}"),
+            other => panic!("expected a certificate error, got {other:?}"),
+        }
+
+        // Trusting it, by name and by address.
+        for host in ["localhost", "127.0.0.1"] {
+            let url = format!("wss://{host}:{port}/echo");
+            let mut ws = connect_with_tls(&url, &ConnectOptions::default(), trusting(cert.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+            ws.send("over TLS").await.expect("send");
+            assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("over TLS")));
+            let big = vec![3u8; 200_000];
+            ws.send(big.clone()).await.expect("send");
+            assert_eq!(ws.recv().await.expect("recv"), Some(Message::Binary(big)));
+            ws.close(CloseCode::NORMAL, "").await.expect("close");
+        }
+        server.await.expect("server task").expect("server");
+    })
+    .await;
+}
