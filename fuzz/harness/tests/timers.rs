@@ -2,6 +2,7 @@
 //! close handshake timeout, in both roles, with their interleavings. Time is
 //! a number the test chooses, so every case is exact and instant.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use core::time::Duration;
