@@ -208,12 +208,7 @@ pub struct ServerStart<'o> {
 impl<'o> ServerStart<'o> {
     /// A handshake waiting for the request, answering by `options`.
     pub fn new(options: &'o AcceptOptions) -> Self {
-        ServerStart {
-            options,
-            machine: ServerHandshake::new(options.handshake),
-            response: Vec::new(),
-            done: false,
-        }
+        ServerStart { options, machine: ServerHandshake::new(options.handshake), response: Vec::new(), done: false }
     }
 
     /// Feeds bytes read from the transport. `Ok(None)`: read more.
