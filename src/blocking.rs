@@ -88,8 +88,8 @@ use crate::message::Message;
 use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
 use crate::random::SecureRandom;
 use crate::session::{
-    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
-    UpgradeError,
+    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
+    Streamed, Transport, UpgradeError,
 };
 use crate::time::Instant;
 
@@ -375,22 +375,88 @@ where
 /// # Errors
 ///
 /// As [`accept_with`].
-pub fn accept_with_options<S, F>(mut stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with_options<S, F>(stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
 where
     S: Stream,
     F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
 {
+    accept_inner(stream, options, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>)
+}
+
+/// As [`accept_with_options`], and a plain HTTP request (a `GET` without
+/// any WebSocket header, as a browser sends when the address is opened as
+/// a page) is answered with what `serve` returns: a page, a redirect, a
+/// 404. Then the result is `Ok(None)`: the request was served and the
+/// connection closed. Every path is served by one `decide` or the other.
+///
+/// ```no_run
+/// use wsmachine::{blocking, AcceptOptions, PlainRequest, PlainResponse};
+/// # fn run(stream: std::net::TcpStream) -> Result<(), blocking::Error> {
+/// let page = |_: &PlainRequest| PlainResponse::new(200).header("Content-Type", "text/html").body("<h1>Hello</h1>");
+/// let Some(mut ws) = blocking::accept_or_serve(stream, &AcceptOptions::default(), |_, _| Ok(()), page)? else {
+///     return Ok(()); // a browser got the page
+/// };
+/// while let Some(message) = ws.read()? {
+///     ws.send(message)?;
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept_with`].
+pub fn accept_or_serve<S, F, G>(
+    stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: G,
+) -> Result<Option<WebSocket<S>>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
+    match accept_inner(stream, options, decide, Some(serve)) {
+        Ok(ws) => Ok(Some(ws)),
+        Err(Error::Handshake(UpgradeError::Served(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn accept_inner<S, F, G>(
+    mut stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: Option<G>,
+) -> Result<WebSocket<S>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
     let epoch = std::time::Instant::now();
     let mut start = ServerStart::new(options);
-    let mut decide = Some(decide);
+    let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = [0u8; 4096];
     loop {
         let result = match read_until(&mut stream, &mut buf, epoch, options.handshake_timeout)? {
             Some(0) => return Err(Error::Handshake(UpgradeError::Incomplete)),
-            Some(n) => start.receive(&buf[..n], |request, answer| match decide.take() {
-                Some(decide) => decide(request, answer),
-                None => Ok(()),
-            }),
+            Some(n) => {
+                let decide = |request: &Request<'_, '_>, answer: &mut Answer| match decide.take() {
+                    Some(decide) => decide(request, answer),
+                    None => Ok(()),
+                };
+                if serve.is_some() {
+                    // Called at most once: the start is done after it.
+                    let serve = |request: &PlainRequest<'_, '_>| match serve.take() {
+                        Some(serve) => serve(request),
+                        None => PlainResponse::new(500),
+                    };
+                    start.receive_or_serve(&buf[..n], decide, serve)
+                } else {
+                    start.receive(&buf[..n], decide)
+                }
+            }
             None => Err(start.timeout()),
         };
         match result {
