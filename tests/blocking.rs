@@ -1,6 +1,6 @@
 //! The blocking adapter over loopback TCP: echo, the server's decision,
-//! plain HTTP requests, compression, timers and the closing of the
-//! transport. Timeouts here are
+//! plain HTTP requests, fragments and control frames, compression, timers,
+//! read timeouts and the closing of the transport. Timeouts here are
 //! short so the tests end quickly; none is a measured threshold.
 
 use std::io::{ErrorKind, Read, Write};
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use wsmachine::blocking::{self, Error};
 use wsmachine::{
-    accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Message, PlainRequest, PlainResponse,
-    ProtocolError, Rejection, ResponseError, UpgradeError,
+    accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Incoming, Message, MessageKind,
+    PlainRequest, PlainResponse, ProtocolError, Rejection, ResponseError, UpgradeError,
 };
 
 /// A listener on a free port and its `ws://` URL.
@@ -372,5 +372,75 @@ fn a_plain_request_is_served_and_an_upgrade_still_accepted() {
     ws.send("hi").unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
     ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn fragments_pings_pongs_and_the_close_through_read_incoming() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send_fragment(MessageKind::Text, "κό".as_bytes().get(..3).unwrap(), false).unwrap();
+    ws.ping(b"between").unwrap();
+    ws.send_fragment(MessageKind::Text, "κό".as_bytes().get(3..).unwrap(), true).unwrap();
+    // A new message may not start before the last one's final piece.
+    ws.send_fragment(MessageKind::Binary, b"a", false).unwrap();
+    assert!(matches!(ws.send("whole"), Err(Error::Send(_))));
+    ws.send_fragment(MessageKind::Binary, b"b", true).unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match ws.read_incoming().unwrap() {
+            Some(Incoming::Pong(payload)) => seen.push(format!("pong {:?}", payload.as_bytes())),
+            Some(Incoming::Message(message)) => seen.push(format!("{message:?}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    let text = format!("{:?}", Message::text("κό"));
+    let binary = format!("{:?}", Message::binary(b"ab".to_vec()));
+    assert_eq!(seen, [format!("pong {:?}", b"between"), text, binary]);
+    ws.send_close(CloseCode(4001), "bye").unwrap();
+    match ws.read_incoming().unwrap() {
+        Some(Incoming::Close(frame)) => assert_eq!((frame.code(), frame.reason()), (CloseCode(4001), "bye")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ws.read_incoming().unwrap(), None);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn after_send_close_the_messages_already_on_their_way_are_read() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send("on its way").unwrap();
+    ws.send_close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(ws.send("too late"), Err(Error::Closed)));
+    assert_eq!(ws.read().unwrap(), Some(Message::text("on its way")));
+    assert_eq!(ws.read().unwrap(), None);
+    assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::NORMAL));
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_read_timeout_returns_and_the_connection_goes_on() {
+    let (listener, url) = listen();
+    let (timed_out, wait) = std::sync::mpsc::channel();
+    let server = thread::spawn(move || {
+        let mut server = raw_server(&listener);
+        wait.recv().unwrap();
+        // A text "hi" and a Close 1000; the client's text (masked, 16
+        // bytes), then its Close (8 bytes).
+        server.write_all(&[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xE8]).unwrap();
+        let mut frames = [0u8; 16 + 8];
+        server.read_exact(&mut frames).unwrap();
+        assert_eq!([frames[0], frames[1], frames[16], frames[17]], [0x81, 0x8A, 0x88, 0x82]);
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.set_read_timeout(Some(Duration::from_millis(20)));
+    assert!(matches!(ws.read(), Err(Error::ReadTimeout)));
+    assert!(matches!(ws.read_incoming(), Err(Error::ReadTimeout)));
+    ws.send("still open").unwrap();
+    timed_out.send(()).unwrap();
+    ws.set_read_timeout(None);
+    assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
+    assert_eq!(ws.read().unwrap(), None);
     server.join().unwrap();
 }
