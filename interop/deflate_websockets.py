@@ -71,8 +71,11 @@ async def our_server(echo_server, results):
             results["server: echoes arrived compressed"] = (
                 None if compressed_frames["count"] >= len(messages()) else
                 f"{compressed_frames['count']} compressed frames of {len(messages())} messages")
-        line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), TIMEOUT)
-        found = re.search(r"received (\d+) compressed messages, sent (\d+)", line)
+        # The server logs the connection, then the counts when it closes.
+        line = found = None
+        while not found and line != "":
+            line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), TIMEOUT)
+            found = re.search(r"received (\d+) compressed messages, sent (\d+)", line)
         results["server: websockets' messages arrived compressed"] = (
             None if found and int(found.group(1)) == len(messages()) else f"echo_server said {line.strip()!r}")
     finally:
