@@ -3,11 +3,12 @@
 //! The adapter most programs want: [`connect`] to a `ws://` URL (or
 //! [`client`] over any stream, such as your own TLS stream), [`accept`] a
 //! connection on a server (or [`accept_with`] to look at the request
-//! first), then [`WebSocket::send`] and [`WebSocket::read`] whole
-//! [`Message`]s. Pings are answered, keepalive and dead-peer timers run,
-//! permessage-deflate is applied when enabled, and the connection is closed
-//! the way RFC 6455 §7.1.1 asks. Every protocol rule lives in the sans-IO
-//! layers below; this module only moves bytes ([`Session`] does the rest).
+//! first, [`accept_or_serve`] to also answer browsers with a page), then
+//! [`WebSocket::send`] and [`WebSocket::read`] whole [`Message`]s. Pings
+//! are answered, keepalive and dead-peer timers run, permessage-deflate is
+//! applied when enabled, and the connection is closed the way RFC 6455
+//! §7.1.1 asks. Every protocol rule lives in the sans-IO layers below; this
+//! module only moves bytes ([`Session`] does the rest).
 //!
 //! # Example: a server and a client
 //!
@@ -49,7 +50,11 @@
 //! any other way is an `Err`: [`Error::Protocol`] when the peer broke the
 //! protocol (or a timer found it dead), [`Error::ConnectionLost`] when the
 //! transport ended without a Close. A message larger than you want to hold
-//! can be read piece by piece with [`WebSocket::read_piece`].
+//! can be read piece by piece with [`WebSocket::read_piece`] (and sent so
+//! with [`WebSocket::send_fragment`]); [`WebSocket::read_incoming`] also
+//! reports pings, pongs and the peer's Close. [`WebSocket::set_read_timeout`]
+//! bounds each read call ([`Error::ReadTimeout`]), so one thread can both
+//! read and send what other threads hand it.
 //!
 //! # Time
 //!
@@ -62,7 +67,9 @@
 //!
 //! # Closing
 //!
-//! [`WebSocket::close`] sends a Close and finishes the close handshake.
+//! [`WebSocket::close`] sends a Close and finishes the close handshake;
+//! [`WebSocket::send_close`] sends it and leaves the reading to you, so the
+//! messages already on their way are not dropped.
 //! Whenever the session has sent everything it ever will (a server after
 //! its Close, either side after failing the connection), the adapter shuts
 //! down the stream's write side with [`Stream::shutdown_write`] and keeps
