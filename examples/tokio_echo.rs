@@ -31,10 +31,18 @@ use tokio::net::{TcpListener, TcpStream};
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
 use wsmachine::{Config, Connection, Event, HandshakeError, Instant, Message, MessageAssembler};
 
-mod support;
-
 /// The page served on `GET /`, shared with `echo_server`.
-const PAGE: &str = include_str!("support/echo_page.html");
+const PAGE: &str = include_str!("echo_page.html");
+
+/// The page a plain GET gets on any path but `/`.
+const ENDPOINT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
+<title>WebSocket endpoint</title></head>\n<body>\n<h1>This is a WebSocket endpoint</h1>\n\
+<p>This address speaks WebSocket (RFC 6455): connect to it with a WebSocket client, such as \
+<code>new WebSocket(\"ws://&hellip;\")</code> in a browser, rather than opening it as a page.</p>\n\
+<p>The <a href=\"/\">echo demo page</a> does that for you.</p>\n</body>\n</html>\n";
+
+/// How long to keep reading after our side of the transport is shut down.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How long a client may take to send its request head (then 408).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,9 +120,9 @@ pub async fn server_handshake(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)
             }
             Err(e) => {
                 // On this error the request's header lines are in `headers`.
-                if e == HandshakeError::MissingHeader("Upgrade") && support::is_plain_http(&headers) {
-                    let body = if support::is_root(machine.head()) { PAGE } else { support::ENDPOINT_PAGE };
-                    stream.write_all(&support::plain_http_answer(body.as_bytes())).await?;
+                if e == HandshakeError::MissingHeader("Upgrade") && is_plain_http(&headers) {
+                    let body = if is_root(machine.head()) { PAGE } else { ENDPOINT_PAGE };
+                    stream.write_all(&plain_http_answer(body.as_bytes())).await?;
                 } else {
                     e.write_response(&mut out).map_err(io_error)?;
                     stream.write_all(&out).await?;
@@ -146,10 +154,9 @@ pub async fn run(mut stream: TcpStream, mut conn: Connection, mut leftover: Vec<
             // and what the peer still sends is read and dropped until it
             // closes too, so no reset throws our Close away.
             stream.shutdown().await?;
-            let _ = tokio::time::timeout(support::LINGER, async {
-                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-            })
-            .await;
+            let _ =
+                tokio::time::timeout(LINGER, async { while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {} })
+                    .await;
             return Ok(());
         }
         let deadline = conn.poll_timeout().map(|at| epoch + at.as_duration());
@@ -200,6 +207,34 @@ fn feed(conn: &mut Connection, assembler: &mut MessageAssembler, input: &mut [u8
         }
     }
     let _ = conn.poll_transmit(out); // the Close a failure queued, if any
+}
+
+/// Whether a GET that lacks `Upgrade` carries no other sign of a WebSocket
+/// handshake either (no `Sec-WebSocket-*` header, `Connection` without
+/// `upgrade`): a browser or curl asking for a page, not a broken client.
+/// `headers` holds the request's header lines, as the machine left them.
+fn is_plain_http(headers: &[Header<'_>]) -> bool {
+    headers.iter().take_while(|h| !h.name.is_empty()).all(|h| {
+        let name = h.name.to_ascii_lowercase();
+        let upgrade_token = name == "connection"
+            && h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
+        !name.starts_with("sec-websocket-") && !upgrade_token
+    })
+}
+
+/// Whether the request line in `head` asks for `/` (with or without a query).
+fn is_root(head: &[u8]) -> bool {
+    let target = head.split(|&b| b == b' ').nth(1).unwrap_or(b"");
+    target == b"/" || target.starts_with(b"/?")
+}
+
+/// A `200 OK` HTML answer that closes the connection.
+fn plain_http_answer(body: &[u8]) -> Vec<u8> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    [head.as_bytes(), body].concat()
 }
 
 fn io_error(e: impl std::fmt::Display) -> io::Error {

@@ -3,11 +3,12 @@
 //! The adapter most programs want: [`connect`] to a `ws://` URL (or
 //! [`client`] over any stream, such as your own TLS stream), [`accept`] a
 //! connection on a server (or [`accept_with`] to look at the request
-//! first), then [`WebSocket::send`] and [`WebSocket::read`] whole
-//! [`Message`]s. Pings are answered, keepalive and dead-peer timers run,
-//! permessage-deflate is applied when enabled, and the connection is closed
-//! the way RFC 6455 §7.1.1 asks. Every protocol rule lives in the sans-IO
-//! layers below; this module only moves bytes ([`Session`] does the rest).
+//! first, [`accept_or_serve`] to also answer browsers with a page), then
+//! [`WebSocket::send`] and [`WebSocket::read`] whole [`Message`]s. Pings
+//! are answered, keepalive and dead-peer timers run, permessage-deflate is
+//! applied when enabled, and the connection is closed the way RFC 6455
+//! §7.1.1 asks. Every protocol rule lives in the sans-IO layers below; this
+//! module only moves bytes ([`Session`] does the rest).
 //!
 //! # Example: a server and a client
 //!
@@ -49,7 +50,11 @@
 //! any other way is an `Err`: [`Error::Protocol`] when the peer broke the
 //! protocol (or a timer found it dead), [`Error::ConnectionLost`] when the
 //! transport ended without a Close. A message larger than you want to hold
-//! can be read piece by piece with [`WebSocket::read_piece`].
+//! can be read piece by piece with [`WebSocket::read_piece`] (and sent so
+//! with [`WebSocket::send_fragment`]); [`WebSocket::read_incoming`] also
+//! reports pings, pongs and the peer's Close. [`WebSocket::set_read_timeout`]
+//! bounds each read call ([`Error::ReadTimeout`]), so one thread can both
+//! read and send what other threads hand it.
 //!
 //! # Time
 //!
@@ -62,7 +67,9 @@
 //!
 //! # Closing
 //!
-//! [`WebSocket::close`] sends a Close and finishes the close handshake.
+//! [`WebSocket::close`] sends a Close and finishes the close handshake;
+//! [`WebSocket::send_close`] sends it and leaves the reading to you, so the
+//! messages already on their way are not dropped.
 //! Whenever the session has sent everything it ever will (a server after
 //! its Close, either side after failing the connection), the adapter shuts
 //! down the stream's write side with [`Stream::shutdown_write`] and keeps
@@ -82,14 +89,15 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::close::{CloseCode, CloseFrame};
+use crate::conn::MessageKind;
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, Request, ResponseError};
 use crate::message::Message;
 use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
 use crate::random::SecureRandom;
 use crate::session::{
-    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
-    UpgradeError,
+    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
+    Streamed, Transport, UpgradeError,
 };
 use crate::time::Instant;
 
@@ -197,11 +205,16 @@ pub enum Error {
     /// The send was refused and changed nothing: a close code that may not
     /// be sent, a reason or ping payload too long, text that is not UTF-8.
     Send(SendError),
+    /// Nothing arrived within the timeout set with
+    /// [`WebSocket::set_read_timeout`]. The connection is intact (and its
+    /// timers ran meanwhile): read again, or send.
+    ReadTimeout,
 }
 
 impl Error {
-    /// Whether this is a timeout: of the opening handshake, of a keepalive
-    /// ping or of the idle timer.
+    /// Whether this is a timeout that ended the connection: of the opening
+    /// handshake, of a keepalive ping or of the idle timer. (Not
+    /// [`Error::ReadTimeout`], after which the connection goes on.)
     pub fn is_timeout(&self) -> bool {
         match self {
             Error::Io(e) => matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock),
@@ -230,6 +243,7 @@ impl std::fmt::Display for Error {
             Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
             Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),
             Error::Send(e) => write!(f, "the send was refused: {e}"),
+            Error::ReadTimeout => f.write_str("nothing arrived within the read timeout"),
         }
     }
 }
@@ -375,22 +389,88 @@ where
 /// # Errors
 ///
 /// As [`accept_with`].
-pub fn accept_with_options<S, F>(mut stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with_options<S, F>(stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
 where
     S: Stream,
     F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
 {
+    accept_inner(stream, options, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>)
+}
+
+/// As [`accept_with_options`], and a plain HTTP request (a `GET` without
+/// any WebSocket header, as a browser sends when the address is opened as
+/// a page) is answered with what `serve` returns: a page, a redirect, a
+/// 404. Then the result is `Ok(None)`: the request was served and the
+/// connection closed. Every path is served by one `decide` or the other.
+///
+/// ```no_run
+/// use wsmachine::{blocking, AcceptOptions, PlainRequest, PlainResponse};
+/// # fn run(stream: std::net::TcpStream) -> Result<(), blocking::Error> {
+/// let page = |_: &PlainRequest| PlainResponse::new(200).header("Content-Type", "text/html").body("<h1>Hello</h1>");
+/// let Some(mut ws) = blocking::accept_or_serve(stream, &AcceptOptions::default(), |_, _| Ok(()), page)? else {
+///     return Ok(()); // a browser got the page
+/// };
+/// while let Some(message) = ws.read()? {
+///     ws.send(message)?;
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept_with`].
+pub fn accept_or_serve<S, F, G>(
+    stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: G,
+) -> Result<Option<WebSocket<S>>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
+    match accept_inner(stream, options, decide, Some(serve)) {
+        Ok(ws) => Ok(Some(ws)),
+        Err(Error::Handshake(UpgradeError::Served(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn accept_inner<S, F, G>(
+    mut stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: Option<G>,
+) -> Result<WebSocket<S>, Error>
+where
+    S: Stream,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
     let epoch = std::time::Instant::now();
     let mut start = ServerStart::new(options);
-    let mut decide = Some(decide);
+    let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = [0u8; 4096];
     loop {
         let result = match read_until(&mut stream, &mut buf, epoch, options.handshake_timeout)? {
             Some(0) => return Err(Error::Handshake(UpgradeError::Incomplete)),
-            Some(n) => start.receive(&buf[..n], |request, answer| match decide.take() {
-                Some(decide) => decide(request, answer),
-                None => Ok(()),
-            }),
+            Some(n) => {
+                let decide = |request: &Request<'_, '_>, answer: &mut Answer| match decide.take() {
+                    Some(decide) => decide(request, answer),
+                    None => Ok(()),
+                };
+                if serve.is_some() {
+                    // Called at most once: the start is done after it.
+                    let serve = |request: &PlainRequest<'_, '_>| match serve.take() {
+                        Some(serve) => serve(request),
+                        None => PlainResponse::new(500),
+                    };
+                    start.receive_or_serve(&buf[..n], decide, serve)
+                } else {
+                    start.receive(&buf[..n], decide)
+                }
+            }
             None => Err(start.timeout()),
         };
         match result {
@@ -501,8 +581,10 @@ pub struct WebSocket<S> {
     stream: S,
     session: Session,
     epoch: std::time::Instant,
-    /// The read timeout last set, to skip setting it again.
-    read_timeout: Option<Option<Duration>>,
+    /// The stream's read timeout last set, to skip setting it again.
+    stream_timeout: Option<Option<Duration>>,
+    /// The bound on each read call ([`WebSocket::set_read_timeout`]).
+    read_timeout: Option<Duration>,
     /// The peer's Close, or the 1006 the session reported.
     peer_close: Option<CloseFrame>,
     error: Option<ProtocolError>,
@@ -517,6 +599,7 @@ impl<S: Stream> WebSocket<S> {
             stream,
             session,
             epoch,
+            stream_timeout: None,
             read_timeout: None,
             peer_close: None,
             error: None,
@@ -539,8 +622,42 @@ impl<S: Stream> WebSocket<S> {
         self.flush()
     }
 
+    /// Sends one piece of a message streamed in fragments, for messages
+    /// too large to hold whole (the counterpart of
+    /// [`read_piece`](Self::read_piece)): the first piece's `kind` is the
+    /// message's, the last has `fin` set. Pings and other messages' frames
+    /// may not interleave with a streamed message's pieces (only pings,
+    /// pongs and a Close may). Text pieces may split a character; the
+    /// whole message must be UTF-8.
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::Read;
+    /// use wsmachine::MessageKind;
+    /// let mut file = std::fs::File::open("upload.bin")?;
+    /// let mut chunk = vec![0u8; 64 * 1024];
+    /// loop {
+    ///     let n = file.read(&mut chunk)?;
+    ///     ws.send_fragment(MessageKind::Binary, &chunk[..n], n == 0)?;
+    ///     if n == 0 {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and [`Error::Send`] for a piece out of
+    /// order (a new message before the last one's final piece).
+    pub fn send_fragment(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        self.session.send_fragment(kind, data, fin)?;
+        self.flush()
+    }
+
     /// Sends a ping (at most 125 bytes of payload); its pong is read like
-    /// any other input and not reported.
+    /// any other input and reported only by
+    /// [`read_incoming`](Self::read_incoming).
     ///
     /// # Errors
     ///
@@ -561,6 +678,7 @@ impl<S: Stream> WebSocket<S> {
     /// our Close sent first); [`Error::ConnectionLost`] when the transport
     /// ended without a Close; [`Error::Io`] when the stream fails.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        let deadline = self.read_deadline();
         loop {
             match self.session.poll_message() {
                 Ok(Some(Incoming::Message(message))) => {
@@ -570,10 +688,91 @@ impl<S: Stream> WebSocket<S> {
                 Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
                 Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => {}
                 Ok(None) if self.transport_closed => return self.outcome().map(|()| None),
-                Ok(None) => self.advance()?,
+                Ok(None) => self.advance(deadline)?,
                 Err(e) => self.error = Some(e),
             }
         }
+    }
+
+    /// Reads the next thing the peer sent, control frames included: a
+    /// whole message, a ping (already answered), a pong (to a
+    /// [`ping`](Self::ping)), or the peer's Close (our answer is sent; keep
+    /// reading until `Ok(None)`, which comes once the connection is over,
+    /// as for [`read`](Self::read)).
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>) -> Result<(), wsmachine::blocking::Error> {
+    /// use wsmachine::Incoming;
+    /// ws.ping(b"are you there?")?;
+    /// while let Some(incoming) = ws.read_incoming()? {
+    ///     match incoming {
+    ///         Incoming::Pong(payload) if payload.as_bytes() == b"are you there?" => break,
+    ///         Incoming::Message(message) => println!("{message:?}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn read_incoming(&mut self) -> Result<Option<Incoming>, Error> {
+        let deadline = self.read_deadline();
+        loop {
+            match self.session.poll_message() {
+                // The end without a Close frame (1006): reported by the outcome.
+                Ok(Some(Incoming::Close(frame))) if frame.code() == CloseCode::ABNORMAL => {
+                    self.peer_close = Some(frame);
+                }
+                Ok(Some(incoming)) => {
+                    if let Incoming::Close(frame) = incoming {
+                        self.peer_close = Some(frame);
+                    }
+                    self.flush_soon();
+                    return Ok(Some(incoming));
+                }
+                Ok(None) if self.transport_closed => return self.outcome().map(|()| None),
+                Ok(None) => self.advance(deadline)?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    /// Bounds how long each [`read`](Self::read),
+    /// [`read_incoming`](Self::read_incoming) and
+    /// [`read_piece`](Self::read_piece) call waits: once `timeout` passes
+    /// with nothing to return, it returns [`Error::ReadTimeout`] and the
+    /// connection goes on, so one thread can read and also send what other
+    /// threads hand it. `None` (the default) waits as long as it takes.
+    /// The timers run either way; [`close`](Self::close) is bounded by the
+    /// close timeout alone.
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>, outbox: std::sync::mpsc::Receiver<String>) -> Result<(), wsmachine::blocking::Error> {
+    /// use std::time::Duration;
+    /// use wsmachine::blocking::Error;
+    /// ws.set_read_timeout(Some(Duration::from_millis(50)));
+    /// loop {
+    ///     while let Ok(text) = outbox.try_recv() {
+    ///         ws.send(text)?;
+    ///     }
+    ///     match ws.read() {
+    ///         Ok(Some(message)) => println!("{message:?}"),
+    ///         Ok(None) => return Ok(()),
+    ///         Err(Error::ReadTimeout) => {}
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// When the read call starting now gives up.
+    fn read_deadline(&self) -> Option<std::time::Instant> {
+        self.read_timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout))
     }
 
     /// Reads the next piece of a message, as it arrives, for messages too
@@ -598,6 +797,7 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_piece(&mut self) -> Result<Option<Piece<'_>>, Error> {
+        let deadline = self.read_deadline();
         loop {
             match self.session.piece_ready() {
                 Ok(true) if self.session.has_piece() => break,
@@ -607,7 +807,7 @@ impl<S: Stream> WebSocket<S> {
                     }
                 }
                 Ok(false) if self.transport_closed => return self.outcome().map(|()| None),
-                Ok(false) => self.advance()?,
+                Ok(false) => self.advance(deadline)?,
                 Err(e) => self.error = Some(e),
             }
         }
@@ -629,20 +829,44 @@ impl<S: Stream> WebSocket<S> {
     /// [`Error::Send`] for a code that may not be sent or a reason too
     /// long (nothing is sent then); [`Error::Io`] when the stream fails.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        match self.session.send_close(code, reason) {
-            Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {}
-            Err(e) => return Err(Error::Send(e)),
-        }
-        self.we_closed = true;
+        self.start_close(code, reason)?;
         loop {
             match self.session.poll_message() {
                 Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
                 Ok(Some(_)) => {}
                 Ok(None) if self.transport_closed => return Ok(()),
-                Ok(None) => self.advance()?,
+                Ok(None) => self.advance(None)?,
                 Err(e) => self.error = Some(e),
             }
         }
+    }
+
+    /// Starts the close handshake and returns: sends a Close with `code`
+    /// and `reason` (at most 123 bytes). Keep reading: messages the peer
+    /// sent before it saw our Close still come, then `Ok(None)` once the
+    /// close handshake is done and the stream with it (or the close timeout
+    /// passed; [`close_frame`](Self::close_frame) then has code 1006).
+    /// [`close`](Self::close) does both, dropping those messages.
+    ///
+    /// # Errors
+    ///
+    /// As [`close`](Self::close).
+    pub fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.start_close(code, reason)?;
+        // The close timeout starts now, not at the next read.
+        let now = Instant::from_duration(self.epoch.elapsed());
+        self.session.handle_timeout(now);
+        self.flush()
+    }
+
+    /// Queues our Close (unless the connection is already closing).
+    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        match self.session.send_close(code, reason) {
+            Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {}
+            Err(e) => return Err(Error::Send(e)),
+        }
+        self.we_closed = true;
+        Ok(())
     }
 
     /// The subprotocol agreed in the handshake, if any.
@@ -718,10 +942,10 @@ impl<S: Stream> WebSocket<S> {
     }
 
     /// One turn: timers, output, the transport's fate, then one read
-    /// bounded by the next deadline. Once the connection is over, a
-    /// failing stream only ends it.
-    fn advance(&mut self) -> Result<(), Error> {
-        match self.step() {
+    /// bounded by the next deadline (the timers' or the read call's).
+    /// Once the connection is over, a failing stream only ends it.
+    fn advance(&mut self, deadline: Option<std::time::Instant>) -> Result<(), Error> {
+        match self.step(deadline) {
             Err(Error::Io(_)) if self.session.is_finished() || self.we_closed => {
                 self.transport_closed = true;
                 Ok(())
@@ -730,7 +954,7 @@ impl<S: Stream> WebSocket<S> {
         }
     }
 
-    fn step(&mut self) -> Result<(), Error> {
+    fn step(&mut self, deadline: Option<std::time::Instant>) -> Result<(), Error> {
         let now = Instant::from_duration(self.epoch.elapsed());
         self.session.handle_timeout(now);
         self.flush()?;
@@ -748,11 +972,18 @@ impl<S: Stream> WebSocket<S> {
             }
             Transport::Open => {}
         }
-        let wait =
-            self.session.poll_timeout().map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
-        if self.read_timeout != Some(wait) {
+        let mut wait = self.session.poll_timeout().map(|at| at.saturating_duration_since(now));
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::ReadTimeout);
+            }
+            wait = Some(wait.map_or(left, |wait| wait.min(left)));
+        }
+        let wait = wait.map(|wait| wait.max(Duration::from_millis(1)));
+        if self.stream_timeout != Some(wait) {
             self.stream.set_read_timeout(wait).map_err(|e| self.lost(e))?;
-            self.read_timeout = Some(wait);
+            self.stream_timeout = Some(wait);
         }
         match self.stream.read(self.session.read_buf()) {
             Ok(0) => self.session.receive_eof(),

@@ -299,8 +299,8 @@ pub use options::{
 };
 #[cfg(feature = "alloc")]
 pub use session::{
-    Answer, ClientStart, Incoming, Piece, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
-    UpgradeError, READ_CHUNK,
+    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
+    Streamed, Transport, UpgradeError, READ_CHUNK,
 };
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};

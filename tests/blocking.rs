@@ -1,5 +1,6 @@
 //! The blocking adapter over loopback TCP: echo, the server's decision,
-//! compression, timers and the closing of the transport. Timeouts here are
+//! plain HTTP requests, fragments and control frames, compression, timers,
+//! read timeouts and the closing of the transport. Timeouts here are
 //! short so the tests end quickly; none is a measured threshold.
 
 use std::io::{ErrorKind, Read, Write};
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use wsmachine::blocking::{self, Error};
 use wsmachine::{
-    accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Message, ProtocolError, Rejection,
-    ResponseError, UpgradeError,
+    accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Incoming, Message, MessageKind,
+    PlainRequest, PlainResponse, ProtocolError, Rejection, ResponseError, UpgradeError,
 };
 
 /// A listener on a free port and its `ws://` URL.
@@ -324,4 +325,122 @@ fn a_client_failure_shuts_down_its_write_side() {
     assert_eq!((wire.len(), wire[0], wire[1]), (2 + 4 + 2, 0x88, 0x82));
     drop(server);
     assert!(matches!(client.join().unwrap(), Err(Error::Protocol(ProtocolError::MaskedFrame))));
+}
+
+#[test]
+fn a_plain_request_is_served_and_an_upgrade_still_accepted() {
+    let (listener, url) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let page = |request: &PlainRequest| {
+            assert_eq!(request.split_path(), ("/index", Some("x=1")));
+            assert_eq!(request.header("accept"), Some(&b"text/html"[..]));
+            PlainResponse::new(200).header("Content-Type", "text/plain").body("a page")
+        };
+        let (stream, _) = listener.accept().unwrap();
+        let served = blocking::accept_or_serve(stream, &AcceptOptions::default(), |_, _| Ok(()), page).unwrap();
+        assert!(served.is_none());
+        // Another method is not a plain request: it keeps its status.
+        let (stream, _) = listener.accept().unwrap();
+        let no_page = |_: &PlainRequest| panic!("a POST is not served");
+        let refused = blocking::accept_or_serve(stream, &AcceptOptions::default(), |_, _| Ok(()), no_page);
+        assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Request(HandshakeError::MethodNotAllowed)))));
+        let (stream, _) = listener.accept().unwrap();
+        let no_page = |_: &PlainRequest| panic!("an upgrade is not served");
+        let mut ws = blocking::accept_or_serve(stream, &AcceptOptions::default(), |_, _| Ok(()), no_page)
+            .unwrap()
+            .expect("an upgrade");
+        while let Some(message) = ws.read().unwrap() {
+            ws.send(message).unwrap();
+        }
+    });
+    let mut browser = TcpStream::connect(addr).unwrap();
+    browser.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    browser.write_all(b"GET /index?x=1 HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n").unwrap();
+    let answer = String::from_utf8(read_to_end(&mut browser)).unwrap();
+    assert_eq!(
+        answer,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\nConnection: close\r\n\r\na page"
+    );
+    drop(browser); // the server waits for the end of the connection
+    let mut poster = TcpStream::connect(addr).unwrap();
+    poster.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    poster.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(String::from_utf8(read_to_end(&mut poster)).unwrap().starts_with("HTTP/1.1 405 "));
+    drop(poster);
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send("hi").unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn fragments_pings_pongs_and_the_close_through_read_incoming() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send_fragment(MessageKind::Text, "κό".as_bytes().get(..3).unwrap(), false).unwrap();
+    ws.ping(b"between").unwrap();
+    ws.send_fragment(MessageKind::Text, "κό".as_bytes().get(3..).unwrap(), true).unwrap();
+    // A new message may not start before the last one's final piece.
+    ws.send_fragment(MessageKind::Binary, b"a", false).unwrap();
+    assert!(matches!(ws.send("whole"), Err(Error::Send(_))));
+    ws.send_fragment(MessageKind::Binary, b"b", true).unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match ws.read_incoming().unwrap() {
+            Some(Incoming::Pong(payload)) => seen.push(format!("pong {:?}", payload.as_bytes())),
+            Some(Incoming::Message(message)) => seen.push(format!("{message:?}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    let text = format!("{:?}", Message::text("κό"));
+    let binary = format!("{:?}", Message::binary(b"ab".to_vec()));
+    assert_eq!(seen, [format!("pong {:?}", b"between"), text, binary]);
+    ws.send_close(CloseCode(4001), "bye").unwrap();
+    match ws.read_incoming().unwrap() {
+        Some(Incoming::Close(frame)) => assert_eq!((frame.code(), frame.reason()), (CloseCode(4001), "bye")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ws.read_incoming().unwrap(), None);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn after_send_close_the_messages_already_on_their_way_are_read() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send("on its way").unwrap();
+    ws.send_close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(ws.send("too late"), Err(Error::Closed)));
+    assert_eq!(ws.read().unwrap(), Some(Message::text("on its way")));
+    assert_eq!(ws.read().unwrap(), None);
+    assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::NORMAL));
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_read_timeout_returns_and_the_connection_goes_on() {
+    let (listener, url) = listen();
+    let (timed_out, wait) = std::sync::mpsc::channel();
+    let server = thread::spawn(move || {
+        let mut server = raw_server(&listener);
+        wait.recv().unwrap();
+        // A text "hi" and a Close 1000; the client's text (masked, 16
+        // bytes), then its Close (8 bytes).
+        server.write_all(&[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xE8]).unwrap();
+        let mut frames = [0u8; 16 + 8];
+        server.read_exact(&mut frames).unwrap();
+        assert_eq!([frames[0], frames[1], frames[16], frames[17]], [0x81, 0x8A, 0x88, 0x82]);
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.set_read_timeout(Some(Duration::from_millis(20)));
+    assert!(matches!(ws.read(), Err(Error::ReadTimeout)));
+    assert!(matches!(ws.read_incoming(), Err(Error::ReadTimeout)));
+    ws.send("still open").unwrap();
+    timed_out.send(()).unwrap();
+    ws.set_read_timeout(None);
+    assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
+    assert_eq!(ws.read().unwrap(), None);
+    server.join().unwrap();
 }

@@ -1,7 +1,5 @@
 //! The `echo_server` and `client` examples' own code, talking over a real
 //! loopback socket (127.0.0.1, an ephemeral port, bounded in time).
-// Each example includes the shared `support` module itself.
-#![allow(clippy::duplicate_mod)]
 
 use std::io::{Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -19,7 +17,7 @@ mod client;
 fn start_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
     let addr = listener.local_addr().expect("bound address");
-    thread::spawn(move || echo_server::serve(listener));
+    thread::spawn(move || echo_server::serve(listener, &echo_server::options()));
     addr
 }
 
@@ -41,7 +39,8 @@ fn client_lines_come_back_from_the_echo_server() {
     let addr = start_server();
     let input = Cursor::new("hello\nκόσμε 🌍\n\nlast line\n".as_bytes().to_vec());
     let mut output = Vec::new();
-    client::run(&format!("ws://{addr}/any/path?q=1"), input, &mut output).expect("client run");
+    let options = wsmachine::ConnectOptions::default();
+    client::run(&format!("ws://{addr}/any/path?q=1"), &options, input, &mut output).expect("client run");
     let output = String::from_utf8(output).expect("UTF-8 output");
     assert_eq!(output, "hello\nκόσμε 🌍\n\nlast line\n[closed: 1000 ]\n");
 }

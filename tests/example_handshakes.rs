@@ -1,19 +1,20 @@
-//! The examples' own handshake code (`examples/support/mod.rs` and
-//! `tokio_echo`) with the peer's head split at every byte: over in-memory
-//! streams whose reads return exactly the pieces given, so every split the
-//! network could make is tried, deterministically.
-// Each example includes the shared `support` module itself.
-#![allow(clippy::duplicate_mod)]
+//! The examples' handshakes (`echo_server` and `client` on the blocking
+//! adapter, `tokio_echo`'s own) with the peer's head split at every byte:
+//! over in-memory streams whose reads return exactly the pieces given, so
+//! every split the network could make is tried, deterministically.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
+use wsmachine::{blocking, AcceptOptions, Message};
 
-#[path = "../examples/support/mod.rs"]
-mod support;
+#[allow(dead_code)]
+#[path = "../examples/echo_server.rs"]
+mod echo_server;
 
 #[allow(dead_code)]
 #[path = "../examples/tokio_echo.rs"]
@@ -82,6 +83,17 @@ impl Write for Script {
     }
 }
 
+/// Reads never wait: the pieces are all there.
+impl blocking::Stream for Script {
+    fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl tokio::io::AsyncRead for Script {
     fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -125,15 +137,14 @@ fn expected_leftover(data: &[u8], head_len: usize, how: &str) -> Vec<u8> {
 fn echo_server_handshake_with_the_request_split_anywhere() {
     let data = [REQUEST, HELLO].concat();
     for (how, mut stream) in Script::all(&data) {
-        let upgrade = support::server_handshake_on(&mut stream, wsmachine::Config::default(), b"page");
-        let Ok(support::Upgrade::WebSocket { path, leftover, .. }) = upgrade else {
-            panic!("{how}: no upgrade; answered {}", answer_text(&stream))
-        };
-        assert_eq!(path, "/chat?room=1", "{how}");
-        assert_eq!(leftover, expected_leftover(&data, REQUEST.len(), &how), "{how}");
+        // The stream ends after "Hello" without a Close: the connection is lost.
+        let ended = echo_server::handle(&mut stream, "test", &echo_server::options());
+        assert!(matches!(ended, Err(blocking::Error::ConnectionLost)), "{how}: {ended:?}");
         let answer = answer_text(&stream);
         assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{how}: {answer}");
         assert!(answer.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{how}: {answer}");
+        // The frame that came with the head was handed on and echoed.
+        assert!(stream.written.ends_with(b"\r\n\r\n\x81\x05Hello"), "{how}: {answer}");
     }
 }
 
@@ -155,8 +166,9 @@ fn tokio_echo_handshake_with_the_request_split_anywhere() {
 fn server_answers(request: &[u8], mut check: impl FnMut(&str, &str)) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
     for (how, mut stream) in Script::all(request) {
-        let upgrade = support::server_handshake_on(&mut stream, wsmachine::Config::default(), b"the demo page");
-        assert!(matches!(upgrade, Ok(support::Upgrade::Answered)), "{how}");
+        // A page is served (`Ok`), or the request refused with its status.
+        let served = echo_server::handle(&mut stream, "test", &AcceptOptions::default());
+        assert!(matches!(served, Ok(()) | Err(blocking::Error::Handshake(_))), "{how}: {served:?}");
         check(&format!("echo_server, {how}"), &answer_text(&stream));
     }
     for (how, mut stream) in Script::all(request) {
@@ -172,8 +184,7 @@ fn a_plain_get_gets_a_page_on_any_path() {
     server_answers(root, |how, answer| {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{how}: {answer}");
         assert!(answer.contains("text/html"), "{how}: {answer}");
-        // echo_server serves the page it was given; tokio_echo its own.
-        assert!(answer.ends_with("the demo page") || answer.contains("new WebSocket("), "{how}: {answer}");
+        assert!(answer.contains("new WebSocket("), "{how}: {answer}");
     });
     let echo = b"GET /echo?x=1 HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n";
     server_answers(echo, |how, answer| {
@@ -218,6 +229,9 @@ impl Read for MockServer {
 
 impl Write for MockServer {
     fn write(&mut self, request: &[u8]) -> io::Result<usize> {
+        if self.script.is_some() {
+            return Ok(request.len()); // frames after the handshake
+        }
         let mut server = ServerHandshake::default();
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
         let Ok(Status::Complete(req)) = server.receive(request, &mut headers) else {
@@ -238,6 +252,16 @@ impl Write for MockServer {
     }
 }
 
+impl blocking::Stream for MockServer {
+    fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 fn client_handshake_with_the_answer_split_anywhere() {
     // An unmasked text frame "Hello" (RFC 6455 §5.7) right behind the answer.
@@ -249,25 +273,11 @@ fn client_handshake_with_the_answer_split_anywhere() {
     let Ok(Status::Complete(req)) = server.receive(REQUEST, &mut headers) else { panic!("valid request") };
     let head_len = req.accept(&Accept::default(), &mut answer).expect("accept");
     for split in (0..=head_len + FRAME.len()).map(Some).chain([None]) {
-        let connect = |host: &str, port: u16| {
-            assert_eq!((host, port), ("localhost", 9001));
-            Ok(MockServer { split, frame: FRAME, script: None })
-        };
-        let connected = support::client_handshake_via(
-            "ws://localhost:9001/",
-            &[],
-            support::DeflateOffer::None,
-            wsmachine::Config::default(),
-            connect,
-        );
-        let (_, _, leftover, _) = connected.unwrap_or_else(|e| panic!("split {split:?}: {e}"));
-        // The frame bytes that came in the read completing the answer.
-        let expected = match split {
-            // One read (at 0 or at the end), or the head ends in the second read.
-            Some(at) if at == 0 || at < head_len => FRAME,
-            Some(at) => &FRAME[..at - head_len],
-            None => &[][..], // one byte per read: the head ends a read of its own
-        };
-        assert_eq!(leftover, expected, "split {split:?}");
+        let stream = MockServer { split, frame: FRAME, script: None };
+        let mut ws =
+            blocking::client("ws://localhost:9001/", stream).unwrap_or_else(|e| panic!("split {split:?}: {e}"));
+        // The frame bytes that came in the read completing the answer reach the connection.
+        let hello = ws.read().unwrap_or_else(|e| panic!("split {split:?}: {e}"));
+        assert_eq!(hello, Some(Message::text("Hello")), "split {split:?}");
     }
 }

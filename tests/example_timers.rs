@@ -3,15 +3,13 @@
 //! `echo_server` and `tokio_echo` drop a peer that goes silent after the
 //! handshake, answer a request head that never ends with 408, and the
 //! `client` closes its transport when its Close is never answered.
-// Each example includes the shared `support` module itself.
-#![allow(clippy::duplicate_mod)]
 
 use std::io::{Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsmachine::{Config, FrameHeader, HeaderStatus, OpCode};
+use wsmachine::{AcceptOptions, Config, ConnectOptions, FrameHeader, HeaderStatus, OpCode};
 
 #[allow(dead_code)]
 #[path = "../examples/echo_server.rs"]
@@ -36,6 +34,11 @@ fn short_keepalive() -> Config {
         close_timeout: Some(Duration::from_millis(300)),
         ..Config::default()
     }
+}
+
+/// `echo_server`'s options with [`short_keepalive`].
+fn echo_options() -> AcceptOptions {
+    AcceptOptions { config: short_keepalive(), ..echo_server::options() }
 }
 
 fn listener() -> (TcpListener, SocketAddr) {
@@ -92,7 +95,7 @@ fn assert_dropped_after_a_ping(stream: &mut TcpStream) {
 #[test]
 fn echo_server_drops_a_peer_that_goes_silent() {
     let (listener, addr) = listener();
-    thread::spawn(move || echo_server::serve_with(listener, short_keepalive()));
+    thread::spawn(move || echo_server::serve(listener, &echo_options()));
     let mut stream = silent_client(addr);
     assert_dropped_after_a_ping(&mut stream);
 }
@@ -118,7 +121,7 @@ fn tokio_echo_drops_a_peer_that_goes_silent() {
 #[test]
 fn a_pong_keeps_the_connection_alive() {
     let (listener, addr) = listener();
-    thread::spawn(move || echo_server::serve_with(listener, short_keepalive()));
+    thread::spawn(move || echo_server::serve(listener, &echo_options()));
     let mut stream = silent_client(addr);
     // Answer three keepalive pings with masked pongs: still connected.
     for _ in 0..3 {
@@ -131,6 +134,19 @@ fn a_pong_keeps_the_connection_alive() {
     let frames = frames_until_eof(&mut stream);
     assert_eq!(frames.last().map(|f| f.0), Some(OpCode::Close), "{frames:?}");
     assert!(frames.iter().all(|(op, _)| matches!(op, OpCode::Ping | OpCode::Close)));
+}
+
+#[test]
+fn echo_server_answers_a_request_head_that_never_ends_with_408() {
+    let (listener, addr) = listener();
+    let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(300)), ..echo_server::options() };
+    thread::spawn(move || echo_server::serve(listener, &options));
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a bound on the test");
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("half a head");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("the answer, then the end");
+    assert!(answer.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&answer));
 }
 
 #[test]
@@ -184,7 +200,8 @@ fn client_closes_its_transport_when_its_close_is_never_answered() {
     let started = Instant::now();
     let mut output = Vec::new();
     let config = Config { close_timeout: Some(Duration::from_millis(300)), ..Config::default() };
-    client::run_with(&format!("ws://{addr}/"), config, Cursor::new("hello\n"), &mut output).expect("client run");
+    let options = ConnectOptions { config, ..ConnectOptions::default() };
+    client::run(&format!("ws://{addr}/"), &options, Cursor::new("hello\n"), &mut output).expect("client run");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(String::from_utf8_lossy(&output), "[gave up: close handshake timeout]\n");
     let seen = server.join().expect("server thread");

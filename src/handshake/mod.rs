@@ -136,6 +136,11 @@ pub use head::Header;
 pub use server::{Accept, Request, ServerHandshake};
 pub use write::Reject;
 
+#[cfg(feature = "alloc")]
+pub(crate) use server::parse_plain_request;
+#[cfg(feature = "alloc")]
+pub(crate) use write::write_closing_answer;
+
 /// Default maximum size of a handshake head, in bytes: 8 KiB.
 pub const DEFAULT_MAX_HEAD_LEN: usize = 8 * 1024;
 

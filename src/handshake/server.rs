@@ -327,6 +327,38 @@ pub(crate) fn parse_request<'h, 'b>(
     })
 }
 
+/// A complete head that [`parse_request`] refused only for its missing
+/// `Upgrade` (so a well-formed HTTP/1.1 `GET`), read as a plain HTTP
+/// request: its target, its origin-form path and its header lines. `None`
+/// when a header shows a WebSocket handshake after all (a `Sec-WebSocket-*`
+/// header, or `upgrade` in `Connection`): that is a broken client, not a
+/// browser or curl asking for a page.
+#[cfg(feature = "alloc")]
+pub(crate) fn parse_plain_request<'h, 'b>(
+    head: &'b [u8],
+    headers: &'h mut [Header<'b>],
+) -> Option<(&'b str, &'b str, &'h [Header<'b>])> {
+    let head_text = crate::utf8::as_str(head);
+    let (line, rest) = split_line(head);
+    let target = sub_str(head_text, line.split(|&b| b == b' ').nth(1)?)?;
+    let path = if target.starts_with('/') {
+        target
+    } else {
+        match split_absolute(target)? {
+            (_, "") => "/",
+            (_, path) => path,
+        }
+    };
+    let count = parse_headers(head_text, rest, &mut *headers).ok()?;
+    let headers: &'h [Header<'b>] = headers;
+    let headers = headers.get(..count)?;
+    let websocket = headers.iter().any(|h| {
+        let sec = h.name.get(..14).is_some_and(|p| p.eq_ignore_ascii_case("sec-websocket-"));
+        sec || (h.name.eq_ignore_ascii_case("Connection") && lists_token(h.value, "upgrade"))
+    });
+    (!websocket).then_some((target, path, headers))
+}
+
 /// A header that must appear at most once: its first value, and whether
 /// another followed.
 #[derive(Debug, Clone, Copy, Default)]

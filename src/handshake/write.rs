@@ -187,19 +187,32 @@ impl Reject<'_> {
         if !(300..=599).contains(&self.status) {
             return Err(UsageError::InvalidStatus);
         }
-        check_extra_headers(self.extra_headers)?;
-        let n = write_with(out, |w| {
-            put_status_line(w, self.status);
-            for (name, value) in self.extra_headers {
-                put_header(w, name, value.as_bytes());
-            }
-            w.put(b"Content-Length: ");
-            put_decimal(w, self.body.len() as u64);
-            w.put(b"\r\nConnection: close\r\n\r\n");
-            w.put(self.body);
-        })?;
-        Ok(n)
+        write_closing_answer(self.status, self.extra_headers, self.body, out)
     }
+}
+
+/// Writes an answer after which the connection closes: status line, extra
+/// headers (checked), `Content-Length`, `Connection: close`, blank line,
+/// body. The caller checks that the status fits the answer. On error
+/// nothing was written.
+pub(crate) fn write_closing_answer<O: Output + ?Sized>(
+    status: u16,
+    extra_headers: &[(&str, &str)],
+    body: &[u8],
+    out: &mut O,
+) -> Result<usize, UsageError> {
+    check_extra_headers(extra_headers)?;
+    let n = write_with(out, |w| {
+        put_status_line(w, status);
+        for (name, value) in extra_headers {
+            put_header(w, name, value.as_bytes());
+        }
+        w.put(b"Content-Length: ");
+        put_decimal(w, body.len() as u64);
+        w.put(b"\r\nConnection: close\r\n\r\n");
+        w.put(body);
+    })?;
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 mod start;
 
-pub use start::{Answer, ClientStart, Rejection, RequestParts, ServerStart, UpgradeError};
+pub use start::{Answer, ClientStart, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, UpgradeError};
 
 use alloc::string::String;
 use alloc::vec::Vec;

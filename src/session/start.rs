@@ -10,8 +10,8 @@ use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
 use crate::handshake::{
-    Accept, ClientHandshake, ClientOptions, HandshakeError, Header, Reject, Request, Response, ResponseError,
-    ServerHandshake, Status, UsageError, DEFAULT_MAX_HEADERS,
+    parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, HandshakeError, Header, Reject,
+    Request, Response, ResponseError, ServerHandshake, Status, UsageError, DEFAULT_MAX_HEADERS,
 };
 use crate::options::{AcceptOptions, ConnectOptions};
 use crate::random::{RandomSource, SecureRandom};
@@ -30,6 +30,11 @@ pub enum UpgradeError {
     Request(HandshakeError),
     /// Server: the application refused the request with this status.
     Rejected(u16),
+    /// Server: the request was a plain HTTP request, not an upgrade, and
+    /// the application answered it with this status (a page, see
+    /// [`ServerStart::receive_or_serve`]). Not a failure: there is simply
+    /// no WebSocket connection.
+    Served(u16),
     /// Client: the server's answer is not an acceptance. A status other
     /// than 101 is [`ResponseError::UnexpectedStatus`]; an answer that did
     /// not arrive within the handshake timeout is
@@ -55,7 +60,7 @@ impl UpgradeError {
     pub fn status(&self) -> Option<u16> {
         match self {
             UpgradeError::Request(e) => Some(e.status()),
-            UpgradeError::Rejected(status) => Some(*status),
+            UpgradeError::Rejected(status) | UpgradeError::Served(status) => Some(*status),
             UpgradeError::Response(ResponseError::UnexpectedStatus { status, .. }) => Some(*status),
             UpgradeError::Usage(_) => Some(500),
             _ => None,
@@ -68,6 +73,9 @@ impl core::fmt::Display for UpgradeError {
         match self {
             UpgradeError::Request(e) => write!(f, "the client's request was refused with {}: {e}", e.status()),
             UpgradeError::Rejected(status) => write!(f, "the request was refused with {status}"),
+            UpgradeError::Served(status) => {
+                write!(f, "the request was not a WebSocket upgrade; it was answered with {status}")
+            }
             UpgradeError::Response(e) => write!(f, "the server's answer was refused: {e}"),
             #[cfg(feature = "deflate")]
             UpgradeError::Deflate(e) => write!(f, "the server's permessage-deflate answer was refused: {e}"),
@@ -127,6 +135,92 @@ impl Rejection {
     /// A refusal with `status`, no headers and no body.
     pub fn new(status: u16) -> Self {
         Rejection { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A plain HTTP request: a `GET` that carries no sign of a WebSocket
+/// handshake (no `Upgrade`, no `Sec-WebSocket-*` header, no `upgrade` in
+/// `Connection`), as a browser or curl sends when the WebSocket's address
+/// is opened as a page. [`ServerStart::receive_or_serve`] (and the
+/// adapters' `accept_or_serve`) hand it to the application, which answers
+/// it with a [`PlainResponse`]; the connection is then closed.
+///
+/// Any other request that is not a valid upgrade (another method, a
+/// broken handshake) is still answered with its error's status.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainRequest<'h, 'b> {
+    target: &'b str,
+    path: &'b str,
+    headers: &'h [Header<'b>],
+}
+
+impl<'h, 'b> PlainRequest<'h, 'b> {
+    /// The request target exactly as sent (`/path?query`, or an absolute
+    /// `http(s)://authority/path?query`).
+    pub fn target(&self) -> &'b str {
+        self.target
+    }
+
+    /// The path with its query (`/index.html?x=1`); for an absolute-form
+    /// target, the part after the authority.
+    pub fn path(&self) -> &'b str {
+        self.path
+    }
+
+    /// The path and the query (without `?`), split.
+    pub fn split_path(&self) -> (&'b str, Option<&'b str>) {
+        match self.path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.path, None),
+        }
+    }
+
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// All header lines, in order.
+    pub fn headers(&self) -> &'h [Header<'b>] {
+        self.headers
+    }
+}
+
+/// The answer to a [`PlainRequest`]: a status from 200 to 599, headers and
+/// a body, sent with `Content-Length` and `Connection: close`.
+///
+/// ```
+/// use wsmachine::PlainResponse;
+/// let page = PlainResponse::new(200).header("Content-Type", "text/plain").body("a WebSocket endpoint\n");
+/// assert_eq!(page.status, 200);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainResponse {
+    /// The HTTP status, 200–599 (another is answered as 500).
+    pub status: u16,
+    /// Headers to send (`Content-Type`, `Location`…); not `Content-Length`,
+    /// `Connection` nor any the handshake owns.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl PlainResponse {
+    /// An answer with `status`, no headers and no body.
+    pub fn new(status: u16) -> Self {
+        PlainResponse { status, headers: Vec::new(), body: Vec::new() }
     }
 
     /// Adds a header.
@@ -229,6 +323,54 @@ impl<'o> ServerStart<'o> {
     where
         F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
     {
+        self.receive_inner(input, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>)
+    }
+
+    /// As [`receive`](Self::receive), and a [`PlainRequest`] (a `GET`
+    /// without any WebSocket header: a browser opening the address as a
+    /// page) goes to `serve`, whose [`PlainResponse`] becomes the answer
+    /// in [`response`](Self::response), with the error
+    /// [`UpgradeError::Served`]: write it, then shut down the write side
+    /// and close, as after any other error.
+    ///
+    /// ```
+    /// use wsmachine::{AcceptOptions, PlainRequest, PlainResponse, ServerStart, UpgradeError};
+    ///
+    /// let options = AcceptOptions::default();
+    /// let mut start = ServerStart::new(&options);
+    /// let page = |_: &PlainRequest| PlainResponse::new(200).header("Content-Type", "text/plain").body("hello\n");
+    /// let result = start.receive(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", |_, _| Ok(()));
+    /// assert_eq!(result.err(), Some(UpgradeError::Request(wsmachine::HandshakeError::MissingHeader("Upgrade"))));
+    ///
+    /// let mut start = ServerStart::new(&options);
+    /// let result = start.receive_or_serve(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", |_, _| Ok(()), page);
+    /// assert_eq!(result.err(), Some(UpgradeError::Served(200)));
+    /// assert!(start.response().starts_with(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"));
+    /// assert!(start.response().ends_with(b"Connection: close\r\n\r\nhello\n"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](Self::receive), and [`UpgradeError::Served`] once a
+    /// plain request was answered.
+    pub fn receive_or_serve<F, G>(&mut self, input: &[u8], decide: F, serve: G) -> Result<Option<Session>, UpgradeError>
+    where
+        F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+        G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+    {
+        self.receive_inner(input, decide, Some(serve))
+    }
+
+    fn receive_inner<F, G>(
+        &mut self,
+        input: &[u8],
+        decide: F,
+        serve: Option<G>,
+    ) -> Result<Option<Session>, UpgradeError>
+    where
+        F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+        G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+    {
         if self.done {
             return Err(UpgradeError::Done);
         }
@@ -238,6 +380,12 @@ impl<'o> ServerStart<'o> {
             Ok(fed) => fed,
             Err(e) => {
                 self.done = true;
+                if let (HandshakeError::MissingHeader("Upgrade"), Some(serve)) = (e, serve) {
+                    let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
+                    if let Some((target, path, headers)) = parse_plain_request(self.machine.head(), &mut headers) {
+                        return Err(answer_plain(&mut self.response, &serve(&PlainRequest { target, path, headers })));
+                    }
+                }
                 return Err(refuse(&mut self.response, e));
             }
         };
@@ -312,6 +460,20 @@ fn refuse(response: &mut Vec<u8>, e: HandshakeError) -> UpgradeError {
     response.clear();
     let _ = e.write_response(response);
     UpgradeError::Request(e)
+}
+
+/// Writes the application's answer to a plain request (500 if it cannot
+/// be written as given).
+fn answer_plain(response: &mut Vec<u8>, plain: &PlainResponse) -> UpgradeError {
+    if !(200..=599).contains(&plain.status) {
+        return internal_error(response, UsageError::InvalidStatus);
+    }
+    let headers: Vec<(&str, &str)> = plain.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    response.clear();
+    match write_closing_answer(plain.status, &headers, &plain.body, response) {
+        Ok(_) => UpgradeError::Served(plain.status),
+        Err(e) => internal_error(response, e),
+    }
 }
 
 /// The server's own mistake (an answer that cannot be written): 500.
