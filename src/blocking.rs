@@ -88,10 +88,11 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+pub use crate::adapter_error::Error;
 use crate::close::{CloseCode, CloseFrame};
 use crate::conn::MessageKind;
 use crate::error::{ProtocolError, SendError};
-use crate::handshake::{HandshakeError, Request, ResponseError};
+use crate::handshake::Request;
 use crate::message::Message;
 use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
 use crate::random::SecureRandom;
@@ -181,110 +182,6 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
-    }
-}
-
-/// Why a WebSocket call failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The stream failed.
-    Io(io::Error),
-    /// The opening handshake failed; [`UpgradeError::status`] gives the
-    /// HTTP status answered (server) or received (client).
-    Handshake(UpgradeError),
-    /// The peer broke the protocol, sent more than a limit allows, or a
-    /// timer found it dead ([`ProtocolError::PingTimeout`]). We sent a
-    /// Close with [`ProtocolError::close_code`] and closed the connection.
-    Protocol(ProtocolError),
-    /// The connection ended without a close handshake (reported to the
-    /// peer's application as 1006): the transport ended, or failed.
-    ConnectionLost,
-    /// The connection is closed or closing: nothing more can be sent.
-    Closed,
-    /// The send was refused and changed nothing: a close code that may not
-    /// be sent, a reason or ping payload too long, text that is not UTF-8.
-    Send(SendError),
-    /// Nothing arrived within the timeout set with
-    /// [`WebSocket::set_read_timeout`]. The connection is intact (and its
-    /// timers ran meanwhile): read again, or send.
-    ReadTimeout,
-}
-
-impl Error {
-    /// Whether this is a timeout that ended the connection: of the opening
-    /// handshake, of a keepalive ping or of the idle timer. (Not
-    /// [`Error::ReadTimeout`], after which the connection goes on.)
-    pub fn is_timeout(&self) -> bool {
-        match self {
-            Error::Io(e) => matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock),
-            Error::Handshake(UpgradeError::Request(HandshakeError::Timeout))
-            | Error::Handshake(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout))) => true,
-            Error::Protocol(e) => matches!(e, ProtocolError::PingTimeout | ProtocolError::IdleTimeout),
-            _ => false,
-        }
-    }
-
-    /// The close code we sent, for a protocol failure.
-    pub fn close_code(&self) -> Option<CloseCode> {
-        match self {
-            Error::Protocol(e) => Some(e.close_code()),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "the stream failed: {e}"),
-            Error::Handshake(e) => write!(f, "the opening handshake failed: {e}"),
-            Error::Protocol(e) => write!(f, "the connection failed: {e}"),
-            Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
-            Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),
-            Error::Send(e) => write!(f, "the send was refused: {e}"),
-            Error::ReadTimeout => f.write_str("nothing arrived within the read timeout"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Send(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<UpgradeError> for Error {
-    fn from(e: UpgradeError) -> Self {
-        Error::Handshake(e)
-    }
-}
-
-impl From<ProtocolError> for Error {
-    fn from(e: ProtocolError) -> Self {
-        Error::Protocol(e)
-    }
-}
-
-impl From<SendError> for Error {
-    fn from(e: SendError) -> Self {
-        match e {
-            SendError::Closing => Error::Closed,
-            SendError::Failed(e) => Error::Protocol(e),
-            e => Error::Send(e),
-        }
     }
 }
 

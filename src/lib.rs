@@ -253,6 +253,8 @@ extern crate alloc;
 extern crate std;
 
 #[cfg(feature = "std")]
+mod adapter_error;
+#[cfg(feature = "std")]
 pub mod blocking;
 pub mod ext;
 pub mod handshake;
@@ -278,6 +280,8 @@ mod session;
 mod time;
 mod utf8;
 
+#[cfg(feature = "std")]
+pub use adapter_error::Error;
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
 pub use config::{Config, RsvBits, EMPTY_FRAME_COST};
 pub use conn::{

@@ -128,19 +128,21 @@
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 mod driver;
-mod error;
 mod handshake;
 mod split;
 mod stream;
 mod tls;
 
-pub use error::Error;
 #[cfg(feature = "rustls")]
 pub use handshake::connect_with_tls;
 pub use handshake::{accept, accept_with, accept_with_options, client, client_with, connect, connect_with};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::WebSocketStream;
 pub use tls::MaybeTlsStream;
+/// Why a call failed: the same type as the blocking adapter's
+/// (`wsmachine::Error`). [`Error::ReadTimeout`] belongs to the blocking
+/// adapter's read timeout and never comes from this crate.
+pub use wsmachine::Error;
 
 /// The sans-IO engine underneath, re-exported so its version always
 /// matches.

@@ -1,29 +1,33 @@
-//! Why a call failed.
+//! The error of the adapters (feature `std`): I/O, the opening handshake,
+//! the protocol and refused sends, in one type.
 
 use std::io::{self, ErrorKind};
 
-use wsmachine::{CloseCode, HandshakeError, ProtocolError, ResponseError, SendError, UpgradeError};
+use crate::close::CloseCode;
+use crate::error::{ProtocolError, SendError};
+use crate::handshake::{HandshakeError, ResponseError};
+use crate::session::UpgradeError;
 
-/// Why a WebSocket call failed.
+/// Why a call on a WebSocket failed, in either adapter: `wsmachine::blocking`
+/// and the `wsmachine-tokio` crate both return this type.
 ///
 /// ```
-/// use wsmachine_tokio::{Error, ProtocolError};
+/// use wsmachine::{CloseCode, Error, ProtocolError};
 /// let e = Error::from(ProtocolError::PingTimeout);
 /// assert!(e.is_timeout());
-/// assert_eq!(e.close_code(), Some(wsmachine_tokio::CloseCode(1011)));
+/// assert_eq!(e.close_code(), Some(CloseCode::INTERNAL_ERROR));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The stream failed (or, for [`connect`](crate::connect), could not
-    /// be opened).
+    /// The stream failed (or could not be opened).
     Io(io::Error),
     /// The opening handshake failed; [`UpgradeError::status`] gives the
     /// HTTP status answered (server) or received (client).
     Handshake(UpgradeError),
     /// The peer broke the protocol, sent more than a limit allows, or a
-    /// timer found it dead ([`ProtocolError::PingTimeout`]). A Close with
-    /// [`ProtocolError::close_code`] was sent and the connection closed.
+    /// timer found it dead ([`ProtocolError::PingTimeout`]). We sent a
+    /// Close with [`ProtocolError::close_code`] and closed the connection.
     Protocol(ProtocolError),
     /// The connection ended without a close handshake (reported to the
     /// peer's application as 1006): the transport ended, or failed.
@@ -31,16 +35,22 @@ pub enum Error {
     /// The connection is closed or closing: nothing more can be sent.
     Closed,
     /// The send was refused and changed nothing: a close code that may not
-    /// be sent, a reason or ping payload too long.
+    /// be sent, a reason or ping payload too long, text that is not UTF-8.
     Send(SendError),
+    /// Nothing arrived within the timeout set with the blocking adapter's
+    /// [`WebSocket::set_read_timeout`](crate::blocking::WebSocket::set_read_timeout).
+    /// The connection is intact (and its timers ran meanwhile): read again,
+    /// or send.
+    ReadTimeout,
 }
 
 impl Error {
-    /// Whether this is a timeout: of connecting, of the opening handshake,
-    /// of a keepalive ping or of the idle timer.
+    /// Whether this is a timeout that ended the connection: of the opening
+    /// handshake, of a keepalive ping or of the idle timer. (Not
+    /// [`Error::ReadTimeout`], after which the connection goes on.)
     pub fn is_timeout(&self) -> bool {
         match self {
-            Error::Io(e) => e.kind() == ErrorKind::TimedOut,
+            Error::Io(e) => matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock),
             Error::Handshake(UpgradeError::Request(HandshakeError::Timeout))
             | Error::Handshake(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout))) => true,
             Error::Protocol(e) => matches!(e, ProtocolError::PingTimeout | ProtocolError::IdleTimeout),
@@ -66,6 +76,7 @@ impl std::fmt::Display for Error {
             Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
             Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),
             Error::Send(e) => write!(f, "the send was refused: {e}"),
+            Error::ReadTimeout => f.write_str("nothing arrived within the read timeout"),
         }
     }
 }
