@@ -26,22 +26,10 @@ import tempfile
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
-from websockets.extensions import permessage_deflate
+from common import count_compressed_frames, run_checks
 
 TIMEOUT = 30
-
-# Count the compressed frames websockets inflates.
-compressed_frames = {"count": 0}
-_decode = permessage_deflate.PerMessageDeflate.decode
-
-
-def counting_decode(self, frame, *, max_size=None):
-    if frame.rsv1:
-        compressed_frames["count"] += 1
-    return _decode(self, frame, max_size=max_size)
-
-
-permessage_deflate.PerMessageDeflate.decode = counting_decode
+compressed_frames = count_compressed_frames()
 
 
 async def blocking_client(binary):
@@ -153,18 +141,7 @@ async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary):
         ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
         ("wss_echo <-> websockets client over TLS", wss_echo(wss_binary)),
     ]
-    passed = failed = 0
-    for name, check in checks:
-        try:
-            await asyncio.wait_for(check, TIMEOUT)
-            print(f"ok      {name}")
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            print(f"FAILED  {name}: {e!r}")
-            failed += 1
-    print(f"{passed} passed, {failed} failed")
-    return failed == 0
-
+    return await run_checks(checks, TIMEOUT)
 
 if __name__ == "__main__":
     sys.exit(0 if asyncio.run(main(*sys.argv[1:6])) else 1)

@@ -59,3 +59,37 @@ def parse_close_me(message):
         _, code, reason = message.split(" ", 2)
         return int(code), reason
     return None
+
+
+def count_compressed_frames():
+    """Makes `websockets` count the compressed (RSV1) frames it inflates;
+    returns the counter, a dict whose "count" the caller may reset."""
+    from websockets.extensions import permessage_deflate
+
+    counter = {"count": 0}
+    decode = permessage_deflate.PerMessageDeflate.decode
+
+    def counting_decode(self, frame, *, max_size=None):
+        if frame.rsv1:
+            counter["count"] += 1
+        return decode(self, frame, max_size=max_size)
+
+    permessage_deflate.PerMessageDeflate.decode = counting_decode
+    return counter
+
+
+async def run_checks(checks, timeout):
+    """Runs (name, coroutine) pairs in order, each bounded by `timeout`
+    seconds; prints `ok NAME` or `FAILED NAME: why` and the closing
+    `N passed, M failed` line. Returns whether all passed."""
+    passed = failed = 0
+    for name, check in checks:
+        try:
+            await asyncio.wait_for(check, timeout)
+            print(f"ok      {name}", flush=True)
+            passed += 1
+        except Exception as e:  # report every failure by name, keep going
+            print(f"FAILED  {name}: {e!r}", flush=True)
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return failed == 0

@@ -25,22 +25,12 @@ import sys
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
-from websockets.extensions import permessage_deflate
+from common import count_compressed_frames
 
 TIMEOUT = 60
 
 # Count compressed frames as websockets inflates them.
-compressed_frames = {"count": 0}
-_decode = permessage_deflate.PerMessageDeflate.decode
-
-
-def counting_decode(self, frame, *, max_size=None):
-    if frame.rsv1:
-        compressed_frames["count"] += 1
-    return _decode(self, frame, max_size=max_size)
-
-
-permessage_deflate.PerMessageDeflate.decode = counting_decode
+compressed_frames = count_compressed_frames()
 
 
 def messages():

@@ -25,6 +25,8 @@ import sys
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from common import run_checks
+
 TIMEOUT = 120
 MiB = 1 << 20
 
@@ -86,7 +88,6 @@ async def empty_fragment_flood(addr, pid):
 
 async def main(echo_server):
     server = subprocess.Popen([echo_server, "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
-    passed = failed = 0
     try:
         addr = re.search(r"ws://([0-9.]+:[0-9]+)/", server.stdout.readline()).group(1)
         checks = [
@@ -95,19 +96,10 @@ async def main(echo_server):
             ("4 MiB in 65 537 frames", fragments_then_empty_final(addr)),
             ("empty-fragment flood cut off with 1009", empty_fragment_flood(addr, server.pid)),
         ]
-        for name, check in checks:
-            try:
-                await asyncio.wait_for(check, TIMEOUT)
-                print(f"ok      {name}")
-                passed += 1
-            except Exception as e:  # noqa: BLE001 - every failure is reported
-                print(f"FAILED  {name}: {e!r}")
-                failed += 1
+        return await run_checks(checks, TIMEOUT)
     finally:
         server.terminate()
         server.wait()
-    print(f"{passed} passed, {failed} failed")
-    return failed == 0
 
 
 if __name__ == "__main__":
