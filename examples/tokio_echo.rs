@@ -35,11 +35,7 @@ use wsmachine::{Config, Connection, Event, HandshakeError, Instant, Message, Mes
 const PAGE: &str = include_str!("echo_page.html");
 
 /// The page a plain GET gets on any path but `/`.
-const ENDPOINT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-<title>WebSocket endpoint</title></head>\n<body>\n<h1>This is a WebSocket endpoint</h1>\n\
-<p>This address speaks WebSocket (RFC 6455): connect to it with a WebSocket client, such as \
-<code>new WebSocket(\"ws://&hellip;\")</code> in a browser, rather than opening it as a page.</p>\n\
-<p>The <a href=\"/\">echo demo page</a> does that for you.</p>\n</body>\n</html>\n";
+const ENDPOINT_PAGE: &str = include_str!("endpoint_page.html");
 
 /// How long to keep reading after our side of the transport is shut down.
 const LINGER: Duration = Duration::from_secs(2);
