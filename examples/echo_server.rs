@@ -28,11 +28,7 @@ use wsmachine::{blocking, AcceptOptions, PlainRequest, PlainResponse};
 const PAGE: &str = include_str!("echo_page.html");
 
 /// The page a plain GET gets on any other path.
-const ENDPOINT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-<title>WebSocket endpoint</title></head>\n<body>\n<h1>This is a WebSocket endpoint</h1>\n\
-<p>This address speaks WebSocket (RFC 6455): connect to it with a WebSocket client, such as \
-<code>new WebSocket(\"ws://&hellip;\")</code> in a browser, rather than opening it as a page.</p>\n\
-<p>The <a href=\"/\">echo demo page</a> does that for you.</p>\n</body>\n</html>\n";
+const ENDPOINT_PAGE: &str = include_str!("endpoint_page.html");
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());

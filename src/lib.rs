@@ -136,9 +136,9 @@
 //! # Wrapping it in a runtime
 //!
 //! The crate stays runtime-free; a runtime adds a dozen lines around the
-//! machine. With tokio (the `tokio_echo` example serves many connections on
-//! one runtime this way; `echo_server` is the same loop on blocking
-//! `std::net`):
+//! machine. With tokio (a sketch: the `wsmachine-tokio` crate is the whole
+//! adapter, which the `tokio_echo` example runs on, and [`blocking`] the
+//! one for `std::io` streams):
 //!
 //! ```no_run
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};

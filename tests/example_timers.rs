@@ -108,11 +108,9 @@ fn tokio_echo_drops_a_peer_that_goes_silent() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                tokio::spawn(tokio_echo::handle_with(stream, short_keepalive()));
-            }
-        });
+            let options = AcceptOptions { config: short_keepalive(), ..tokio_echo::options() };
+            tokio_echo::serve(listener, options).await
+        })
     });
     let mut stream = silent_client(addr);
     assert_dropped_after_a_ping(&mut stream);
@@ -151,26 +149,27 @@ fn echo_server_answers_a_request_head_that_never_ends_with_408() {
 
 #[test]
 fn a_request_head_that_never_ends_gets_408() {
-    // The examples' handshake deadline is 10 s; the tokio one is checked the
-    // same way, with the runtime's clock paused and advanced.
+    // tokio_echo keeps the adapter's 10 s handshake deadline: checked with
+    // the runtime's clock paused, so that it advances when all is idle.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
     let (listener, addr) = listener();
     listener.set_nonblocking(true).expect("nonblocking for tokio");
-    let answer = runtime.block_on(async move {
+    let (answer, ended) = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
-            tokio_echo::handle_with(stream, Config::default()).await
+            tokio_echo::handle(stream, "test", &tokio_echo::options()).await
         });
         let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("half a head");
         let mut answer = Vec::new();
         client.read_to_end(&mut answer).await.expect("the answer, then the end");
-        server.await.expect("server task").expect("server ends cleanly");
-        answer
+        drop(client); // the server drains until the client closes
+        (answer, server.await.expect("server task"))
     });
     assert!(answer.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&answer));
+    assert!(ended.as_ref().is_err_and(wsmachine_tokio::Error::is_timeout), "{ended:?}");
 }
 
 #[test]

@@ -8,8 +8,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wsmachine::{
-    AcceptOptions, Answer, ClientStart, ConnectOptions, Rejection, Request, RequestParts, SecureRandom, ServerStart,
-    Session, UpgradeError, DEFAULT_CLOSE_TIMEOUT,
+    AcceptOptions, Answer, ClientStart, ConnectOptions, PlainRequest, PlainResponse, Rejection, Request, RequestParts,
+    SecureRandom, ServerStart, Session, UpgradeError, DEFAULT_CLOSE_TIMEOUT,
 };
 
 use crate::driver::Driver;
@@ -225,7 +225,7 @@ where
 ///
 /// As [`accept_with`].
 pub async fn accept_with_options<S, F>(
-    mut stream: S,
+    stream: S,
     options: &AcceptOptions,
     decide: F,
 ) -> Result<WebSocketStream<S>, Error>
@@ -233,10 +233,68 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
 {
+    accept_inner(stream, options, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>).await
+}
+
+/// As [`accept_with_options`], and a plain HTTP request (a `GET` without
+/// any WebSocket header, as a browser sends when the address is opened as
+/// a page) is answered with what `serve` returns: a page, a redirect, a
+/// 404. Then the result is `Ok(None)`: the request was served and the
+/// connection closed (the answer written, the write side shut down and
+/// the client's last bytes drained, as for a refusal). Every path is
+/// served by one `decide` or the other.
+///
+/// ```no_run
+/// use wsmachine_tokio::{AcceptOptions, PlainRequest, PlainResponse};
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine_tokio::Error> {
+/// let page = |_: &PlainRequest| PlainResponse::new(200).header("Content-Type", "text/html").body("<h1>Hello</h1>");
+/// let options = AcceptOptions::default();
+/// let Some(mut ws) = wsmachine_tokio::accept_or_serve(tcp, &options, |_, _| Ok(()), page).await? else {
+///     return Ok(()); // a browser got the page
+/// };
+/// while let Some(message) = ws.recv().await? {
+///     ws.send(message).await?;
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept_with`].
+pub async fn accept_or_serve<S, F, G>(
+    stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: G,
+) -> Result<Option<WebSocketStream<S>>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
+    match accept_inner(stream, options, decide, Some(serve)).await {
+        Ok(ws) => Ok(Some(ws)),
+        Err(Error::Handshake(UpgradeError::Served(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The server's handshake; `serve`, when given, answers plain requests.
+async fn accept_inner<S, F, G>(
+    mut stream: S,
+    options: &AcceptOptions,
+    decide: F,
+    serve: Option<G>,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+    G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
+{
     let epoch = Instant::now();
     let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
     let mut start = ServerStart::new(options);
-    let mut decide = Some(decide);
+    let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = vec![0u8; HEAD_READ];
     let result = loop {
         let n = match within(deadline, stream.read(&mut buf)).await {
@@ -246,10 +304,20 @@ where
         if n == 0 {
             return Err(Error::Handshake(UpgradeError::Incomplete));
         }
-        let received = start.receive(&buf[..n], |request, answer| match decide.take() {
+        // Each is called at most once: the start is done after either.
+        let decide = |request: &Request<'_, '_>, answer: &mut Answer| match decide.take() {
             Some(decide) => decide(request, answer),
             None => Ok(()),
-        });
+        };
+        let received = if serve.is_some() {
+            let serve = |request: &PlainRequest<'_, '_>| match serve.take() {
+                Some(serve) => serve(request),
+                None => PlainResponse::new(500),
+            };
+            start.receive_or_serve(&buf[..n], decide, serve)
+        } else {
+            start.receive(&buf[..n], decide)
+        };
         match received {
             Ok(None) => {}
             // Boxed at once: the session never takes room in this future.

@@ -3,7 +3,8 @@
 //! WebSockets on tokio, over the sans-IO engine [`wsmachine`]: the
 //! protocol lives there, this crate moves bytes and time. [`connect`] to a
 //! `ws://` or `wss://` URL (or [`client`] over any stream), [`accept`] on
-//! a server (or [`accept_with`] to look at the request first), then
+//! a server (or [`accept_with`] to look at the request first,
+//! [`accept_or_serve`] to also answer browsers with a page), then
 //! [`recv`](WebSocketStream::recv) and [`send`](WebSocketStream::send)
 //! whole [`Message`]s, or use the connection as a
 //! `Stream<Item = Result<Message, Error>>` and a `Sink<Message>`, as code
@@ -135,7 +136,9 @@ mod tls;
 
 #[cfg(feature = "rustls")]
 pub use handshake::connect_with_tls;
-pub use handshake::{accept, accept_with, accept_with_options, client, client_with, connect, connect_with};
+pub use handshake::{
+    accept, accept_or_serve, accept_with, accept_with_options, client, client_with, connect, connect_with,
+};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::WebSocketStream;
 pub use tls::MaybeTlsStream;
@@ -148,8 +151,8 @@ pub use wsmachine::Error;
 /// matches.
 pub use wsmachine;
 pub use wsmachine::{
-    AcceptOptions, Answer, CloseCode, CloseFrame, ConnectOptions, Message, ProtocolError, Rejection, Request,
-    SendError, UpgradeError,
+    AcceptOptions, Answer, CloseCode, CloseFrame, ConnectOptions, Message, PlainRequest, PlainResponse, ProtocolError,
+    Rejection, Request, SendError, UpgradeError,
 };
 
 /// The permessage-deflate settings of the options' `deflate` switch

@@ -13,8 +13,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use wsmachine_tokio::wsmachine::{adapter_config, Config, Incoming};
 use wsmachine_tokio::{
-    accept, accept_with, accept_with_options, client_with, connect, connect_with, AcceptOptions, CloseCode,
-    ConnectOptions, Error, Message, ProtocolError, Rejection, UpgradeError,
+    accept, accept_or_serve, accept_with, accept_with_options, client_with, connect, connect_with, AcceptOptions,
+    CloseCode, ConnectOptions, Error, Message, PlainRequest, PlainResponse, ProtocolError, Rejection, UpgradeError,
 };
 
 #[tokio::test]
@@ -343,6 +343,74 @@ async fn a_request_that_never_completes_is_answered_408() {
 }
 
 #[tokio::test]
+async fn accept_or_serve_answers_a_plain_get_with_a_page_and_upgrades_the_rest() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let page = |request: &PlainRequest| {
+                let body = format!("a page for {}", request.path());
+                PlainResponse::new(200).header("Content-Type", "text/plain").body(body)
+            };
+            let options = AcceptOptions::default();
+            let mut outcomes = Vec::new();
+            for _ in 0..3 {
+                let (tcp, _) = listener.accept().await.expect("accept");
+                let mut path = String::new();
+                let note_path = |request: &wsmachine_tokio::Request, _: &mut _| {
+                    path = request.path().to_string();
+                    Ok(())
+                };
+                match accept_or_serve(tcp, &options, note_path, page).await {
+                    Ok(None) => outcomes.push("served".to_string()),
+                    Ok(Some(mut ws)) => {
+                        while let Some(message) = ws.recv().await.expect("recv") {
+                            ws.send(message).await.expect("send");
+                        }
+                        outcomes.push(format!("upgraded on {path}"));
+                    }
+                    Err(Error::Handshake(e)) => outcomes.push(format!("refused with {:?}", e.status())),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            outcomes
+        });
+        use tokio::io::AsyncReadExt;
+        // A browser opening the address: the page, then the end of the stream.
+        let mut browser = TcpStream::connect(addr).await.expect("tcp");
+        browser.write_all(b"GET /docs?x=1 HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n").await.expect("GET");
+        let mut answer = Vec::new();
+        browser.read_to_end(&mut answer).await.expect("the page, then the end");
+        drop(browser); // the server drains until the client closes
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\na page for /docs?x=1"), "{answer}");
+        // A WebSocket client on the same server: upgraded.
+        let mut ws = connect(&url).await.expect("connect");
+        ws.send("hello").await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("hello")));
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        // WebSocket headers without `Upgrade`: a broken client, not a page.
+        let mut broken = TcpStream::connect(addr).await.expect("tcp");
+        broken
+            .write_all(
+                b"GET /test HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await
+            .expect("request");
+        let mut answer = Vec::new();
+        broken.read_to_end(&mut answer).await.expect("the answer, then the end");
+        drop(broken);
+        assert!(answer.starts_with(b"HTTP/1.1 400 "), "{}", String::from_utf8_lossy(&answer));
+        let outcomes = server.await.expect("server task");
+        assert_eq!(outcomes, ["served", "upgraded on /test", "refused with Some(400)"]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_silent_peer_is_dropped_by_the_keepalive() {
     bounded(async {
         let (listener, url) = listen().await;
@@ -483,4 +551,6 @@ fn the_futures_are_send() {
     fn send<T: Send>(_: T) {}
     send(connect("ws://127.0.0.1:1/"));
     send(accept(tokio::io::duplex(64).0));
+    let page = |_: &PlainRequest| PlainResponse::new(404);
+    send(accept_or_serve(tokio::io::duplex(64).0, &AcceptOptions::default(), |_, _| Ok(()), page));
 }
