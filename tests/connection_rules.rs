@@ -1288,6 +1288,15 @@ fn http_fed_to_a_connection_is_named_not_blamed_on_the_peer() {
     // A first frame with reserved bits that spells nothing is still that.
     let mut conn = server();
     assert_eq!(feed(&mut conn, &mut cf(0xC1, b"GET ")).1, Some(P::ReservedBits));
+
+    // The verdict reads the header's own bytes only, never what follows in
+    // the read, so the way the bytes were split cannot change it (found by
+    // fuzzing: `HE` then a byte no HTTP word has).
+    for input in [&b"HE\xf3\xe8\x00\x08\x01\x01~"[..], b"GEt", b"Ho"] {
+        let whole = feed(&mut client(), &mut input.to_vec()).1;
+        let bytewise = feed_bytewise(&mut client(), input).1;
+        assert_eq!(whole, bytewise, "{input:?}");
+    }
 }
 
 #[test]

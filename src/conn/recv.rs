@@ -360,30 +360,23 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// On a failure at a frame header: when the first frame ever fails the
-    /// RSV or opcode check because its bytes spell an HTTP request or
-    /// response, the caller fed the handshake to the connection; say so
-    /// instead of blaming the peer's framing. Only on this error path, so it
-    /// costs the fast path nothing. `input` holds the header from
-    /// `input[..used]` after `buffered` bytes kept from earlier reads.
+    /// RSV or opcode check because its header bytes spell the start of an
+    /// HTTP request or response, the caller fed the handshake to the
+    /// connection; say so instead of blaming the peer's framing. Only on this
+    /// error path, so it costs the fast path nothing. The header is
+    /// `input[..used]`, or `self.header[..buffered + used]` when it came in
+    /// pieces.
+    ///
+    /// Only the header's own bytes are looked at (two, for any ASCII text),
+    /// never what follows it in the read: the verdict must not depend on how
+    /// the bytes were split into reads.
     #[cold]
     fn name_http_input(&mut self, e: ProtocolError, input: &[u8], buffered: usize, used: usize) -> ProtocolError {
         if self.rx_started || !matches!(e, ProtocolError::ReservedBits | ProtocolError::ReservedOpcode(_)) {
             return e;
         }
-        // The first bytes of the stream: the header (in `self.header` if it
-        // was buffered), then the rest of `input`.
-        let (head, rest) = if buffered == 0 {
-            (&[][..], input)
-        } else {
-            (self.header.get(..buffered + used).unwrap_or(&[]), input.get(used..).unwrap_or(&[]))
-        };
-        let mut start = [0u8; 8];
-        let mut n = 0;
-        for (slot, &b) in start.iter_mut().zip(head.iter().chain(rest)) {
-            *slot = b;
-            n += 1;
-        }
-        if looks_like_http(&start[..n]) {
+        let header = if buffered == 0 { input.get(..used) } else { self.header.get(..buffered + used) };
+        if looks_like_http(header.unwrap_or(&[])) {
             return self.fail(ProtocolError::HttpInput);
         }
         e
@@ -463,8 +456,10 @@ impl<R: RandomSource> Connection<R> {
     }
 }
 
-/// Whether the first bytes of a stream (at least 2) start an HTTP/1.x
-/// request (a method and a space) or response (`HTTP/`), as far as they go.
+/// Whether a frame header's bytes (at least 2) start an HTTP/1.x request (a
+/// method and a space) or response (`HTTP/`), as far as they go. Text is
+/// read as a 2-byte header (ASCII has no mask bit and a 7-bit length under
+/// 126), so this looks at the first two letters: `GE`, `PO`, `HT`…
 fn looks_like_http(start: &[u8]) -> bool {
     const STARTS: [&[u8]; 10] =
         [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ", b"HTTP/"];
