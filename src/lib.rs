@@ -303,7 +303,7 @@ pub use options::{
 };
 #[cfg(feature = "alloc")]
 pub use session::{
-    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
+    accept_extended_connect, Answer, ClientStart, ConnectResponse, ExtendedConnectStart, CONNECT_PROTOCOL, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
     Streamed, Transport, UpgradeError, READ_CHUNK,
 };
 pub use time::Instant;

@@ -33,14 +33,14 @@ pub struct ClientOptions<'a> {
 
 /// The parts of a `ws://` / `wss://` URL (RFC 6455 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Url<'a> {
-    secure: bool,
+pub(crate) struct Url<'a> {
+    pub(crate) secure: bool,
     /// As written in the URL; IPv6 literals keep their brackets.
-    host: &'a str,
+    pub(crate) host: &'a str,
     /// The port written in the URL, if any.
-    port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// Everything after the authority: empty, `/path…` or `?query`.
-    resource: &'a str,
+    pub(crate) resource: &'a str,
 }
 
 fn is_reg_name_byte(b: u8) -> bool {
@@ -59,7 +59,7 @@ fn parse_port(p: &str) -> Result<u16, UrlError> {
     }
 }
 
-fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
+pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
     let (scheme, rest) = url.split_once("://").ok_or(UrlError::UnsupportedScheme)?;
     let secure = if scheme.eq_ignore_ascii_case("ws") {
         false

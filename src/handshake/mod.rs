@@ -117,11 +117,11 @@
 //!   tolerated.
 
 mod accept;
-mod client;
+pub(crate) mod client;
 mod error;
-mod ext;
+pub(crate) mod ext;
 mod extended_connect;
-mod head;
+pub(crate) mod head;
 #[cfg(feature = "http")]
 pub mod http;
 mod server;

@@ -3,7 +3,10 @@
 //! assembly, the read and write buffers and the closing of the transport,
 //! so an adapter is a thin loop of reads, writes and a clock.
 
+mod connect;
 mod start;
+
+pub use connect::{accept_extended_connect, ConnectResponse, ExtendedConnectStart, CONNECT_PROTOCOL};
 
 pub use start::{Answer, ClientStart, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, UpgradeError};
 

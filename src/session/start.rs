@@ -10,7 +10,8 @@ use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
 use crate::handshake::{
-    parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, HandshakeError, Header, Reject,
+    parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, ExtendedConnectError,
+    HandshakeError, Header, Reject,
     Request, Response, ResponseError, ServerHandshake, Status, UsageError, DEFAULT_MAX_HEADERS,
 };
 use crate::options::{AcceptOptions, ConnectOptions};
@@ -52,6 +53,10 @@ pub enum UpgradeError {
     Incomplete,
     /// The handshake already completed: this start is used up.
     Done,
+    /// Server: the HTTP/2 or HTTP/3 extended CONNECT request (RFC 8441,
+    /// RFC 9220) is invalid; answered with the error's status (400, or 501
+    /// for a `:protocol` other than `websocket`).
+    ExtendedConnect(ExtendedConnectError),
 }
 
 impl UpgradeError {
@@ -60,6 +65,7 @@ impl UpgradeError {
     pub fn status(&self) -> Option<u16> {
         match self {
             UpgradeError::Request(e) => Some(e.status()),
+            UpgradeError::ExtendedConnect(e) => Some(e.status()),
             UpgradeError::Rejected(status) | UpgradeError::Served(status) => Some(*status),
             UpgradeError::Response(ResponseError::UnexpectedStatus { status, .. }) => Some(*status),
             UpgradeError::Usage(_) => Some(500),
@@ -82,6 +88,9 @@ impl core::fmt::Display for UpgradeError {
             UpgradeError::Usage(e) => write!(f, "the handshake cannot be made as asked: {e}"),
             UpgradeError::Incomplete => f.write_str("the transport ended during the opening handshake"),
             UpgradeError::Done => f.write_str("the opening handshake was already completed"),
+            UpgradeError::ExtendedConnect(e) => {
+                write!(f, "the client's extended CONNECT was refused with {}: {e}", e.status())
+            }
         }
     }
 }
@@ -95,6 +104,7 @@ impl std::error::Error for UpgradeError {
             #[cfg(feature = "deflate")]
             UpgradeError::Deflate(e) => Some(e),
             UpgradeError::Usage(e) => Some(e),
+            UpgradeError::ExtendedConnect(e) => Some(e),
             _ => None,
         }
     }

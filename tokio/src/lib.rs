@@ -124,11 +124,15 @@
 //!   options' `deflate` field.
 //! - `http`: wsmachine's `handshake::http`, for upgrades done by hyper or
 //!   axum.
+//! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, both
+//!   roles: the [`h2`] module.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 mod driver;
+#[cfg(feature = "h2")]
+pub mod h2;
 mod handshake;
 mod split;
 mod stream;

@@ -1,0 +1,140 @@
+//! The server's side of RFC 8441: an HTTP/2 connection that offers
+//! extended CONNECT, and WebSockets accepted on its streams.
+
+use bytes::Bytes;
+use h2::server::{Connection, SendResponse};
+use h2::RecvStream;
+use http::{Method, Request, Response};
+use tokio::io::{AsyncRead, AsyncWrite};
+use wsmachine::handshake::ExtendedConnect;
+use wsmachine::{accept_extended_connect, AcceptOptions, Answer, ConnectResponse, Rejection, UpgradeError};
+
+use super::io::H2Stream;
+use super::h2_error;
+use crate::{Error, WebSocketStream};
+
+/// Starts the server side of an HTTP/2 connection on `io` (TLS with ALPN
+/// `h2`, or cleartext with prior knowledge) with
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL` on, so clients may open WebSockets
+/// on its streams (RFC 8441 §3). Then call `accept()` on the connection
+/// in a loop, and hand each request that [`is_websocket`] to [`accept`].
+///
+/// # Errors
+///
+/// [`Error::Io`] when the client's connection preface does not arrive or
+/// the transport fails.
+pub async fn handshake<S>(io: S) -> Result<Connection<S, Bytes>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    h2::server::Builder::new().enable_connect_protocol().handshake(io).await.map_err(h2_error)
+}
+
+/// Whether `request` asks for a WebSocket: `CONNECT` with `:protocol`
+/// `websocket` (RFC 8441 §4). Other requests are ordinary HTTP/2 requests
+/// for the application to answer.
+pub fn is_websocket<B>(request: &Request<B>) -> bool {
+    request.method() == Method::CONNECT
+        && request.extensions().get::<h2::ext::Protocol>().is_some_and(|p| p.as_str() == wsmachine::CONNECT_PROTOCOL)
+}
+
+/// Accepts the WebSocket that `request` asks for with the default
+/// [`AcceptOptions`]: answers 200 on `respond` and runs the WebSocket over
+/// the stream. The answer is queued at once; nothing here waits.
+///
+/// # Errors
+///
+/// As [`accept_with_options`].
+pub fn accept(request: Request<RecvStream>, respond: SendResponse<Bytes>) -> Result<WebSocketStream<H2Stream>, Error> {
+    accept_with_options(request, respond, &AcceptOptions::default(), |_, _| Ok(()))
+}
+
+/// Accepts the WebSocket that `request` asks for, after `decide` looked
+/// at it (path, `:authority`, `origin`, offered subprotocols, every
+/// header): it may pick a subprotocol or add headers in the [`Answer`], or
+/// refuse with a [`Rejection`]. Permessage-deflate is negotiated when the
+/// options enable it.
+///
+/// # Errors
+///
+/// [`Error::Handshake`] when the request is not a valid extended CONNECT
+/// ([`UpgradeError::ExtendedConnect`], answered 400 or 501) or was
+/// refused (answered with the rejection); the stream is then ended.
+/// [`Error::Io`] when the stream was already reset.
+pub fn accept_with_options<F>(
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    options: &AcceptOptions,
+    decide: F,
+) -> Result<WebSocketStream<H2Stream>, Error>
+where
+    F: FnOnce(&ExtendedConnect<'_, '_>, &mut Answer) -> Result<(), Rejection>,
+{
+    let (parts, body) = request.into_parts();
+    let (answer, session) = match request_fields(&parts) {
+        Some(fields) => {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            accept_extended_connect(options, &fields, decide)
+        }
+        None => {
+            // A field value that is not text cannot be a valid request.
+            let e = wsmachine::handshake::ExtendedConnectError::InvalidHeaderValue("field");
+            (ConnectResponse { status: 400, ..ConnectResponse::default() }, Err(UpgradeError::ExtendedConnect(e)))
+        }
+    };
+    let session = match session {
+        Ok(session) => session,
+        Err(e) => {
+            respond_refusal(&mut respond, &answer);
+            return Err(Error::Handshake(e));
+        }
+    };
+    let send = respond.send_response(response(&answer)?, false).map_err(h2_error)?;
+    Ok(WebSocketStream::from_session(H2Stream::new(send, body), session, options.max_write_buffer))
+}
+
+/// The request's header block as wsmachine reads it: pseudo-headers
+/// first. `None` when a value is not text.
+fn request_fields(parts: &http::request::Parts) -> Option<Vec<(&str, String)>> {
+    let mut fields = vec![(":method", parts.method.as_str().to_string())];
+    if let Some(protocol) = parts.extensions.get::<h2::ext::Protocol>() {
+        fields.push((":protocol", protocol.as_str().to_string()));
+    }
+    if let Some(scheme) = parts.uri.scheme_str() {
+        fields.push((":scheme", scheme.to_string()));
+    }
+    if let Some(path) = parts.uri.path_and_query() {
+        fields.push((":path", path.as_str().to_string()));
+    }
+    if let Some(authority) = parts.uri.authority() {
+        fields.push((":authority", authority.as_str().to_string()));
+    }
+    for (name, value) in &parts.headers {
+        fields.push((name.as_str(), value.to_str().ok()?.to_string()));
+    }
+    Some(fields)
+}
+
+/// The answer as an `http` response head.
+fn response(answer: &ConnectResponse) -> Result<Response<()>, Error> {
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    response.body(()).map_err(|e| Error::Io(std::io::Error::other(e)))
+}
+
+/// Sends a refusal and its body, ending the stream; a stream the client
+/// already reset takes nothing.
+fn respond_refusal(respond: &mut SendResponse<Bytes>, answer: &ConnectResponse) {
+    let head = match response(answer) {
+        Ok(head) => head,
+        Err(_) => Response::builder().status(500).body(()).unwrap_or_default(),
+    };
+    let empty = answer.body.is_empty();
+    if let Ok(mut send) = respond.send_response(head, empty) {
+        if !empty {
+            let _ = send.send_data(Bytes::copy_from_slice(&answer.body), true);
+        }
+    }
+}
