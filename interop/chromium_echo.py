@@ -40,7 +40,7 @@ def start_server(binary):
     return server, match.group(1)
 
 
-def run_page(chromium, url):
+def run_page(chromium, url, extra_flags=()):
     # Chromium's helper processes may still write to the profile for a moment
     # after the browser is killed: kill its whole process group, and do not
     # fail on what they leave behind.
@@ -49,7 +49,7 @@ def run_page(chromium, url):
             [
                 chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--enable-logging=stderr", "--v=0", f"--user-data-dir={profile}", url,
+                "--enable-logging=stderr", "--v=0", f"--user-data-dir={profile}", *extra_flags, url,
             ],
             stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
         )

@@ -118,11 +118,15 @@ where
         Err(e) => {
             let head = e.response_headers();
             let headers = head.iter().skip(1).map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            return (ConnectResponse { status: e.status(), headers, body: Vec::new() }, Err(UpgradeError::ExtendedConnect(e)));
+            return (
+                ConnectResponse { status: e.status(), headers, body: Vec::new() },
+                Err(UpgradeError::ExtendedConnect(e)),
+            );
         }
     };
     let offered = |p: &&String| request.protocols().any(|offer| offer == p.as_str());
-    let mut answer = Answer { protocol: options.protocols.iter().find(offered).cloned(), headers: options.headers.clone() };
+    let mut answer =
+        Answer { protocol: options.protocols.iter().find(offered).cloned(), headers: options.headers.clone() };
     if let Err(rejection) = decide(&request, &mut answer) {
         if !(300..=599).contains(&rejection.status) {
             return refused_internally(UsageError::InvalidStatus);
@@ -328,9 +332,10 @@ impl<R: RandomSource> ExtendedConnectStart<R> {
             (Some(_), None) => return Err(UpgradeError::Response(ResponseError::ProtocolNotOffered)),
         };
         let extensions = || Extensions::new(Source::Pairs(fields.iter(), "sec-websocket-extensions"));
-        if fields.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("sec-websocket-extensions") && Extensions::parse(v).is_none()
-        }) {
+        if fields
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("sec-websocket-extensions") && Extensions::parse(v).is_none())
+        {
             return Err(UpgradeError::Response(ResponseError::InvalidExtensions));
         }
         #[cfg(feature = "deflate")]

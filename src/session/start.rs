@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::conn::Connection;
 use crate::handshake::{
     parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, ExtendedConnectError,
-    HandshakeError, Header, Reject,
-    Request, Response, ResponseError, ServerHandshake, Status, UsageError, DEFAULT_MAX_HEADERS,
+    HandshakeError, Header, Reject, Request, Response, ResponseError, ServerHandshake, Status, UsageError,
+    DEFAULT_MAX_HEADERS,
 };
 use crate::options::{AcceptOptions, ConnectOptions};
 use crate::random::{RandomSource, SecureRandom};

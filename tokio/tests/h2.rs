@@ -35,14 +35,13 @@ async fn echo_server(listener: TcpListener) -> Result<(), Error> {
             let _ = respond.send_response(answer, true);
             continue;
         }
-        let decide = |request: &wsmachine_tokio::wsmachine::handshake::ExtendedConnect<'_, '_>, _: &mut _| {
-            match request.path() {
-                "/refuse" => Err(Rejection::new(403).body("no")),
-                _ => Ok(()),
-            }
+        let decide = |request: &wsmachine_tokio::wsmachine::handshake::ExtendedConnect<'_, '_>, _: &mut _| match request
+            .path()
+        {
+            "/refuse" => Err(Rejection::new(403).body("no")),
+            _ => Ok(()),
         };
-        let Ok(mut ws) = ws_h2::server::accept_with_options(request, respond, &AcceptOptions::default(), decide)
-        else {
+        let Ok(mut ws) = ws_h2::server::accept_with_options(request, respond, &AcceptOptions::default(), decide) else {
             continue;
         };
         tokio::spawn(async move {

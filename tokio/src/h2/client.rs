@@ -10,8 +10,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use wsmachine::{ConnectOptions, ExtendedConnectStart, SecureRandom, UpgradeError};
 
-use super::io::H2Stream;
 use super::h2_error;
+use super::io::H2Stream;
 use crate::{Error, WebSocketStream};
 
 /// Starts the client side of an HTTP/2 connection on `io` (TLS with ALPN

@@ -7,10 +7,12 @@ use h2::RecvStream;
 use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wsmachine::handshake::ExtendedConnect;
-use wsmachine::{accept_extended_connect, AcceptOptions, Answer, ConnectResponse, Rejection, UpgradeError};
+use wsmachine::{
+    accept_extended_connect, AcceptOptions, Answer, ConnectResponse, PlainResponse, Rejection, UpgradeError,
+};
 
-use super::io::H2Stream;
 use super::h2_error;
+use super::io::H2Stream;
 use crate::{Error, WebSocketStream};
 
 /// Starts the server side of an HTTP/2 connection on `io` (TLS with ALPN
@@ -137,4 +139,28 @@ fn respond_refusal(respond: &mut SendResponse<Bytes>, answer: &ConnectResponse) 
             let _ = send.send_data(Bytes::copy_from_slice(&answer.body), true);
         }
     }
+}
+
+/// Answers an ordinary request (one that is not [`is_websocket`]) with
+/// `page`: its status, headers and body, the stream ended after the body.
+/// The same [`PlainResponse`] serves the HTTP/1.1 side's
+/// [`accept_or_serve`](crate::accept_or_serve), so one function can
+/// answer pages over both protocols.
+///
+/// # Errors
+///
+/// [`Error::Io`] when a header cannot be sent as given or the stream was
+/// reset.
+pub fn serve(mut respond: SendResponse<Bytes>, page: &PlainResponse) -> Result<(), Error> {
+    let mut head = Response::builder().status(page.status);
+    for (name, value) in &page.headers {
+        head = head.header(name.as_str(), value.as_str());
+    }
+    let head = head.body(()).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    let empty = page.body.is_empty();
+    let mut send = respond.send_response(head, empty).map_err(h2_error)?;
+    if !empty {
+        send.send_data(Bytes::copy_from_slice(&page.body), true).map_err(h2_error)?;
+    }
+    Ok(())
 }
