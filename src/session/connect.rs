@@ -211,6 +211,8 @@ fn refused_internally(e: UsageError) -> (ConnectResponse, Result<Session, Upgrad
 #[derive(Debug)]
 pub struct ExtendedConnectStart<R: RandomSource = SecureRandom> {
     scheme: &'static str,
+    host: String,
+    port: u16,
     authority: String,
     path: String,
     headers: Vec<(String, String)>,
@@ -267,6 +269,8 @@ impl<R: RandomSource> ExtendedConnectStart<R> {
         }
         Ok(ExtendedConnectStart {
             scheme: if parsed.secure { "https" } else { "http" },
+            host: parsed.host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port: parsed.port.unwrap_or(if parsed.secure { 443 } else { 80 }),
             authority,
             path,
             headers,
@@ -291,6 +295,21 @@ impl<R: RandomSource> ExtendedConnectStart<R> {
     /// The `:scheme`: `https` for `wss://`, `http` for `ws://`.
     pub fn scheme(&self) -> &'static str {
         self.scheme
+    }
+
+    /// The host to connect to (without the brackets of an IPv6 literal).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port to connect to: the URL's, or 443 for `wss` and 80 for `ws`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the URL is `wss://`: the HTTP/2 connection must be TLS.
+    pub fn is_secure(&self) -> bool {
+        self.scheme == "https"
     }
 
     /// The `:authority`: the URL's host and port, as written.

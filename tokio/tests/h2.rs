@@ -10,7 +10,6 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::bounded;
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine_tokio::h2::{self as ws_h2, H2Stream};
@@ -56,7 +55,7 @@ async fn echo_server(listener: TcpListener) -> Result<(), Error> {
 }
 
 /// A client connection to a fresh echo server.
-async fn client() -> (h2::client::SendRequest<Bytes>, String) {
+async fn client() -> (ws_h2::client::SendRequest, String) {
     let (listener, address) = listen().await;
     tokio::spawn(echo_server(listener));
     let tcp = TcpStream::connect(&address).await.expect("connect");
@@ -146,13 +145,13 @@ async fn a_reset_stream_reads_as_a_close_without_handshake() {
             let drive = tokio::spawn(async move { while connection.accept().await.is_some() {} });
             assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("reset me")));
             ws.get_mut().send_stream().send_reset(h2::Reason::CANCEL);
-            drive
+            (ws, drive)
         });
         let tcp = TcpStream::connect(&address).await.expect("connect");
         let connection = ws_h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
         let mut ws = ws_h2::client::connect(&connection, &format!("ws://{address}/")).await.expect("connect");
         ws.send("reset me").await.expect("send");
-        let _drive = server.await.expect("server");
+        let (_server_ws, _drive) = server.await.expect("server");
         assert!(matches!(ws.recv().await, Err(Error::ConnectionLost)));
         assert_eq!(ws.close_frame().map(|f| f.code()), Some(CloseCode::ABNORMAL));
         assert_eq!(ws.get_ref().reset_reason(), Some(h2::Reason::CANCEL));

@@ -4,7 +4,6 @@
 use std::future::poll_fn;
 
 use bytes::Bytes;
-use h2::client::SendRequest;
 use http::{Method, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -13,6 +12,11 @@ use wsmachine::{ConnectOptions, ExtendedConnectStart, SecureRandom, UpgradeError
 use super::h2_error;
 use super::io::H2Stream;
 use crate::{Error, WebSocketStream};
+
+/// A handle to an HTTP/2 client connection that opens streams: from
+/// [`handshake`] or [`open`]; clone it to open WebSockets from several
+/// tasks.
+pub type SendRequest = h2::client::SendRequest<Bytes>;
 
 /// Starts the client side of an HTTP/2 connection on `io` (TLS with ALPN
 /// `h2`, or cleartext with prior knowledge), drives it on a task of its
@@ -25,7 +29,7 @@ use crate::{Error, WebSocketStream};
 /// [`Error::Io`] when the HTTP/2 handshake fails, or when the server's
 /// settings do not allow extended CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`,
 /// RFC 8441 §3): such a server cannot carry WebSockets over HTTP/2.
-pub async fn handshake<S>(io: S) -> Result<SendRequest<Bytes>, Error>
+pub async fn handshake<S>(io: S) -> Result<SendRequest, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -58,7 +62,7 @@ fn not_enabled() -> Error {
 /// # Errors
 ///
 /// As [`connect_with`].
-pub async fn connect(send_request: &SendRequest<Bytes>, url: &str) -> Result<WebSocketStream<H2Stream>, Error> {
+pub async fn connect(send_request: &SendRequest, url: &str) -> Result<WebSocketStream<H2Stream>, Error> {
     connect_with(send_request, url, &ConnectOptions::default()).await
 }
 
@@ -73,7 +77,7 @@ pub async fn connect(send_request: &SendRequest<Bytes>, url: &str) -> Result<Web
 /// server does not allow extended CONNECT, the connection failed, the
 /// stream was refused or reset, or the handshake timed out.
 pub async fn connect_with(
-    send_request: &SendRequest<Bytes>,
+    send_request: &SendRequest,
     url: &str,
     options: &ConnectOptions,
 ) -> Result<WebSocketStream<H2Stream>, Error> {
@@ -114,5 +118,87 @@ async fn within<F: std::future::Future>(deadline: Option<Instant>, future: F) ->
         Some(at) => tokio::time::timeout_at(at, future).await.map_err(|_| {
             Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the WebSocket's HTTP/2 handshake timed out"))
         }),
+    }
+}
+
+/// Connects to the server of `url` and starts HTTP/2 on the connection,
+/// ready for [`connect`]: TLS with ALPN `h2` for `wss://` (feature
+/// `rustls`, the webpki roots), cleartext HTTP/2 with prior knowledge for
+/// `ws://`. The path of `url` is not used: each [`connect`] names its own.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine_tokio::Error> {
+/// use wsmachine_tokio::h2;
+/// let connection = h2::client::open("wss://example.com").await?;
+/// let mut ws = h2::client::connect(&connection, "wss://example.com/chat").await?;
+/// ws.send("hello").await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] when the connection or TLS fails, the server does not
+/// choose `h2` in ALPN, or it does not allow extended CONNECT;
+/// [`Error::Handshake`] for an invalid URL.
+pub async fn open(url: &str) -> Result<SendRequest, Error> {
+    #[cfg(feature = "rustls")]
+    {
+        open_inner(url, None).await
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        open_inner(url).await
+    }
+}
+
+/// As [`open`], with `tls` for `wss://` (your roots, client certificates;
+/// its ALPN list is replaced by `h2`). Feature `rustls`.
+///
+/// # Errors
+///
+/// As [`open`].
+#[cfg(feature = "rustls")]
+pub async fn open_with_tls(
+    url: &str,
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+) -> Result<SendRequest, Error> {
+    open_inner(url, Some(tls)).await
+}
+
+async fn open_inner(
+    url: &str,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<SendRequest, Error> {
+    // Only the URL is read here: the key stream is never used.
+    let target = ExtendedConnectStart::new(url, &ConnectOptions::default(), SecureRandom::from_seed([0; 32]))
+        .map_err(Error::Handshake)?;
+    let deadline = ConnectOptions::default().handshake_timeout.map(|timeout| Instant::now() + timeout);
+    let tcp = within(deadline, tokio::net::TcpStream::connect((target.host(), target.port()))).await??;
+    tcp.set_nodelay(true)?;
+    if !target.is_secure() {
+        return within(deadline, handshake(tcp)).await?;
+    }
+    #[cfg(feature = "rustls")]
+    {
+        let mut config = match tls {
+            Some(tls) => (*tls).clone(),
+            None => (*crate::tls::default_tls_config()?).clone(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let tls = within(deadline, crate::tls::tls_connect(tcp, target.host(), std::sync::Arc::new(config))).await??;
+        let h2_chosen = match &tls {
+            crate::MaybeTlsStream::Rustls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            crate::MaybeTlsStream::Plain(_) => false,
+        };
+        if !h2_chosen {
+            let e = "the server did not choose HTTP/2 (ALPN h2) for this TLS connection";
+            return Err(Error::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, e)));
+        }
+        within(deadline, handshake(tls)).await?
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        let e = "a wss:// URL needs the `rustls` feature, or a TLS stream of your own passed to `handshake`";
+        Err(Error::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, e)))
     }
 }

@@ -2,7 +2,6 @@
 //! extended CONNECT, and WebSockets accepted on its streams.
 
 use bytes::Bytes;
-use h2::server::{Connection, SendResponse};
 use h2::RecvStream;
 use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -15,6 +14,13 @@ use super::h2_error;
 use super::io::H2Stream;
 use crate::{Error, WebSocketStream};
 
+/// A server HTTP/2 connection: call `accept().await` on it in a loop to
+/// receive requests (it also drives the connection).
+pub type Connection<S> = h2::server::Connection<S, Bytes>;
+
+/// Where the answer to one request goes.
+pub type SendResponse = h2::server::SendResponse<Bytes>;
+
 /// Starts the server side of an HTTP/2 connection on `io` (TLS with ALPN
 /// `h2`, or cleartext with prior knowledge) with
 /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` on, so clients may open WebSockets
@@ -25,7 +31,7 @@ use crate::{Error, WebSocketStream};
 ///
 /// [`Error::Io`] when the client's connection preface does not arrive or
 /// the transport fails.
-pub async fn handshake<S>(io: S) -> Result<Connection<S, Bytes>, Error>
+pub async fn handshake<S>(io: S) -> Result<Connection<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -47,7 +53,7 @@ pub fn is_websocket<B>(request: &Request<B>) -> bool {
 /// # Errors
 ///
 /// As [`accept_with_options`].
-pub fn accept(request: Request<RecvStream>, respond: SendResponse<Bytes>) -> Result<WebSocketStream<H2Stream>, Error> {
+pub fn accept(request: Request<RecvStream>, respond: SendResponse) -> Result<WebSocketStream<H2Stream>, Error> {
     accept_with_options(request, respond, &AcceptOptions::default(), |_, _| Ok(()))
 }
 
@@ -65,7 +71,7 @@ pub fn accept(request: Request<RecvStream>, respond: SendResponse<Bytes>) -> Res
 /// [`Error::Io`] when the stream was already reset.
 pub fn accept_with_options<F>(
     request: Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    mut respond: SendResponse,
     options: &AcceptOptions,
     decide: F,
 ) -> Result<WebSocketStream<H2Stream>, Error>
@@ -128,7 +134,7 @@ fn response(answer: &ConnectResponse) -> Result<Response<()>, Error> {
 
 /// Sends a refusal and its body, ending the stream; a stream the client
 /// already reset takes nothing.
-fn respond_refusal(respond: &mut SendResponse<Bytes>, answer: &ConnectResponse) {
+fn respond_refusal(respond: &mut SendResponse, answer: &ConnectResponse) {
     let head = match response(answer) {
         Ok(head) => head,
         Err(_) => Response::builder().status(500).body(()).unwrap_or_default(),
@@ -151,7 +157,7 @@ fn respond_refusal(respond: &mut SendResponse<Bytes>, answer: &ConnectResponse) 
 ///
 /// [`Error::Io`] when a header cannot be sent as given or the stream was
 /// reset.
-pub fn serve(mut respond: SendResponse<Bytes>, page: &PlainResponse) -> Result<(), Error> {
+pub fn serve(mut respond: SendResponse, page: &PlainResponse) -> Result<(), Error> {
     let mut head = Response::builder().status(page.status);
     for (name, value) in &page.headers {
         head = head.header(name.as_str(), value.as_str());
