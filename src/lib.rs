@@ -36,7 +36,9 @@
 //!    [`apply_mask`], [`Utf8Validator`], [`CloseFrame`] / [`CloseCode`].
 //! 2. **Handshake machines** ([`handshake`]): parse and answer the HTTP/1.1
 //!    Upgrade (server), build the request and check the answer (client),
-//!    and the HTTP/2 / HTTP/3 extended CONNECT bootstrap.
+//!    and the HTTP/2 / HTTP/3 extended CONNECT bootstrap (RFC 8441,
+//!    RFC 9220; with `alloc`, `accept_extended_connect` and
+//!    `ExtendedConnectStart` sequence it for a `Session` on one stream).
 //! 3. **The connection machine**, [`Connection`], for [`Role::Client`] or
 //!    [`Role::Server`]: bytes in, [`Event`]s out; send calls write frames.
 //! 4. **Conveniences** (feature `alloc`): [`MessageAssembler`] for whole
