@@ -252,3 +252,30 @@ async fn split_halves_and_timers_work_over_a_stream() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_websocket_that_stops_reading_does_not_stall_the_others() {
+    bounded(async {
+        let (connection, base) = client().await;
+        let mut stalled = ws_h2::client::connect(&connection, &format!("{base}/stalled")).await.expect("connect");
+        // Echoes pile up towards a reader that never reads: its stream's
+        // window fills, and only its own.
+        let chunk = vec![7u8; 200_000];
+        for _ in 0..4 {
+            stalled.send(chunk.clone()).await.expect("send");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut other = ws_h2::client::connect(&connection, &format!("{base}/other")).await.expect("connect");
+        for i in 0..20 {
+            let message = Message::Binary(vec![i as u8; 50_000]);
+            other.send(message.clone()).await.expect("send");
+            let echoed = tokio::time::timeout(Duration::from_secs(5), other.recv()).await;
+            assert_eq!(echoed.expect("the other WebSocket stalled").expect("recv"), Some(message));
+        }
+        // The stalled one still gets everything once it reads.
+        for _ in 0..4 {
+            assert_eq!(stalled.recv().await.expect("recv"), Some(Message::Binary(chunk.clone())));
+        }
+    })
+    .await;
+}

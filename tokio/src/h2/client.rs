@@ -33,7 +33,12 @@ pub async fn handshake<S>(io: S) -> Result<SendRequest, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (send, mut connection) = h2::client::handshake(io).await.map_err(h2_error)?;
+    let (send, mut connection) = h2::client::Builder::new()
+        .initial_window_size(super::STREAM_WINDOW)
+        .initial_connection_window_size(super::CONNECTION_WINDOW)
+        .handshake(io)
+        .await
+        .map_err(h2_error)?;
     let mut ping = connection.ping_pong();
     tokio::spawn(async move {
         let _ = connection.await;

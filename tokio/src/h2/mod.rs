@@ -13,6 +13,17 @@
 //! the peer is reported as a close without handshake (1006,
 //! [`Error::ConnectionLost`](crate::Error::ConnectionLost)).
 //!
+//! # Flow control
+//!
+//! Each WebSocket has its own stream window (256 KiB), reopened as its
+//! reader takes the bytes, so a WebSocket that stops reading slows its own
+//! sender and no other. Connections started by [`server::handshake`] and
+//! [`client::handshake`] have a connection window as large as the windows
+//! of 128 streams together (32 MiB), and a server lets a client open 128
+//! streams at once. On a connection you build yourself, keep the
+//! connection window at least as large as the stream window times the
+//! streams allowed, or a few stalled WebSockets stall all the others.
+//!
 //! # Server
 //!
 //! ```no_run
@@ -56,6 +67,19 @@
 pub mod client;
 mod io;
 pub mod server;
+
+/// Each stream's receive window: room for a 256 KiB burst per WebSocket
+/// before its sender waits for the reader.
+pub(crate) const STREAM_WINDOW: u32 = 256 * 1024;
+
+/// How many streams a server lets a client open at once.
+pub(crate) const MAX_STREAMS: u32 = 128;
+
+/// The connection's receive window: every stream's window at once, so
+/// WebSockets whose readers stopped cannot use up the connection's window
+/// and stall the others (h2 returns connection capacity only as each
+/// stream's data is read).
+pub(crate) const CONNECTION_WINDOW: u32 = STREAM_WINDOW * MAX_STREAMS;
 
 pub use io::H2Stream;
 

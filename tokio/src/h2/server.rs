@@ -35,7 +35,14 @@ pub async fn handshake<S>(io: S) -> Result<Connection<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    h2::server::Builder::new().enable_connect_protocol().handshake(io).await.map_err(h2_error)
+    h2::server::Builder::new()
+        .enable_connect_protocol()
+        .initial_window_size(super::STREAM_WINDOW)
+        .initial_connection_window_size(super::CONNECTION_WINDOW)
+        .max_concurrent_streams(super::MAX_STREAMS)
+        .handshake(io)
+        .await
+        .map_err(h2_error)
 }
 
 /// Whether `request` asks for a WebSocket: `CONNECT` with `:protocol`
