@@ -287,6 +287,60 @@ fn value(v: &str) -> Result<HeaderValue, UsageError> {
     HeaderValue::from_bytes(v.as_bytes()).map_err(|_| UsageError::InvalidHeaderValue)
 }
 
+/// An HTTP/2 or HTTP/3 request's header list, pseudo-headers first, as
+/// [`ExtendedConnect::parse`](super::ExtendedConnect::parse) and
+/// `accept_extended_connect` read it: `:method`, then `:protocol` when
+/// the HTTP library gave one (hyper and h2 keep it in a request
+/// extension: pass its `as_str()`), `:scheme`, `:path` and `:authority`
+/// from the URI, then every header. The values are borrowed from the
+/// request.
+///
+/// ```
+/// use wsmachine::handshake::http::extended_connect_fields;
+/// use wsmachine::handshake::ExtendedConnect;
+///
+/// let request = http::Request::builder()
+///     .method("CONNECT")
+///     .uri("https://example.com/chat")
+///     .header("sec-websocket-version", "13")
+///     .body(())?;
+/// let fields = extended_connect_fields(&request, Some("websocket"))?;
+/// assert_eq!(fields[..2], [(":method", "CONNECT"), (":protocol", "websocket")]);
+/// assert_eq!(ExtendedConnect::parse(&fields)?.path(), "/chat");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ExtendedConnectError::InvalidHeaderValue`](super::ExtendedConnectError::InvalidHeaderValue)
+/// when a header value is not visible ASCII (the request cannot be a valid
+/// extended CONNECT; answer its status, 400).
+pub fn extended_connect_fields<'a, B>(
+    request: &'a Request<B>,
+    protocol: Option<&'a str>,
+) -> Result<Vec<(&'a str, &'a str)>, super::ExtendedConnectError> {
+    let uri = request.uri();
+    let mut fields = Vec::with_capacity(5 + request.headers().len());
+    fields.push((":method", request.method().as_str()));
+    if let Some(protocol) = protocol {
+        fields.push((":protocol", protocol));
+    }
+    if let Some(scheme) = uri.scheme_str() {
+        fields.push((":scheme", scheme));
+    }
+    if let Some(path) = uri.path_and_query() {
+        fields.push((":path", path.as_str()));
+    }
+    if let Some(authority) = uri.authority() {
+        fields.push((":authority", authority.as_str()));
+    }
+    for (name, value) in request.headers() {
+        let value = value.to_str().map_err(|_| super::ExtendedConnectError::InvalidHeaderValue("field"))?;
+        fields.push((name.as_str(), value));
+    }
+    Ok(fields)
+}
+
 /// The answer to a refused upgrade, headers only, as
 /// [`HandshakeError::write_response`] writes it: the error's status,
 /// `sec-websocket-version: 13` and `upgrade: websocket` for 426, `allow: GET`

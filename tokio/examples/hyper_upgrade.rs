@@ -1,7 +1,11 @@
 //! A hyper 1.x server that upgrades requests to WebSockets and echoes
 //! every message: hyper parses the HTTP request, wsmachine validates the
 //! upgrade (`wsmachine::handshake::http`) and builds the `101` answer, then
-//! the tokio adapter runs on the upgraded connection.
+//! the tokio adapter runs on the upgraded connection. The same server
+//! speaks HTTP/2 (cleartext, prior knowledge, through hyper-util's `auto`
+//! builder) with extended CONNECT allowed, so a WebSocket can also be one
+//! stream of an HTTP/2 connection (RFC 8441): hyper hands over the stream
+//! as an upgrade, and `accept_extended_connect` answers the request.
 //!
 //! ```sh
 //! cargo run -p wsmachine-tokio --features http --example hyper_upgrade -- 127.0.0.1:9002
@@ -18,14 +22,15 @@
 use std::convert::Infallible;
 
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use wsmachine_tokio::wsmachine::handshake::http::{reject_response, UpgradeRequest};
+use wsmachine_tokio::wsmachine::handshake::http::{extended_connect_fields, reject_response, UpgradeRequest};
 use wsmachine_tokio::wsmachine::handshake::Accept;
-use wsmachine_tokio::wsmachine::{Connection, Session};
+use wsmachine_tokio::wsmachine::{accept_extended_connect, Connection, Session};
 use wsmachine_tokio::{AcceptOptions, Error, WebSocketStream};
 
 #[tokio::main]
@@ -34,14 +39,15 @@ async fn main() -> std::io::Result<()> {
     serve(TcpListener::bind(addr).await?).await
 }
 
-/// Serves HTTP/1.1 on every connection, with upgrades.
+/// Serves HTTP/1.1 and HTTP/2 on every connection, with upgrades.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     println!("hyper upgrade echo on ws://{}/", listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
         tokio::spawn(async move {
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(tcp), service_fn(upgrade));
-            if let Err(e) = connection.with_upgrades().await {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http2().enable_connect_protocol();
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service_fn(upgrade)).await {
                 eprintln!("HTTP connection failed: {e}");
             }
         });
@@ -50,39 +56,89 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 /// Answers one request: `101` and a WebSocket task for an upgrade, the
 /// error's status otherwise.
-async fn upgrade(mut request: Request<Incoming>) -> Result<Response<String>, Infallible> {
-    let answer = match UpgradeRequest::parse(&request) {
-        // No subprotocol; a permessage-deflate offer is declined by not answering it.
-        Ok(upgrade) => upgrade.accept(&Accept::default()).map_err(|e| e.to_string()),
-        Err(e) => return Ok(reject_response(&e).map(|()| format!("{e}\n"))),
+async fn upgrade(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
+    if request.method() == Method::CONNECT {
+        return Ok(extended_connect(request));
+    }
+    Ok(http1_upgrade(request))
+}
+
+/// An HTTP/2 extended CONNECT: `200` and a WebSocket task on the stream.
+fn extended_connect(mut request: Request<Incoming>) -> Response<String> {
+    let options = AcceptOptions::default();
+    let protocol = request.extensions().get::<hyper::ext::Protocol>().map(hyper::ext::Protocol::as_str);
+    let (answer, session) = match extended_connect_fields(&request, protocol) {
+        Ok(fields) => accept_extended_connect(&options, &fields, |_, _| Ok(())),
+        Err(e) => return Response::builder().status(e.status()).body(format!("{e}\n")).unwrap_or_default(),
     };
-    let response = match answer {
-        Ok(response) => response,
-        Err(e) => return Ok(Response::builder().status(500).body(e).unwrap_or_default()),
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        response = response.header(name, value);
+    }
+    let Ok(session) = session else {
+        return response.body(String::from_utf8_lossy(&answer.body).into_owned()).unwrap_or_default();
     };
     let upgraded = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         let result = match upgraded.await {
-            Ok(upgraded) => echo(upgraded).await,
+            // The stream's bytes go straight to the WebSocket: HTTP/2 leaves none behind.
+            Ok(upgraded) => {
+                echo(WebSocketStream::from_session(TokioIo::new(upgraded), session, options.max_write_buffer)).await
+            }
             Err(e) => Err(Error::Io(std::io::Error::other(e))),
         };
         if let Err(e) = result {
             eprintln!("WebSocket ended: {e}");
         }
     });
-    Ok(response.map(|()| String::new()))
+    response.body(String::new()).unwrap_or_default()
 }
 
-/// The WebSocket on the upgraded connection: the bytes hyper read past the
-/// head first, then the socket itself.
-async fn echo(upgraded: hyper::upgrade::Upgraded) -> Result<(), Error> {
-    let parts = upgraded
-        .downcast::<TokioIo<TcpStream>>()
-        .map_err(|_| Error::Io(std::io::Error::other("not the TCP stream this server runs on")))?;
+/// An HTTP/1.1 upgrade request: `101` and a WebSocket task.
+fn http1_upgrade(mut request: Request<Incoming>) -> Response<String> {
+    let answer = match UpgradeRequest::parse(&request) {
+        // No subprotocol; a permessage-deflate offer is declined by not answering it.
+        Ok(upgrade) => upgrade.accept(&Accept::default()).map_err(|e| e.to_string()),
+        Err(e) => return reject_response(&e).map(|()| format!("{e}\n")),
+    };
+    let response = match answer {
+        Ok(response) => response,
+        Err(e) => return Response::builder().status(500).body(e).unwrap_or_default(),
+    };
+    let upgraded = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let result = match upgraded.await {
+            Ok(upgraded) => http1_websocket(upgraded).await,
+            Err(e) => Err(Error::Io(std::io::Error::other(e))),
+        };
+        if let Err(e) = result {
+            eprintln!("WebSocket ended: {e}");
+        }
+    });
+    response.map(|()| String::new())
+}
+
+/// The WebSocket on an upgraded HTTP/1.1 connection: the bytes hyper read
+/// past the head first, then the socket itself. The `auto` builder keeps
+/// the socket behind its own wrapper, so when that cannot be taken apart
+/// the upgraded connection itself is the stream: it replays those bytes
+/// first on its own.
+async fn http1_websocket(upgraded: hyper::upgrade::Upgraded) -> Result<(), Error> {
     let options = AcceptOptions::default();
     let mut session = Session::new(Connection::server(options.config));
-    session.receive(&parts.read_buf);
-    let mut ws = WebSocketStream::from_session(parts.io.into_inner(), session, options.max_write_buffer);
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            session.receive(&parts.read_buf);
+            echo(WebSocketStream::from_session(parts.io.into_inner(), session, options.max_write_buffer)).await
+        }
+        Err(upgraded) => {
+            echo(WebSocketStream::from_session(TokioIo::new(upgraded), session, options.max_write_buffer)).await
+        }
+    }
+}
+
+/// Sends every message back until the peer closes.
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) -> Result<(), Error> {
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }

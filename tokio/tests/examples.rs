@@ -141,3 +141,25 @@ async fn hyper_upgrades_and_the_adapter_runs_on_the_upgraded_connection() {
     })
     .await;
 }
+
+#[cfg(all(feature = "http", feature = "h2"))]
+#[tokio::test]
+async fn hyper_takes_websockets_over_http2_streams_too() {
+    use wsmachine_tokio::h2;
+    bounded(async {
+        let url = start(|listener| tokio::spawn(async move { drop(hyper_upgrade::serve(listener).await) })).await;
+        // Prior-knowledge HTTP/2 to the same port that takes HTTP/1.1 upgrades.
+        let connection = h2::client::open(&url).await.expect("HTTP/2 with extended CONNECT");
+        let mut first = h2::client::connect(&connection, &url).await.expect("a WebSocket over hyper's HTTP/2");
+        let mut second = h2::client::connect(&connection, &url).await.expect("another on the same connection");
+        first.send("one").await.expect("send");
+        second.send(vec![5u8; 300_000]).await.expect("send");
+        assert_eq!(first.recv().await.expect("recv"), Some(Message::text("one")));
+        assert_eq!(second.recv().await.expect("recv"), Some(Message::Binary(vec![5u8; 300_000])));
+        first.close(CloseCode::NORMAL, "").await.expect("close");
+        second.send("still open").await.expect("send");
+        assert_eq!(second.recv().await.expect("recv"), Some(Message::text("still open")));
+        second.close(CloseCode::NORMAL, "").await.expect("close");
+    })
+    .await;
+}

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use h2::RecvStream;
 use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
+use wsmachine::handshake::http::extended_connect_fields;
 use wsmachine::handshake::ExtendedConnect;
 use wsmachine::{
     accept_extended_connect, AcceptOptions, Answer, ConnectResponse, PlainResponse, Rejection, UpgradeError,
@@ -85,17 +86,13 @@ pub fn accept_with_options<F>(
 where
     F: FnOnce(&ExtendedConnect<'_, '_>, &mut Answer) -> Result<(), Rejection>,
 {
-    let (parts, body) = request.into_parts();
-    let (answer, session) = match request_fields(&parts) {
-        Some(fields) => {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            accept_extended_connect(options, &fields, decide)
-        }
-        None => {
-            // A field value that is not text cannot be a valid request.
-            let e = wsmachine::handshake::ExtendedConnectError::InvalidHeaderValue("field");
-            (ConnectResponse { status: 400, ..ConnectResponse::default() }, Err(UpgradeError::ExtendedConnect(e)))
-        }
+    let protocol = request.extensions().get::<h2::ext::Protocol>().map(h2::ext::Protocol::as_str);
+    let (answer, session) = match extended_connect_fields(&request, protocol) {
+        Ok(fields) => accept_extended_connect(options, &fields, decide),
+        Err(e) => (
+            ConnectResponse { status: e.status(), ..ConnectResponse::default() },
+            Err(UpgradeError::ExtendedConnect(e)),
+        ),
     };
     let session = match session {
         Ok(session) => session,
@@ -105,29 +102,7 @@ where
         }
     };
     let send = respond.send_response(response(&answer)?, false).map_err(h2_error)?;
-    Ok(WebSocketStream::from_session(H2Stream::new(send, body), session, options.max_write_buffer))
-}
-
-/// The request's header block as wsmachine reads it: pseudo-headers
-/// first. `None` when a value is not text.
-fn request_fields(parts: &http::request::Parts) -> Option<Vec<(&str, String)>> {
-    let mut fields = vec![(":method", parts.method.as_str().to_string())];
-    if let Some(protocol) = parts.extensions.get::<h2::ext::Protocol>() {
-        fields.push((":protocol", protocol.as_str().to_string()));
-    }
-    if let Some(scheme) = parts.uri.scheme_str() {
-        fields.push((":scheme", scheme.to_string()));
-    }
-    if let Some(path) = parts.uri.path_and_query() {
-        fields.push((":path", path.as_str().to_string()));
-    }
-    if let Some(authority) = parts.uri.authority() {
-        fields.push((":authority", authority.as_str().to_string()));
-    }
-    for (name, value) in &parts.headers {
-        fields.push((name.as_str(), value.to_str().ok()?.to_string()));
-    }
-    Some(fields)
+    Ok(WebSocketStream::from_session(H2Stream::new(send, request.into_body()), session, options.max_write_buffer))
 }
 
 /// The answer as an `http` response head.
