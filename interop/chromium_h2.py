@@ -66,7 +66,7 @@ def check(name, result, log, protocol, other):
 
 
 def main():
-    binary = sys.argv[1]
+    binary = os.path.abspath(sys.argv[1])
     chromium = sys.argv[2] if len(sys.argv) > 2 else "chromium"
     lines = []
     result, log = run(binary, chromium, [])

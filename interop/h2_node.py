@@ -80,8 +80,9 @@ def main():
     parser.add_argument("examples")
     parser.add_argument("--node", default="node")
     args = parser.parse_args()
-    lines = [f"node-server/wsmachine-client {line}" for line in node_server_rust_client(args.examples, args.node)]
-    lines += [f"wsmachine-server/node-client {line}" for line in rust_server_node_client(args.examples, args.node)]
+    examples = os.path.abspath(args.examples)
+    lines = [f"node-server/wsmachine-client {line}" for line in node_server_rust_client(examples, args.node)]
+    lines += [f"wsmachine-server/node-client {line}" for line in rust_server_node_client(examples, args.node)]
     for line in lines:
         print(line)
     failed = sum(" FAIL " in f" {line} " for line in lines)
