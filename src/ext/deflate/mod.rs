@@ -131,12 +131,18 @@ pub const RSV1: RsvBits = RsvBits::RSV1;
 ///
 /// Memory: nothing until the first compressed message in each direction;
 /// then about 43 KiB to inflate (the 32 KiB window) plus
-/// [`DeflateConfig::chunk_size`], and about 300 KiB to compress.
+/// [`DeflateConfig::chunk_size`], and about 310 KiB to compress, held
+/// between messages. With [`DeflateConfig::memory_lean`] nothing is held
+/// between messages (see [`DeflateConfig::free_idle_state`]).
 pub struct Deflate {
     compressor: Compressor,
     decompressor: Decompressor,
     max_ratio: u32,
     chunk_size: usize,
+    /// Whole messages shorter than this go out uncompressed.
+    threshold: usize,
+    /// Free `scratch` between messages ([`DeflateConfig::free_idle_state`]).
+    free_scratch: bool,
     /// Inflated bytes handed out by [`Decode`]: `scratch[..]` is scratch space.
     scratch: Vec<u8>,
     /// The message being received is compressed (decided at its first event).
@@ -153,10 +159,17 @@ impl Deflate {
     pub fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Self {
         let peer = if role == Role::Server { Role::Client } else { Role::Server };
         Deflate {
-            compressor: Compressor::new(config.level, params.window_bits(role), params.no_context_takeover(role)),
-            decompressor: Decompressor::new(params.no_context_takeover(peer)),
+            compressor: Compressor::new(
+                config.level,
+                params.window_bits(role),
+                params.no_context_takeover(role),
+                config.free_idle_state,
+            ),
+            decompressor: Decompressor::new(params.no_context_takeover(peer), config.free_idle_state),
             max_ratio: config.max_ratio,
             chunk_size: config.chunk_size.max(1),
+            threshold: config.threshold,
+            free_scratch: config.free_idle_state && params.no_context_takeover(peer),
             scratch: Vec::new(),
             rx_compressed: None,
             tx_utf8: Utf8Validator::new(),
@@ -207,7 +220,9 @@ impl Deflate {
         }
     }
 
-    /// Compresses `text` and writes it as one frame with RSV1 set. Returns
+    /// Compresses `text` and writes it as one frame with RSV1 set, or, when
+    /// it is shorter than [`DeflateConfig::threshold`], writes it
+    /// uncompressed with RSV1 clear (as `Connection::send_text`). Returns
     /// the bytes written.
     ///
     /// # Errors
@@ -221,10 +236,15 @@ impl Deflate {
         text: &str,
         out: &mut O,
     ) -> Result<usize, SendError> {
+        if text.len() < self.threshold && self.tx_kind.is_none() {
+            return conn.send_text(text, out);
+        }
         self.send_whole(conn, MessageKind::Text, text.as_bytes(), out)
     }
 
-    /// Compresses `data` and writes it as one binary frame with RSV1 set.
+    /// Compresses `data` and writes it as one binary frame with RSV1 set,
+    /// or uncompressed below [`DeflateConfig::threshold`], as
+    /// [`send_text`](Self::send_text).
     ///
     /// # Errors
     ///
@@ -235,6 +255,9 @@ impl Deflate {
         data: &[u8],
         out: &mut O,
     ) -> Result<usize, SendError> {
+        if data.len() < self.threshold && self.tx_kind.is_none() {
+            return conn.send_binary(data, out);
+        }
         self.send_whole(conn, MessageKind::Binary, data, out)
     }
 
@@ -300,7 +323,12 @@ impl Deflate {
         }
         self.compressor.compress(data, fin).map_err(|_| SendError::CompressionFailed)?;
         match conn.send_extension_frame(kind, &self.compressor.buf, fin, true, out) {
-            Ok(written) => Ok(written),
+            Ok(written) => {
+                if fin {
+                    self.compressor.end_message();
+                }
+                Ok(written)
+            }
             Err(e) => {
                 self.compressor.abandon();
                 Err(e)
@@ -316,6 +344,8 @@ impl core::fmt::Debug for Deflate {
             .field("decompressor", &self.decompressor)
             .field("max_ratio", &self.max_ratio)
             .field("chunk_size", &self.chunk_size)
+            .field("threshold", &self.threshold)
+            .field("free_scratch", &self.free_scratch)
             .field("rx_compressed", &self.rx_compressed)
             .field("tx_kind", &self.tx_kind)
             .finish_non_exhaustive()
@@ -350,14 +380,22 @@ enum DecodeState<'e> {
 
 impl<R: RandomSource> Decode<'_, '_, R> {
     /// The next decoded event, `None` when the received event is used up.
-    /// After an error the connection has failed and `None` follows.
+    /// After an error the connection has failed and `None` follows. Call it
+    /// until it returns `None`: with [`DeflateConfig::free_idle_state`],
+    /// that last call frees the inflate buffer once a compressed message
+    /// has ended (the events that borrowed it are gone by then).
     #[allow(clippy::should_implement_trait)] // a lending iterator: events borrow the inflate buffer
     pub fn next(&mut self) -> Option<Result<Event<'_>, ProtocolError>> {
         let state = core::mem::replace(&mut self.state, DecodeState::Done);
         let DecodeState::Inflate { mut input, kind, frame_end, fin, mut tail, limits } = state else {
             return match state {
                 DecodeState::Pass(event) => event.map(Ok),
-                _ => None,
+                _ => {
+                    if self.deflate.free_scratch && self.deflate.rx_compressed.is_none() {
+                        self.deflate.scratch = Vec::new();
+                    }
+                    None
+                }
             };
         };
         let deflate = &mut *self.deflate;
