@@ -27,11 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // With feature `deflate`, permessage-deflate is offered with
     // `client_no_context_takeover`, which the suite's 13.2, 13.5 and 13.6
-    // servers require of the offer before they accept it.
+    // servers require of the offer before they accept it. Every echo is
+    // compressed, however short (`threshold: 0`).
     let options = ConnectOptions {
         #[cfg(feature = "deflate")]
         deflate: Some(wsmachine::ext::deflate::DeflateConfig {
             client_no_context_takeover: true,
+            threshold: 0,
             ..Default::default()
         }),
         ..ConnectOptions::default()

@@ -42,8 +42,11 @@ fn main() -> std::io::Result<()> {
 pub fn options() -> AcceptOptions {
     AcceptOptions {
         headers: vec![("Server".into(), "wsmachine".into())],
+        // Every echo compressed, however short (`threshold: 0`): this
+        // server is the conformance testee, and the interop checks count
+        // compressed echoes.
         #[cfg(feature = "deflate")]
-        deflate: Some(wsmachine::ext::deflate::DeflateConfig::default()),
+        deflate: Some(wsmachine::ext::deflate::DeflateConfig { threshold: 0, ..Default::default() }),
         ..AcceptOptions::default()
     }
 }

@@ -6,14 +6,19 @@
 use wsmachine::ext::deflate::{Deflate, DeflateConfig, DeflateParams};
 use wsmachine::{Config, Connection, Message, MessageAssembler, ProtocolError, Role, SecureRandom};
 
+/// Every message compressed, however short: the RFC's examples are "Hello".
+fn config() -> DeflateConfig {
+    DeflateConfig { threshold: 0, ..DeflateConfig::default() }
+}
+
 fn client(params: DeflateParams) -> (Connection, Deflate) {
     let conn = Connection::client(Deflate::connection_config(Config::default()), SecureRandom::from_seed([3; 32]));
-    (conn, Deflate::new(Role::Client, params, &DeflateConfig::default()))
+    (conn, Deflate::new(Role::Client, params, &config()))
 }
 
 fn server(params: DeflateParams) -> (Connection, Deflate) {
     let conn = Connection::server(Deflate::connection_config(Config::default()));
-    (conn, Deflate::new(Role::Server, params, &DeflateConfig::default()))
+    (conn, Deflate::new(Role::Server, params, &config()))
 }
 
 /// Feeds `wire` in chunks of `chop` bytes; returns the messages, or the error.
@@ -118,7 +123,7 @@ fn uncompressed_messages_pass_through_unchanged() {
 fn level_0_writes_the_stored_block_example() {
     // RFC 7692 §7.2.3.3: "Hello" in a DEFLATE block with no compression.
     let mut conn = Connection::server(Deflate::connection_config(Config::default()));
-    let config = DeflateConfig { level: 0, ..DeflateConfig::default() };
+    let config = DeflateConfig { level: 0, ..config() };
     let mut deflate = Deflate::new(Role::Server, DeflateParams::default(), &config);
     let mut out = Vec::new();
     deflate.send_text(&mut conn, "Hello", &mut out).unwrap();

@@ -68,14 +68,18 @@ fn corpus(seed: u32, len: usize) -> Vec<u8> {
 }
 
 /// Compresses `messages` as a server with `bits` and returns each frame's payload.
-fn compress(bits: u8, takeover: bool, messages: &[Vec<u8>], level: u8) -> Vec<Vec<u8>> {
+fn compress(bits: u8, takeover: bool, messages: &[Vec<u8>], level: u8, free_idle_state: bool) -> Vec<Vec<u8>> {
     let params = DeflateParams {
         server_max_window_bits: Some(bits),
         server_no_context_takeover: !takeover,
         ..DeflateParams::default()
     };
     let mut conn = Connection::server(Deflate::connection_config(Config::default()));
-    let mut deflate = Deflate::new(Role::Server, params, &DeflateConfig { level, ..DeflateConfig::default() });
+    let mut deflate = Deflate::new(
+        Role::Server,
+        params,
+        &DeflateConfig { level, threshold: 0, free_idle_state, ..DeflateConfig::default() },
+    );
     messages
         .iter()
         .map(|m| {
@@ -138,8 +142,14 @@ fn every_window_8_to_15_passes_a_window_limited_inflater() {
                 let sizes = [1usize, 100, 255, 256, 257, 511, 1 << bits, (1 << bits) + 1, 3 << bits, 40_000, 0, 5000];
                 let plain: Vec<Vec<u8>> =
                     sizes.iter().enumerate().map(|(i, &n)| corpus(u32::from(bits) * 97 + i as u32, n)).collect();
-                let comp = compress(bits, takeover, &plain, level);
-                cases.push((bits, takeover, comp, plain));
+                let comp = compress(bits, takeover, &plain, level, false);
+                cases.push((bits, takeover, comp, plain.clone()));
+                if !takeover {
+                    // The memory-lean setting: a compressor re-created for
+                    // every message instead of reset.
+                    let comp = compress(bits, takeover, &plain, level, true);
+                    cases.push((bits, takeover, comp, plain));
+                }
             }
         }
     }
@@ -153,7 +163,7 @@ fn every_window_8_to_15_passes_a_window_limited_inflater() {
 #[test]
 fn the_oracle_rejects_a_window_it_was_not_given() {
     let plain = vec![corpus(7, 40_000)];
-    let comp = compress(15, true, &plain, 6);
+    let comp = compress(15, true, &plain, 6, false);
     let Some((ok, report)) = oracle(&[(9, true, comp, plain)]) else { return };
     assert!(!ok, "python accepted far back-references with wbits=-9:\n{report}");
     assert!(report.contains("too far back"), "{report}");

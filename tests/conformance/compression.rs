@@ -302,7 +302,9 @@ fn run(
         return Err(format!("the two ends disagree: {testee_params:?} vs {fuzzer_params:?}"));
     }
     let fuzzer_role = if testee_role == Role::Server { Role::Client } else { Role::Server };
-    let config = DeflateConfig::default();
+    // Every message compressed, however short, as the Autobahn fuzzer and
+    // the testee examples do.
+    let config = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
     let mut fuzzer = End::new(fuzzer_role, fuzzer_params, &config);
     let mut testee = End::new(testee_role, testee_params, &config);
     let source = data.bytes();

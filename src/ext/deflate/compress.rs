@@ -30,6 +30,9 @@ pub(crate) struct Compressor {
     /// 2^bits: the most input between two full flushes; `None` at 15 bits.
     window: Option<usize>,
     reset_each_message: bool,
+    /// Free the state (and the output) after each message instead of
+    /// resetting it; only with `reset_each_message`.
+    free_idle: bool,
     /// Input bytes since the dictionary was last emptied.
     since_flush: usize,
     /// The output of the latest call.
@@ -43,6 +46,7 @@ impl core::fmt::Debug for Compressor {
             .field("level", &self.level)
             .field("window", &self.window)
             .field("reset_each_message", &self.reset_each_message)
+            .field("free_idle", &self.free_idle)
             .field("since_flush", &self.since_flush)
             .finish_non_exhaustive()
     }
@@ -54,9 +58,19 @@ impl core::fmt::Debug for Compressor {
 pub(crate) struct CompressFailed;
 
 impl Compressor {
-    pub(crate) fn new(level: u8, window_bits: u8, reset_each_message: bool) -> Self {
+    /// `free_idle` frees the state after each message when
+    /// `reset_each_message` (no context takeover) allows it.
+    pub(crate) fn new(level: u8, window_bits: u8, reset_each_message: bool, free_idle: bool) -> Self {
         let window = (window_bits < 15).then(|| 1usize << window_bits);
-        Compressor { state: None, level: level.min(9), window, reset_each_message, since_flush: 0, buf: Vec::new() }
+        Compressor {
+            state: None,
+            level: level.min(9),
+            window,
+            reset_each_message,
+            free_idle: free_idle && reset_each_message,
+            since_flush: 0,
+            buf: Vec::new(),
+        }
     }
 
     fn state(&mut self) -> &mut CompressorOxide {
@@ -142,10 +156,21 @@ impl Compressor {
     }
 
     fn reset(&mut self) {
-        if let Some(state) = self.state.as_mut() {
+        if self.free_idle {
+            // Re-created (fresh, as a reset leaves it) at the next message.
+            self.state = None;
+        } else if let Some(state) = self.state.as_mut() {
             state.reset();
         }
         self.since_flush = 0;
+    }
+
+    /// The message's last piece was written out: with `free_idle`, free
+    /// the output buffer too, so nothing is held until the next message.
+    pub(crate) fn end_message(&mut self) {
+        if self.free_idle {
+            self.buf = Vec::new();
+        }
     }
 
     /// The compressed data could not be sent: forget the context, so later

@@ -35,6 +35,9 @@ pub(crate) struct Decompressor {
     /// The peer resets its context after every message (it agreed to
     /// no context takeover), so we may too.
     reset_each_message: bool,
+    /// Free the state after each message instead of resetting it; only
+    /// with `reset_each_message`.
+    free_idle: bool,
     /// The peer ended the DEFLATE stream (a block with BFINAL): the rest of
     /// the message is padding, and the next message starts a new stream.
     stream_ended: bool,
@@ -50,6 +53,7 @@ impl core::fmt::Debug for Decompressor {
         f.debug_struct("Decompressor")
             .field("allocated", &self.state.is_some())
             .field("reset_each_message", &self.reset_each_message)
+            .field("free_idle", &self.free_idle)
             .field("stream_ended", &self.stream_ended)
             .field("produced", &self.produced)
             .field("consumed", &self.consumed)
@@ -67,10 +71,13 @@ pub(crate) struct Step {
 }
 
 impl Decompressor {
-    pub(crate) fn new(reset_each_message: bool) -> Self {
+    /// `free_idle` frees the state after each message when
+    /// `reset_each_message` (the peer has no context takeover) allows it.
+    pub(crate) fn new(reset_each_message: bool, free_idle: bool) -> Self {
         Decompressor {
             state: None,
             reset_each_message,
+            free_idle: free_idle && reset_each_message,
             stream_ended: false,
             produced: 0,
             consumed: 0,
@@ -137,7 +144,10 @@ impl Decompressor {
     /// boundary and gets ready for the next message.
     pub(crate) fn end_message(&mut self, text: bool) -> Result<(), ProtocolError> {
         let complete = !text || self.utf8.finish().is_ok();
-        if self.reset_each_message || self.stream_ended {
+        if self.free_idle {
+            self.state = None;
+            self.stream_ended = false;
+        } else if self.reset_each_message || self.stream_ended {
             if let Some(state) = self.state.as_mut() {
                 state.reset(DataFormat::Raw);
             }

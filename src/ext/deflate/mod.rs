@@ -21,8 +21,10 @@
 //!    to be held whole. A [`MessageAssembler`](crate::MessageAssembler)
 //!    assembles either kind.
 //! 4. **Send** with [`Deflate::send_text`], [`Deflate::send_binary`] or
-//!    [`Deflate::send_fragment`]; to send one message uncompressed, use the
-//!    connection's own `send_text` / `send_binary`.
+//!    [`Deflate::send_fragment`]. Whole messages shorter than
+//!    [`DeflateConfig::threshold`] (1 KiB by default) go out uncompressed;
+//!    to send any other message uncompressed, use the connection's own
+//!    `send_text` / `send_binary`.
 //!
 //! ```
 //! use wsmachine::ext::deflate::{Deflate, DeflateConfig};
@@ -35,10 +37,13 @@
 //! assert_eq!(params.answer(), "permessage-deflate");
 //!
 //! let config = Deflate::connection_config(Config::default());
+//! // Compress every message, however short (by default, whole messages
+//! // under `threshold`, 1 KiB, go out uncompressed).
+//! let deflate_config = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
 //! let mut client = Connection::client(config, SecureRandom::from_seed([1; 32]));
-//! let mut client_deflate = Deflate::new(Role::Client, params, &DeflateConfig::default());
+//! let mut client_deflate = Deflate::new(Role::Client, params, &deflate_config);
 //! let mut server = Connection::server(config);
-//! let mut server_deflate = Deflate::new(Role::Server, params, &DeflateConfig::default());
+//! let mut server_deflate = Deflate::new(Role::Server, params, &deflate_config);
 //!
 //! let mut wire = Vec::new();
 //! client_deflate.send_text(&mut client, "Hello, Hello, Hello", &mut wire)?;
@@ -88,6 +93,28 @@
 //! zlib inflating with exactly that window. The price is a few percent of
 //! output size for small windows; at 15 bits there is no extra flush.
 //!
+//! # Memory
+//!
+//! The backend's state is allocated at the first compressed message in
+//! each direction: about 310 KiB to compress (`miniz_oxide` keeps fixed
+//! hash chains and buffers whatever the window) and 43 KiB to inflate (the
+//! 32 KiB window), plus [`DeflateConfig::chunk_size`]. With context
+//! takeover that state is the context and stays between messages. The
+//! memory-lean setting, [`DeflateConfig::memory_lean`], negotiates no
+//! context takeover both ways and frees everything after each message
+//! ([`DeflateConfig::free_idle_state`]): an idle connection then holds no
+//! permessage-deflate memory at all, for about 10 µs more per compressed
+//! message and larger output for streams of similar small messages. A
+//! connection whose messages all stay under [`DeflateConfig::threshold`]
+//! never allocates a compressor.
+//!
+//! `miniz_oxide` was kept over `zlib-rs` by measurement (the README has the
+//! table): `zlib-rs` compresses 1.5–2.4× and inflates 1.1–2× faster, but
+//! holds more per connection (418 KiB at window 15; 181–298 KiB at windows
+//! 9–11, its 128 KiB hash table and 32 KiB inflate window being fixed),
+//! needs `std` or a C allocator (its `no_std` build allocates with
+//! `malloc`), and is unsafe code inside.
+//!
 //! # Decisions
 //!
 //! - A message whose DEFLATE data ends with a final block (BFINAL) is
@@ -131,12 +158,19 @@ pub const RSV1: RsvBits = RsvBits::RSV1;
 ///
 /// Memory: nothing until the first compressed message in each direction;
 /// then about 43 KiB to inflate (the 32 KiB window) plus
-/// [`DeflateConfig::chunk_size`], and about 300 KiB to compress.
+/// [`DeflateConfig::chunk_size`], and about 310 KiB to compress, held
+/// between messages. With [`DeflateConfig::memory_lean`] nothing is held
+/// between messages (see [`DeflateConfig::free_idle_state`]; drain each
+/// [`Decode`] until it returns `None`).
 pub struct Deflate {
     compressor: Compressor,
     decompressor: Decompressor,
     max_ratio: u32,
     chunk_size: usize,
+    /// Whole messages shorter than this go out uncompressed.
+    threshold: usize,
+    /// Free `scratch` between messages ([`DeflateConfig::free_idle_state`]).
+    free_scratch: bool,
     /// Inflated bytes handed out by [`Decode`]: `scratch[..]` is scratch space.
     scratch: Vec<u8>,
     /// The message being received is compressed (decided at its first event).
@@ -153,10 +187,17 @@ impl Deflate {
     pub fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Self {
         let peer = if role == Role::Server { Role::Client } else { Role::Server };
         Deflate {
-            compressor: Compressor::new(config.level, params.window_bits(role), params.no_context_takeover(role)),
-            decompressor: Decompressor::new(params.no_context_takeover(peer)),
+            compressor: Compressor::new(
+                config.level,
+                params.window_bits(role),
+                params.no_context_takeover(role),
+                config.free_idle_state,
+            ),
+            decompressor: Decompressor::new(params.no_context_takeover(peer), config.free_idle_state),
             max_ratio: config.max_ratio,
             chunk_size: config.chunk_size.max(1),
+            threshold: config.threshold,
+            free_scratch: config.free_idle_state && params.no_context_takeover(peer),
             scratch: Vec::new(),
             rx_compressed: None,
             tx_utf8: Utf8Validator::new(),
@@ -207,7 +248,9 @@ impl Deflate {
         }
     }
 
-    /// Compresses `text` and writes it as one frame with RSV1 set. Returns
+    /// Compresses `text` and writes it as one frame with RSV1 set, or, when
+    /// it is shorter than [`DeflateConfig::threshold`], writes it
+    /// uncompressed with RSV1 clear (as `Connection::send_text`). Returns
     /// the bytes written.
     ///
     /// # Errors
@@ -221,10 +264,15 @@ impl Deflate {
         text: &str,
         out: &mut O,
     ) -> Result<usize, SendError> {
+        if text.len() < self.threshold && self.tx_kind.is_none() {
+            return conn.send_text(text, out);
+        }
         self.send_whole(conn, MessageKind::Text, text.as_bytes(), out)
     }
 
-    /// Compresses `data` and writes it as one binary frame with RSV1 set.
+    /// Compresses `data` and writes it as one binary frame with RSV1 set,
+    /// or uncompressed below [`DeflateConfig::threshold`], as
+    /// [`send_text`](Self::send_text).
     ///
     /// # Errors
     ///
@@ -235,6 +283,9 @@ impl Deflate {
         data: &[u8],
         out: &mut O,
     ) -> Result<usize, SendError> {
+        if data.len() < self.threshold && self.tx_kind.is_none() {
+            return conn.send_binary(data, out);
+        }
         self.send_whole(conn, MessageKind::Binary, data, out)
     }
 
@@ -300,7 +351,12 @@ impl Deflate {
         }
         self.compressor.compress(data, fin).map_err(|_| SendError::CompressionFailed)?;
         match conn.send_extension_frame(kind, &self.compressor.buf, fin, true, out) {
-            Ok(written) => Ok(written),
+            Ok(written) => {
+                if fin {
+                    self.compressor.end_message();
+                }
+                Ok(written)
+            }
             Err(e) => {
                 self.compressor.abandon();
                 Err(e)
@@ -316,6 +372,8 @@ impl core::fmt::Debug for Deflate {
             .field("decompressor", &self.decompressor)
             .field("max_ratio", &self.max_ratio)
             .field("chunk_size", &self.chunk_size)
+            .field("threshold", &self.threshold)
+            .field("free_scratch", &self.free_scratch)
             .field("rx_compressed", &self.rx_compressed)
             .field("tx_kind", &self.tx_kind)
             .finish_non_exhaustive()
@@ -350,14 +408,22 @@ enum DecodeState<'e> {
 
 impl<R: RandomSource> Decode<'_, '_, R> {
     /// The next decoded event, `None` when the received event is used up.
-    /// After an error the connection has failed and `None` follows.
+    /// After an error the connection has failed and `None` follows. Call it
+    /// until it returns `None`: with [`DeflateConfig::free_idle_state`],
+    /// that last call frees the inflate buffer once a compressed message
+    /// has ended (the events that borrowed it are gone by then).
     #[allow(clippy::should_implement_trait)] // a lending iterator: events borrow the inflate buffer
     pub fn next(&mut self) -> Option<Result<Event<'_>, ProtocolError>> {
         let state = core::mem::replace(&mut self.state, DecodeState::Done);
         let DecodeState::Inflate { mut input, kind, frame_end, fin, mut tail, limits } = state else {
             return match state {
                 DecodeState::Pass(event) => event.map(Ok),
-                _ => None,
+                _ => {
+                    if self.deflate.free_scratch && self.deflate.rx_compressed.is_none() {
+                        self.deflate.scratch = Vec::new();
+                    }
+                    None
+                }
             };
         };
         let deflate = &mut *self.deflate;

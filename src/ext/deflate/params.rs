@@ -69,6 +69,39 @@ pub struct DeflateConfig {
     /// Size of the pieces inflated data is handed out in (and of the buffer
     /// that holds one). Default 16 KiB.
     pub chunk_size: usize,
+    /// Whole messages ([`Deflate::send_text`](super::Deflate::send_text),
+    /// [`Deflate::send_binary`](super::Deflate::send_binary)) shorter than
+    /// this many bytes are sent uncompressed, with RSV1 clear, as RFC 7692
+    /// §6 allows per message; longer ones are compressed. Default 1024
+    /// bytes, as Node's `ws`: below that, compressing costs 2–6 µs per
+    /// message (against well under 0.1 µs to send it as it is) to save at
+    /// most a few hundred bytes, and a connection that only sends short
+    /// messages never allocates a compressor. Lower it to save bandwidth
+    /// on small messages with context takeover (JSON of 256 bytes shrinks
+    /// to about 50); 0 compresses every message. Fragments
+    /// ([`Deflate::send_fragment`](super::Deflate::send_fragment)) are
+    /// always compressed, their message's size being unknown.
+    pub threshold: usize,
+    /// Free the compressor and the inflater after every message, and
+    /// re-create them at the next compressed one, in each direction without
+    /// context takeover (ours when `*_no_context_takeover` applies to this
+    /// end, the peer's when it applies to the peer); directions with context
+    /// takeover keep their state, since it is the context. Also frees the
+    /// inflate buffer ([`chunk_size`](Self::chunk_size)) and the compressed
+    /// output between messages. Default `false`.
+    ///
+    /// This is the memory-lean setting, see
+    /// [`memory_lean`](Self::memory_lean): a connection then holds nothing
+    /// for permessage-deflate between messages, instead of about 370 KiB
+    /// (the backend's compressor tables, its 32 KiB windows and the
+    /// buffers). What it costs: setting up the compressor (about 310 KiB)
+    /// and the inflater (about 43 KiB) again for every compressed message,
+    /// about 10 µs per message measured, and, through no context takeover,
+    /// larger output for streams of similar messages (JSON of 1 KiB:
+    /// about 390 bytes instead of 160). Drain every
+    /// [`Decode`](super::Decode) until `None`: the last call frees the
+    /// inflate buffer.
+    pub free_idle_state: bool,
 }
 
 impl Default for DeflateConfig {
@@ -81,6 +114,39 @@ impl Default for DeflateConfig {
             level: 2,
             max_ratio: 0,
             chunk_size: 16 * 1024,
+            threshold: 1024,
+            free_idle_state: false,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// The memory-lean setting: no context takeover in either direction
+    /// (asked of the peer and promised by this end) and
+    /// [`free_idle_state`](Self::free_idle_state), so a connection holds no
+    /// permessage-deflate state between messages. Other fields as
+    /// [`Default`].
+    ///
+    /// A client offering it requires `server_no_context_takeover` from the
+    /// server, which may then decline compression altogether: offer it
+    /// first and the default second with [`offer_all`] to fall back. A
+    /// server answers `client_no_context_takeover` to every client (RFC 7692
+    /// §7.1.1.2 allows it unasked).
+    ///
+    /// ```
+    /// use wsmachine::ext::deflate::DeflateConfig;
+    /// let lean = DeflateConfig::memory_lean();
+    /// assert_eq!(
+    ///     lean.offer(),
+    ///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
+    /// );
+    /// ```
+    pub fn memory_lean() -> Self {
+        DeflateConfig {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            free_idle_state: true,
+            ..DeflateConfig::default()
         }
     }
 }
