@@ -18,12 +18,20 @@ use crate::error::{ProtocolError, SendError};
 use crate::message::Message;
 use crate::random::{RandomSource, SecureRandom};
 use crate::time::Instant;
+use crate::utf8::Utf8Validator;
 
 #[cfg(feature = "deflate")]
 use {crate::ext::deflate::Deflate, alloc::boxed::Box};
 
 /// Room [`Session::read_buf`] offers for each read: 32 KiB.
 pub const READ_CHUNK: usize = 32 * 1024;
+
+/// The most a whole message's buffer is reserved ahead of the bytes that
+/// arrived, from the length its frame headers announce: 1 MiB. A message
+/// up to this size (or arriving whole in one read) gets its buffer in one
+/// allocation; a larger one grows as its bytes come, so a peer cannot make
+/// the session reserve much memory with a header alone.
+const RESERVE_AHEAD: u64 = 1 << 20;
 
 /// In streaming mode with compression, input is fed to the connection in
 /// slices of at most this many bytes, so one piece inflates to at most
@@ -63,8 +71,8 @@ pub enum Streamed<'a> {
 /// payload (inflated, if it came compressed).
 ///
 /// Text pieces may end inside a character that the next piece completes;
-/// the whole message is valid UTF-8 (the connection fails with 1007 at the
-/// first byte that makes it invalid).
+/// the whole message is valid UTF-8 (the session fails with 1007 at the
+/// piece holding the first byte that makes it invalid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Piece<'a> {
     /// The message's kind.
@@ -126,8 +134,11 @@ enum Control {
 /// buffer. It does no I/O and reads no clock: the adapter moves bytes and
 /// time in and out. All protocol rules stay in the layers below; the
 /// session only sequences them. Nothing is allocated per frame: the
-/// buffers are reused (a whole [`Message`] is the one allocation per
-/// message, handed to the caller).
+/// buffers are reused, and a whole [`Message`] is the one allocation per
+/// message, sized from its frame headers and handed to the caller. Text is
+/// validated as UTF-8 once per byte, as it arrives (fail-fast, after
+/// inflation for compressed messages): the validation of a whole message
+/// is what builds its `String`.
 ///
 /// Sessions come from the handshake halves, [`ServerStart`] and
 /// [`ClientStart`], which also hand over the bytes that followed the
@@ -196,9 +207,11 @@ pub struct Session<R: RandomSource = SecureRandom> {
     eof: bool,
 
     // --- messages ---
-    /// The message being assembled (whole mode): its kind and bytes so far.
+    /// The kind of the message in progress (whole, streamed or skipped).
     message_kind: Option<MessageKind>,
-    message: Vec<u8>,
+    /// The message being assembled (whole mode), and the UTF-8 validation
+    /// of the text message in progress in every mode.
+    whole: Assembly,
     /// The message in progress is being handed out in pieces.
     streaming: bool,
     /// Drop the rest of the message in progress (whole mode was asked for
@@ -237,13 +250,97 @@ pub struct Session<R: RandomSource = SecureRandom> {
     close_timeout: Option<Duration>,
 }
 
+/// Whole-message assembly, and the UTF-8 validation of the text message in
+/// progress (in every mode: the connection and the inflater leave it to
+/// the session, so each text byte is validated once).
+#[derive(Debug, Default)]
+struct Assembly {
+    /// The binary message being assembled.
+    binary: Vec<u8>,
+    /// The text message being assembled: its complete characters. The
+    /// bytes of a character still unfinished are in `utf8`.
+    text: String,
+    utf8: Utf8Validator,
+}
+
+impl Assembly {
+    /// Whether no message is being assembled.
+    fn is_empty(&self) -> bool {
+        self.binary.is_empty() && self.text.is_empty() && self.utf8.pending().is_empty()
+    }
+
+    /// Drops the message in progress.
+    fn clear(&mut self) {
+        self.binary.clear();
+        self.text.clear();
+        self.utf8.reset();
+    }
+
+    /// Validates a piece of a message that is handed out or skipped, not
+    /// assembled (binary pieces need nothing).
+    fn check(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), ProtocolError> {
+        if kind == MessageKind::Text && (self.utf8.feed(data).is_err() || (fin && self.utf8.finish().is_err())) {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(())
+    }
+
+    /// Appends a piece to the whole message, validating text as it goes.
+    /// `announced` is the message's length as its frame headers announced
+    /// it so far (0 when unknown): the buffer is sized from it, at most
+    /// [`RESERVE_AHEAD`] past the bytes that arrived, so a message whose
+    /// headers announce it is allocated once.
+    fn push(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        announced: u64,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        let held = self.binary.len() + self.text.len() + self.utf8.pending().len();
+        let needed = (held as u64).saturating_add(data.len() as u64);
+        if needed > limit {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        let capacity = match kind {
+            MessageKind::Binary => self.binary.capacity(),
+            MessageKind::Text => self.text.capacity(),
+        };
+        if needed > capacity as u64 {
+            // At least double (amortised growth for pieces of unknown
+            // size), at most the limit: left to `Vec`, the capacity could
+            // reach twice `limit`.
+            let ahead = announced.min(needed.saturating_add(RESERVE_AHEAD));
+            let target = ahead.max(needed).max((capacity as u64).saturating_mul(2)).min(limit);
+            let target = usize::try_from(target).unwrap_or(usize::MAX);
+            let reserved = match kind {
+                MessageKind::Binary => self.binary.try_reserve_exact(target - self.binary.len()),
+                MessageKind::Text => self.text.try_reserve_exact(target - self.text.len()),
+            };
+            // Out of memory (or of address space): too big for this end.
+            reserved.map_err(|_| ProtocolError::MessageTooLarge)?;
+        }
+        match kind {
+            MessageKind::Binary => self.binary.extend_from_slice(data),
+            MessageKind::Text => {
+                if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<R: RandomSource> Session<R> {
     /// A session around a connection that is already open (its handshake
     /// done elsewhere, e.g. an `http` crate upgrade). Hand it the bytes
     /// that followed the handshake head with [`receive`](Self::receive)
     /// before any read.
-    pub fn new(conn: Connection<R>) -> Self {
+    pub fn new(mut conn: Connection<R>) -> Self {
         let close_timeout = conn.config().close_timeout;
+        conn.leave_text_validation_to_caller();
         Session {
             conn,
             #[cfg(feature = "deflate")]
@@ -254,7 +351,7 @@ impl<R: RandomSource> Session<R> {
             rx_end: 0,
             eof: false,
             message_kind: None,
-            message: Vec::new(),
+            whole: Assembly::default(),
             streaming: false,
             skipping: false,
             piece: Vec::new(),
@@ -280,7 +377,9 @@ impl<R: RandomSource> Session<R> {
     #[cfg(feature = "deflate")]
     pub fn with_deflate(conn: Connection<R>, deflate: Deflate) -> Self {
         let mut session = Session::new(conn);
-        session.deflate = Some(Box::new(deflate));
+        let mut deflate = Box::new(deflate);
+        deflate.leave_text_validation_to_caller();
+        session.deflate = Some(deflate);
         session
     }
 
@@ -405,8 +504,9 @@ impl<R: RandomSource> Session<R> {
         if self.ready.is_none() {
             self.piece = Vec::new();
         }
-        if self.message.is_empty() {
-            self.message = Vec::new();
+        if self.whole.is_empty() {
+            self.whole.binary = Vec::new();
+            self.whole.text = String::new();
         }
     }
 
@@ -445,15 +545,13 @@ impl<R: RandomSource> Session<R> {
             Found::Control(Control::Ping(p)) => Incoming::Ping(p),
             Found::Control(Control::Pong(p)) => Incoming::Pong(p),
             Found::Control(Control::Close(c)) => Incoming::Close(c),
-            Found::Message(kind) => {
-                let bytes = core::mem::take(&mut self.message);
-                match kind {
-                    MessageKind::Binary => Incoming::Message(Message::Binary(bytes)),
-                    MessageKind::Text => match String::from_utf8(bytes) {
-                        Ok(text) => Incoming::Message(Message::Text(text)),
-                        Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
-                    },
-                }
+            // The buffer is handed over; the next message gets a new one.
+            // Text was validated as it arrived.
+            Found::Message(MessageKind::Binary) => {
+                Incoming::Message(Message::Binary(core::mem::take(&mut self.whole.binary)))
+            }
+            Found::Message(MessageKind::Text) => {
+                Incoming::Message(Message::Text(core::mem::take(&mut self.whole.text)))
             }
             // Not produced in whole mode.
             Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
@@ -528,10 +626,19 @@ impl<R: RandomSource> Session<R> {
         }
         if pieces && !self.streaming {
             if let Some(kind) = self.message_kind {
-                // Whole mode began this message: hand out what it holds.
+                // Whole mode began this message: hand out what it holds
+                // (with the bytes of an unfinished character: the next
+                // piece completes it).
                 self.streaming = true;
-                if !self.message.is_empty() {
-                    core::mem::swap(&mut self.piece, &mut self.message);
+                match kind {
+                    MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
+                    MessageKind::Text => {
+                        self.piece.extend_from_slice(self.whole.text.as_bytes());
+                        self.piece.extend_from_slice(self.whole.utf8.pending());
+                        self.whole.text.clear();
+                    }
+                }
+                if !self.piece.is_empty() {
                     return Ok(Some(Found::BufPiece { kind, fin: false }));
                 }
             }
@@ -560,6 +667,9 @@ impl<R: RandomSource> Session<R> {
                 Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
             };
             let limit = self.conn.config().max_message_size;
+            if self.message_kind.is_none() {
+                self.whole.utf8.reset(); // a new message
+            }
             #[cfg(feature = "deflate")]
             if let Some(deflate) = self.deflate.as_deref_mut().filter(|_| self.conn.message_rsv1()) {
                 // A compressed message: inflate into the assembly buffer,
@@ -576,19 +686,22 @@ impl<R: RandomSource> Session<R> {
                         }
                     };
                     last |= fin;
-                    let sink = if self.skipping {
-                        None
+                    let taken = if self.skipping {
+                        self.whole.check(kind, data, fin)
                     } else if pieces {
-                        Some(&mut self.piece)
-                    } else {
-                        Some(&mut self.message)
-                    };
-                    if let Some(sink) = sink {
-                        if (sink.len() as u64).saturating_add(data.len() as u64) > limit {
-                            drop(decoded);
-                            return Err(self.fail(ProtocolError::MessageTooLarge));
+                        if (self.piece.len() as u64).saturating_add(data.len() as u64) > limit {
+                            Err(ProtocolError::MessageTooLarge)
+                        } else {
+                            self.piece.extend_from_slice(data);
+                            self.whole.check(kind, data, fin)
                         }
-                        sink.extend_from_slice(data);
+                    } else {
+                        // The inflated size is not known ahead.
+                        self.whole.push(kind, data, fin, 0, limit)
+                    };
+                    if let Err(e) = taken {
+                        drop(decoded);
+                        return Err(self.fail(e));
                     }
                 }
                 drop(decoded);
@@ -596,6 +709,11 @@ impl<R: RandomSource> Session<R> {
                     Some(Found::RxPiece { kind, fin, .. }) => return Ok(Some(Found::BufPiece { kind, fin })),
                     Some(found) => return Ok(Some(found)),
                     None => continue,
+                }
+            }
+            if self.skipping || pieces {
+                if let Err(e) = self.whole.check(kind, data, fin) {
+                    return Err(self.fail(e));
                 }
             }
             if self.skipping {
@@ -610,10 +728,12 @@ impl<R: RandomSource> Session<R> {
                 }
                 return Ok(Some(Found::RxPiece { kind, start, end, fin }));
             } else {
-                if (self.message.len() as u64).saturating_add(data.len() as u64) > limit {
-                    return Err(self.fail(ProtocolError::MessageTooLarge));
+                // The frame headers announced the message's length so far
+                // (the connection checked it against the limit).
+                let announced = self.conn.message_announced_len();
+                if let Err(e) = self.whole.push(kind, data, fin, announced, limit) {
+                    return Err(self.fail(e));
                 }
-                self.message.extend_from_slice(data);
             }
             if let Some(found) = self.data_done(kind, fin, pieces) {
                 return Ok(Some(found));
@@ -668,6 +788,7 @@ impl<R: RandomSource> Session<R> {
     /// The session failed with `e` (the connection too, if not yet).
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         let e = self.conn.fail_with(e);
+        self.whole.clear();
         self.error = Some(e);
         self.finished = true;
         self.ready = None;

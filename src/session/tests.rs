@@ -412,7 +412,10 @@ fn an_idle_session_holds_no_buffer() {
     assert!(server.buffered_output() > 0);
     pipe(&mut server, &mut client);
     server.shrink_buffers();
-    assert_eq!((server.rx.capacity(), server.out.capacity(), server.message.capacity()), (0, 0, 0));
+    assert_eq!(
+        (server.rx.capacity(), server.out.capacity(), server.whole.binary.capacity() + server.whole.text.capacity()),
+        (0, 0, 0)
+    );
     // Half a frame stays through a shrink and completes later.
     client.send(&Message::text("later")).unwrap();
     let wire = client.poll_output().to_vec();
@@ -422,4 +425,164 @@ fn an_idle_session_holds_no_buffer() {
     server.shrink_buffers();
     server.receive(&wire[3..]);
     assert_eq!(messages(&mut server), [Incoming::Message(Message::text("later"))]);
+}
+
+/// A client frame as a peer could write it, invalid payload or not: FIN
+/// and opcode in `b0`, masked with the all-zero key.
+fn raw_client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![b0];
+    if payload.len() < 126 {
+        frame.push(0x80 | payload.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// How a test takes what the server received.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Whole,
+    Pieces,
+    /// The first piece streamed, the rest skipped by `poll_message`.
+    Skipped,
+}
+
+/// Feeds `frames` to a fresh server one read at a time, taking items in
+/// `mode`; the bytes of the text it got, or the error.
+fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec<u8>, ProtocolError> {
+    let mut got = Vec::new();
+    let mut streamed_one = false;
+    for frame in frames {
+        server.receive(frame);
+        loop {
+            let pieces = match mode {
+                Mode::Whole => false,
+                Mode::Pieces => true,
+                Mode::Skipped => !streamed_one,
+            };
+            if pieces {
+                match server.poll_piece()? {
+                    Some(Streamed::Piece(piece)) => {
+                        got.extend_from_slice(piece.data);
+                        streamed_one = true;
+                    }
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+            } else {
+                match server.poll_message()? {
+                    Some(Incoming::Message(Message::Text(text))) => got.extend_from_slice(text.as_bytes()),
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Invalid UTF-8 is refused with 1007 in every mode, wherever the frame
+/// and read boundaries fall, and valid text split inside a character is
+/// whole again in every mode: the connection leaves text to the session,
+/// which validates each byte once.
+#[test]
+fn text_is_validated_in_every_mode() {
+    let valid = "aκό🦀σμε".as_bytes();
+    let invalid: &[&[u8]] = &[b"ab\xFFcd", b"\xCE", b"a\xED\xA0\x80", b"\xF0\x9F\x98 ", b"abc\xC0\xAF"];
+    for mode in [Mode::Whole, Mode::Pieces, Mode::Skipped] {
+        for (bytes, ok) in [(valid, true)].into_iter().chain(invalid.iter().map(|b| (*b, false))) {
+            for cut in 1..bytes.len() {
+                // Two frames, each its own read.
+                let frames = [raw_client_frame(0x01, &bytes[..cut]), raw_client_frame(0x80, &bytes[cut..])];
+                let (_, mut server) = pair();
+                let result = take_text(&mut server, &frames, mode);
+                if ok {
+                    let expected = if let Mode::Skipped = mode { &bytes[..cut] } else { bytes };
+                    assert_eq!(result.as_deref(), Ok(expected), "{mode:?} cut {cut}");
+                } else {
+                    assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{mode:?} {bytes:x?} cut {cut}");
+                    // The Close with 1007 is queued.
+                    let out = server.poll_output();
+                    assert_eq!(out[..4], [0x88, 0x02, 0x03, 0xEF], "{mode:?}");
+                    assert_eq!(server.poll_message(), Ok(None));
+                }
+            }
+            // One frame, whole in one read (the connection's fast path).
+            let (_, mut server) = pair();
+            let result = take_text(&mut server, &[raw_client_frame(0x81, bytes)], mode);
+            assert_eq!(result.is_ok(), ok, "{mode:?} {bytes:x?}");
+        }
+    }
+}
+
+#[test]
+fn a_text_message_begun_whole_continues_in_pieces_with_a_split_character() {
+    let (_, mut server) = pair();
+    let bytes = "xκy".as_bytes(); // κ is CE BA
+    server.receive(&raw_client_frame(0x01, &bytes[..2]));
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&raw_client_frame(0x80, &bytes[2..]));
+    let mut got = Vec::new();
+    while let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() {
+        got.extend_from_slice(piece.data);
+    }
+    assert_eq!(got, bytes);
+}
+
+#[test]
+fn a_whole_message_is_sized_from_its_headers() {
+    let (mut client, mut server) = pair();
+    let big = "0123456789".repeat(30_000);
+    client.send_text(&big).unwrap();
+    let wire = client.poll_output().to_vec();
+    client.consume_output(wire.len());
+    let mut got = None;
+    for chunk in wire.chunks(READ_CHUNK) {
+        server.receive(chunk);
+        if let Some(Incoming::Message(Message::Text(text))) = server.poll_message().unwrap() {
+            got = Some(text);
+        }
+    }
+    let text = got.expect("the message");
+    assert_eq!(text, big);
+    // One allocation of the announced size, not grown by doubling.
+    assert_eq!(text.capacity(), big.len());
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn inflated_text_is_validated_in_every_mode() {
+    use crate::ext::deflate::DeflateConfig;
+    let options = (
+        ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() },
+        AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() },
+    );
+    let long_valid = "κόσμε 🦀 ".repeat(2000);
+    let mut long_invalid = long_valid.clone().into_bytes();
+    long_invalid[9000] = 0xFF;
+    let cases: [(&[u8], bool); 4] =
+        [(long_valid.as_bytes(), true), (b"ab\xFFcd", false), (b"ok\xCE", false), (&long_invalid, false)];
+    for mode in [Mode::Whole, Mode::Pieces] {
+        for (bytes, ok) in cases {
+            let (mut client, mut server) = pair_with(&options.0, &options.1);
+            // A compressed binary message made text: the client refuses to
+            // send invalid text itself.
+            client.send_binary(bytes).unwrap();
+            let mut wire = client.poll_output().to_vec();
+            assert_eq!(wire[0], 0xC2);
+            wire[0] = 0xC1;
+            let frames: Vec<Vec<u8>> = wire.chunks(1000).map(<[u8]>::to_vec).collect();
+            let result = take_text(&mut server, &frames, mode);
+            if ok {
+                assert_eq!(result.as_deref(), Ok(long_valid.as_bytes()), "{mode:?}");
+            } else {
+                assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{mode:?} {}", bytes.len());
+                assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xEF], "{mode:?}");
+            }
+        }
+    }
 }
