@@ -303,8 +303,8 @@ pub use options::{
 };
 #[cfg(feature = "alloc")]
 pub use session::{
-    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
-    Streamed, Transport, UpgradeError, READ_CHUNK,
+    Answer, ClientStart, Incoming, IncomingRef, Piece, PlainRequest, PlainResponse, Rejection, RequestParts,
+    ServerStart, Session, Streamed, Transport, UpgradeError, READ_CHUNK,
 };
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};

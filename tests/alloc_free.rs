@@ -10,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsmachine::{Config, Connection, Event, Incoming, MessageKind, Output, SecureRandom, Session};
+use wsmachine::{Config, Connection, Event, Incoming, IncomingRef, MessageKind, Output, SecureRandom, Session};
 
 struct CountingAlloc;
 
@@ -306,6 +306,39 @@ fn a_whole_message_is_one_allocation() {
             let (allocations, taken) = allocations_during(|| whole_messages(&mut server, &wire, kind, len));
             assert_eq!(taken, count);
             assert_eq!(allocations, count as u64, "{kind:?} {len} B: {allocations} allocations for {count} messages");
+        }
+    }
+}
+
+/// Whole messages lent by `Session::poll_message_ref` allocate nothing once
+/// the session's buffers grew: a message in one read is lent from the read
+/// buffer, a longer one from an assembly buffer that is reused.
+#[test]
+fn lent_whole_messages_allocate_nothing() {
+    for kind in [MessageKind::Text, MessageKind::Binary] {
+        for len in [16, 1024, 64 * 1024, 1 << 20] {
+            let count = ((4 << 20) / len).clamp(4, 1000);
+            let wire = client_messages(kind, len, count);
+            let mut server = Session::new(Connection::server(Config::default()));
+            let run = |server: &mut Session| {
+                let mut taken = 0;
+                for read in wire.chunks(64 * 1024) {
+                    server.receive(read);
+                    while let Some(item) = server.poll_message_ref().expect("valid frames") {
+                        let size = match item {
+                            IncomingRef::Text(text) => (MessageKind::Text, text.len()),
+                            IncomingRef::Binary(data) => (MessageKind::Binary, data.len()),
+                            other => panic!("{other:?}"),
+                        };
+                        assert_eq!(size, (kind, len));
+                        taken += 1;
+                    }
+                }
+                taken
+            };
+            assert_eq!(run(&mut server), count);
+            let (allocations, taken) = allocations_during(|| run(&mut server));
+            assert_eq!((allocations, taken), (0, count), "{kind:?} {len} B");
         }
     }
 }

@@ -54,6 +54,38 @@ pub enum Incoming {
     Close(CloseFrame),
 }
 
+/// Something the peer sent, whole, lent by the session: what
+/// [`Session::poll_message_ref`] returns. The message borrows the session
+/// until the next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomingRef<'a> {
+    /// A complete text message (validated UTF-8), inflated if it came
+    /// compressed.
+    Text(&'a str),
+    /// A complete binary message, inflated if it came compressed.
+    Binary(&'a [u8]),
+    /// A ping, as [`Incoming::Ping`].
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The connection ended, as [`Incoming::Close`].
+    Close(CloseFrame),
+}
+
+impl IncomingRef<'_> {
+    /// The item as [`Session::poll_message`] would have returned it (the
+    /// message copied into an owned buffer).
+    pub fn to_incoming(self) -> Incoming {
+        match self {
+            IncomingRef::Text(text) => Incoming::Message(Message::Text(text.into())),
+            IncomingRef::Binary(data) => Incoming::Message(Message::Binary(data.into())),
+            IncomingRef::Ping(p) => Incoming::Ping(p),
+            IncomingRef::Pong(p) => Incoming::Pong(p),
+            IncomingRef::Close(c) => Incoming::Close(c),
+        }
+    }
+}
+
 /// Something the peer sent, in pieces: what [`Session::poll_piece`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streamed<'a> {
@@ -103,7 +135,15 @@ pub enum Transport {
 /// Where a found item's bytes are.
 #[derive(Debug, Clone, Copy)]
 enum Found {
+    /// A message in the assembly buffer.
     Message(MessageKind),
+    /// A message that arrived whole in one read, in `rx[start..end]`
+    /// (its text not yet validated: lending it does that).
+    RxMessage {
+        kind: MessageKind,
+        start: usize,
+        end: usize,
+    },
     Control(Control),
     /// A piece in `rx[start..end]`.
     RxPiece {
@@ -222,6 +262,10 @@ pub struct Session<R: RandomSource = SecureRandom> {
     piece: Vec<u8>,
     /// An item found by [`piece_ready`](Self::piece_ready), not yet returned.
     ready: Option<Found>,
+    /// The assembly buffer holds a message lent by
+    /// [`poll_message_ref`](Self::poll_message_ref): cleared (capacity
+    /// kept) by the next call.
+    lent: bool,
 
     // --- what ended the connection ---
     /// Reported by the next poll: the end (from a timeout or the EOF).
@@ -356,6 +400,7 @@ impl<R: RandomSource> Session<R> {
             skipping: false,
             piece: Vec::new(),
             ready: None,
+            lent: false,
             pending_close: None,
             pending_error: None,
             error: None,
@@ -492,6 +537,10 @@ impl<R: RandomSource> Session<R> {
     /// nothing to read, so that an idle connection holds no buffer; the
     /// next read or send allocates what it needs.
     pub fn shrink_buffers(&mut self) {
+        if self.lent {
+            self.whole.clear();
+            self.lent = false;
+        }
         if self.rx_start == self.rx_end && self.ready.is_none() {
             self.rx = Vec::new();
             self.rx_start = 0;
@@ -536,7 +585,7 @@ impl<R: RandomSource> Session<R> {
         }
         let found = match self.ready.take() {
             Some(found) => found,
-            None => match self.advance(false)? {
+            None => match self.advance(false, false)? {
                 Some(found) => found,
                 None => return Ok(None),
             },
@@ -553,7 +602,71 @@ impl<R: RandomSource> Session<R> {
             Found::Message(MessageKind::Text) => {
                 Incoming::Message(Message::Text(core::mem::take(&mut self.whole.text)))
             }
-            // Not produced in whole mode.
+            // Not produced for owned messages.
+            Found::RxMessage { .. } | Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+        }))
+    }
+
+    /// The next item as [`poll_message`](Self::poll_message) finds it, with
+    /// the message lent instead of handed over: no allocation per message.
+    /// A message that arrived in one read is lent from the read buffer
+    /// where it was unmasked (no copy; its text validated in place); a
+    /// longer one is assembled in a buffer the session keeps and reuses.
+    /// The borrow ends at the next call; copy what must be kept (or take
+    /// owned messages from `poll_message`, which costs one allocation per
+    /// message).
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_message`](Self::poll_message).
+    pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
+        if self.streaming && self.message_kind.is_some() {
+            self.skipping = true;
+            self.streaming = false;
+        }
+        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
+            self.ready = None;
+        }
+        let found = match self.ready.take() {
+            Some(found) => found,
+            None => match self.advance(false, true)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(match found {
+            Found::Control(Control::Ping(p)) => IncomingRef::Ping(p),
+            Found::Control(Control::Pong(p)) => IncomingRef::Pong(p),
+            Found::Control(Control::Close(c)) => IncomingRef::Close(c),
+            Found::Message(kind) => {
+                self.lent = true;
+                match kind {
+                    MessageKind::Binary => IncomingRef::Binary(&self.whole.binary),
+                    MessageKind::Text => IncomingRef::Text(&self.whole.text),
+                }
+            }
+            Found::RxMessage { kind: MessageKind::Binary, start, end } => {
+                IncomingRef::Binary(self.rx.get(start..end).unwrap_or(&[]))
+            }
+            Found::RxMessage { kind: MessageKind::Text, start, end } => {
+                // The one validation of this message, which makes the `&str`.
+                match crate::utf8::as_str(self.rx.get(start..end).unwrap_or(&[])) {
+                    Some(text) => IncomingRef::Text(text),
+                    None => {
+                        let e = fail_with(
+                            &mut self.conn,
+                            &mut self.out,
+                            &mut self.whole,
+                            &mut self.error,
+                            &mut self.finished,
+                            &mut self.ready,
+                            ProtocolError::InvalidUtf8,
+                        );
+                        return Err(e);
+                    }
+                }
+            }
+            // Not produced for whole messages.
             Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
         }))
     }
@@ -572,7 +685,7 @@ impl<R: RandomSource> Session<R> {
     pub fn poll_piece(&mut self) -> Result<Option<Streamed<'_>>, ProtocolError> {
         let found = match self.ready.take() {
             Some(found) => found,
-            None => match self.advance(true)? {
+            None => match self.advance(true, false)? {
                 Some(found) => found,
                 None => return Ok(None),
             },
@@ -586,7 +699,7 @@ impl<R: RandomSource> Session<R> {
             }
             Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
             // Not produced in streaming mode.
-            Found::Message(_) => return Ok(None),
+            Found::Message(_) | Found::RxMessage { .. } => return Ok(None),
         }))
     }
 
@@ -599,7 +712,7 @@ impl<R: RandomSource> Session<R> {
     /// As [`poll_message`](Self::poll_message).
     pub fn piece_ready(&mut self) -> Result<bool, ProtocolError> {
         if self.ready.is_none() {
-            self.ready = self.advance(true)?;
+            self.ready = self.advance(true, false)?;
         }
         Ok(self.ready.is_some())
     }
@@ -610,9 +723,15 @@ impl<R: RandomSource> Session<R> {
         matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. }))
     }
 
-    /// Feeds buffered input to the connection until an item is complete.
-    fn advance(&mut self, pieces: bool) -> Result<Option<Found>, ProtocolError> {
+    /// Feeds buffered input to the connection until an item is complete:
+    /// a piece (`pieces`) or a whole message, which may be lent from the
+    /// read buffer (`lend`).
+    fn advance(&mut self, pieces: bool, lend: bool) -> Result<Option<Found>, ProtocolError> {
         self.piece.clear();
+        if self.lent {
+            self.whole.clear();
+            self.lent = false;
+        }
         if let Some(e) = self.pending_error.take() {
             return Err(self.fail(e));
         }
@@ -728,6 +847,12 @@ impl<R: RandomSource> Session<R> {
                 }
                 return Ok(Some(Found::RxPiece { kind, start, end, fin }));
             } else {
+                if lend && fin && self.message_kind.is_none() {
+                    // The whole message is here, unmasked in `rx`: lend it
+                    // from there (validated as it is lent).
+                    let start = (data.as_ptr() as usize).saturating_sub(base);
+                    return Ok(Some(Found::RxMessage { kind, start, end: start + data.len() }));
+                }
                 // The frame headers announced the message's length so far
                 // (the connection checked it against the limit).
                 let announced = self.conn.message_announced_len();
@@ -787,13 +912,15 @@ impl<R: RandomSource> Session<R> {
 
     /// The session failed with `e` (the connection too, if not yet).
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
-        let e = self.conn.fail_with(e);
-        self.whole.clear();
-        self.error = Some(e);
-        self.finished = true;
-        self.ready = None;
-        self.transmit();
-        e
+        fail_with(
+            &mut self.conn,
+            &mut self.out,
+            &mut self.whole,
+            &mut self.error,
+            &mut self.finished,
+            &mut self.ready,
+            e,
+        )
     }
 
     // --- sends ---
@@ -995,6 +1122,27 @@ impl<R: RandomSource> Session<R> {
         }
         self.transmit();
     }
+}
+
+/// [`Session::fail`] on the fields it changes, for a caller that holds a
+/// borrow of the read buffer.
+fn fail_with<R: RandomSource>(
+    conn: &mut Connection<R>,
+    out: &mut Vec<u8>,
+    whole: &mut Assembly,
+    error: &mut Option<ProtocolError>,
+    finished: &mut bool,
+    ready: &mut Option<Found>,
+    e: ProtocolError,
+) -> ProtocolError {
+    let e = conn.fail_with(e);
+    whole.clear();
+    *error = Some(e);
+    *finished = true;
+    *ready = None;
+    // As `Session::transmit`: into a Vec this fails only if memory runs out.
+    let _ = conn.poll_transmit(out);
+    e
 }
 
 #[cfg(test)]

@@ -446,6 +446,8 @@ fn raw_client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone, Copy)]
 enum Mode {
     Whole,
+    /// Whole, lent by `poll_message_ref`.
+    Lent,
     Pieces,
     /// The first piece streamed, the rest skipped by `poll_message`.
     Skipped,
@@ -459,8 +461,16 @@ fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec
     for frame in frames {
         server.receive(frame);
         loop {
+            if let Mode::Lent = mode {
+                match server.poll_message_ref()? {
+                    Some(IncomingRef::Text(text)) => got.extend_from_slice(text.as_bytes()),
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+                continue;
+            }
             let pieces = match mode {
-                Mode::Whole => false,
+                Mode::Whole | Mode::Lent => false,
                 Mode::Pieces => true,
                 Mode::Skipped => !streamed_one,
             };
@@ -493,7 +503,7 @@ fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec
 fn text_is_validated_in_every_mode() {
     let valid = "aκό🦀σμε".as_bytes();
     let invalid: &[&[u8]] = &[b"ab\xFFcd", b"\xCE", b"a\xED\xA0\x80", b"\xF0\x9F\x98 ", b"abc\xC0\xAF"];
-    for mode in [Mode::Whole, Mode::Pieces, Mode::Skipped] {
+    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces, Mode::Skipped] {
         for (bytes, ok) in [(valid, true)].into_iter().chain(invalid.iter().map(|b| (*b, false))) {
             for cut in 1..bytes.len() {
                 // Two frames, each its own read.
@@ -566,7 +576,7 @@ fn inflated_text_is_validated_in_every_mode() {
     long_invalid[9000] = 0xFF;
     let cases: [(&[u8], bool); 4] =
         [(long_valid.as_bytes(), true), (b"ab\xFFcd", false), (b"ok\xCE", false), (&long_invalid, false)];
-    for mode in [Mode::Whole, Mode::Pieces] {
+    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces] {
         for (bytes, ok) in cases {
             let (mut client, mut server) = pair_with(&options.0, &options.1);
             // A compressed binary message made text: the client refuses to
@@ -585,4 +595,34 @@ fn inflated_text_is_validated_in_every_mode() {
             }
         }
     }
+}
+
+#[test]
+fn lent_messages_match_owned_ones() {
+    let (mut client, mut server) = pair();
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send(&Message::text("one")).unwrap();
+    client.send_binary(&big).unwrap();
+    client.send_text("").unwrap();
+    client.send_fragment(MessageKind::Text, "κ".as_bytes(), false).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, "ό".as_bytes(), true).unwrap();
+    client.send_binary(b"last").unwrap();
+    let wire = client.poll_output().to_vec();
+    let mut got = Vec::new();
+    for read in wire.chunks(10_000) {
+        server.receive(read);
+        while let Some(item) = server.poll_message_ref().unwrap() {
+            got.push(item.to_incoming());
+        }
+    }
+    let expected = [
+        Incoming::Message(Message::text("one")),
+        Incoming::Message(Message::Binary(big)),
+        Incoming::Message(Message::text("")),
+        Incoming::Ping(ControlPayload::new(b"p").unwrap()),
+        Incoming::Message(Message::text("κό")),
+        Incoming::Message(Message::binary(*b"last")),
+    ];
+    assert_eq!(got, expected);
 }
