@@ -240,6 +240,11 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// `bytes` as text if valid UTF-8, with the fastest validator compiled in.
 #[inline]
 pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < 128 {
+        // Short text (small chat-style messages): `core`'s validator has
+        // no set-up cost.
+        return core::str::from_utf8(bytes).ok();
+    }
     #[cfg(feature = "simdutf8")]
     let text = simdutf8::basic::from_utf8(bytes).ok();
     #[cfg(not(feature = "simdutf8"))]

@@ -343,6 +343,32 @@ impl Assembly {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         let held = self.binary.len() + self.text.len() + self.utf8.pending().len();
+        if held == 0 && fin && data.len() as u64 <= limit {
+            // The whole message in one piece (most small messages): one
+            // exact allocation; text validated as a whole, once.
+            match kind {
+                MessageKind::Binary if self.binary.capacity() == 0 => self.binary = data.to_vec(),
+                MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
+                    Some(text) => self.text = String::from(text),
+                    None => return Err(ProtocolError::InvalidUtf8),
+                },
+                _ => return self.push_slow(kind, data, fin, announced, limit, held),
+            }
+            return Ok(());
+        }
+        self.push_slow(kind, data, fin, announced, limit, held)
+    }
+
+    /// [`push`](Self::push) into a buffer that holds bytes or capacity.
+    fn push_slow(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        announced: u64,
+        limit: u64,
+        held: usize,
+    ) -> Result<(), ProtocolError> {
         let needed = (held as u64).saturating_add(data.len() as u64);
         if needed > limit {
             return Err(ProtocolError::MessageTooLarge);
