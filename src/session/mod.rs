@@ -15,23 +15,15 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::conn::{Connection, ControlPayload, Event, MessageKind, Role, State};
 use crate::error::{ProtocolError, SendError};
-use crate::message::Message;
+use crate::message::{Assembly, Message};
 use crate::random::{RandomSource, SecureRandom};
 use crate::time::Instant;
-use crate::utf8::Utf8Validator;
 
 #[cfg(feature = "deflate")]
 use {crate::ext::deflate::Deflate, alloc::boxed::Box};
 
 /// Room [`Session::read_buf`] offers for each read: 32 KiB.
 pub const READ_CHUNK: usize = 32 * 1024;
-
-/// The most a whole message's buffer is reserved ahead of the bytes that
-/// arrived, from the length its frame headers announce: 1 MiB. A message
-/// up to this size (or arriving whole in one read) gets its buffer in one
-/// allocation; a larger one grows as its bytes come, so a peer cannot make
-/// the session reserve much memory with a header alone.
-const RESERVE_AHEAD: u64 = 1 << 20;
 
 /// In streaming mode with compression, input is fed to the connection in
 /// slices of at most this many bytes, so one piece inflates to at most
@@ -292,115 +284,6 @@ pub struct Session<R: RandomSource = SecureRandom> {
     drain_since: Option<Instant>,
     drain_expired: bool,
     close_timeout: Option<Duration>,
-}
-
-/// Whole-message assembly, and the UTF-8 validation of the text message in
-/// progress (in every mode: the connection and the inflater leave it to
-/// the session, so each text byte is validated once).
-#[derive(Debug, Default)]
-struct Assembly {
-    /// The binary message being assembled.
-    binary: Vec<u8>,
-    /// The text message being assembled: its complete characters. The
-    /// bytes of a character still unfinished are in `utf8`.
-    text: String,
-    utf8: Utf8Validator,
-}
-
-impl Assembly {
-    /// Whether no message is being assembled.
-    fn is_empty(&self) -> bool {
-        self.binary.is_empty() && self.text.is_empty() && self.utf8.pending().is_empty()
-    }
-
-    /// Drops the message in progress.
-    fn clear(&mut self) {
-        self.binary.clear();
-        self.text.clear();
-        self.utf8.reset();
-    }
-
-    /// Validates a piece of a message that is handed out or skipped, not
-    /// assembled (binary pieces need nothing).
-    fn check(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), ProtocolError> {
-        if kind == MessageKind::Text && (self.utf8.feed(data).is_err() || (fin && self.utf8.finish().is_err())) {
-            return Err(ProtocolError::InvalidUtf8);
-        }
-        Ok(())
-    }
-
-    /// Appends a piece to the whole message, validating text as it goes.
-    /// `announced` is the message's length as its frame headers announced
-    /// it so far (0 when unknown): the buffer is sized from it, at most
-    /// [`RESERVE_AHEAD`] past the bytes that arrived, so a message whose
-    /// headers announce it is allocated once.
-    fn push(
-        &mut self,
-        kind: MessageKind,
-        data: &[u8],
-        fin: bool,
-        announced: u64,
-        limit: u64,
-    ) -> Result<(), ProtocolError> {
-        let held = self.binary.len() + self.text.len() + self.utf8.pending().len();
-        if held == 0 && fin && data.len() as u64 <= limit {
-            // The whole message in one piece (most small messages): one
-            // exact allocation; text validated as a whole, once.
-            match kind {
-                MessageKind::Binary if self.binary.capacity() == 0 => self.binary = data.to_vec(),
-                MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
-                    Some(text) => self.text = String::from(text),
-                    None => return Err(ProtocolError::InvalidUtf8),
-                },
-                _ => return self.push_slow(kind, data, fin, announced, limit, held),
-            }
-            return Ok(());
-        }
-        self.push_slow(kind, data, fin, announced, limit, held)
-    }
-
-    /// [`push`](Self::push) into a buffer that holds bytes or capacity.
-    fn push_slow(
-        &mut self,
-        kind: MessageKind,
-        data: &[u8],
-        fin: bool,
-        announced: u64,
-        limit: u64,
-        held: usize,
-    ) -> Result<(), ProtocolError> {
-        let needed = (held as u64).saturating_add(data.len() as u64);
-        if needed > limit {
-            return Err(ProtocolError::MessageTooLarge);
-        }
-        let capacity = match kind {
-            MessageKind::Binary => self.binary.capacity(),
-            MessageKind::Text => self.text.capacity(),
-        };
-        if needed > capacity as u64 {
-            // At least double (amortised growth for pieces of unknown
-            // size), at most the limit: left to `Vec`, the capacity could
-            // reach twice `limit`.
-            let ahead = announced.min(needed.saturating_add(RESERVE_AHEAD));
-            let target = ahead.max(needed).max((capacity as u64).saturating_mul(2)).min(limit);
-            let target = usize::try_from(target).unwrap_or(usize::MAX);
-            let reserved = match kind {
-                MessageKind::Binary => self.binary.try_reserve_exact(target - self.binary.len()),
-                MessageKind::Text => self.text.try_reserve_exact(target - self.text.len()),
-            };
-            // Out of memory (or of address space): too big for this end.
-            reserved.map_err(|_| ProtocolError::MessageTooLarge)?;
-        }
-        match kind {
-            MessageKind::Binary => self.binary.extend_from_slice(data),
-            MessageKind::Text => {
-                if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
-                    return Err(ProtocolError::InvalidUtf8);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl<R: RandomSource> Session<R> {
