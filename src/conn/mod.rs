@@ -353,6 +353,26 @@ impl<R: RandomSource> Connection<R> {
         self.rx_utf8.reset();
     }
 
+    /// How many payload bytes of the current data frame are still to come,
+    /// when the next input bytes are sure to be nothing but that: a data
+    /// frame is in progress and the connection takes input (no Close
+    /// received, no end of input, not failed). 0 otherwise.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn data_payload_remaining(&self) -> u64 {
+        match self.frame {
+            Some(frame)
+                if !frame.opcode.is_control()
+                    && self.header_len == 0
+                    && !self.close_received
+                    && !self.eof
+                    && self.failed.is_none() =>
+            {
+                frame.remaining
+            }
+            _ => 0,
+        }
+    }
+
     /// The payload length the frame headers of the data message in progress
     /// announced so far (already checked against the limits), or 0 between
     /// messages.

@@ -626,3 +626,82 @@ fn lent_messages_match_owned_ones() {
     ];
     assert_eq!(got, expected);
 }
+
+/// Binary messages read whole go straight from `receive` into the assembly
+/// buffer while a frame's payload lasts: whatever the read sizes, frames,
+/// interleaved pings and changes of mode, every mode sees the same bytes.
+#[test]
+fn binary_payload_received_into_the_message_matches_every_mode() {
+    let (mut client, _) = pair();
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+    let other: Vec<u8> = (0..70_000u32).map(|i| (i / 3) as u8).collect();
+    client.send_fragment(MessageKind::Binary, &big[..40_000], false).unwrap();
+    client.send_ping(b"in between").unwrap();
+    client.send_fragment(MessageKind::Binary, &big[40_000..90_000], false).unwrap();
+    client.send_fragment(MessageKind::Binary, &big[90_000..], true).unwrap();
+    client.send_text("small").unwrap();
+    client.send_binary(&other).unwrap();
+    let wire = client.poll_output().to_vec();
+    let expected = [
+        Incoming::Ping(ControlPayload::new(b"in between").unwrap()),
+        Incoming::Message(Message::Binary(big.clone())),
+        Incoming::Message(Message::text("small")),
+        Incoming::Message(Message::Binary(other.clone())),
+    ];
+    for read in [1, 7, 1000, 4096, 65_536, 100_000, wire.len()] {
+        // 0: whole, 1: lent, 2: whole then pieces from the third read on.
+        for mode in 0..3 {
+            let (_, mut server) = pair();
+            let mut got = Vec::new();
+            let mut pieces: Vec<u8> = Vec::new();
+            for (i, chunk) in wire.chunks(read).enumerate() {
+                server.receive(chunk);
+                if mode == 2 && i >= 2 {
+                    while let Some(item) = server.poll_piece().unwrap() {
+                        match item {
+                            Streamed::Piece(piece) => {
+                                pieces.extend_from_slice(piece.data);
+                                if piece.fin {
+                                    let bytes = core::mem::take(&mut pieces);
+                                    got.push(Incoming::Message(match piece.kind {
+                                        MessageKind::Binary => Message::Binary(bytes),
+                                        MessageKind::Text => Message::Text(String::from_utf8(bytes).unwrap()),
+                                    }));
+                                }
+                            }
+                            Streamed::Ping(p) => got.push(Incoming::Ping(p)),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                } else if mode == 1 {
+                    while let Some(item) = server.poll_message_ref().unwrap() {
+                        got.push(item.to_incoming());
+                    }
+                } else {
+                    while let Some(item) = server.poll_message().unwrap() {
+                        got.push(item);
+                    }
+                }
+            }
+            assert_eq!(got, expected, "reads of {read}, mode {mode}");
+            assert_eq!(server.poll_output()[..2], [0x8A, 10], "the pong, reads of {read}");
+            // unmasked pong
+        }
+    }
+}
+
+#[test]
+fn the_rest_of_a_large_binary_frame_bypasses_the_read_buffer_in_whole_mode() {
+    let (mut client, mut server) = pair();
+    let big = vec![5u8; 200_000];
+    client.send_binary(&big).unwrap();
+    let wire = client.poll_output().to_vec();
+    server.receive(&wire[..50_000]);
+    assert_eq!(server.poll_message(), Ok(None)); // whole mode: the first piece is assembled
+                                                 // Not appended to the read buffer: straight into the message.
+    server.receive(&wire[50_000..120_000]);
+    assert_eq!((server.rx_start, server.rx_end, server.whole.binary.len()), (50_000, 50_000, 120_000 - 14));
+    server.receive(&wire[120_000..]);
+    assert_eq!(server.rx_end, 50_000);
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(big)))));
+}
