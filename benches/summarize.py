@@ -227,6 +227,52 @@ class Report:
             tung = times["tungstenite"]
             self.check("handshake ≥ 3× faster than tungstenite", f"{div(tung, w):.2f}×", div(tung, w) >= 3.0, "")
 
+    def messages(self):
+        self.out("### Whole messages against streamed pieces, through `Session` (median per iteration)")
+        self.out()
+        rows = []
+        for kind in ("binary", "text"):
+            g = f"messages-{kind}"
+            for s in ["16B", "1KiB", "64KiB", "1MiB"]:
+                st, wh, wr = (self.t(g, k, s) for k in ("streaming", "whole", "whole-ref"))
+                if st is None:
+                    continue
+                rows.append([f"{kind} {s}", fmt_time(st), fmt_time(wh), fmt_time(wr),
+                             fmt_ratio(div(wh, st)), fmt_ratio(div(wr, st))])
+                best = min(x for x in (wh, wr) if x is not None) if (wh or wr) else None
+                if best:
+                    self.check(f"whole {kind} {s} ≤ 1.3× streaming", f"{div(best, st):.2f}×", div(best, st) <= 1.3,
+                               f"owned {fmt_ratio(div(wh, st))}×, lent {fmt_ratio(div(wr, st))}×")
+        self.table(["message", "streaming", "whole (owned)", "whole (lent)", "owned ÷ streaming",
+                    "lent ÷ streaming"], rows)
+
+    def output(self):
+        g = "encode-into"
+        self.out("### Encoding one frame into a `Vec` against a slice (median per frame)")
+        self.out()
+        rows = []
+        for role in ("client", "server"):
+            for s in ["16B", "1KiB", "64KiB", "1MiB"]:
+                sl, v = self.t(g, f"{role}-slice", s), self.t(g, f"{role}-vec", s)
+                if sl is None:
+                    continue
+                rows.append([f"{role} {s}", fmt_time(sl), fmt_time(v), fmt_ratio(div(v, sl))])
+                if s == "1MiB" and v:
+                    self.check(f"encode {role} 1MiB into Vec ≤ 1.2× slice", f"{div(v, sl):.2f}×", div(v, sl) <= 1.2, "")
+        self.table(["frame", "slice", "Vec", "Vec ÷ slice"], rows)
+        g = "idle"
+        rows = []
+        for k in ("poll_transmit-slice", "poll_transmit-vec", "session-poll_output", "decode-16B",
+                  "decode-16B-drain-each"):
+            ns = self.t(g, k)
+            rows.append([k, "–" if ns is None else f"{ns / 1000:.2f} ns"])
+        a, b = self.t(g, "decode-16B"), self.t(g, "decode-16B-drain-each")
+        if a and b:
+            rows.append(["drain after every event, per frame", f"{(b - a) / 1000:.2f} ns"])
+        self.out("### Idle paths (per call or per frame, 1000 per iteration)")
+        self.out()
+        self.table(["path", "cost"], rows)
+
     def targets(self):
         self.out("### Targets")
         self.out()
@@ -249,6 +295,8 @@ def main():
             rep.frames(direction, kind)
     rep.utf8()
     rep.handshake()
+    rep.messages()
+    rep.output()
     rep.targets()
     text = "\n".join(rep.lines)
     print(text)

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::conn::{Event, MessageKind};
 use crate::error::ProtocolError;
+use crate::utf8::Utf8Validator;
 
 /// A complete data message, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,13 +74,137 @@ impl From<&[u8]> for Message {
     }
 }
 
+/// The most a whole message's buffer is reserved ahead of the bytes that
+/// arrived, from the length its frame headers announce: 1 MiB. A message
+/// up to this size (or arriving whole in one read) gets its buffer in one
+/// allocation; a larger one grows as its bytes come, so a peer cannot make
+/// the session reserve much memory with a header alone.
+const RESERVE_AHEAD: u64 = 1 << 20;
+
+/// Whole-message assembly, and the UTF-8 validation of the text message in
+/// progress (in a `Session`, in every mode: the connection and the
+/// inflater leave it to the session, so each text byte is validated once).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Assembly {
+    /// The binary message being assembled.
+    pub(crate) binary: Vec<u8>,
+    /// The text message being assembled: its complete characters. The
+    /// bytes of a character still unfinished are in `utf8`.
+    pub(crate) text: String,
+    pub(crate) utf8: Utf8Validator,
+}
+
+impl Assembly {
+    /// Whether no message is being assembled.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.binary.is_empty() && self.text.is_empty() && self.utf8.pending().is_empty()
+    }
+
+    /// Drops the message in progress.
+    pub(crate) fn clear(&mut self) {
+        self.binary.clear();
+        self.text.clear();
+        self.utf8.reset();
+    }
+
+    /// Validates a piece of a message that is handed out or skipped, not
+    /// assembled (binary pieces need nothing).
+    pub(crate) fn check(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), ProtocolError> {
+        if kind == MessageKind::Text && (self.utf8.feed(data).is_err() || (fin && self.utf8.finish().is_err())) {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(())
+    }
+
+    /// Appends a piece to the whole message, validating text as it goes.
+    /// `announced` is the message's length as its frame headers announced
+    /// it so far (0 when unknown): the buffer is sized from it, at most
+    /// [`RESERVE_AHEAD`] past the bytes that arrived, so a message whose
+    /// headers announce it is allocated once.
+    pub(crate) fn push(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        announced: u64,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        let held = self.binary.len() + self.text.len() + self.utf8.pending().len();
+        if held == 0 && fin && data.len() as u64 <= limit {
+            // The whole message in one piece (most small messages): one
+            // exact allocation; text validated as a whole, once.
+            match kind {
+                MessageKind::Binary if self.binary.capacity() == 0 => self.binary = data.to_vec(),
+                MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
+                    Some(text) => self.text = String::from(text),
+                    None => return Err(ProtocolError::InvalidUtf8),
+                },
+                _ => return self.push_slow(kind, data, fin, announced, limit, held),
+            }
+            return Ok(());
+        }
+        self.push_slow(kind, data, fin, announced, limit, held)
+    }
+
+    /// [`push`](Self::push) into a buffer that holds bytes or capacity.
+    fn push_slow(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        announced: u64,
+        limit: u64,
+        held: usize,
+    ) -> Result<(), ProtocolError> {
+        let needed = (held as u64).saturating_add(data.len() as u64);
+        if needed > limit {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        let capacity = match kind {
+            MessageKind::Binary => self.binary.capacity(),
+            MessageKind::Text => self.text.capacity(),
+        };
+        if needed > capacity as u64 {
+            // At least double (amortised growth for pieces of unknown
+            // size), at most the limit: left to `Vec`, the capacity could
+            // reach twice `limit`.
+            let ahead = announced.min(needed.saturating_add(RESERVE_AHEAD));
+            let target = ahead.max(needed).max((capacity as u64).saturating_mul(2)).min(limit);
+            let target = usize::try_from(target).unwrap_or(usize::MAX);
+            let reserved = match kind {
+                MessageKind::Binary => self.binary.try_reserve_exact(target - self.binary.len()),
+                MessageKind::Text => self.text.try_reserve_exact(target - self.text.len()),
+            };
+            // Out of memory (or of address space): too big for this end.
+            reserved.map_err(|_| ProtocolError::MessageTooLarge)?;
+        }
+        match kind {
+            MessageKind::Binary => self.binary.extend_from_slice(data),
+            MessageKind::Text => {
+                if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Collects the pieces of data events into whole messages, holding at most
 /// `max_size` bytes.
 ///
 /// The connection already refuses messages over `Config::max_message_size`
 /// from their frame headers; the assembler enforces its own limit too, so
-/// it is safe to use on events from any source. The buffer is reused from
-/// one message to the next.
+/// it is safe to use on events from any source. For the same reason it
+/// validates text itself, as the pieces arrive (it cannot tell that a
+/// `Connection` validated them already): that validation builds the
+/// message's `String`, so text is not checked again at the end. Each
+/// message is one buffer handed to the caller: sized exactly when the
+/// message comes in one piece, grown by doubling (at most to `max_size`)
+/// when it comes in several. [`Session`](crate::Session) assembles
+/// messages without the second validation, sizes them from their frame
+/// headers, and can lend them without allocating
+/// ([`Session::poll_message_ref`](crate::Session::poll_message_ref)).
 ///
 /// The assembler knows nothing of the connection its events came from: an
 /// error from [`push`](Self::push) does not fail that connection. The caller
@@ -116,14 +241,16 @@ impl From<&[u8]> for Message {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MessageAssembler {
-    buf: Vec<u8>,
+    whole: Assembly,
+    /// The kind of the message in progress (its first piece's).
+    kind: Option<MessageKind>,
     max_size: u64,
 }
 
 impl MessageAssembler {
     /// An assembler that refuses messages over `max_size` bytes.
     pub fn new(max_size: u64) -> Self {
-        MessageAssembler { buf: Vec::new(), max_size }
+        MessageAssembler { whole: Assembly::default(), kind: None, max_size }
     }
 
     /// Adds an event. Returns the message when `event` is its last piece;
@@ -133,7 +260,8 @@ impl MessageAssembler {
     ///
     /// [`ProtocolError::MessageTooLarge`] (1009) when the message grows past
     /// the limit — checked before copying — and
-    /// [`ProtocolError::InvalidUtf8`] (1007) if a text message is not UTF-8.
+    /// [`ProtocolError::InvalidUtf8`] (1007) at the first piece that makes a
+    /// text message invalid (or at its end, if it ends inside a character).
     /// The partial message is dropped either way. The connection the event
     /// came from is not failed: pass the error to `Connection::fail_with`.
     pub fn push(&mut self, event: &Event<'_>) -> Result<Option<Message>, ProtocolError> {
@@ -142,34 +270,25 @@ impl MessageAssembler {
             Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
             _ => return Ok(None),
         };
-        if (self.buf.len() as u64).saturating_add(data.len() as u64) > self.max_size {
-            self.buf.clear();
-            return Err(ProtocolError::MessageTooLarge);
+        let kind = *self.kind.get_or_insert(kind);
+        if let Err(e) = self.whole.push(kind, data, fin, 0, self.max_size) {
+            self.whole.clear();
+            self.kind = None;
+            return Err(e);
         }
-        let needed = self.buf.len() + data.len();
-        if needed > self.buf.capacity() {
-            // Grow by doubling, but never past the limit: left to `Vec`, the
-            // capacity could reach twice `max_size`.
-            let limit = usize::try_from(self.max_size).unwrap_or(usize::MAX);
-            let capacity = self.buf.capacity().saturating_mul(2).max(needed).min(limit);
-            self.buf.reserve_exact(capacity - self.buf.len());
-        }
-        self.buf.extend_from_slice(data);
         if !fin {
             return Ok(None);
         }
-        let bytes = core::mem::take(&mut self.buf);
-        match kind {
-            MessageKind::Binary => Ok(Some(Message::Binary(bytes))),
-            MessageKind::Text => {
-                String::from_utf8(bytes).map(|t| Some(Message::Text(t))).map_err(|_| ProtocolError::InvalidUtf8)
-            }
-        }
+        self.kind = None;
+        Ok(Some(match kind {
+            MessageKind::Binary => Message::Binary(core::mem::take(&mut self.whole.binary)),
+            MessageKind::Text => Message::Text(core::mem::take(&mut self.whole.text)),
+        }))
     }
 
     /// Bytes of the unfinished message held so far.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.whole.binary.len() + self.whole.text.len() + self.whole.utf8.pending().len()
     }
 }
 
@@ -194,5 +313,36 @@ mod tests {
         let mut a = MessageAssembler::new(10);
         let bad = Event::Text { data: &[0xFF], frame_end: true, fin: true };
         assert_eq!(a.push(&bad), Err(ProtocolError::InvalidUtf8));
+        // At the piece with the bad byte, before the message ends.
+        let first = Event::Text { data: b"ok", frame_end: true, fin: false };
+        let bad = Event::Text { data: &[b'a', 0xC0, 0xAF], frame_end: true, fin: false };
+        assert_eq!(a.push(&first), Ok(None));
+        assert_eq!(a.push(&bad), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(a.buffered(), 0);
+        // Ending inside a character.
+        let cut = Event::Text { data: &[b'a', 0xCE], frame_end: true, fin: true };
+        assert_eq!(a.push(&cut), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn a_character_split_between_pieces_is_whole() {
+        let text = "κόσμε 🦀".as_bytes();
+        for cut in 0..=text.len() {
+            let mut a = MessageAssembler::new(100);
+            let first = Event::Text { data: &text[..cut], frame_end: true, fin: false };
+            let last = Event::Text { data: &text[cut..], frame_end: true, fin: true };
+            assert_eq!(a.push(&first), Ok(None));
+            assert_eq!(a.buffered(), cut);
+            assert_eq!(a.push(&last), Ok(Some(Message::text("κόσμε 🦀"))), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn a_one_piece_message_is_allocated_exactly() {
+        let mut a = MessageAssembler::new(1 << 20);
+        let data = [7u8; 1000];
+        let whole = Event::Binary { data: &data, frame_end: true, fin: true };
+        let Ok(Some(Message::Binary(bytes))) = a.push(&whole) else { panic!() };
+        assert_eq!((bytes.len(), bytes.capacity()), (1000, 1000));
     }
 }

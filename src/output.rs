@@ -4,7 +4,9 @@
 ///
 /// Every writer in this crate asks for exactly the room it needs with
 /// [`Output::claim`] and fills it completely, or fails without writing
-/// anything. The three implementations:
+/// anything; frames go through [`Output::write_frame`], which a destination
+/// may override to avoid preparing room that is overwritten at once. The
+/// three implementations:
 ///
 /// - `[u8]` and `[u8; N]`: the bytes are written at the *start* of the slice;
 ///   the writer returns how many it wrote. To write several frames into one
@@ -25,17 +27,68 @@ pub trait Output {
     /// destination cannot hold that many. The region's previous contents are
     /// unspecified; callers overwrite all of it.
     fn claim(&mut self, len: usize) -> Option<&mut [u8]>;
+
+    /// Whether `len` more bytes fit, as far as the destination can tell
+    /// without writing (making room for them if it grows); nothing is
+    /// written. A `false` lets a writer fail before doing any work (a
+    /// client then draws no masking key). The provided method cannot tell
+    /// and says `true`: [`write_frame`](Self::write_frame) reports the
+    /// failure.
+    fn reserve(&mut self, len: usize) -> bool {
+        let _ = len;
+        true
+    }
+
+    /// Writes one frame in one piece: `head` (its encoded header), then
+    /// `payload`, XORed with `mask` when given (RFC 6455 §5.3: byte `i`
+    /// with `mask[i % 4]`). Returns `false`, having written nothing, when
+    /// the destination cannot hold `head.len() + payload.len()` bytes.
+    ///
+    /// The provided method claims the room and masks while copying. The
+    /// `Vec<u8>` implementation appends instead, so the room is never
+    /// zero-filled first. An override MUST write exactly these bytes.
+    ///
+    /// ```
+    /// use wsmachine::Output;
+    /// let mut buf = [0u8; 8];
+    /// assert!(buf.write_frame(&[0x82, 0x03], b"abc", None));
+    /// assert_eq!(&buf[..5], [0x82, 0x03, b'a', b'b', b'c']);
+    /// let mut v = Vec::new();
+    /// assert!(v.write_frame(&[0x82, 0x83, 1, 2, 3, 4], b"abc", Some([1, 2, 3, 4])));
+    /// assert_eq!(v, [0x82, 0x83, 1, 2, 3, 4, b'a' ^ 1, b'b' ^ 2, b'c' ^ 3]);
+    /// ```
+    #[inline]
+    fn write_frame(&mut self, head: &[u8], payload: &[u8], mask: Option<[u8; 4]>) -> bool {
+        let Some(buf) = head.len().checked_add(payload.len()).and_then(|len| self.claim(len)) else {
+            return false;
+        };
+        let (head_room, body) = buf.split_at_mut(head.len());
+        copy_head(head_room, head);
+        match mask {
+            Some(key) => copy_masked(body, payload, key),
+            None => body.copy_from_slice(payload),
+        }
+        true
+    }
 }
 
 impl Output for [u8] {
     fn claim(&mut self, len: usize) -> Option<&mut [u8]> {
         self.get_mut(..len)
     }
+
+    fn reserve(&mut self, len: usize) -> bool {
+        len <= self.len()
+    }
 }
 
 impl<const N: usize> Output for [u8; N] {
     fn claim(&mut self, len: usize) -> Option<&mut [u8]> {
         self.get_mut(..len)
+    }
+
+    fn reserve(&mut self, len: usize) -> bool {
+        len <= N
     }
 }
 
@@ -47,7 +100,48 @@ impl Output for alloc::vec::Vec<u8> {
         self.resize(start + len, 0);
         self.get_mut(start..)
     }
+
+    fn reserve(&mut self, len: usize) -> bool {
+        self.try_reserve(len).is_ok()
+    }
+
+    /// Appends without zero-filling: the header and the payload are copied
+    /// in; a masked payload is masked in place a block at a time, right
+    /// after the block is appended.
+    fn write_frame(&mut self, head: &[u8], payload: &[u8], mask: Option<[u8; 4]>) -> bool {
+        let Some(len) = head.len().checked_add(payload.len()) else { return false };
+        if self.try_reserve(len).is_err() {
+            return false;
+        }
+        // Small frames' header lengths as fixed-size copies (see `copy_head`).
+        match head.len() {
+            2 => self.extend_from_slice(&head[..2]),
+            6 => self.extend_from_slice(&head[..6]),
+            _ => self.extend_from_slice(head),
+        }
+        match mask {
+            None => self.extend_from_slice(payload),
+            Some(key) => {
+                // Appended a block at a time and masked in place while the
+                // block is still in L1: each byte reaches memory once.
+                // Blocks are a multiple of 4 bytes, so the key keeps its phase.
+                for piece in payload.chunks(MASK_BLOCK) {
+                    let start = self.len();
+                    self.extend_from_slice(piece);
+                    crate::mask::apply_mask(&mut self[start..], key, 0);
+                }
+            }
+        }
+        true
+    }
 }
+
+/// How much of a masked payload is appended to a `Vec` before it is masked
+/// in place: small enough that the block is still in L1 when it is masked.
+/// Measured on x86_64 at 64 KiB and 1 MiB payloads: 1 KiB blocks come
+/// within 1.2× of masking while copying into a slice, 4 KiB blocks 1.4×.
+#[cfg(feature = "alloc")]
+const MASK_BLOCK: usize = 1024;
 
 /// The destination was too small for what had to be written; nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +159,22 @@ impl core::fmt::Display for BufferTooSmall {
 #[cfg(feature = "std")]
 impl std::error::Error for BufferTooSmall {}
 
+use crate::mask::copy_masked;
+
+/// Copies a frame header (`dst` as long as `head`): the lengths of small
+/// frames' headers (2 bytes, 6 masked) as fixed-size moves rather than a
+/// `memcpy` call, which costs as much as the rest of a 16-byte frame.
+#[inline(always)]
+fn copy_head(dst: &mut [u8], head: &[u8]) {
+    match (dst, head) {
+        ([d0, d1], [h0, h1]) => [*d0, *d1] = [*h0, *h1],
+        ([d0, d1, d2, d3, d4, d5], [h0, h1, h2, h3, h4, h5]) => {
+            [*d0, *d1, *d2, *d3, *d4, *d5] = [*h0, *h1, *h2, *h3, *h4, *h5];
+        }
+        (dst, head) => dst.copy_from_slice(head),
+    }
+}
+
 /// Claims `len` bytes of `out`, mapping failure to [`BufferTooSmall`].
 pub(crate) fn claim<O: Output + ?Sized>(out: &mut O, len: usize) -> Result<&mut [u8], BufferTooSmall> {
     out.claim(len).ok_or(BufferTooSmall { needed: len })
@@ -80,6 +190,42 @@ mod tests {
         assert_eq!(buf[..].claim(4).map(|r| r.len()), Some(4));
         assert!(buf[..].claim(5).is_none());
         assert_eq!(claim(&mut buf[..], 5), Err(BufferTooSmall { needed: 5 }));
+    }
+
+    /// A frame written into a `Vec` (appended) is byte for byte the frame
+    /// written into a slice, masked or not, at every size around the
+    /// block and word boundaries of both paths, after existing bytes.
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn vec_frames_match_slice_frames() {
+        let payload: alloc::vec::Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let head = [0x82, 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        let mut lens: alloc::vec::Vec<usize> = (0..140).collect();
+        for edge in [MASK_BLOCK, 2 * MASK_BLOCK, 65_536] {
+            lens.extend(edge.saturating_sub(9)..edge + 9);
+        }
+        lens.push(payload.len());
+        for len in lens {
+            for mask in [None, Some([0x37, 0xfa, 0x21, 0x3d]), Some([0xff, 0, 0x80, 1])] {
+                for head_len in [0, 2, 6, 14] {
+                    let mut slice = alloc::vec![0xEEu8; head_len + len + 3];
+                    assert!(slice[..].write_frame(&head[..head_len], &payload[..len], mask));
+                    let mut vec = alloc::vec![9u8, 8, 7];
+                    assert!(vec.write_frame(&head[..head_len], &payload[..len], mask));
+                    assert_eq!(&vec[..3], [9, 8, 7]);
+                    assert_eq!(&vec[3..], &slice[..head_len + len], "len {len} mask {mask:?} head {head_len}");
+                    let mut naive = payload[..len].to_vec();
+                    if let Some(key) = mask {
+                        crate::mask::apply_mask_naive(&mut naive, key, 0);
+                    }
+                    assert_eq!(&vec[3 + head_len..], &naive[..], "len {len} mask {mask:?}");
+                }
+            }
+        }
+        // No room: nothing written.
+        let mut small = [0u8; 4];
+        assert!(!small[..].write_frame(&head[..2], b"abc", None));
+        assert_eq!(small, [0; 4]);
     }
 
     #[cfg(feature = "alloc")]

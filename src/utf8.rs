@@ -66,7 +66,7 @@ impl Utf8Validator {
         }
         let mut rest = chunk;
         if self.pending_len > 0 {
-            rest = self.finish_pending(chunk)?;
+            rest = self.finish_pending(chunk, &mut |_| {})?;
         }
         match validate(rest) {
             Ok(()) => Ok(()),
@@ -76,12 +76,65 @@ impl Utf8Validator {
                     return Err(Utf8Error { valid_up_to: consumed + e.valid_up_to });
                 }
                 // A valid prefix of a code point ends the chunk: keep it.
-                let tail = &rest[e.valid_up_to..];
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
+                self.keep(&rest[e.valid_up_to..]);
                 Ok(())
             }
         }
+    }
+
+    /// Validates the next piece as [`feed`](Self::feed) does, and appends
+    /// its complete characters to `text`: a character split between pieces
+    /// is appended by the piece that completes it, and the bytes of an
+    /// unfinished one stay in [`pending`](Self::pending). Each byte is
+    /// validated once, and the validation is what makes the `&str` that is
+    /// appended, so whole text messages are built without checking them a
+    /// second time. On error `text` holds the characters before the piece's
+    /// invalid byte, or fewer.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn feed_into(&mut self, chunk: &[u8], text: &mut alloc::string::String) -> Result<(), Utf8Error> {
+        let mut rest = chunk;
+        if self.pending_len > 0 {
+            rest = self.finish_pending(chunk, &mut |c| text.push_str(c))?;
+        }
+        let consumed = chunk.len() - rest.len();
+        // Split off a trailing unfinished sequence first, so the rest is
+        // validated into a `&str` in one pass.
+        let (head, tail) = rest.split_at(complete_prefix_len(rest));
+        // Short pieces (small chat-style frames): `core`'s validator has no
+        // set-up cost.
+        let valid = if head.len() < 128 {
+            core::str::from_utf8(head).map_err(|e| Stop { valid_up_to: e.valid_up_to(), invalid: true })
+        } else {
+            validate_str(head)
+        };
+        match valid {
+            Ok(s) => text.push_str(s),
+            Err(e) => {
+                // `head` ends on a sequence boundary, so a stop inside it is
+                // an invalid byte (an unfinished sequence counts as one).
+                return Err(Utf8Error { valid_up_to: consumed + e.valid_up_to });
+            }
+        }
+        match validate(tail) {
+            Ok(()) => {}
+            Err(e) if !e.invalid => self.keep(&tail[e.valid_up_to..]),
+            Err(e) => return Err(Utf8Error { valid_up_to: consumed + head.len() + e.valid_up_to }),
+        }
+        Ok(())
+    }
+
+    /// The bytes of an unfinished code point that ended the pieces fed so
+    /// far (at most three): a valid prefix of a character.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.pending[..usize::from(self.pending_len)]
+    }
+
+    /// Keeps `tail`, a valid prefix of a code point (at most three bytes).
+    fn keep(&mut self, tail: &[u8]) {
+        let n = tail.len().min(3);
+        self.pending[..n].copy_from_slice(&tail[..n]);
+        self.pending_len = n as u8;
     }
 
     /// Ends the message: fails if it stopped inside a code point. Resets the
@@ -101,16 +154,17 @@ impl Utf8Validator {
         self.pending_len = 0;
     }
 
-    /// Completes the pending code point with the first bytes of `chunk`;
-    /// returns the rest of `chunk`.
-    fn finish_pending<'c>(&mut self, chunk: &'c [u8]) -> Result<&'c [u8], Utf8Error> {
+    /// Completes the pending code point with the first bytes of `chunk`
+    /// (handing it to `completed` once whole); returns the rest of `chunk`.
+    fn finish_pending<'c>(&mut self, chunk: &'c [u8], completed: &mut dyn FnMut(&str)) -> Result<&'c [u8], Utf8Error> {
         let have = usize::from(self.pending_len);
         let want = sequence_len(self.pending[0]);
         let take = (want - have).min(chunk.len());
         let mut buf = self.pending;
         buf[have..have + take].copy_from_slice(&chunk[..take]);
-        match validate(&buf[..have + take]) {
-            Ok(()) => {
+        match validate_str(&buf[..have + take]) {
+            Ok(c) => {
+                completed(c);
                 self.pending_len = 0;
                 Ok(&chunk[take..])
             }
@@ -136,6 +190,28 @@ fn sequence_len(lead: u8) -> usize {
         0xE0..=0xEF => 3,
         _ => 2,
     }
+}
+
+/// How many bytes of `bytes` come before a trailing unfinished sequence:
+/// all of them, unless one of the last three bytes is a leading byte whose
+/// sequence needs more bytes than follow it (or a byte that can never
+/// lead, which the validator then refuses).
+#[cfg(feature = "alloc")]
+fn complete_prefix_len(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(3) {
+        let b = bytes[n - back];
+        if b & 0xC0 != 0x80 {
+            let needs = match b {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            return if needs > back { n - back } else { n };
+        }
+    }
+    n
 }
 
 /// Whether `bytes` is valid UTF-8 by itself (a whole message), with the
@@ -164,6 +240,11 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// `bytes` as text if valid UTF-8, with the fastest validator compiled in.
 #[inline]
 pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < 128 {
+        // Short text (small chat-style messages): `core`'s validator has
+        // no set-up cost.
+        return core::str::from_utf8(bytes).ok();
+    }
     #[cfg(feature = "simdutf8")]
     let text = simdutf8::basic::from_utf8(bytes).ok();
     #[cfg(not(feature = "simdutf8"))]
@@ -184,13 +265,17 @@ struct Stop {
 /// `core::str::from_utf8`. Both report errors identically.
 #[inline]
 fn validate(bytes: &[u8]) -> Result<(), Stop> {
+    validate_str(bytes).map(drop)
+}
+
+/// As [`validate`], handing back the validated text.
+#[inline]
+fn validate_str(bytes: &[u8]) -> Result<&str, Stop> {
     #[cfg(feature = "simdutf8")]
     let result = simdutf8::compat::from_utf8(bytes)
-        .map(|_| ())
         .map_err(|e| Stop { valid_up_to: e.valid_up_to(), invalid: e.error_len().is_some() });
     #[cfg(not(feature = "simdutf8"))]
     let result = core::str::from_utf8(bytes)
-        .map(|_| ())
         .map_err(|e| Stop { valid_up_to: e.valid_up_to(), invalid: e.error_len().is_some() });
     result
 }
@@ -232,6 +317,88 @@ mod tests {
                     assert_eq!(got, expected, "{s:x?} split at {a},{b}");
                 }
             }
+        }
+    }
+
+    /// Feeds `pieces` with `feed_into`; the text built, or the error.
+    #[cfg(feature = "alloc")]
+    fn stream_into(pieces: &[&[u8]]) -> Result<alloc::string::String, Utf8Error> {
+        let mut v = Utf8Validator::new();
+        let mut text = alloc::string::String::new();
+        for p in pieces {
+            let mut checked = v.clone();
+            let expected = checked.feed(p);
+            let got = v.feed_into(p, &mut text);
+            // Same verdict as `feed`, error position included.
+            assert_eq!(got, expected, "{pieces:x?}");
+            got?;
+            assert_eq!(v.pending(), checked.pending());
+        }
+        v.finish()?;
+        Ok(text)
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn feed_into_builds_the_text_on_every_split_of_samples() {
+        let samples: &[&[u8]] = &[
+            "Hello-µ@ßöäüàá-UTF-8!!".as_bytes(),
+            "κόσμε".as_bytes(),
+            "\u{10FFFF}\u{FFFF}\u{0800}\u{0080}\u{007F}".as_bytes(),
+            "🦀 日本語 привет".as_bytes(),
+            &[0xED, 0x9F, 0xBF],
+            &[0xF4, 0x90, 0x80, 0x80],
+            &[0xED, 0xA0, 0x80],
+            &[0xE0, 0x80, 0xAF],
+            &[0xC0, 0xAF],
+            &[0xCE, 0xBA, 0xE1, 0xBD],
+            &[0xFE],
+            &[0x80],
+            &[0x61, 0x80, 0x80, 0x80],
+            &[0xF0, 0x9F, 0x98],
+            &[0x61, 0xF5],
+            &[0x61, 0xF8, 0x80],
+        ];
+        for s in samples {
+            let expected = core::str::from_utf8(s).ok();
+            for a in 0..=s.len() {
+                for b in a..=s.len() {
+                    let got = stream_into(&[&s[..a], &s[a..b], &s[b..]]).ok();
+                    assert_eq!(got.as_deref(), expected, "{s:x?} split at {a},{b}");
+                }
+            }
+        }
+        // Long enough for the SIMD path, split everywhere near a character.
+        let long = "ab🦀κό".repeat(40);
+        for at in 0..long.len() {
+            let (x, y) = long.as_bytes().split_at(at);
+            assert_eq!(stream_into(&[x, y]).as_deref(), Ok(long.as_str()), "split at {at}");
+        }
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn feed_into_matches_core_on_random_bytes() {
+        let mut x = 7u32;
+        for _ in 0..3000 {
+            let len = (x % 300) as usize;
+            let bytes: alloc::vec::Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    // Mostly valid text, with now and then an odd byte.
+                    if x % 97 == 0 {
+                        x as u8
+                    } else {
+                        [0x41, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0xA6, 0x80][(x % 10) as usize]
+                    }
+                })
+                .collect();
+            let cut = (x as usize) % (len + 1);
+            let (a, b) = bytes.split_at(cut);
+            let expected = core::str::from_utf8(&bytes).ok();
+            assert_eq!(stream_into(&[a, b]).ok().as_deref(), expected, "{bytes:x?} cut {cut}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Allocation and size facts, deterministic and untimed: frames stream
 //! through a `Connection` in both roles without a single heap allocation,
-//! and the connection stays within a documented size budget.
+//! a `Session` hands out a whole message for one allocation, and the
+//! connection stays within a documented size budget.
 //!
 //! A counting global allocator counts the allocations made by the current
 //! thread (tests run on several threads at once, so a global count would
@@ -9,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsmachine::{Config, Connection, Event, MessageKind, Output, SecureRandom};
+use wsmachine::{Config, Connection, Event, Incoming, IncomingRef, MessageKind, Output, SecureRandom, Session};
 
 struct CountingAlloc;
 
@@ -254,6 +255,114 @@ impl Output for SliceOut<'_> {
         self.used += len;
         Some(room)
     }
+}
+
+/// `count` client frames of `len` payload bytes of `kind` (ASCII text or
+/// bytes), written by a client connection: what a server reads.
+fn client_messages(kind: MessageKind, len: usize, count: usize) -> Vec<u8> {
+    let mut client = Connection::client(Config::default(), SecureRandom::from_seed([5; 32]));
+    let text: String = "whole messages ".chars().cycle().take(len).collect();
+    let mut wire = Vec::new();
+    for _ in 0..count {
+        match kind {
+            MessageKind::Text => client.send_text(&text, &mut wire),
+            MessageKind::Binary => client.send_binary(text.as_bytes(), &mut wire),
+        }
+        .expect("a Vec has room");
+    }
+    wire
+}
+
+/// A server session reads `wire` in 64 KiB reads, taking whole messages
+/// (and dropping them); returns how many it took.
+fn whole_messages(server: &mut Session, wire: &[u8], kind: MessageKind, len: usize) -> usize {
+    let mut taken = 0;
+    for read in wire.chunks(64 * 1024) {
+        server.receive(read);
+        while let Some(item) = server.poll_message().expect("valid frames") {
+            let Incoming::Message(message) = item else { panic!("{item:?}") };
+            assert_eq!((message.kind(), message.as_bytes().len()), (kind, len));
+            taken += 1;
+        }
+        assert!(server.poll_output().is_empty());
+    }
+    taken
+}
+
+/// Whole messages through a `Session` (what the blocking and tokio
+/// adapters hand out): one allocation per message, the buffer handed to
+/// the caller, sized once from the frame headers, also when a message
+/// spans many reads. Nothing else is allocated once the read buffer has
+/// grown.
+#[test]
+fn a_whole_message_is_one_allocation() {
+    for kind in [MessageKind::Text, MessageKind::Binary] {
+        for len in [16, 1024, 64 * 1024, 1 << 20] {
+            let count = ((4 << 20) / len).clamp(4, 1000);
+            let wire = client_messages(kind, len, count);
+            let mut server = Session::new(Connection::server(Config::default()));
+            // Warm up: the read and output buffers reach their size.
+            assert_eq!(whole_messages(&mut server, &wire, kind, len), count);
+            let (allocations, taken) = allocations_during(|| whole_messages(&mut server, &wire, kind, len));
+            assert_eq!(taken, count);
+            assert_eq!(allocations, count as u64, "{kind:?} {len} B: {allocations} allocations for {count} messages");
+        }
+    }
+}
+
+/// Whole messages lent by `Session::poll_message_ref` allocate nothing once
+/// the session's buffers grew: a message in one read is lent from the read
+/// buffer, a longer one from an assembly buffer that is reused.
+#[test]
+fn lent_whole_messages_allocate_nothing() {
+    for kind in [MessageKind::Text, MessageKind::Binary] {
+        for len in [16, 1024, 64 * 1024, 1 << 20] {
+            let count = ((4 << 20) / len).clamp(4, 1000);
+            let wire = client_messages(kind, len, count);
+            let mut server = Session::new(Connection::server(Config::default()));
+            let run = |server: &mut Session| {
+                let mut taken = 0;
+                for read in wire.chunks(64 * 1024) {
+                    server.receive(read);
+                    while let Some(item) = server.poll_message_ref().expect("valid frames") {
+                        let size = match item {
+                            IncomingRef::Text(text) => (MessageKind::Text, text.len()),
+                            IncomingRef::Binary(data) => (MessageKind::Binary, data.len()),
+                            other => panic!("{other:?}"),
+                        };
+                        assert_eq!(size, (kind, len));
+                        taken += 1;
+                    }
+                }
+                taken
+            };
+            assert_eq!(run(&mut server), count);
+            let (allocations, taken) = allocations_during(|| run(&mut server));
+            assert_eq!((allocations, taken), (0, count), "{kind:?} {len} B");
+        }
+    }
+}
+
+/// Streaming through a `Session` allocates nothing once its buffers grew.
+#[test]
+fn streamed_pieces_through_a_session_allocate_nothing() {
+    let wire = client_messages(MessageKind::Text, 1000, 2000);
+    let mut server = Session::new(Connection::server(Config::default()));
+    let run = |server: &mut Session| {
+        let mut fins = 0;
+        for read in wire.chunks(64 * 1024) {
+            server.receive(read);
+            while let Some(item) = server.poll_piece().expect("valid frames") {
+                if let wsmachine::Streamed::Piece(piece) = item {
+                    fins += usize::from(piece.fin);
+                }
+            }
+        }
+        fins
+    };
+    assert_eq!(run(&mut server), 2000);
+    let (allocations, fins) = allocations_during(|| run(&mut server));
+    assert_eq!((allocations, fins), (0, 2000));
 }
 
 /// The budget for `size_of::<Connection>()`, in bytes: 648 on x86_64 (rustc

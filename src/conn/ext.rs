@@ -6,12 +6,7 @@ use super::Connection;
 use crate::error::ProtocolError;
 use crate::random::RandomSource;
 #[cfg(feature = "deflate")]
-use {
-    super::MessageKind,
-    crate::error::SendError,
-    crate::frame::{FrameHeader, OpCode},
-    crate::output::{claim, Output},
-};
+use {super::MessageKind, crate::error::SendError, crate::frame::OpCode, crate::output::Output};
 
 impl<R: RandomSource> Connection<R> {
     /// Fails the connection because of a peer violation found above the
@@ -50,10 +45,7 @@ impl<R: RandomSource> Connection<R> {
         if payload.len() as u64 > i64::MAX as u64 {
             return Err(SendError::PayloadTooLong);
         }
-        let masked = self.rng.is_some();
-        let len = FrameHeader::encoded_len_for(payload.len() as u64, masked) + payload.len();
-        let buf = claim(out, len)?;
-        self.encode_into(opcode, fin, rsv1 && opcode != OpCode::Continuation, payload, buf);
+        let len = self.encode_frame(opcode, fin, rsv1 && opcode != OpCode::Continuation, payload, out)?;
         if opcode != OpCode::Continuation {
             self.tx_utf8.reset();
         }

@@ -175,6 +175,10 @@ pub struct Connection<R = SecureRandom> {
     /// A frame header passed its checks: the stream is known to be frames.
     rx_started: bool,
     rx_utf8: Utf8Validator,
+    /// Validate received text here (always, but inside a `Session`, which
+    /// validates text itself as it assembles messages, so that each byte
+    /// is checked once).
+    rx_check_text: bool,
 
     // --- send side ---
     /// The kind of the fragmented message we are sending, if any.
@@ -247,6 +251,7 @@ impl<R: RandomSource> Connection<R> {
             rx_rsv1: false,
             rx_started: false,
             rx_utf8: Utf8Validator::new(),
+            rx_check_text: true,
             tx_message: None,
             tx_utf8: Utf8Validator::new(),
             pending_pong: None,
@@ -334,5 +339,45 @@ impl<R: RandomSource> Connection<R> {
     /// the extension's (e.g. compressed) and was not UTF-8 validated here.
     pub fn message_rsv1(&self) -> bool {
         self.rx_rsv1
+    }
+
+    /// Leaves the UTF-8 validation of received text to the caller, which
+    /// MUST validate every text byte of every message itself and fail the
+    /// connection with 1007 as `receive` would ([`Session`] does). Text
+    /// events then carry unchecked bytes.
+    ///
+    /// [`Session`]: crate::Session
+    #[cfg(feature = "alloc")]
+    pub(crate) fn leave_text_validation_to_caller(&mut self) {
+        self.rx_check_text = false;
+        self.rx_utf8.reset();
+    }
+
+    /// How many payload bytes of the current data frame are still to come,
+    /// when the next input bytes are sure to be nothing but that: a data
+    /// frame is in progress and the connection takes input (no Close
+    /// received, no end of input, not failed). 0 otherwise.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn data_payload_remaining(&self) -> u64 {
+        match self.frame {
+            Some(frame)
+                if !frame.opcode.is_control()
+                    && self.header_len == 0
+                    && !self.close_received
+                    && !self.eof
+                    && self.failed.is_none() =>
+            {
+                frame.remaining
+            }
+            _ => 0,
+        }
+    }
+
+    /// The payload length the frame headers of the data message in progress
+    /// announced so far (already checked against the limits), or 0 between
+    /// messages.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn message_announced_len(&self) -> u64 {
+        self.rx_message.map_or(0, |m| m.len)
     }
 }

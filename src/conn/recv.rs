@@ -198,7 +198,7 @@ impl<R: RandomSource> Connection<R> {
         }
         self.rx_rsv1 = false;
         self.rx_started = true;
-        if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
+        if kind == MessageKind::Text && self.rx_check_text && !crate::utf8::is_valid(payload) {
             return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
         }
         Some(Ok((header_len + len, SmallFrame { kind: DataPiece { kind, frame_end: true, fin: true }, len })))
@@ -394,7 +394,7 @@ impl<R: RandomSource> Connection<R> {
         let frame_end = remaining == 0;
         let fin = frame_end && frame.fin;
         let kind = self.rx_message.map_or(MessageKind::Binary, |m| m.kind);
-        if kind == MessageKind::Text && !self.rx_rsv1 {
+        if kind == MessageKind::Text && !self.rx_rsv1 && self.rx_check_text {
             // §8.1: fail as soon as the invalid byte arrives, not at the end.
             let valid = self.rx_utf8.feed(chunk).is_ok() && (!fin || self.rx_utf8.finish().is_ok());
             if !valid {

@@ -4,7 +4,7 @@
 use super::{Connection, ControlPayload, MessageKind, MAX_CONTROL_PAYLOAD};
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::error::SendError;
-use crate::frame::{FrameHeader, OpCode};
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::mask::copy_masked;
 use crate::output::{claim, BufferTooSmall, Output};
 use crate::random::RandomSource;
@@ -153,7 +153,19 @@ impl<R: RandomSource> Connection<R> {
     ///
     /// [`BufferTooSmall`] when `out` cannot hold everything queued (at most
     /// 268 bytes); nothing is written then.
+    #[inline]
     pub fn poll_transmit<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<usize, BufferTooSmall> {
+        // The common case, after almost every event: nothing queued. Tested
+        // on the flags alone, before any payload is looked at.
+        if !self.wants_write() {
+            return Ok(0);
+        }
+        self.transmit_queued(out)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) once something is queued.
+    #[inline(never)]
+    fn transmit_queued<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<usize, BufferTooSmall> {
         let pong = self.pending_pong.filter(|_| !self.close_sent);
         let ping = self.timers.pending_ping && !self.close_sent;
         let close = self.pending_close.filter(|_| !self.close_sent);
@@ -265,9 +277,55 @@ impl<R: RandomSource> Connection<R> {
         if payload.len() as u64 > i64::MAX as u64 {
             return Err(SendError::PayloadTooLong);
         }
-        let len = self.frame_len(payload.len());
-        let buf = claim(out, len)?;
-        self.encode_into(opcode, fin, false, payload, buf);
+        self.encode_frame(opcode, fin, false, payload, out)
+    }
+
+    /// Writes one frame (masked with a fresh key in the client role) with
+    /// [`Output::write_frame`]; returns its length. Nothing is written, and
+    /// no masking key is drawn, when `out` has no room.
+    #[inline]
+    pub(super) fn encode_frame<O: Output + ?Sized>(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        payload: &[u8],
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        let masked = self.rng.is_some();
+        let header_len = FrameHeader::encoded_len_for(payload.len() as u64, masked);
+        let len = header_len + payload.len();
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let mask = if payload.len() < 126 {
+            // Small frames (most chat, control and game traffic): the two
+            // header bytes written directly.
+            head[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
+            head[1] = payload.len() as u8 | if masked { 0x80 } else { 0 };
+            None
+        } else {
+            Some(FrameHeader::new(fin, opcode, None, payload.len() as u64))
+        };
+        // The key is drawn once the frame is known to fit: a failed write
+        // leaves the key sequence as it was.
+        if !out.reserve(len) {
+            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+        }
+        let key = self.rng.as_mut().map(|rng| rng.mask_key());
+        match mask {
+            None => {
+                if let Some(key) = key {
+                    head[2..6].copy_from_slice(&key);
+                }
+            }
+            Some(mut header) => {
+                header.rsv1 = rsv1;
+                header.mask = key;
+                header.write_into(&mut head[..header_len]);
+            }
+        }
+        if !out.write_frame(&head[..header_len], payload, key) {
+            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+        }
         Ok(len)
     }
 

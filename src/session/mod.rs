@@ -16,9 +16,9 @@ use core::time::Duration;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
-use crate::conn::{Connection, ControlPayload, Event, MessageKind, Role, State};
+use crate::conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State};
 use crate::error::{ProtocolError, SendError};
-use crate::message::Message;
+use crate::message::{Assembly, Message};
 use crate::random::{RandomSource, SecureRandom};
 use crate::time::Instant;
 
@@ -49,6 +49,38 @@ pub enum Incoming {
     Close(CloseFrame),
 }
 
+/// Something the peer sent, whole, lent by the session: what
+/// [`Session::poll_message_ref`] returns. The message borrows the session
+/// until the next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomingRef<'a> {
+    /// A complete text message (validated UTF-8), inflated if it came
+    /// compressed.
+    Text(&'a str),
+    /// A complete binary message, inflated if it came compressed.
+    Binary(&'a [u8]),
+    /// A ping, as [`Incoming::Ping`].
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The connection ended, as [`Incoming::Close`].
+    Close(CloseFrame),
+}
+
+impl IncomingRef<'_> {
+    /// The item as [`Session::poll_message`] would have returned it (the
+    /// message copied into an owned buffer).
+    pub fn to_incoming(self) -> Incoming {
+        match self {
+            IncomingRef::Text(text) => Incoming::Message(Message::Text(text.into())),
+            IncomingRef::Binary(data) => Incoming::Message(Message::Binary(data.into())),
+            IncomingRef::Ping(p) => Incoming::Ping(p),
+            IncomingRef::Pong(p) => Incoming::Pong(p),
+            IncomingRef::Close(c) => Incoming::Close(c),
+        }
+    }
+}
+
 /// Something the peer sent, in pieces: what [`Session::poll_piece`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streamed<'a> {
@@ -66,8 +98,8 @@ pub enum Streamed<'a> {
 /// payload (inflated, if it came compressed).
 ///
 /// Text pieces may end inside a character that the next piece completes;
-/// the whole message is valid UTF-8 (the connection fails with 1007 at the
-/// first byte that makes it invalid).
+/// the whole message is valid UTF-8 (the session fails with 1007 at the
+/// piece holding the first byte that makes it invalid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Piece<'a> {
     /// The message's kind.
@@ -98,7 +130,15 @@ pub enum Transport {
 /// Where a found item's bytes are.
 #[derive(Debug, Clone, Copy)]
 enum Found {
+    /// A message in the assembly buffer.
     Message(MessageKind),
+    /// A message that arrived whole in one read, in `rx[start..end]`
+    /// (its text not yet validated: lending it does that).
+    RxMessage {
+        kind: MessageKind,
+        start: usize,
+        end: usize,
+    },
     Control(Control),
     /// A piece in `rx[start..end]`.
     RxPiece {
@@ -129,8 +169,11 @@ enum Control {
 /// buffer. It does no I/O and reads no clock: the adapter moves bytes and
 /// time in and out. All protocol rules stay in the layers below; the
 /// session only sequences them. Nothing is allocated per frame: the
-/// buffers are reused (a whole [`Message`] is the one allocation per
-/// message, handed to the caller).
+/// buffers are reused, and a whole [`Message`] is the one allocation per
+/// message, sized from its frame headers and handed to the caller. Text is
+/// validated as UTF-8 once per byte, as it arrives (fail-fast, after
+/// inflation for compressed messages): the validation of a whole message
+/// is what builds its `String`.
 ///
 /// Sessions come from the handshake halves, [`ServerStart`] and
 /// [`ClientStart`], which also hand over the bytes that followed the
@@ -199,9 +242,11 @@ pub struct Session<R: RandomSource = SecureRandom> {
     eof: bool,
 
     // --- messages ---
-    /// The message being assembled (whole mode): its kind and bytes so far.
+    /// The kind of the message in progress (whole, streamed or skipped).
     message_kind: Option<MessageKind>,
-    message: Vec<u8>,
+    /// The message being assembled (whole mode), and the UTF-8 validation
+    /// of the text message in progress in every mode.
+    whole: Assembly,
     /// The message in progress is being handed out in pieces.
     streaming: bool,
     /// Drop the rest of the message in progress (whole mode was asked for
@@ -212,6 +257,10 @@ pub struct Session<R: RandomSource = SecureRandom> {
     piece: Vec<u8>,
     /// An item found by [`piece_ready`](Self::piece_ready), not yet returned.
     ready: Option<Found>,
+    /// The assembly buffer holds a message lent by
+    /// [`poll_message_ref`](Self::poll_message_ref): cleared (capacity
+    /// kept) by the next call.
+    lent: bool,
 
     // --- what ended the connection ---
     /// Reported by the next poll: the end (from a timeout or the EOF).
@@ -245,8 +294,9 @@ impl<R: RandomSource> Session<R> {
     /// done elsewhere, e.g. an `http` crate upgrade). Hand it the bytes
     /// that followed the handshake head with [`receive`](Self::receive)
     /// before any read.
-    pub fn new(conn: Connection<R>) -> Self {
+    pub fn new(mut conn: Connection<R>) -> Self {
         let close_timeout = conn.config().close_timeout;
+        conn.leave_text_validation_to_caller();
         Session {
             conn,
             #[cfg(feature = "deflate")]
@@ -257,11 +307,12 @@ impl<R: RandomSource> Session<R> {
             rx_end: 0,
             eof: false,
             message_kind: None,
-            message: Vec::new(),
+            whole: Assembly::default(),
             streaming: false,
             skipping: false,
             piece: Vec::new(),
             ready: None,
+            lent: false,
             pending_close: None,
             pending_error: None,
             error: None,
@@ -283,7 +334,9 @@ impl<R: RandomSource> Session<R> {
     #[cfg(feature = "deflate")]
     pub fn with_deflate(conn: Connection<R>, deflate: Deflate) -> Self {
         let mut session = Session::new(conn);
-        session.deflate = Some(Box::new(deflate));
+        let mut deflate = Box::new(deflate);
+        deflate.leave_text_validation_to_caller();
+        session.deflate = Some(deflate);
         session
     }
 
@@ -377,10 +430,80 @@ impl<R: RandomSource> Session<R> {
     /// followed the handshake head, or reads made into the caller's own
     /// buffer. The read buffer grows by what `bytes` needs, no more.
     pub fn receive(&mut self, bytes: &[u8]) {
+        let bytes = self.receive_into_message(bytes);
+        if bytes.is_empty() {
+            return;
+        }
         self.compact_input();
         self.rx.truncate(self.rx_end);
         self.rx.extend_from_slice(bytes);
         self.rx_end = self.rx.len();
+    }
+
+    /// Whole mode, in the middle of a binary message's frame, with no other
+    /// input buffered: the frame's payload bytes at the start of `bytes` are
+    /// copied straight into the assembly buffer and unmasked there by the
+    /// connection, instead of passing through the read buffer (one copy
+    /// fewer). Returns the bytes left for the read buffer.
+    fn receive_into_message<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let idle = !self.streaming
+            && !self.skipping
+            && !self.lent
+            && !self.finished
+            && !self.eof
+            && self.ready.is_none()
+            && self.pending_error.is_none()
+            && self.pending_close.is_none()
+            && self.rx_start == self.rx_end
+            && !self.is_compressed();
+        if !idle {
+            return bytes;
+        }
+        if self.message_kind != Some(MessageKind::Binary) {
+            return bytes;
+        }
+        let remaining = self.conn.data_payload_remaining();
+        let n = usize::try_from(remaining).map_or(bytes.len(), |r| r.min(bytes.len()));
+        if n == 0 {
+            return bytes;
+        }
+        let (payload, rest) = bytes.split_at(n);
+        let start = self.whole.binary.len();
+        let limit = self.conn.config().max_message_size;
+        let announced = self.conn.message_announced_len();
+        if let Err(e) = self.whole.push(MessageKind::Binary, payload, false, announced, limit) {
+            self.pending_error = Some(e); // reported by the next poll
+            return &[];
+        }
+        // `n` bytes at most the frame's remaining payload: the connection
+        // uses them all, as one piece of this message.
+        match self.conn.receive(&mut self.whole.binary[start..]) {
+            Ok(Received { event: Some(Event::Binary { fin, .. }), .. }) => {
+                if fin {
+                    self.message_kind = None;
+                    self.ready = Some(Found::Message(MessageKind::Binary));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.pending_error = Some(e),
+        }
+        rest
+    }
+
+    /// A whole message found by [`receive`](Self::receive), asked for in
+    /// pieces: it becomes the last piece.
+    fn ready_message_as_piece(&mut self) {
+        if let Some(Found::Message(kind)) = self.ready {
+            self.piece.clear();
+            match kind {
+                MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
+                MessageKind::Text => {
+                    self.piece.extend_from_slice(self.whole.text.as_bytes());
+                    self.whole.text.clear();
+                }
+            }
+            self.ready = Some(Found::BufPiece { kind, fin: true });
+        }
     }
 
     /// Reports that the transport ended (a read returned 0). Bytes still
@@ -396,6 +519,10 @@ impl<R: RandomSource> Session<R> {
     /// nothing to read, so that an idle connection holds no buffer; the
     /// next read or send allocates what it needs.
     pub fn shrink_buffers(&mut self) {
+        if self.lent {
+            self.whole.clear();
+            self.lent = false;
+        }
         if self.rx_start == self.rx_end && self.ready.is_none() {
             self.rx = Vec::new();
             self.rx_start = 0;
@@ -408,8 +535,9 @@ impl<R: RandomSource> Session<R> {
         if self.ready.is_none() {
             self.piece = Vec::new();
         }
-        if self.message.is_empty() {
-            self.message = Vec::new();
+        if self.whole.is_empty() {
+            self.whole.binary = Vec::new();
+            self.whole.text = String::new();
         }
     }
 
@@ -439,7 +567,7 @@ impl<R: RandomSource> Session<R> {
         }
         let found = match self.ready.take() {
             Some(found) => found,
-            None => match self.advance(false)? {
+            None => match self.advance(false, false)? {
                 Some(found) => found,
                 None => return Ok(None),
             },
@@ -448,17 +576,79 @@ impl<R: RandomSource> Session<R> {
             Found::Control(Control::Ping(p)) => Incoming::Ping(p),
             Found::Control(Control::Pong(p)) => Incoming::Pong(p),
             Found::Control(Control::Close(c)) => Incoming::Close(c),
+            // The buffer is handed over; the next message gets a new one.
+            // Text was validated as it arrived.
+            Found::Message(MessageKind::Binary) => {
+                Incoming::Message(Message::Binary(core::mem::take(&mut self.whole.binary)))
+            }
+            Found::Message(MessageKind::Text) => {
+                Incoming::Message(Message::Text(core::mem::take(&mut self.whole.text)))
+            }
+            // Not produced for owned messages.
+            Found::RxMessage { .. } | Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+        }))
+    }
+
+    /// The next item as [`poll_message`](Self::poll_message) finds it, with
+    /// the message lent instead of handed over: no allocation per message.
+    /// A message that arrived in one read is lent from the read buffer
+    /// where it was unmasked (no copy; its text validated in place); a
+    /// longer one is assembled in a buffer the session keeps and reuses.
+    /// The borrow ends at the next call; copy what must be kept (or take
+    /// owned messages from `poll_message`, which costs one allocation per
+    /// message).
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_message`](Self::poll_message).
+    pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
+        if self.streaming && self.message_kind.is_some() {
+            self.skipping = true;
+            self.streaming = false;
+        }
+        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
+            self.ready = None;
+        }
+        let found = match self.ready.take() {
+            Some(found) => found,
+            None => match self.advance(false, true)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(match found {
+            Found::Control(Control::Ping(p)) => IncomingRef::Ping(p),
+            Found::Control(Control::Pong(p)) => IncomingRef::Pong(p),
+            Found::Control(Control::Close(c)) => IncomingRef::Close(c),
             Found::Message(kind) => {
-                let bytes = core::mem::take(&mut self.message);
+                self.lent = true;
                 match kind {
-                    MessageKind::Binary => Incoming::Message(Message::Binary(bytes)),
-                    MessageKind::Text => match String::from_utf8(bytes) {
-                        Ok(text) => Incoming::Message(Message::Text(text)),
-                        Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
-                    },
+                    MessageKind::Binary => IncomingRef::Binary(&self.whole.binary),
+                    MessageKind::Text => IncomingRef::Text(&self.whole.text),
                 }
             }
-            // Not produced in whole mode.
+            Found::RxMessage { kind: MessageKind::Binary, start, end } => {
+                IncomingRef::Binary(self.rx.get(start..end).unwrap_or(&[]))
+            }
+            Found::RxMessage { kind: MessageKind::Text, start, end } => {
+                // The one validation of this message, which makes the `&str`.
+                match crate::utf8::as_str(self.rx.get(start..end).unwrap_or(&[])) {
+                    Some(text) => IncomingRef::Text(text),
+                    None => {
+                        let e = fail_with(
+                            &mut self.conn,
+                            &mut self.out,
+                            &mut self.whole,
+                            &mut self.error,
+                            &mut self.finished,
+                            &mut self.ready,
+                            ProtocolError::InvalidUtf8,
+                        );
+                        return Err(e);
+                    }
+                }
+            }
+            // Not produced for whole messages.
             Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
         }))
     }
@@ -475,9 +665,10 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn poll_piece(&mut self) -> Result<Option<Streamed<'_>>, ProtocolError> {
+        self.ready_message_as_piece();
         let found = match self.ready.take() {
             Some(found) => found,
-            None => match self.advance(true)? {
+            None => match self.advance(true, false)? {
                 Some(found) => found,
                 None => return Ok(None),
             },
@@ -491,7 +682,7 @@ impl<R: RandomSource> Session<R> {
             }
             Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
             // Not produced in streaming mode.
-            Found::Message(_) => return Ok(None),
+            Found::Message(_) | Found::RxMessage { .. } => return Ok(None),
         }))
     }
 
@@ -503,8 +694,9 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn piece_ready(&mut self) -> Result<bool, ProtocolError> {
+        self.ready_message_as_piece();
         if self.ready.is_none() {
-            self.ready = self.advance(true)?;
+            self.ready = self.advance(true, false)?;
         }
         Ok(self.ready.is_some())
     }
@@ -515,9 +707,15 @@ impl<R: RandomSource> Session<R> {
         matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. }))
     }
 
-    /// Feeds buffered input to the connection until an item is complete.
-    fn advance(&mut self, pieces: bool) -> Result<Option<Found>, ProtocolError> {
+    /// Feeds buffered input to the connection until an item is complete:
+    /// a piece (`pieces`) or a whole message, which may be lent from the
+    /// read buffer (`lend`).
+    fn advance(&mut self, pieces: bool, lend: bool) -> Result<Option<Found>, ProtocolError> {
         self.piece.clear();
+        if self.lent {
+            self.whole.clear();
+            self.lent = false;
+        }
         if let Some(e) = self.pending_error.take() {
             return Err(self.fail(e));
         }
@@ -531,10 +729,19 @@ impl<R: RandomSource> Session<R> {
         }
         if pieces && !self.streaming {
             if let Some(kind) = self.message_kind {
-                // Whole mode began this message: hand out what it holds.
+                // Whole mode began this message: hand out what it holds
+                // (with the bytes of an unfinished character: the next
+                // piece completes it).
                 self.streaming = true;
-                if !self.message.is_empty() {
-                    core::mem::swap(&mut self.piece, &mut self.message);
+                match kind {
+                    MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
+                    MessageKind::Text => {
+                        self.piece.extend_from_slice(self.whole.text.as_bytes());
+                        self.piece.extend_from_slice(self.whole.utf8.pending());
+                        self.whole.text.clear();
+                    }
+                }
+                if !self.piece.is_empty() {
                     return Ok(Some(Found::BufPiece { kind, fin: false }));
                 }
             }
@@ -563,6 +770,9 @@ impl<R: RandomSource> Session<R> {
                 Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
             };
             let limit = self.conn.config().max_message_size;
+            if self.message_kind.is_none() {
+                self.whole.utf8.reset(); // a new message
+            }
             #[cfg(feature = "deflate")]
             if let Some(deflate) = self.deflate.as_deref_mut().filter(|_| self.conn.message_rsv1()) {
                 // A compressed message: inflate into the assembly buffer,
@@ -579,19 +789,22 @@ impl<R: RandomSource> Session<R> {
                         }
                     };
                     last |= fin;
-                    let sink = if self.skipping {
-                        None
+                    let taken = if self.skipping {
+                        self.whole.check(kind, data, fin)
                     } else if pieces {
-                        Some(&mut self.piece)
-                    } else {
-                        Some(&mut self.message)
-                    };
-                    if let Some(sink) = sink {
-                        if (sink.len() as u64).saturating_add(data.len() as u64) > limit {
-                            drop(decoded);
-                            return Err(self.fail(ProtocolError::MessageTooLarge));
+                        if (self.piece.len() as u64).saturating_add(data.len() as u64) > limit {
+                            Err(ProtocolError::MessageTooLarge)
+                        } else {
+                            self.piece.extend_from_slice(data);
+                            self.whole.check(kind, data, fin)
                         }
-                        sink.extend_from_slice(data);
+                    } else {
+                        // The inflated size is not known ahead.
+                        self.whole.push(kind, data, fin, 0, limit)
+                    };
+                    if let Err(e) = taken {
+                        drop(decoded);
+                        return Err(self.fail(e));
                     }
                 }
                 drop(decoded);
@@ -599,6 +812,11 @@ impl<R: RandomSource> Session<R> {
                     Some(Found::RxPiece { kind, fin, .. }) => return Ok(Some(Found::BufPiece { kind, fin })),
                     Some(found) => return Ok(Some(found)),
                     None => continue,
+                }
+            }
+            if self.skipping || pieces {
+                if let Err(e) = self.whole.check(kind, data, fin) {
+                    return Err(self.fail(e));
                 }
             }
             if self.skipping {
@@ -613,10 +831,18 @@ impl<R: RandomSource> Session<R> {
                 }
                 return Ok(Some(Found::RxPiece { kind, start, end, fin }));
             } else {
-                if (self.message.len() as u64).saturating_add(data.len() as u64) > limit {
-                    return Err(self.fail(ProtocolError::MessageTooLarge));
+                if lend && fin && self.message_kind.is_none() {
+                    // The whole message is here, unmasked in `rx`: lend it
+                    // from there (validated as it is lent).
+                    let start = (data.as_ptr() as usize).saturating_sub(base);
+                    return Ok(Some(Found::RxMessage { kind, start, end: start + data.len() }));
                 }
-                self.message.extend_from_slice(data);
+                // The frame headers announced the message's length so far
+                // (the connection checked it against the limit).
+                let announced = self.conn.message_announced_len();
+                if let Err(e) = self.whole.push(kind, data, fin, announced, limit) {
+                    return Err(self.fail(e));
+                }
             }
             if let Some(found) = self.data_done(kind, fin, pieces) {
                 return Ok(Some(found));
@@ -670,12 +896,15 @@ impl<R: RandomSource> Session<R> {
 
     /// The session failed with `e` (the connection too, if not yet).
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
-        let e = self.conn.fail_with(e);
-        self.error = Some(e);
-        self.finished = true;
-        self.ready = None;
-        self.transmit();
-        e
+        fail_with(
+            &mut self.conn,
+            &mut self.out,
+            &mut self.whole,
+            &mut self.error,
+            &mut self.finished,
+            &mut self.ready,
+            e,
+        )
     }
 
     // --- sends ---
@@ -877,6 +1106,27 @@ impl<R: RandomSource> Session<R> {
         }
         self.transmit();
     }
+}
+
+/// [`Session::fail`] on the fields it changes, for a caller that holds a
+/// borrow of the read buffer.
+fn fail_with<R: RandomSource>(
+    conn: &mut Connection<R>,
+    out: &mut Vec<u8>,
+    whole: &mut Assembly,
+    error: &mut Option<ProtocolError>,
+    finished: &mut bool,
+    ready: &mut Option<Found>,
+    e: ProtocolError,
+) -> ProtocolError {
+    let e = conn.fail_with(e);
+    whole.clear();
+    *error = Some(e);
+    *finished = true;
+    *ready = None;
+    // As `Session::transmit`: into a Vec this fails only if memory runs out.
+    let _ = conn.poll_transmit(out);
+    e
 }
 
 #[cfg(test)]

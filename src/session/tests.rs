@@ -412,7 +412,10 @@ fn an_idle_session_holds_no_buffer() {
     assert!(server.buffered_output() > 0);
     pipe(&mut server, &mut client);
     server.shrink_buffers();
-    assert_eq!((server.rx.capacity(), server.out.capacity(), server.message.capacity()), (0, 0, 0));
+    assert_eq!(
+        (server.rx.capacity(), server.out.capacity(), server.whole.binary.capacity() + server.whole.text.capacity()),
+        (0, 0, 0)
+    );
     // Half a frame stays through a shrink and completes later.
     client.send(&Message::text("later")).unwrap();
     let wire = client.poll_output().to_vec();
@@ -422,4 +425,283 @@ fn an_idle_session_holds_no_buffer() {
     server.shrink_buffers();
     server.receive(&wire[3..]);
     assert_eq!(messages(&mut server), [Incoming::Message(Message::text("later"))]);
+}
+
+/// A client frame as a peer could write it, invalid payload or not: FIN
+/// and opcode in `b0`, masked with the all-zero key.
+fn raw_client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![b0];
+    if payload.len() < 126 {
+        frame.push(0x80 | payload.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// How a test takes what the server received.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Whole,
+    /// Whole, lent by `poll_message_ref`.
+    Lent,
+    Pieces,
+    /// The first piece streamed, the rest skipped by `poll_message`.
+    Skipped,
+}
+
+/// Feeds `frames` to a fresh server one read at a time, taking items in
+/// `mode`; the bytes of the text it got, or the error.
+fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec<u8>, ProtocolError> {
+    let mut got = Vec::new();
+    let mut streamed_one = false;
+    for frame in frames {
+        server.receive(frame);
+        loop {
+            if let Mode::Lent = mode {
+                match server.poll_message_ref()? {
+                    Some(IncomingRef::Text(text)) => got.extend_from_slice(text.as_bytes()),
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+                continue;
+            }
+            let pieces = match mode {
+                Mode::Whole | Mode::Lent => false,
+                Mode::Pieces => true,
+                Mode::Skipped => !streamed_one,
+            };
+            if pieces {
+                match server.poll_piece()? {
+                    Some(Streamed::Piece(piece)) => {
+                        got.extend_from_slice(piece.data);
+                        streamed_one = true;
+                    }
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+            } else {
+                match server.poll_message()? {
+                    Some(Incoming::Message(Message::Text(text))) => got.extend_from_slice(text.as_bytes()),
+                    Some(other) => panic!("{other:?}"),
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Invalid UTF-8 is refused with 1007 in every mode, wherever the frame
+/// and read boundaries fall, and valid text split inside a character is
+/// whole again in every mode: the connection leaves text to the session,
+/// which validates each byte once.
+#[test]
+fn text_is_validated_in_every_mode() {
+    let valid = "aκό🦀σμε".as_bytes();
+    let invalid: &[&[u8]] = &[b"ab\xFFcd", b"\xCE", b"a\xED\xA0\x80", b"\xF0\x9F\x98 ", b"abc\xC0\xAF"];
+    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces, Mode::Skipped] {
+        for (bytes, ok) in [(valid, true)].into_iter().chain(invalid.iter().map(|b| (*b, false))) {
+            for cut in 1..bytes.len() {
+                // Two frames, each its own read.
+                let frames = [raw_client_frame(0x01, &bytes[..cut]), raw_client_frame(0x80, &bytes[cut..])];
+                let (_, mut server) = pair();
+                let result = take_text(&mut server, &frames, mode);
+                if ok {
+                    let expected = if let Mode::Skipped = mode { &bytes[..cut] } else { bytes };
+                    assert_eq!(result.as_deref(), Ok(expected), "{mode:?} cut {cut}");
+                } else {
+                    assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{mode:?} {bytes:x?} cut {cut}");
+                    // The Close with 1007 is queued.
+                    let out = server.poll_output();
+                    assert_eq!(out[..4], [0x88, 0x02, 0x03, 0xEF], "{mode:?}");
+                    assert_eq!(server.poll_message(), Ok(None));
+                }
+            }
+            // One frame, whole in one read (the connection's fast path).
+            let (_, mut server) = pair();
+            let result = take_text(&mut server, &[raw_client_frame(0x81, bytes)], mode);
+            assert_eq!(result.is_ok(), ok, "{mode:?} {bytes:x?}");
+        }
+    }
+}
+
+#[test]
+fn a_text_message_begun_whole_continues_in_pieces_with_a_split_character() {
+    let (_, mut server) = pair();
+    let bytes = "xκy".as_bytes(); // κ is CE BA
+    server.receive(&raw_client_frame(0x01, &bytes[..2]));
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&raw_client_frame(0x80, &bytes[2..]));
+    let mut got = Vec::new();
+    while let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() {
+        got.extend_from_slice(piece.data);
+    }
+    assert_eq!(got, bytes);
+}
+
+#[test]
+fn a_whole_message_is_sized_from_its_headers() {
+    let (mut client, mut server) = pair();
+    let big = "0123456789".repeat(30_000);
+    client.send_text(&big).unwrap();
+    let wire = client.poll_output().to_vec();
+    client.consume_output(wire.len());
+    let mut got = None;
+    for chunk in wire.chunks(READ_CHUNK) {
+        server.receive(chunk);
+        if let Some(Incoming::Message(Message::Text(text))) = server.poll_message().unwrap() {
+            got = Some(text);
+        }
+    }
+    let text = got.expect("the message");
+    assert_eq!(text, big);
+    // One allocation of the announced size, not grown by doubling.
+    assert_eq!(text.capacity(), big.len());
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn inflated_text_is_validated_in_every_mode() {
+    use crate::ext::deflate::DeflateConfig;
+    let options = (
+        ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() },
+        AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() },
+    );
+    let long_valid = "κόσμε 🦀 ".repeat(2000);
+    let mut long_invalid = long_valid.clone().into_bytes();
+    long_invalid[9000] = 0xFF;
+    let cases: [(&[u8], bool); 4] =
+        [(long_valid.as_bytes(), true), (b"ab\xFFcd", false), (b"ok\xCE", false), (&long_invalid, false)];
+    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces] {
+        for (bytes, ok) in cases {
+            let (mut client, mut server) = pair_with(&options.0, &options.1);
+            // A compressed binary message made text: the client refuses to
+            // send invalid text itself.
+            client.send_binary(bytes).unwrap();
+            let mut wire = client.poll_output().to_vec();
+            assert_eq!(wire[0], 0xC2);
+            wire[0] = 0xC1;
+            let frames: Vec<Vec<u8>> = wire.chunks(1000).map(<[u8]>::to_vec).collect();
+            let result = take_text(&mut server, &frames, mode);
+            if ok {
+                assert_eq!(result.as_deref(), Ok(long_valid.as_bytes()), "{mode:?}");
+            } else {
+                assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{mode:?} {}", bytes.len());
+                assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xEF], "{mode:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lent_messages_match_owned_ones() {
+    let (mut client, mut server) = pair();
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send(&Message::text("one")).unwrap();
+    client.send_binary(&big).unwrap();
+    client.send_text("").unwrap();
+    client.send_fragment(MessageKind::Text, "κ".as_bytes(), false).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, "ό".as_bytes(), true).unwrap();
+    client.send_binary(b"last").unwrap();
+    let wire = client.poll_output().to_vec();
+    let mut got = Vec::new();
+    for read in wire.chunks(10_000) {
+        server.receive(read);
+        while let Some(item) = server.poll_message_ref().unwrap() {
+            got.push(item.to_incoming());
+        }
+    }
+    let expected = [
+        Incoming::Message(Message::text("one")),
+        Incoming::Message(Message::Binary(big)),
+        Incoming::Message(Message::text("")),
+        Incoming::Ping(ControlPayload::new(b"p").unwrap()),
+        Incoming::Message(Message::text("κό")),
+        Incoming::Message(Message::binary(*b"last")),
+    ];
+    assert_eq!(got, expected);
+}
+
+/// Binary messages read whole go straight from `receive` into the assembly
+/// buffer while a frame's payload lasts: whatever the read sizes, frames,
+/// interleaved pings and changes of mode, every mode sees the same bytes.
+#[test]
+fn binary_payload_received_into_the_message_matches_every_mode() {
+    let (mut client, _) = pair();
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+    let other: Vec<u8> = (0..70_000u32).map(|i| (i / 3) as u8).collect();
+    client.send_fragment(MessageKind::Binary, &big[..40_000], false).unwrap();
+    client.send_ping(b"in between").unwrap();
+    client.send_fragment(MessageKind::Binary, &big[40_000..90_000], false).unwrap();
+    client.send_fragment(MessageKind::Binary, &big[90_000..], true).unwrap();
+    client.send_text("small").unwrap();
+    client.send_binary(&other).unwrap();
+    let wire = client.poll_output().to_vec();
+    let expected = [
+        Incoming::Ping(ControlPayload::new(b"in between").unwrap()),
+        Incoming::Message(Message::Binary(big.clone())),
+        Incoming::Message(Message::text("small")),
+        Incoming::Message(Message::Binary(other.clone())),
+    ];
+    for read in [1, 7, 1000, 4096, 65_536, 100_000, wire.len()] {
+        // 0: whole, 1: lent, 2: whole then pieces from the third read on.
+        for mode in 0..3 {
+            let (_, mut server) = pair();
+            let mut got = Vec::new();
+            let mut pieces: Vec<u8> = Vec::new();
+            for (i, chunk) in wire.chunks(read).enumerate() {
+                server.receive(chunk);
+                if mode == 2 && i >= 2 {
+                    while let Some(item) = server.poll_piece().unwrap() {
+                        match item {
+                            Streamed::Piece(piece) => {
+                                pieces.extend_from_slice(piece.data);
+                                if piece.fin {
+                                    let bytes = core::mem::take(&mut pieces);
+                                    got.push(Incoming::Message(match piece.kind {
+                                        MessageKind::Binary => Message::Binary(bytes),
+                                        MessageKind::Text => Message::Text(String::from_utf8(bytes).unwrap()),
+                                    }));
+                                }
+                            }
+                            Streamed::Ping(p) => got.push(Incoming::Ping(p)),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                } else if mode == 1 {
+                    while let Some(item) = server.poll_message_ref().unwrap() {
+                        got.push(item.to_incoming());
+                    }
+                } else {
+                    while let Some(item) = server.poll_message().unwrap() {
+                        got.push(item);
+                    }
+                }
+            }
+            assert_eq!(got, expected, "reads of {read}, mode {mode}");
+            assert_eq!(server.poll_output()[..2], [0x8A, 10], "the pong, reads of {read}");
+            // unmasked pong
+        }
+    }
+}
+
+#[test]
+fn the_rest_of_a_large_binary_frame_bypasses_the_read_buffer_in_whole_mode() {
+    let (mut client, mut server) = pair();
+    let big = vec![5u8; 200_000];
+    client.send_binary(&big).unwrap();
+    let wire = client.poll_output().to_vec();
+    server.receive(&wire[..50_000]);
+    assert_eq!(server.poll_message(), Ok(None)); // whole mode: the first piece is assembled
+                                                 // Not appended to the read buffer: straight into the message.
+    server.receive(&wire[50_000..120_000]);
+    assert_eq!((server.rx_start, server.rx_end, server.whole.binary.len()), (50_000, 50_000, 120_000 - 14));
+    server.receive(&wire[120_000..]);
+    assert_eq!(server.rx_end, 50_000);
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(big)))));
 }

@@ -175,6 +175,9 @@ pub struct Deflate {
     scratch: Vec<u8>,
     /// The message being received is compressed (decided at its first event).
     rx_compressed: Option<bool>,
+    /// Validate inflated text here (always, but inside a `Session`, which
+    /// validates it as it assembles messages).
+    rx_check_text: bool,
     /// Validates outgoing fragmented text before it is compressed.
     tx_utf8: Utf8Validator,
     tx_kind: Option<MessageKind>,
@@ -200,9 +203,18 @@ impl Deflate {
             free_scratch: config.free_idle_state && params.no_context_takeover(peer),
             scratch: Vec::new(),
             rx_compressed: None,
+            rx_check_text: true,
             tx_utf8: Utf8Validator::new(),
             tx_kind: None,
         }
+    }
+
+    /// Leaves the UTF-8 validation of inflated text to the caller, which
+    /// MUST validate every inflated text byte itself and fail the
+    /// connection with 1007 as `decode` would ([`Session`](crate::Session)
+    /// does).
+    pub(crate) fn leave_text_validation_to_caller(&mut self) {
+        self.rx_check_text = false;
     }
 
     /// `config` with RSV1 claimed for permessage-deflate: the connection then
@@ -427,7 +439,7 @@ impl<R: RandomSource> Decode<'_, '_, R> {
             };
         };
         let deflate = &mut *self.deflate;
-        let text = kind == MessageKind::Text;
+        let text = kind == MessageKind::Text && deflate.rx_check_text;
         let chunk = deflate.chunk_size;
         if deflate.scratch.len() < chunk {
             deflate.scratch.resize(chunk, 0);

@@ -1,0 +1,148 @@
+//! Whole messages against streamed pieces, through the `Session` the
+//! blocking and tokio adapters drive, server role, binary and text.
+//!
+//! Each iteration feeds the same masked client frames (about 1 MiB of
+//! payload, at least 4 messages, as in `frames.rs`) through the session's
+//! documented loop: each 64 KiB read is copied into the session
+//! (`Session::receive`), items are polled until `None`, then the replies
+//! are drained (`poll_output` / `consume_output`, empty here).
+//!
+//! - `streaming`: `poll_piece`, the pieces borrowed from the read buffer;
+//! - `whole`: `poll_message`, each message an owned `Vec<u8>` / `String`
+//!   handed to the caller (and dropped by it): one allocation per message;
+//! - `whole-ref`: `poll_message_ref`, each message lent by the session
+//!   (from the read buffer when it arrived in one read, else from an
+//!   assembly buffer it reuses).
+//!
+//! The issue's target: whole messages within 1.3× of streaming at every
+//! size.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use wsmachine::{Config, Connection, Incoming, IncomingRef, Message, Session, Streamed};
+
+mod common;
+use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
+
+/// The sizes of the issue.
+const SIZES: [(usize, &str); 4] = [(16, "16B"), (1024, "1KiB"), (64 * 1024, "64KiB"), (1024 * 1024, "1MiB")];
+
+/// A server session whose message limit admits 1 MiB messages.
+fn server() -> Session {
+    Session::new(Connection::server(Config::default()))
+}
+
+/// Drains what the session wants to write, as the adapter's loop does
+/// after each read's items.
+fn drain(session: &mut Session) {
+    let n = black_box(session.poll_output()).len();
+    session.consume_output(n);
+}
+
+/// The pieces of `wire`; returns the messages finished.
+fn streaming(session: &mut Session, wire: &[u8]) -> usize {
+    let mut messages = 0;
+    for read in wire.chunks(READ_CHUNK) {
+        session.receive(read);
+        while let Some(item) = session.poll_piece().expect("valid frames") {
+            if let Streamed::Piece(piece) = item {
+                black_box(piece.data);
+                messages += usize::from(piece.fin);
+            }
+        }
+        drain(session);
+    }
+    messages
+}
+
+/// The whole messages of `wire`; returns how many.
+fn whole(session: &mut Session, wire: &[u8]) -> usize {
+    let mut messages = 0;
+    for read in wire.chunks(READ_CHUNK) {
+        session.receive(read);
+        while let Some(item) = session.poll_message().expect("valid frames") {
+            if let Incoming::Message(message) = item {
+                black_box(message.as_bytes());
+                messages += 1;
+            }
+        }
+        drain(session);
+    }
+    messages
+}
+
+/// The whole messages of `wire`, lent; returns how many.
+fn whole_ref(session: &mut Session, wire: &[u8]) -> usize {
+    let mut messages = 0;
+    for read in wire.chunks(READ_CHUNK) {
+        session.receive(read);
+        while let Some(item) = session.poll_message_ref().expect("valid frames") {
+            match item {
+                IncomingRef::Text(text) => black_box(text.as_bytes()),
+                IncomingRef::Binary(data) => black_box(data),
+                _ => continue,
+            };
+            messages += 1;
+        }
+        drain(session);
+    }
+    messages
+}
+
+fn messages(c: &mut Criterion) {
+    for kind in [Kind::Binary, Kind::Text] {
+        let mut group = c.benchmark_group(format!("messages-{}", kind.name()));
+        for (size, label) in SIZES {
+            let count = frames_for(size);
+            let data = payload(kind, size, size as u32);
+            let wire = masked_frames(kind, &data, count);
+            // Checked once: both modes see every message, whole and right.
+            let mut s = server();
+            assert_eq!(streaming(&mut s, &wire), count);
+            let mut s = server();
+            for read in wire.chunks(READ_CHUNK) {
+                s.receive(read);
+                while let Some(item) = s.poll_message().expect("valid frames") {
+                    let expected = match kind {
+                        Kind::Binary => Message::Binary(data.clone()),
+                        Kind::Text => Message::Text(String::from_utf8(data.clone()).expect("ASCII")),
+                    };
+                    assert_eq!(item, Incoming::Message(expected));
+                }
+            }
+            let mut s = server();
+            for read in wire.chunks(READ_CHUNK) {
+                s.receive(read);
+                while let Some(item) = s.poll_message_ref().expect("valid frames") {
+                    match item {
+                        IncomingRef::Binary(got) => assert_eq!(got, data),
+                        IncomingRef::Text(got) => assert_eq!(got.as_bytes(), data),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            group.throughput(Throughput::Bytes((count * size) as u64));
+            group.bench_function(BenchmarkId::new("streaming", label), |b| {
+                let mut session = server();
+                b.iter(|| streaming(&mut session, &wire))
+            });
+            group.bench_function(BenchmarkId::new("whole", label), |b| {
+                let mut session = server();
+                b.iter(|| whole(&mut session, &wire))
+            });
+            group.bench_function(BenchmarkId::new("whole-ref", label), |b| {
+                let mut session = server();
+                b.iter(|| whole_ref(&mut session, &wire))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = messages
+}
+criterion_main!(benches);
