@@ -567,9 +567,11 @@ fn a_whole_message_is_sized_from_its_headers() {
 #[test]
 fn inflated_text_is_validated_in_every_mode() {
     use crate::ext::deflate::DeflateConfig;
+    // Every message compressed, the short ones too.
+    let deflate = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
     let options = (
-        ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() },
-        AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() },
+        ConnectOptions { deflate: Some(deflate), ..ConnectOptions::default() },
+        AcceptOptions { deflate: Some(deflate), ..AcceptOptions::default() },
     );
     let long_valid = "κόσμε 🦀 ".repeat(2000);
     let mut long_invalid = long_valid.clone().into_bytes();
