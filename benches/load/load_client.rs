@@ -47,8 +47,7 @@ fn parse_args() -> Result<Args, BoxError> {
     let (Some(addr), Some(conns), Some(size)) = (args.next(), args.next(), args.next()) else {
         return Err(usage.into());
     };
-    let mut parsed =
-        Args { addr, conns: conns.parse()?, size: size.parse()?, in_flight: 1, seconds: 3.0, rounds: 3 };
+    let mut parsed = Args { addr, conns: conns.parse()?, size: size.parse()?, in_flight: 1, seconds: 3.0, rounds: 3 };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(usage)?;
         match flag.as_str() {
