@@ -15,10 +15,19 @@ const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85";
 pub const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-/// The address to listen on, the first argument (`127.0.0.1:47210` when
-/// missing).
+/// The address to listen on, the first argument (`127.0.0.1:0`, any free
+/// port, when missing).
 pub fn address() -> String {
-    std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:47210".into())
+    std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into())
+}
+
+/// Tells the driver script where the server listens: `listening on ADDR`,
+/// the first line on stdout.
+pub fn listening(addr: std::net::SocketAddr) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on {addr}");
+    let _ = stdout.flush();
 }
 
 /// A current-thread runtime: one server, one core, as the peers publish

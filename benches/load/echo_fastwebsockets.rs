@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 fn main() -> std::io::Result<()> {
     common::current_thread()?.block_on(async {
         let listener = TcpListener::bind(common::address()).await?;
+        common::listening(listener.local_addr()?);
         loop {
             let (mut tcp, _) = listener.accept().await?;
             tcp.set_nodelay(true)?;

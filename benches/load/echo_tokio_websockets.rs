@@ -15,6 +15,7 @@ use tokio_websockets::ServerBuilder;
 fn main() -> std::io::Result<()> {
     common::current_thread()?.block_on(async {
         let listener = TcpListener::bind(common::address()).await?;
+        common::listening(listener.local_addr()?);
         loop {
             let (tcp, _) = listener.accept().await?;
             tcp.set_nodelay(true)?;

@@ -11,6 +11,7 @@ use wsmachine::blocking;
 
 fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(common::address())?;
+    common::listening(listener.local_addr()?);
     for tcp in listener.incoming() {
         let tcp = tcp?;
         tcp.set_nodelay(true)?;

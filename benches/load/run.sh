@@ -8,10 +8,14 @@
 #   LOAD_ROUNDS=5 LOAD_SECS=2 bash benches/load/run.sh
 #   LOAD_SERVERS="wsmachine_tokio fastwebsockets" bash benches/load/run.sh
 #
+# One cell by hand: `echo_wsmachine_tokio 127.0.0.1:9001` (or any server;
+# port 0 picks a free one and prints it), then
+# `load_client 127.0.0.1:9001 100 20 --in-flight 1 --seconds 3 --rounds 3`.
+#
 # With two cores or more, the generator is pinned to core 0 and the server
 # to core 1 (taskset, from util-linux); without taskset both run unpinned.
 # Takes about 10 minutes with the defaults. Not part of CI: timings need a
-# quiet machine. Loopback ports 47210-47219.
+# quiet machine. The servers listen on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -53,14 +57,19 @@ stop_servers() {
         wait "$pid" 2>/dev/null || true
     done
 }
-trap stop_servers EXIT
 declare -A addr
-port=47210
+scratch=$(mktemp -d)
+trap 'stop_servers; rm -rf "$scratch"' EXIT
 for server in "${servers[@]}"; do
-    addr[$server]=127.0.0.1:$port
-    "${pin_server[@]}" "$bin/echo_$server" "${addr[$server]}" &
+    # Any free loopback port: the server names it on its first line.
+    "${pin_server[@]}" "$bin/echo_$server" 127.0.0.1:0 >"$scratch/$server" &
     server_pids+=($!)
-    port=$((port + 1))
+    for _ in $(seq 100); do
+        grep -q '^listening on ' "$scratch/$server" && break
+        sleep 0.05
+    done
+    addr[$server]=$(sed -n 's/^listening on //p' "$scratch/$server")
+    [ -n "${addr[$server]}" ] || { echo "echo_$server did not start" >&2; exit 1; }
 done
 
 printf 'server\tconns\tsize\tin_flight\tmsgs_per_s\tp50_us\tp99_us\n' >"$results"
@@ -76,6 +85,6 @@ for cell in "${cells[@]}"; do
     done
 done
 stop_servers
-trap - EXIT
+server_pids=()
 
 python3 benches/load/table.py "$results" | tee "$summary"
