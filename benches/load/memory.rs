@@ -149,13 +149,13 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
             let upgraded = counter.clone();
             // Each kind its own task type: one future covering every kind
             // would be as large as the largest for all of them.
-            let _ = match kind {
-                "tokio_tungstenite" => tokio::spawn(tokio_tungstenite_echo(tcp, upgraded)),
-                "fastwebsockets" => tokio::spawn(fastwebsockets_echo(tcp, upgraded)),
-                "tokio_websockets" => tokio::spawn(tokio_websockets_echo(tcp, upgraded)),
-                "wsmachine_tokio" => tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, false)),
-                _ => tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, true)),
-            };
+            match kind {
+                "tokio_tungstenite" => drop(tokio::spawn(tokio_tungstenite_echo(tcp, upgraded))),
+                "fastwebsockets" => drop(tokio::spawn(fastwebsockets_echo(tcp, upgraded))),
+                "tokio_websockets" => drop(tokio::spawn(tokio_websockets_echo(tcp, upgraded))),
+                "wsmachine_tokio" => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, false))),
+                _ => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, true))),
+            }
         }
     });
     // Let the runtime's threads start before the first measurement.
