@@ -4,8 +4,8 @@
 # (with ratios to wsmachine-tokio) and latency, also written to
 # target/load-summary.md (raw figures: target/load-results.tsv).
 #
-#   bash benches/load/run.sh                 # 3 rounds of 3 s per cell, medians
-#   LOAD_ROUNDS=5 LOAD_SECS=2 bash benches/load/run.sh
+#   bash benches/load/run.sh                 # 5 rounds of 2 s per cell, medians
+#   LOAD_ROUNDS=3 LOAD_SECS=3 bash benches/load/run.sh
 #   LOAD_SERVERS="wsmachine_tokio fastwebsockets" bash benches/load/run.sh
 #
 # One cell by hand: `echo_wsmachine_tokio 127.0.0.1:9001` (or any server;
@@ -19,8 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-rounds=${LOAD_ROUNDS:-3}
-secs=${LOAD_SECS:-3}
+rounds=${LOAD_ROUNDS:-5}
+secs=${LOAD_SECS:-2}
 servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_blocking tokio_tungstenite fastwebsockets tokio_websockets})
 # connections, message size, messages in flight per connection: the cells
 # tokio-websockets publishes, 512 x 16 B, 512 x 1 KiB and 1 x 1 MiB, then
@@ -47,9 +47,7 @@ fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # Every server runs for the whole test, each on its own port (idle while the
-# others are measured), and each cell is measured on every server in turn:
-# a noisy moment on the machine then spreads over the servers instead of
-# landing on one of them.
+# others are measured); each round of a cell measures every server in turn.
 server_pids=()
 stop_servers() {
     for pid in "${server_pids[@]}"; do
@@ -72,16 +70,21 @@ for server in "${servers[@]}"; do
     [ -n "${addr[$server]}" ] || { echo "echo_$server did not start" >&2; exit 1; }
 done
 
-printf 'server\tconns\tsize\tin_flight\tmsgs_per_s\tp50_us\tp99_us\n' >"$results"
+printf 'server\tconns\tsize\tin_flight\tround\tmsgs_per_s\tp50_us\tp99_us\n' >"$results"
 for cell in "${cells[@]}"; do
     read -r conns size in_flight <<<"$cell"
-    for server in "${servers[@]}"; do
-        echo "== $server: $conns x $size B, $in_flight in flight" >&2
-        line=$("${pin_client[@]}" timeout 120 "$bin/load_client" "${addr[$server]}" "$conns" "$size" \
-            --in-flight "$in_flight" --seconds "$secs" --rounds "$rounds" | grep '^result ') ||
-            line="result nan nan nan"
-        read -r _ rate p50 p99 <<<"$line"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$conns" "$size" "$in_flight" "$rate" "$p50" "$p99" >>"$results"
+    # Round after round, each server once per round: a noisy moment on the
+    # machine then costs every server a round, not one server its cell.
+    for round in $(seq "$rounds"); do
+        for server in "${servers[@]}"; do
+            echo "== $server: $conns x $size B, $in_flight in flight, round $round" >&2
+            line=$("${pin_client[@]}" timeout 120 "$bin/load_client" "${addr[$server]}" "$conns" "$size" \
+                --in-flight "$in_flight" --seconds "$secs" --rounds 1 | grep '^result ') ||
+                line="result nan nan nan"
+            read -r _ rate p50 p99 <<<"$line"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$conns" "$size" "$in_flight" "$round" \
+                "$rate" "$p50" "$p99" >>"$results"
+        done
     done
 done
 stop_servers

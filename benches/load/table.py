@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown tables from the load test's results (benches/load/run.sh):
 messages per second with each server's ratio to wsmachine-tokio, and the
-round-trip latency's p50 / p99."""
+round-trip latency's p50 / p99; each the median of the cell's rounds."""
 
 import csv
 import math
@@ -33,7 +33,9 @@ def main(path):
     rows = list(csv.DictReader(open(path), delimiter="\t"))
     servers = list(dict.fromkeys(r["server"] for r in rows))
     cells = list(dict.fromkeys((r["conns"], r["size"], r["in_flight"]) for r in rows))
-    by = {(r["server"], r["conns"], r["size"], r["in_flight"]): r for r in rows}
+    by = {}
+    for r in rows:
+        by.setdefault((r["server"], r["conns"], r["size"], r["in_flight"]), []).append(r)
 
     def cell_name(c):
         conns, n, k = c
@@ -41,8 +43,9 @@ def main(path):
         return name if k == "1" else f"{name}, {k} in flight"
 
     def value(s, c, key):
-        r = by.get((s,) + c)
-        return float(r[key]) if r else math.nan
+        values = sorted(float(r[key]) for r in by.get((s,) + c, []))
+        values = [v for v in values if not math.isnan(v)]
+        return values[len(values) // 2] if values else math.nan
 
     print("Messages echoed per second (median of the rounds; in parentheses, the ratio to wsmachine-tokio):")
     print()
