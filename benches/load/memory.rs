@@ -114,7 +114,10 @@ fn table(count: usize) -> Result<(), BoxError> {
         let fields: Vec<u64> = line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>()?;
         rows.push((label, fields[0], fields[1], fields[2]));
     }
-    println!("| server ({count} connections) | bytes per connection | resident memory before → after |");
+    println!(
+        "| server ({} connections) | bytes per connection | resident memory before → after |",
+        group(count as u64)
+    );
     println!("| --- | ---: | ---: |");
     for (label, per, before, after) in rows {
         println!("| {label} | {} | {:.1} MB → {:.1} MB |", group(per), before as f64 / 1e6, after as f64 / 1e6);
