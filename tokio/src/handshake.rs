@@ -103,7 +103,9 @@ async fn connect_inner(
     let epoch = Instant::now();
     let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
     let parts = RequestParts::new(options);
-    let start = ClientStart::new(url, &parts, os_random()?)?;
+    // Boxed, as the server's start in `accept_inner`: the answer's head is
+    // inline and would stay in the connection's future.
+    let start = Box::new(ClientStart::new(url, &parts, os_random()?)?);
     #[cfg(not(feature = "rustls"))]
     if start.is_secure() {
         let e = "a wss:// URL needs the `rustls` feature, or a TLS stream of your own passed to `client`";
@@ -153,7 +155,9 @@ where
     let epoch = Instant::now();
     let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
     let parts = RequestParts::new(options);
-    let start = ClientStart::new(url, &parts, os_random()?)?;
+    // Boxed, as the server's start in `accept_inner`: the answer's head is
+    // inline and would stay in the connection's future.
+    let start = Box::new(ClientStart::new(url, &parts, os_random()?)?);
     finish_client(stream, start, epoch, deadline, options.max_write_buffer).await
 }
 
@@ -293,7 +297,12 @@ where
 {
     let epoch = Instant::now();
     let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
-    let mut start = ServerStart::new(options);
+    // Boxed: the handshake keeps the request head inline (8 KiB), and a
+    // future holds room for its largest state for as long as it lives: a
+    // task that accepts and then serves the connection would carry those
+    // bytes until the connection ends. On the heap they go with the
+    // handshake.
+    let mut start = Box::new(ServerStart::new(options));
     let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = vec![0u8; HEAD_READ];
     let result = loop {
@@ -342,7 +351,7 @@ where
 /// Sends the request, reads the answer, within the deadline.
 async fn finish_client<S>(
     mut stream: S,
-    mut start: ClientStart<'_>,
+    mut start: Box<ClientStart<'_>>,
     epoch: Instant,
     deadline: Option<Instant>,
     max_write_buffer: usize,

@@ -128,6 +128,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// waits for it). If the future is dropped before it completes, the
     /// message was not sent.
     ///
+    /// Replies are batched per read: when this send follows a
+    /// [`recv`](Self::recv) and another whole message has already arrived
+    /// (the peer sent several at once), the write waits for the next
+    /// `recv`, so a burst of requests is answered in one write once all of
+    /// them are received (as uWebSockets corks a socket while its handlers
+    /// run). A second send without a `recv` between, [`flush`](Self::flush)
+    /// or the split halves write at once.
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] once a Close was sent or received,
@@ -137,6 +145,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let message = message.into();
         poll_fn(|cx| self.driver.poll_ready(cx.waker())).await?;
         self.driver.start_send(&message)?;
+        if self.driver.defer_write() {
+            // Replies to a burst of messages go out in one write once the
+            // burst has been received: one system call instead of one each.
+            return Ok(());
+        }
         poll_fn(|cx| {
             self.driver.write_now(cx.waker());
             Poll::Ready(())

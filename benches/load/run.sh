@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The end-to-end load test: every echo server against the load generator,
+# cell after cell, in one run; prints markdown tables of messages per second
+# (with ratios to wsmachine-tokio) and latency, also written to
+# target/load-summary.md (raw figures: target/load-results.tsv).
+#
+#   bash benches/load/run.sh                 # 5 rounds of 2 s per cell, medians
+#   LOAD_ROUNDS=3 LOAD_SECS=3 bash benches/load/run.sh
+#   LOAD_SERVERS="wsmachine_tokio fastwebsockets" bash benches/load/run.sh
+#
+# One cell by hand: `echo_wsmachine_tokio 127.0.0.1:9001` (or any server;
+# port 0 picks a free one and prints it), then
+# `load_client 127.0.0.1:9001 100 20 --in-flight 1 --seconds 3 --rounds 3`.
+#
+# With two cores or more, the generator is pinned to core 0 and the server
+# to core 1 (taskset, from util-linux); without taskset both run unpinned.
+# Takes about 10 minutes with the defaults. Not part of CI: timings need a
+# quiet machine. The servers listen on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+rounds=${LOAD_ROUNDS:-5}
+secs=${LOAD_SECS:-2}
+servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_blocking tokio_tungstenite fastwebsockets tokio_websockets})
+# connections, message size, messages in flight per connection: the cells
+# tokio-websockets publishes, 512 x 16 B, 512 x 1 KiB and 1 x 1 MiB, then
+# two pipelined ones.
+cells=(
+    "100 20 1" "10 1024 1" "10 16384 1" "200 16384 1" "500 16384 1"
+    "512 16 1" "512 1024 1" "1 1048576 1"
+    "100 20 16" "10 16384 16"
+)
+
+cargo build --release -p wsmachine-benches --examples
+bin=${CARGO_TARGET_DIR:-target}/release/examples
+results=${CARGO_TARGET_DIR:-target}/load-results.tsv
+summary=${CARGO_TARGET_DIR:-target}/load-summary.md
+
+pin_client=()
+pin_server=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    pin_client=(taskset -c 0)
+    pin_server=(taskset -c 1)
+else
+    echo "taskset missing or a single core: generator and server run unpinned" >&2
+fi
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Every server runs for the whole test, each on its own port (idle while the
+# others are measured); each round of a cell measures every server in turn.
+server_pids=()
+stop_servers() {
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+declare -A addr
+scratch=$(mktemp -d)
+trap 'stop_servers; rm -rf "$scratch"' EXIT
+for server in "${servers[@]}"; do
+    # Any free loopback port: the server names it on its first line.
+    "${pin_server[@]}" "$bin/echo_$server" 127.0.0.1:0 >"$scratch/$server" &
+    server_pids+=($!)
+    for _ in $(seq 100); do
+        grep -q '^listening on ' "$scratch/$server" && break
+        sleep 0.05
+    done
+    addr[$server]=$(sed -n 's/^listening on //p' "$scratch/$server")
+    [ -n "${addr[$server]}" ] || { echo "echo_$server did not start" >&2; exit 1; }
+done
+
+printf 'server\tconns\tsize\tin_flight\tround\tmsgs_per_s\tp50_us\tp99_us\n' >"$results"
+for cell in "${cells[@]}"; do
+    read -r conns size in_flight <<<"$cell"
+    # Round after round, each server once per round: a noisy moment on the
+    # machine then costs every server a round, not one server its cell.
+    for round in $(seq "$rounds"); do
+        for server in "${servers[@]}"; do
+            echo "== $server: $conns x $size B, $in_flight in flight, round $round" >&2
+            line=$("${pin_client[@]}" timeout 120 "$bin/load_client" "${addr[$server]}" "$conns" "$size" \
+                --in-flight "$in_flight" --seconds "$secs" --rounds 1 | grep '^result ') ||
+                line="result nan nan nan"
+            read -r _ rate p50 p99 <<<"$line"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$conns" "$size" "$in_flight" "$round" \
+                "$rate" "$p50" "$p99" >>"$results"
+        done
+    done
+done
+stop_servers
+server_pids=()
+
+python3 benches/load/table.py "$results" | tee "$summary"

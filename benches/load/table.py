@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Markdown tables from the load test's results (benches/load/run.sh):
+messages per second with each server's ratio to wsmachine-tokio, and the
+round-trip latency's p50 / p99; each the median of the cell's rounds."""
+
+import csv
+import math
+import sys
+
+NAMES = {
+    "wsmachine_tokio": "wsmachine-tokio",
+    "wsmachine_blocking": "wsmachine blocking",
+    "tokio_tungstenite": "tokio-tungstenite",
+    "fastwebsockets": "fastwebsockets",
+    "tokio_websockets": "tokio-websockets",
+}
+BASE = "wsmachine_tokio"
+
+
+def size(n):
+    n = int(n)
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def number(x):
+    return "–" if math.isnan(x) else f"{x:,.0f}".replace(",", " ")
+
+
+def main(path):
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    servers = list(dict.fromkeys(r["server"] for r in rows))
+    cells = list(dict.fromkeys((r["conns"], r["size"], r["in_flight"]) for r in rows))
+    by = {}
+    for r in rows:
+        by.setdefault((r["server"], r["conns"], r["size"], r["in_flight"]), []).append(r)
+
+    def cell_name(c):
+        conns, n, k = c
+        name = f"{conns} × {size(n)}"
+        return name if k == "1" else f"{name}, {k} in flight"
+
+    def value(s, c, key):
+        values = sorted(float(r[key]) for r in by.get((s,) + c, []))
+        values = [v for v in values if not math.isnan(v)]
+        return values[len(values) // 2] if values else math.nan
+
+    print("Messages echoed per second (median of the rounds; in parentheses, the ratio to wsmachine-tokio):")
+    print()
+    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
+    print("| --- |" + " ---: |" * len(servers))
+    for c in cells:
+        base = value(BASE, c, "msgs_per_s")
+        out = []
+        for s in servers:
+            v = value(s, c, "msgs_per_s")
+            if s == BASE or math.isnan(base) or math.isnan(v):
+                out.append(number(v))
+            else:
+                out.append(f"{number(v)} ({v / base:.2f}×)")
+        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
+    print()
+    print("Round-trip latency, p50 / p99 in µs (medians of the rounds):")
+    print()
+    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
+    print("| --- |" + " ---: |" * len(servers))
+    for c in cells:
+        out = []
+        for s in servers:
+            p50, p99 = value(s, c, "p50_us"), value(s, c, "p99_us")
+            out.append("–" if math.isnan(p50) else f"{p50:.0f} / {p99:.0f}")
+        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
