@@ -13,7 +13,7 @@
 //!   after one 16 KiB message each way, counted by a global allocator, at
 //!   window 15 and at windows 9–11 (and zlib-rs's memory levels).
 //!
-//! A plain timing loop (best of several runs of about 0.2 s each), not
+//! A plain timing loop (the median of five runs of about 0.2 s each), not
 //! criterion: run with `cargo bench -p wsmachine-benches --bench deflate`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -225,19 +225,20 @@ mod zlib {
 }
 
 /// Runs `f` (which handles `bytes` of text) until about 0.2 s have passed,
-/// five times, and returns the best MB/s.
+/// five times, and returns the median MB/s.
 fn mbps(bytes: usize, mut f: impl FnMut()) -> f64 {
-    let mut best = 0f64;
-    for _ in 0..5 {
+    let mut runs = [0f64; 5];
+    for run in &mut runs {
         let start = Instant::now();
         let mut done = 0usize;
         while start.elapsed() < Duration::from_millis(200) {
             f();
             done += bytes;
         }
-        best = best.max(done as f64 / start.elapsed().as_secs_f64() / 1e6);
+        *run = done as f64 / start.elapsed().as_secs_f64() / 1e6;
     }
-    best
+    runs.sort_by(f64::total_cmp);
+    runs[2]
 }
 
 /// Compress and inflate MB/s and the compressed size (percent) for
