@@ -8,8 +8,12 @@
 /// frame's payload. Returns the offset just past `buf`, to pass to the next
 /// call for the same payload.
 ///
-/// Works on 32-byte blocks the compiler turns into vector instructions on
-/// common targets, with a byte loop for the tail.
+/// Small buffers go through 32-byte blocks the compiler turns into vector
+/// instructions, with a byte loop for the tail. Large ones are masked in
+/// 8 KiB pieces from the last to the first, each from a 64-byte
+/// boundary on: a buffer just filled by a read (or a copy) still has its
+/// end in the fastest cache, so that end is masked before it is evicted,
+/// and aligned vector stores never straddle two cache lines.
 ///
 /// ```
 /// use wsmachine::apply_mask;
@@ -22,7 +26,59 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    let rotated = rotate_key(key, offset);
+    if buf.len() < LARGE {
+        mask_words(buf, rotate_key(key, offset));
+    } else {
+        mask_large(buf, key, offset);
+    }
+    offset.wrapping_add(buf.len())
+}
+
+/// From this many bytes on, [`apply_mask`] takes the large-buffer path:
+/// below it the set-up (alignment, pieces) costs more than it saves, and
+/// small frames keep the inline loop.
+const LARGE: usize = 256;
+
+/// The piece size of the large-buffer path: two pages, small enough that
+/// several stay in the first-level cache.
+const PIECE: usize = 8192;
+
+/// The large-buffer path of [`apply_mask`], out of line so that small
+/// frames do not carry its code.
+#[inline(never)]
+fn mask_large(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    mask_pieces(buf, key, offset);
+}
+
+/// Masks `buf` (bytes `offset..` of a payload) in [`PIECE`]-sized pieces
+/// bounded by page-aligned addresses, the last piece first.
+#[inline(always)]
+fn mask_pieces(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let base = buf.as_ptr() as usize;
+    let mut end = buf.len();
+    while end > 0 {
+        // The piece starts at the page boundary below its last byte, or at
+        // the start of `buf`.
+        let start = ((base + end - 1) & !(PIECE - 1)).saturating_sub(base);
+        mask_aligned(&mut buf[start..end], rotate_key(key, offset.wrapping_add(start)));
+        end = start;
+    }
+}
+
+/// Masks `buf` with `rotated` (the key seen from its first byte): the bytes
+/// up to the first 64-byte boundary, then the aligned rest.
+#[inline(always)]
+fn mask_aligned(buf: &mut [u8], rotated: [u8; 4]) {
+    let head = (buf.as_ptr() as usize).wrapping_neg() % 64;
+    let (head, rest) = buf.split_at_mut(head.min(buf.len()));
+    mask_words(head, rotated);
+    mask_words(rest, rotate_key(rotated, head.len()));
+}
+
+/// XORs `buf` with `rotated` from key byte 0: 32-byte blocks of machine
+/// words (vector instructions once compiled), then words, then bytes.
+#[inline(always)]
+fn mask_words(buf: &mut [u8], rotated: [u8; 4]) {
     let word = key_word(rotated);
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
@@ -38,7 +94,6 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     for (i, b) in words.into_remainder().iter_mut().enumerate() {
         *b ^= rotated[i & 3];
     }
-    offset.wrapping_add(buf.len())
 }
 
 /// Copies `src` into `dst` (same length) masking as it goes: one pass over
@@ -119,6 +174,52 @@ mod tests {
                 let mut copied = alloc::vec![0u8; len];
                 copy_masked(&mut copied, &data, rotate_key(key, offset));
                 assert_eq!(copied, slow, "copy_masked len {len} offset {offset}");
+            }
+        }
+    }
+
+    /// Masks `data[start..]` from `offset` with `apply_mask` and with the
+    /// byte loop, and compares.
+    fn check_against_naive(data: &[u8], start: usize, key: [u8; 4], offset: usize) {
+        let mut fast = data.to_vec();
+        let mut slow = data.to_vec();
+        let len = data.len() - start;
+        assert_eq!(apply_mask(&mut fast[start..], key, offset), offset + len);
+        apply_mask_naive(&mut slow[start..], key, offset);
+        assert!(fast == slow, "len {len} start {start} offset {offset}");
+    }
+
+    #[test]
+    fn matches_naive_at_every_phase_length_and_start() {
+        let key = [0x9a, 0x0b, 0xfe, 0x71];
+        let data = pseudo_random_bytes(300 + 64, 11);
+        // Every key phase and length up to 300, from starts at every
+        // position inside a 16-byte line (fewer under Miri).
+        let starts = if cfg!(miri) { 0..3 } else { 0..16 };
+        for start in starts {
+            for len in 0..=300 {
+                for offset in 0..=3 {
+                    check_against_naive(&data[..start + len], start, key, offset);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_on_large_buffers() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let lens: &[usize] = if cfg!(miri) {
+            &[LARGE, 4097, PIECE, PIECE + 65]
+        } else {
+            &[LARGE - 1, LARGE, 1000, 4095, 4096, 4097, PIECE - 1, PIECE + 1, 3 * PIECE + 17, 65536, 65536 + 7, 200_003]
+        };
+        let data = pseudo_random_bytes(200_003 + 64, 5);
+        for &len in lens {
+            let starts: &[usize] = if cfg!(miri) { &[0, 1, 6] } else { &[0, 1, 2, 3, 6, 14, 31, 32, 63] };
+            for &start in starts {
+                for offset in 0..=3 {
+                    check_against_naive(&data[..start + len], start, key, offset);
+                }
             }
         }
     }
