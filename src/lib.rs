@@ -245,7 +245,10 @@
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` is allowed in one module only, `mask::simd` (AVX2 chosen at run
+// time), with a `SAFETY:` comment on every block.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
