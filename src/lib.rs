@@ -230,8 +230,9 @@
 //!
 //! # Crate features
 //!
-//! - `std` (default): implies `alloc`; `std::error::Error` impls and
-//!   [`SecureRandom::from_os`].
+//! - `std` (default): implies `alloc`; `std::error::Error` impls,
+//!   [`SecureRandom::from_os`], and on x86/x86-64 [`apply_mask`] with AVX2
+//!   when the CPU has it (detected at run time).
 //! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`],
 //!   the adapters' driver [`Session`] and their options.
 //! - `std` also brings [`blocking`], the adapter over `std::io` streams.
