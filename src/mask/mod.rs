@@ -63,15 +63,15 @@ fn mask_large(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_pieces(buf, key, offset);
 }
 
-/// Masks `buf` (bytes `offset..` of a payload) in [`PIECE`]-sized pieces
-/// bounded by page-aligned addresses, the last piece first.
+/// Masks `buf` (bytes `offset..` of a payload) in pieces bounded by
+/// addresses that are multiples of [`PIECE`], the last piece first.
 #[inline(always)]
 fn mask_pieces(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let base = buf.as_ptr() as usize;
     let mut end = buf.len();
     while end > 0 {
-        // The piece starts at the page boundary below its last byte, or at
-        // the start of `buf`.
+        // The piece starts at the multiple of `PIECE` below its last byte,
+        // or at the start of `buf`.
         let start = ((base + end - 1) & !(PIECE - 1)).saturating_sub(base);
         mask_aligned(&mut buf[start..end], rotate_key(key, offset.wrapping_add(start)));
         end = start;
