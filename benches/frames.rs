@@ -17,6 +17,12 @@
 //!   buffer, as a `read()` from a socket would, then decoded there. The
 //!   peers pay the same copy inside their `Read`/`AsyncRead`.
 //!
+//! The floor is `memcpy`, a copy of the same bytes into a buffer as large as
+//! the input; for text also `memcpy+simdutf8`, that copy followed by
+//! `simdutf8` over every payload. `wsmachine-read64k` and the peers do the
+//! work a server does after `read()`, copy included, so their time over the
+//! floor is the cost of decoding on top of receiving.
+//!
 //! Peers deliver whole messages (tungstenite, tokio-websockets) or frames
 //! (fastwebsockets); every frame here is a whole message, so the work is
 //! the same. All validate text as UTF-8.
@@ -129,6 +135,21 @@ fn decode(c: &mut Criterion) {
                     black_box(&mut dst);
                 })
             });
+            // The floor for text: the same copy, then `simdutf8` over each
+            // copied payload (masked ASCII with an ASCII key is still ASCII,
+            // so it validates as the unmasked text would).
+            if kind == Kind::Text {
+                let header = wire.len() / count - size;
+                group.bench_function(BenchmarkId::new("memcpy+simdutf8", label), |b| {
+                    let mut dst = vec![0u8; wire.len()];
+                    b.iter(|| {
+                        dst.copy_from_slice(black_box(wire));
+                        for frame in black_box(&dst).chunks_exact(header + size) {
+                            assert!(simdutf8::basic::from_utf8(&frame[header..]).is_ok());
+                        }
+                    })
+                });
+            }
             group.bench_function(BenchmarkId::new("wsmachine", label), |b| {
                 let mut conn = Connection::server(Config::default());
                 let mut buf = wire.to_vec();

@@ -230,8 +230,9 @@
 //!
 //! # Crate features
 //!
-//! - `std` (default): implies `alloc`; `std::error::Error` impls and
-//!   [`SecureRandom::from_os`].
+//! - `std` (default): implies `alloc`; `std::error::Error` impls,
+//!   [`SecureRandom::from_os`], and on x86/x86-64 [`apply_mask`] with AVX2
+//!   when the CPU has it (detected at run time).
 //! - `alloc`: [`MessageAssembler`], [`Message`], `Vec<u8>` as [`Output`],
 //!   the adapters' driver [`Session`] and their options.
 //! - `std` also brings [`blocking`], the adapter over `std::io` streams.
@@ -245,7 +246,10 @@
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` is allowed in one module only, `mask::simd` (AVX2 chosen at run
+// time), with a `SAFETY:` comment on every block.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 

@@ -1,0 +1,299 @@
+//! Payload masking (RFC 6455 §5.3).
+//!
+//! Masking XORs byte `i` of the payload with byte `i % 4` of the key, so the
+//! same function masks and unmasks. Payloads arrive in pieces, so the
+//! functions take the offset of the piece inside the payload.
+
+// The one module with `unsafe` code: the large-buffer path compiled for
+// AVX2, chosen at run time (which needs `std`).
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[allow(unsafe_code)]
+mod simd;
+
+/// XORs `buf` in place with `key`, as bytes `offset..offset + buf.len()` of a
+/// frame's payload. Returns the offset just past `buf`, to pass to the next
+/// call for the same payload.
+///
+/// Small buffers go through 32-byte blocks the compiler turns into vector
+/// instructions, with a byte loop for the tail. Large ones are masked in
+/// 8 KiB pieces from the last to the first, each from a 64-byte
+/// boundary on: a buffer just filled by a read (or a copy) still has its
+/// end in the fastest cache, so that end is masked before it is evicted,
+/// and aligned vector stores never straddle two cache lines. With `std` on
+/// x86 and x86-64, large buffers use AVX2 when the CPU has it (detected at
+/// run time); elsewhere the same code runs with the target's baseline
+/// instructions.
+///
+/// ```
+/// use wsmachine::apply_mask;
+/// let key = [0x37, 0xfa, 0x21, 0x3d];
+/// let mut payload = *b"Hello";
+/// // Mask in two pieces: the offset carries across the split.
+/// let next = apply_mask(&mut payload[..2], key, 0);
+/// apply_mask(&mut payload[2..], key, next);
+/// assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]); // RFC 6455 §5.7
+/// ```
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    if buf.len() < LARGE {
+        mask_words(buf, rotate_key(key, offset));
+    } else {
+        mask_large(buf, key, offset);
+    }
+    offset.wrapping_add(buf.len())
+}
+
+/// From this many bytes on, [`apply_mask`] takes the large-buffer path:
+/// below it the set-up (alignment, pieces) costs more than it saves, and
+/// small frames keep the inline loop.
+const LARGE: usize = 256;
+
+/// The piece size of the large-buffer path: two pages, small enough that
+/// several stay in the first-level cache.
+const PIECE: usize = 8192;
+
+/// The large-buffer path of [`apply_mask`], out of line so that small
+/// frames do not carry its code.
+#[inline(never)]
+fn mask_large(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    if simd::mask_pieces(buf, key, offset) {
+        return;
+    }
+    mask_pieces(buf, key, offset);
+}
+
+/// Masks `buf` (bytes `offset..` of a payload) in pieces bounded by
+/// addresses that are multiples of [`PIECE`], the last piece first.
+#[inline(always)]
+fn mask_pieces(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let base = buf.as_ptr() as usize;
+    let mut end = buf.len();
+    while end > 0 {
+        // The piece starts at the multiple of `PIECE` below its last byte,
+        // or at the start of `buf`.
+        let start = ((base + end - 1) & !(PIECE - 1)).saturating_sub(base);
+        mask_aligned(&mut buf[start..end], rotate_key(key, offset.wrapping_add(start)));
+        end = start;
+    }
+}
+
+/// Masks `buf` with `rotated` (the key seen from its first byte): the bytes
+/// up to the first 64-byte boundary, then the aligned rest.
+#[inline(always)]
+fn mask_aligned(buf: &mut [u8], rotated: [u8; 4]) {
+    let head = (buf.as_ptr() as usize).wrapping_neg() % 64;
+    let (head, rest) = buf.split_at_mut(head.min(buf.len()));
+    mask_words(head, rotated);
+    mask_words(rest, rotate_key(rotated, head.len()));
+}
+
+/// XORs `buf` with `rotated` from key byte 0: 32-byte blocks of machine
+/// words (vector instructions once compiled), then words, then bytes.
+#[inline(always)]
+fn mask_words(buf: &mut [u8], rotated: [u8; 4]) {
+    let word = key_word(rotated);
+    let mut blocks = buf.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for chunk in block.chunks_exact_mut(8) {
+            xor_word(chunk, word);
+        }
+    }
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    for chunk in &mut words {
+        xor_word(chunk, word);
+    }
+    // Whole words keep the key's phase, so the last 0-7 bytes start at key byte 0.
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= rotated[i & 3];
+    }
+}
+
+/// Copies `src` into `dst` (same length) masking as it goes: one pass over
+/// the bytes instead of a copy followed by an in-place mask.
+#[inline]
+pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let word = key_word(key);
+    let mut d_words = dst.chunks_exact_mut(8);
+    let mut s_words = src.chunks_exact(8);
+    for (d, s) in (&mut d_words).zip(&mut s_words) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(s);
+        d.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    let d_tail = d_words.into_remainder();
+    for (i, (d, s)) in d_tail.iter_mut().zip(s_words.remainder()).enumerate() {
+        *d = s ^ key[i & 3];
+    }
+}
+
+/// The 4-byte key repeated to fill a machine word, in memory order.
+#[inline(always)]
+fn key_word(key: [u8; 4]) -> u64 {
+    u64::from(u32::from_ne_bytes(key)) * 0x0000_0001_0000_0001
+}
+
+/// XORs an 8-byte chunk with `word`; compiles to one load, xor and store.
+#[inline(always)]
+fn xor_word(chunk: &mut [u8], word: u64) {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+}
+
+/// The key as seen from `offset` bytes into the payload: byte `i` of the
+/// result is byte `(offset + i) % 4` of the key.
+#[inline(always)]
+pub(crate) fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    // In little-endian order, moving byte k to position k - n is a right rotation by 8n bits.
+    u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32).to_le_bytes()
+}
+
+/// The obvious byte loop, kept as the reference for differential tests.
+#[doc(hidden)]
+pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b ^= key[(offset + i) % 4];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo_random_bytes(len: usize, seed: u32) -> alloc::vec::Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_naive_at_every_length_and_offset() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        // Every length under Miri too, but with fewer offsets.
+        let offsets = if cfg!(miri) { 3..4 } else { 0..8 };
+        for len in 0..200 {
+            for offset in offsets.clone() {
+                let data = pseudo_random_bytes(len, (len * 8 + offset) as u32);
+                let mut fast = data.clone();
+                let mut slow = data.clone();
+                assert_eq!(apply_mask(&mut fast, key, offset), offset + len);
+                apply_mask_naive(&mut slow, key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+                let mut copied = alloc::vec![0u8; len];
+                copy_masked(&mut copied, &data, rotate_key(key, offset));
+                assert_eq!(copied, slow, "copy_masked len {len} offset {offset}");
+            }
+        }
+    }
+
+    /// Masks `data[start..]` from `offset` with the byte loop and with
+    /// every other path that can run here (`apply_mask`, the portable
+    /// large-buffer path at any length, the AVX2 one when the CPU has it),
+    /// and compares.
+    fn check_against_naive(data: &[u8], start: usize, key: [u8; 4], offset: usize) {
+        let len = data.len() - start;
+        let mut slow = data.to_vec();
+        apply_mask_naive(&mut slow[start..], key, offset);
+        let mut fast = data.to_vec();
+        assert_eq!(apply_mask(&mut fast[start..], key, offset), offset + len);
+        assert!(fast == slow, "apply_mask: len {len} start {start} offset {offset}");
+        let mut portable = data.to_vec();
+        mask_pieces(&mut portable[start..], key, offset);
+        assert!(portable == slow, "portable: len {len} start {start} offset {offset}");
+        #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+        {
+            let mut simd = data.to_vec();
+            if simd::mask_pieces(&mut simd[start..], key, offset) {
+                assert!(simd == slow, "AVX2: len {len} start {start} offset {offset}");
+            } else {
+                assert!(simd == data, "AVX2 missing: buffer untouched");
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_at_every_phase_length_and_start() {
+        let key = [0x9a, 0x0b, 0xfe, 0x71];
+        let data = pseudo_random_bytes(300 + 64, 11);
+        // Every key phase and length up to 300, from starts at every
+        // position inside a 16-byte line. Under Miri, one unaligned start
+        // and one phase per length (all four phases across lengths).
+        let starts = if cfg!(miri) { 1..2 } else { 0..16 };
+        for start in starts {
+            for len in 0..=300 {
+                let offsets = if cfg!(miri) { len % 4..len % 4 + 1 } else { 0..4 };
+                for offset in offsets {
+                    check_against_naive(&data[..start + len], start, key, offset);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_on_large_buffers() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let lens: &[usize] = if cfg!(miri) {
+            &[LARGE, PIECE + 65]
+        } else {
+            &[LARGE - 1, LARGE, 1000, 4095, 4096, 4097, PIECE - 1, PIECE + 1, 3 * PIECE + 17, 65536, 65536 + 7, 200_003]
+        };
+        let data = pseudo_random_bytes(200_003 + 64, 5);
+        for &len in lens {
+            let starts: &[usize] = if cfg!(miri) { &[6] } else { &[0, 1, 2, 3, 6, 14, 31, 32, 63] };
+            for &start in starts {
+                let offsets = if cfg!(miri) { 1..3 } else { 0..4 };
+                for offset in offsets {
+                    check_against_naive(&data[..start + len], start, key, offset);
+                }
+            }
+        }
+    }
+
+    /// Which path the tests above took: AVX2 whenever the build enables it
+    /// (then run-time detection answers yes without asking the CPU); under
+    /// Miri, which reports only the features enabled at compile time, never
+    /// otherwise. CI runs Miri both ways.
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    #[test]
+    fn avx2_path_taken_as_expected() {
+        let mut buf = pseudo_random_bytes(LARGE + 3, 1);
+        let taken = simd::mask_pieces(&mut buf, [1, 2, 3, 4], 0);
+        if cfg!(target_feature = "avx2") {
+            assert!(taken, "AVX2 enabled at compile time, yet not used");
+        } else if cfg!(miri) {
+            assert!(!taken, "Miri reported AVX2 not enabled at compile time");
+        }
+    }
+
+    #[test]
+    fn any_split_equals_whole() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        let data = pseudo_random_bytes(1000, 7);
+        let mut whole = data.clone();
+        apply_mask(&mut whole, key, 0);
+        for split in [1usize, 3, 5, 31, 33, 64, 999] {
+            let mut pieces = data.clone();
+            let mut offset = 0;
+            for chunk in pieces.chunks_mut(split) {
+                offset = apply_mask(chunk, key, offset);
+            }
+            assert_eq!(pieces, whole, "split {split}");
+        }
+    }
+
+    #[test]
+    fn masking_twice_is_identity() {
+        let data = pseudo_random_bytes(77, 3);
+        let mut buf = data.clone();
+        apply_mask(&mut buf, [1, 2, 3, 4], 2);
+        apply_mask(&mut buf, [1, 2, 3, 4], 2);
+        assert_eq!(buf, data);
+    }
+}
