@@ -18,10 +18,12 @@
 //! buffers. The kernel's socket buffers are not process memory.
 //!
 //! wsmachine-tokio is also measured with permessage-deflate negotiated
-//! (the client offers it, the server accepts with `DeflateConfig::default()`),
-//! idle, and after one message each way: each client sends the compressed
-//! "Hello" of RFC 7692 §7.2.3.1 (RSV1, masked) and reads the compressed
-//! echo, so both the inflater and the compressor have run.
+//! (the client offers it, the server accepts with `DeflateConfig::default()`
+//! and `threshold: 0`, so that its five-byte echo is compressed), idle, and
+//! after one message each way: each client sends the compressed "Hello" of
+//! RFC 7692 §7.2.3.1 (RSV1, masked) and reads the compressed echo, so both
+//! the inflater and the compressor have run. The same again with
+//! `DeflateConfig::memory_lean()`, which frees both after every message.
 
 #[allow(dead_code)]
 #[path = "common.rs"]
@@ -47,6 +49,11 @@ const KINDS: &[(&str, &str, Clients)] = &[
     (
         "wsmachine_tokio_deflate_echo",
         "wsmachine-tokio, permessage-deflate, after one message each way",
+        Clients::DeflateEcho,
+    ),
+    (
+        "wsmachine_tokio_lean_echo",
+        "wsmachine-tokio, permessage-deflate `memory_lean()`, after one message each way",
         Clients::DeflateEcho,
     ),
     ("tokio_tungstenite", "tokio-tungstenite 0.30", Clients::Plain),
@@ -156,8 +163,15 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
                 "tokio_tungstenite" => drop(tokio::spawn(tokio_tungstenite_echo(tcp, upgraded))),
                 "fastwebsockets" => drop(tokio::spawn(fastwebsockets_echo(tcp, upgraded))),
                 "tokio_websockets" => drop(tokio::spawn(tokio_websockets_echo(tcp, upgraded))),
-                "wsmachine_tokio" => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, false))),
-                _ => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, true))),
+                "wsmachine_tokio" => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, None))),
+                "wsmachine_tokio_lean_echo" => {
+                    let lean = DeflateConfig { threshold: 0, ..DeflateConfig::memory_lean() };
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, Some(lean))))
+                }
+                _ => {
+                    let deflate = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, Some(deflate))))
+                }
             }
         }
     });
@@ -196,10 +210,14 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
 // connection; the count then falls short and the measurement waits, so they
 // cannot go unnoticed.
 
-async fn wsmachine_tokio_echo(tcp: TcpStream, upgraded: Arc<AtomicUsize>, deflate: bool) -> Result<(), BoxError> {
-    let options = AcceptOptions { deflate: deflate.then(DeflateConfig::default), ..AcceptOptions::default() };
+async fn wsmachine_tokio_echo(
+    tcp: TcpStream,
+    upgraded: Arc<AtomicUsize>,
+    deflate: Option<DeflateConfig>,
+) -> Result<(), BoxError> {
+    let options = AcceptOptions { deflate, ..AcceptOptions::default() };
     let mut ws = wsmachine_tokio::accept_with_options(tcp, &options, |_, _| Ok(())).await?;
-    if deflate && !ws.is_compressed() {
+    if deflate.is_some() && !ws.is_compressed() {
         return Err("permessage-deflate was not negotiated".into());
     }
     upgraded.fetch_add(1, Ordering::Relaxed);
