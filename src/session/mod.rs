@@ -558,20 +558,7 @@ impl<R: RandomSource> Session<R> {
     /// return `Ok(None)`, and [`poll_transport`](Self::poll_transport)
     /// leads the transport to its end.
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
-        if self.streaming && self.message_kind.is_some() {
-            self.skipping = true;
-            self.streaming = false;
-        }
-        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
-            self.ready = None;
-        }
-        let found = match self.ready.take() {
-            Some(found) => found,
-            None => match self.advance(false, false)? {
-                Some(found) => found,
-                None => return Ok(None),
-            },
-        };
+        let Some(found) = self.next_whole(false)? else { return Ok(None) };
         Ok(Some(match found {
             Found::Control(Control::Ping(p)) => Incoming::Ping(p),
             Found::Control(Control::Pong(p)) => Incoming::Pong(p),
@@ -589,6 +576,23 @@ impl<R: RandomSource> Session<R> {
         }))
     }
 
+    /// What the whole-message calls hand out next: a message in progress
+    /// as pieces is skipped, a piece found earlier is dropped, then the item
+    /// found earlier or the next one (`lend`: may stay in the read buffer).
+    fn next_whole(&mut self, lend: bool) -> Result<Option<Found>, ProtocolError> {
+        if self.streaming && self.message_kind.is_some() {
+            self.skipping = true;
+            self.streaming = false;
+        }
+        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
+            self.ready = None;
+        }
+        match self.ready.take() {
+            Some(found) => Ok(Some(found)),
+            None => self.advance(false, lend),
+        }
+    }
+
     /// The next item as [`poll_message`](Self::poll_message) finds it, with
     /// the message lent instead of handed over: no allocation per message.
     /// A message that arrived in one read is lent from the read buffer
@@ -602,20 +606,7 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
-        if self.streaming && self.message_kind.is_some() {
-            self.skipping = true;
-            self.streaming = false;
-        }
-        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
-            self.ready = None;
-        }
-        let found = match self.ready.take() {
-            Some(found) => found,
-            None => match self.advance(false, true)? {
-                Some(found) => found,
-                None => return Ok(None),
-            },
-        };
+        let Some(found) = self.next_whole(true)? else { return Ok(None) };
         Ok(Some(match found {
             Found::Control(Control::Ping(p)) => IncomingRef::Ping(p),
             Found::Control(Control::Pong(p)) => IncomingRef::Pong(p),
