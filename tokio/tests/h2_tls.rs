@@ -8,45 +8,20 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::bounded;
+use common::tls::trusting;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use wsmachine_tokio::rustls::pki_types::CertificateDer;
 use wsmachine_tokio::{connect_with_tls, h2, CloseCode, ConnectOptions, Message};
 
 #[allow(dead_code)]
 #[path = "../examples/h2_server.rs"]
 mod h2_server;
 
-/// The example's TLS settings with a certificate the test trusts.
+/// The TLS acceptor and its certificate, offering HTTP/2 and HTTP/1.1.
 fn tls_server() -> (CertificateDer<'static>, TlsAcceptor) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("server config");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    (cert, TlsAcceptor::from(Arc::new(config)))
-}
-
-fn trusting(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+    common::tls::server(&[b"h2", b"http/1.1"])
 }
 
 #[tokio::test]

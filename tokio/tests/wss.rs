@@ -5,41 +5,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::bounded;
+use common::tls::trusting;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use wsmachine_tokio::rustls::pki_types::CertificateDer;
 use wsmachine_tokio::{accept, connect, connect_with_tls, CloseCode, ConnectOptions, Error, Message};
 
-/// A certificate for `localhost` and `127.0.0.1`, and the TLS acceptor
-/// that serves it.
+/// The TLS acceptor and its certificate.
 fn tls_server() -> (CertificateDer<'static>, TlsAcceptor) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("server config");
-    (cert, TlsAcceptor::from(Arc::new(config)))
-}
-
-fn trusting(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+    common::tls::server(&[])
 }
 
 /// An echo server on TLS, for `connections` connections.
