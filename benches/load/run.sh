@@ -7,6 +7,12 @@
 #   bash benches/load/run.sh                 # 5 rounds of 2 s per cell, medians
 #   LOAD_ROUNDS=3 LOAD_SECS=3 bash benches/load/run.sh
 #   LOAD_SERVERS="wsmachine_tokio fastwebsockets" bash benches/load/run.sh
+#   UWS_ECHO=target/uws/echo_uws bash benches/load/run.sh   # with uWebSockets
+#
+# uWebSockets (C++) gets a column when UWS_ECHO names its echo server,
+# built from a uWS checkout by benches/load/uws/build.sh (which says how to
+# get the source); it is not on a package registry, so without UWS_ECHO the
+# column is left out.
 #
 # One cell by hand: `echo_wsmachine_tokio 127.0.0.1:9001` (or any server;
 # port 0 picks a free one and prints it), then
@@ -17,11 +23,25 @@
 # Takes about 10 minutes with the defaults. Not part of CI: timings need a
 # quiet machine. The servers listen on free loopback ports.
 set -euo pipefail
+# UWS_ECHO as the caller wrote it, before the change of directory.
+if [ -n "${UWS_ECHO:-}" ]; then
+    UWS_ECHO=$(realpath -m -- "$UWS_ECHO")
+fi
 cd "$(dirname "$0")/../.."
 
 rounds=${LOAD_ROUNDS:-5}
 secs=${LOAD_SECS:-2}
 servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_blocking tokio_tungstenite fastwebsockets tokio_websockets})
+if [ -n "${UWS_ECHO:-}" ]; then
+    [ -x "$UWS_ECHO" ] || { echo "UWS_ECHO=$UWS_ECHO is not an executable" >&2; exit 1; }
+    [[ " ${servers[*]} " == *" uws "* ]] || servers+=(uws)
+elif [[ " ${servers[*]} " == *" uws "* ]]; then
+    echo "uws is listed but UWS_ECHO is not set: build it with benches/load/uws/build.sh" >&2
+    exit 1
+else
+    echo "no uWebSockets column: build its echo server with benches/load/uws/build.sh," >&2
+    echo "then run with UWS_ECHO=path/to/echo_uws" >&2
+fi
 # connections, message size, messages in flight per connection: the cells
 # tokio-websockets publishes, 512 x 16 B, 512 x 1 KiB and 1 x 1 MiB, then
 # two pipelined ones.
@@ -60,7 +80,9 @@ scratch=$(mktemp -d)
 trap 'stop_servers; rm -rf "$scratch"' EXIT
 for server in "${servers[@]}"; do
     # Any free loopback port: the server names it on its first line.
-    "${pin_server[@]}" "$bin/echo_$server" 127.0.0.1:0 >"$scratch/$server" &
+    program=$bin/echo_$server
+    [ "$server" = uws ] && program=$UWS_ECHO
+    "${pin_server[@]}" "$program" 127.0.0.1:0 >"$scratch/$server" &
     server_pids+=($!)
     for _ in $(seq 100); do
         grep -q '^listening on ' "$scratch/$server" && break
@@ -91,3 +113,7 @@ stop_servers
 server_pids=()
 
 python3 benches/load/table.py "$results" | tee "$summary"
+# Which uWS the column measured: build.sh leaves its version beside it.
+if [[ " ${servers[*]} " == *" uws "* ]] && [ -f "$UWS_ECHO.version" ]; then
+    printf '\nuWebSockets column: %s.\n' "$(cat "$UWS_ECHO.version")" | tee -a "$summary"
+fi

@@ -13,6 +13,8 @@ NAMES = {
     "tokio_tungstenite": "tokio-tungstenite",
     "fastwebsockets": "fastwebsockets",
     "tokio_websockets": "tokio-websockets",
+    # Optional: run.sh adds it when UWS_ECHO names a build (load/uws/).
+    "uws": "uWebSockets",
 }
 BASE = "wsmachine_tokio"
 
