@@ -293,36 +293,29 @@ impl<R: RandomSource> Connection<R> {
         out: &mut O,
     ) -> Result<usize, SendError> {
         let masked = self.rng.is_some();
+        if payload.len() < 126 {
+            // Small frames (most chat, control and game traffic): claimed
+            // and written in place, the header's two bytes directly; the
+            // room is at most 131 bytes, so a `Vec` zero-fills little.
+            let len = if masked { 6 } else { 2 } + payload.len();
+            let Some(buf) = out.claim(len) else {
+                return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+            };
+            self.encode_into(opcode, fin, rsv1, payload, buf);
+            return Ok(len);
+        }
         let header_len = FrameHeader::encoded_len_for(payload.len() as u64, masked);
         let len = header_len + payload.len();
         let mut head = [0u8; MAX_HEADER_LEN];
-        let mask = if payload.len() < 126 {
-            // Small frames (most chat, control and game traffic): the two
-            // header bytes written directly.
-            head[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
-            head[1] = payload.len() as u8 | if masked { 0x80 } else { 0 };
-            None
-        } else {
-            Some(FrameHeader::new(fin, opcode, None, payload.len() as u64))
-        };
         // The key is drawn once the frame is known to fit: a failed write
         // leaves the key sequence as it was.
         if !out.reserve(len) {
             return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
         }
         let key = self.rng.as_mut().map(|rng| rng.mask_key());
-        match mask {
-            None => {
-                if let Some(key) = key {
-                    head[2..6].copy_from_slice(&key);
-                }
-            }
-            Some(mut header) => {
-                header.rsv1 = rsv1;
-                header.mask = key;
-                header.write_into(&mut head[..header_len]);
-            }
-        }
+        let mut header = FrameHeader::new(fin, opcode, key, payload.len() as u64);
+        header.rsv1 = rsv1;
+        header.write_into(&mut head[..header_len]);
         if !out.write_frame(&head[..header_len], payload, key) {
             return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
         }
