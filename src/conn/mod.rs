@@ -373,6 +373,13 @@ impl<R: RandomSource> Connection<R> {
         }
     }
 
+    /// No frame is in progress and no partial header is buffered, and the
+    /// connection takes input: the next byte starts a frame header.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn between_frames(&self) -> bool {
+        self.frame.is_none() && self.header_len == 0 && !self.close_received && !self.eof && self.failed.is_none()
+    }
+
     /// The payload length the frame headers of the data message in progress
     /// announced so far (already checked against the limits), or 0 between
     /// messages.

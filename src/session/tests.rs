@@ -707,3 +707,138 @@ fn the_rest_of_a_large_binary_frame_bypasses_the_read_buffer_in_whole_mode() {
     assert_eq!(server.rx_end, 50_000);
     assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(big)))));
 }
+
+/// In whole mode, a binary frame whose header starts a read and whose
+/// payload goes on past it is not copied through the read buffer: the
+/// header goes to the connection and the payload into the message, for
+/// the first frame and for a continuation alike.
+#[test]
+fn a_binary_frame_starting_a_read_goes_straight_into_the_message() {
+    let (mut client, mut server) = pair();
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
+    client.send_fragment(MessageKind::Binary, &data[..30_000], false).unwrap();
+    client.send_fragment(MessageKind::Binary, &data[30_000..], true).unwrap();
+    let wire = client.poll_output().to_vec();
+    let second = 8 + 30_000; // a 16-bit length and a mask key: 8-byte headers
+    assert_eq!(server.poll_message(), Ok(None)); // whole mode, as an adapter's recv asks
+    server.receive(&wire[..1_000]);
+    assert_eq!((server.rx_end, server.whole.binary.len()), (0, 992));
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[1_000..second]);
+    server.receive(&wire[second..second + 500]);
+    assert_eq!((server.rx_end, server.whole.binary.len()), (0, 30_492));
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[second + 500..]);
+    assert_eq!(server.rx_end, 0);
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(data)))));
+    assert_eq!(server.poll_message(), Ok(None));
+}
+
+/// A frame that ends in the read it starts stays in the read buffer (a
+/// lent message is then not copied at all), and so does everything in
+/// streaming mode.
+#[test]
+fn frames_ending_in_their_read_and_streamed_frames_use_the_read_buffer() {
+    let (mut client, mut server) = pair();
+    client.send_binary(&[3; 1_000]).unwrap();
+    let wire = client.poll_output().to_vec();
+    assert_eq!(server.poll_message_ref().unwrap(), None);
+    server.receive(&wire);
+    assert_eq!(server.rx_end, wire.len());
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(&[3; 1_000])));
+
+    let (mut client, mut server) = pair();
+    client.send_binary(&[4; 5_000]).unwrap();
+    let wire = client.poll_output().to_vec();
+    assert!(server.poll_piece().unwrap().is_none());
+    server.receive(&wire[..100]);
+    assert_eq!((server.rx_end, server.whole.binary.len()), (100, 0));
+}
+
+/// A header refused at the start of a read in whole mode (here over the
+/// size limit) fails the session at the next poll, with its Close queued,
+/// and nothing of the read is kept.
+#[test]
+fn a_refused_header_at_the_start_of_a_read_fails_at_the_next_poll() {
+    let config = Config { max_message_size: 1_000, ..Config::default() };
+    let (mut client, mut server) = pair_with(
+        &ConnectOptions { config: Config::default(), ..ConnectOptions::default() },
+        &AcceptOptions { config, ..AcceptOptions::default() },
+    );
+    client.send_binary(&[1; 5_000]).unwrap();
+    let wire = client.poll_output().to_vec();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[..2_000]);
+    assert_eq!(server.rx_end, 0);
+    assert_eq!(server.poll_message(), Err(ProtocolError::MessageTooLarge));
+    assert_eq!(server.poll_output()[..4], [0x88, 2, 0x03, 0xF1]); // Close 1009
+    server.receive(&wire[2_000..]);
+    assert_eq!(server.poll_message(), Ok(None));
+}
+
+/// A read that finishes one large binary message and starts the next: the
+/// finished one waits aside while the next one's payload goes into the
+/// assembly buffer, in every mode, and messages keep their order even when
+/// reads come faster than the items are taken.
+#[test]
+fn a_read_finishing_one_message_and_starting_the_next_copies_neither_twice() {
+    let (mut client, _) = pair();
+    let one: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+    let two: Vec<u8> = (0..90_000u32).map(|i| (i % 241) as u8).collect();
+    client.send_binary(&one).unwrap();
+    client.send_binary(&two).unwrap();
+    client.send_binary(&one).unwrap();
+    let wire = client.poll_output().to_vec();
+    let (a, b) = (14 + 70_000, 14 + 70_000 + 14 + 90_000);
+    let expected = [one.clone(), two.clone(), one.clone()];
+    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces] {
+        let (_, mut server) = pair();
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let take = |server: &mut Session, got: &mut Vec<Vec<u8>>| match mode {
+            Mode::Lent => {
+                while let Some(item) = server.poll_message_ref().unwrap() {
+                    match item {
+                        IncomingRef::Binary(data) => got.push(data.to_vec()),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            _ => {
+                while let Some(item) = server.poll_message().unwrap() {
+                    match item {
+                        Incoming::Message(Message::Binary(data)) => got.push(data),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        };
+        if matches!(mode, Mode::Pieces) {
+            // Streaming uses the read buffer throughout; only the order and
+            // bytes matter here.
+            let mut joined = Vec::new();
+            for read in wire.chunks(50_000) {
+                server.receive(read);
+                while let Some(item) = server.poll_piece().unwrap() {
+                    if let Streamed::Piece(piece) = item {
+                        joined.extend_from_slice(piece.data);
+                    }
+                }
+            }
+            assert_eq!(joined, [one.clone(), two.clone(), one.clone()].concat());
+            continue;
+        }
+        take(&mut server, &mut got);
+        server.receive(&wire[..60_000]);
+        take(&mut server, &mut got);
+        // The end of the first message and the start of the second.
+        server.receive(&wire[60_000..a + 1_000]);
+        assert_eq!(server.rx_end, 0, "{mode:?}: nothing through the read buffer");
+        // Read again before taking the first: the second's end waits in the
+        // read buffer, behind the first.
+        server.receive(&wire[a + 1_000..b + 100]);
+        take(&mut server, &mut got);
+        server.receive(&wire[b + 100..]);
+        take(&mut server, &mut got);
+        assert_eq!(got, expected, "{mode:?}");
+    }
+}
