@@ -84,7 +84,7 @@
 //! [`TcpStream`], Unix sockets, and your TLS stream with a few lines.
 
 use std::boxed::Box;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -101,6 +101,9 @@ use crate::session::{
     Streamed, Transport, UpgradeError,
 };
 use crate::time::Instant;
+
+/// Pieces of output gathered for one vectored write.
+const WRITE_SLICES: usize = 32;
 
 /// What the adapter needs from a stream besides [`Read`] and [`Write`]:
 /// a read timeout, through which the timers run, and a way to shut down
@@ -142,6 +145,15 @@ pub trait Stream: Read + Write {
     /// Shuts down the write side: the peer reads the end of the stream
     /// after the bytes already written, and we can still read.
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Whether [`Write::write_vectored`] writes several slices in one
+    /// call (`writev`) rather than only the first. When it does, a large
+    /// message's payload is written after its header without being
+    /// copied ([`Session::send_owned`]). The provided method says `false`;
+    /// [`TcpStream`] and `UnixStream` say `true`.
+    fn vectored_writes(&self) -> bool {
+        false
+    }
 }
 
 impl Stream for TcpStream {
@@ -151,6 +163,10 @@ impl Stream for TcpStream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
+    }
+
+    fn vectored_writes(&self) -> bool {
+        true
     }
 }
 
@@ -163,6 +179,10 @@ impl Stream for std::os::unix::net::UnixStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
+
+    fn vectored_writes(&self) -> bool {
+        true
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for &mut S {
@@ -173,6 +193,10 @@ impl<S: Stream + ?Sized> Stream for &mut S {
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
     }
+
+    fn vectored_writes(&self) -> bool {
+        (**self).vectored_writes()
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for Box<S> {
@@ -182,6 +206,10 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
+    }
+
+    fn vectored_writes(&self) -> bool {
+        (**self).vectored_writes()
     }
 }
 
@@ -515,7 +543,13 @@ impl<S: Stream> WebSocket<S> {
     /// [`Error::Protocol`] after a failure, [`Error::Io`] when the stream
     /// fails.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.session.send(&message.into())?;
+        let message = message.into();
+        if self.stream.vectored_writes() {
+            // A large payload goes out after its header without a copy.
+            self.session.send_owned(message)?;
+        } else {
+            self.session.send(&message)?;
+        }
         self.flush()
     }
 
@@ -812,11 +846,24 @@ impl<S: Stream> WebSocket<S> {
     /// Writes everything the session produced.
     fn flush(&mut self) -> Result<(), Error> {
         loop {
-            let out = self.session.poll_output();
-            if out.is_empty() {
+            let written = if self.stream.vectored_writes() {
+                let mut pieces = [&[][..]; WRITE_SLICES];
+                match self.session.poll_output_vectored(&mut pieces) {
+                    0 => None,
+                    1 => Some(self.stream.write(pieces[0])),
+                    n => {
+                        let slices: [IoSlice<'_>; WRITE_SLICES] = core::array::from_fn(|i| IoSlice::new(pieces[i]));
+                        Some(self.stream.write_vectored(&slices[..n]))
+                    }
+                }
+            } else {
+                let out = self.session.poll_output();
+                (!out.is_empty()).then(|| self.stream.write(out))
+            };
+            let Some(written) = written else {
                 return self.stream.flush().map_err(|e| self.lost(e));
-            }
-            match self.stream.write(out) {
+            };
+            match written {
                 Ok(0) => return Err(self.lost(ErrorKind::WriteZero.into())),
                 Ok(n) => self.session.consume_output(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

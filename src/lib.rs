@@ -311,7 +311,7 @@ pub use options::{
 pub use session::{
     accept_extended_connect, Answer, ClientStart, ConnectResponse, ExtendedConnectStart, Incoming, IncomingRef, Piece,
     PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session, Streamed, Transport, UpgradeError,
-    CONNECT_PROTOCOL, READ_CHUNK,
+    CONNECT_PROTOCOL, READ_CHUNK, SEND_OWNED_MIN,
 };
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};

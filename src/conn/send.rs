@@ -5,6 +5,8 @@ use super::{Connection, ControlPayload, MessageKind, MAX_CONTROL_PAYLOAD};
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::error::SendError;
 use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+#[cfg(feature = "alloc")]
+use crate::mask::apply_mask;
 use crate::mask::copy_masked;
 use crate::output::{claim, BufferTooSmall, Output};
 use crate::random::RandomSource;
@@ -36,6 +38,45 @@ impl<R: RandomSource> Connection<R> {
             return Err(SendError::MessageInProgress);
         }
         self.write_frame(OpCode::Binary, true, data, out)
+    }
+
+    /// Writes the header of a whole message's frame into `out` and masks
+    /// `payload` in place (client role): the frame is the bytes written
+    /// followed by `payload`, exactly what [`send_text`](Self::send_text) or
+    /// [`send_binary`](Self::send_binary) would have written (one masking
+    /// key drawn, as they draw it). For a payload the caller owns and
+    /// writes after the header without copying it. Returns the header's
+    /// length. On an error nothing is written and `payload` is unchanged.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn send_message_header<O: Output + ?Sized>(
+        &mut self,
+        kind: MessageKind,
+        payload: &mut [u8],
+        out: &mut O,
+    ) -> Result<usize, SendError> {
+        self.check_data_allowed()?;
+        if self.tx_message.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if payload.len() as u64 > i64::MAX as u64 {
+            return Err(SendError::PayloadTooLong);
+        }
+        let masked = self.rng.is_some();
+        let header_len = FrameHeader::encoded_len_for(payload.len() as u64, masked);
+        // As `encode_frame`: the key is drawn once the header is known to fit.
+        if !out.reserve(header_len) {
+            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: header_len }));
+        }
+        let key = self.rng.as_mut().map(|rng| rng.mask_key());
+        let mut head = [0u8; MAX_HEADER_LEN];
+        FrameHeader::new(true, kind.opcode(), key, payload.len() as u64).write_into(&mut head[..header_len]);
+        if !out.write_frame(&head[..header_len], &[], None) {
+            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: header_len }));
+        }
+        if let Some(key) = key {
+            apply_mask(payload, key, 0);
+        }
+        Ok(header_len)
     }
 
     /// Writes one frame of a fragmented message (RFC 6455 §5.4): the first

@@ -10,6 +10,7 @@ pub use connect::{accept_extended_connect, ConnectResponse, ExtendedConnectStart
 
 pub use start::{Answer, ClientStart, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, UpgradeError};
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -28,6 +29,13 @@ use {crate::ext::deflate::Deflate, alloc::boxed::Box};
 
 /// Room [`Session::read_buf`] offers for each read: 32 KiB.
 pub const READ_CHUNK: usize = 32 * 1024;
+
+/// The smallest payload [`Session::send_owned`] queues without copying:
+/// 4 KiB. Below it the message is copied into the output buffer, as by
+/// [`Session::send`]: copying a few KiB costs less than the extra slice
+/// in a vectored write (and the extra write call on a transport without
+/// them), and small messages batched into one write stay one slice.
+pub const SEND_OWNED_MIN: usize = 4 * 1024;
 
 /// In streaming mode with compression, input is fed to the connection in
 /// slices of at most this many bytes, so one piece inflates to at most
@@ -109,6 +117,14 @@ pub struct Piece<'a> {
     pub data: &'a [u8],
     /// The last piece of the message.
     pub fin: bool,
+}
+
+/// A payload queued by [`Session::send_owned`], written after `out[..at]`
+/// and before `out[at..]`.
+#[derive(Debug)]
+struct Segment {
+    at: usize,
+    data: Vec<u8>,
 }
 
 /// What to do with the transport now: [`Session::poll_transport`].
@@ -294,9 +310,17 @@ pub struct Session<R: RandomSource = SecureRandom> {
     finished: bool,
 
     // --- output ---
-    /// `out[out_pos..]` is still to be written.
+    /// `out[out_pos..]` is still to be written, with the payloads of
+    /// `segments` in between, each at its position.
     out: Vec<u8>,
     out_pos: usize,
+    /// Owned payloads queued by `send_owned`, in order (their `at` never
+    /// decreasing, the first's at least `out_pos`).
+    segments: VecDeque<Segment>,
+    /// Bytes of the first segment already written.
+    segment_pos: usize,
+    /// Bytes of the segments still to be written.
+    segment_bytes: usize,
 
     // --- the transport ---
     /// The connection's close timer gave up on the peer.
@@ -343,6 +367,9 @@ impl<R: RandomSource> Session<R> {
             finished: false,
             out: Vec::new(),
             out_pos: 0,
+            segments: VecDeque::new(),
+            segment_pos: 0,
+            segment_bytes: 0,
             gave_up: false,
             write_shut: false,
             drain_since: None,
@@ -641,6 +668,9 @@ impl<R: RandomSource> Session<R> {
         if self.out_pos == self.out.len() {
             self.out = Vec::new();
             self.out_pos = 0;
+        }
+        if self.segments.is_empty() {
+            self.segments = VecDeque::new();
         }
         if self.ready.is_none() {
             self.piece = Vec::new();
@@ -1035,6 +1065,54 @@ impl<R: RandomSource> Session<R> {
         }
     }
 
+    /// Sends a whole message it takes over: as [`send`](Self::send), the
+    /// same bytes on the wire, but an uncompressed payload of
+    /// [`SEND_OWNED_MIN`] bytes or more is not copied into the output
+    /// buffer. Only its frame header is, and the payload is queued after
+    /// it as a piece of its own (masked in place in the client role);
+    /// [`poll_output_vectored`](Self::poll_output_vectored) hands out the
+    /// header and the payload together, for one vectored write
+    /// (`writev`). Smaller messages, and every message when
+    /// permessage-deflate is in use, are sent as by `send`.
+    ///
+    /// Worth it when the transport takes vectored writes (TCP, TLS in
+    /// `tokio-rustls`): on one that does not, the header and the payload
+    /// are two writes.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, Message, Session};
+    ///
+    /// let mut copied = Session::new(Connection::server(Config::default()));
+    /// let mut owned = Session::new(Connection::server(Config::default()));
+    /// copied.send(&Message::Binary(vec![7; 10_000]))?;
+    /// owned.send_owned(Message::Binary(vec![7; 10_000]))?;
+    /// assert_eq!(owned.buffered_output(), copied.buffered_output());
+    ///
+    /// let mut slices = [&[][..]; 4];
+    /// let n = owned.poll_output_vectored(&mut slices);
+    /// assert_eq!(n, 2); // the header, then the payload
+    /// assert_eq!([slices[0], slices[1]].concat(), copied.poll_output());
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); the message is dropped.
+    pub fn send_owned(&mut self, message: Message) -> Result<(), SendError> {
+        if self.is_compressed() || message.as_bytes().len() < SEND_OWNED_MIN {
+            return self.send(&message);
+        }
+        self.transmit();
+        let (kind, mut data) = match message {
+            Message::Text(text) => (MessageKind::Text, text.into_bytes()),
+            Message::Binary(data) => (MessageKind::Binary, data),
+        };
+        self.conn.send_message_header(kind, &mut data, &mut self.out)?;
+        self.segment_bytes += data.len();
+        self.segments.push_back(Segment { at: self.out.len(), data });
+        Ok(())
+    }
+
     /// Sends a text message (see [`send`](Self::send)).
     ///
     /// # Errors
@@ -1121,30 +1199,129 @@ impl<R: RandomSource> Session<R> {
         let _ = self.conn.poll_transmit(&mut self.out);
     }
 
-    /// The bytes to write to the transport, in order (empty when nothing
-    /// is due). Report what was written with
-    /// [`consume_output`](Self::consume_output).
+    /// The bytes to write to the transport next, in order (empty when
+    /// nothing is due). Report what was written with
+    /// [`consume_output`](Self::consume_output), then ask again.
+    ///
+    /// This is all the output unless a payload was queued by
+    /// [`send_owned`](Self::send_owned): then it is the next contiguous
+    /// piece (the bytes up to that payload, or the payload), and
+    /// [`poll_output_vectored`](Self::poll_output_vectored) gives the
+    /// pieces together.
     pub fn poll_output(&mut self) -> &[u8] {
         self.transmit();
-        &self.out[self.out_pos..]
+        if self.segments.is_empty() {
+            return &self.out[self.out_pos..];
+        }
+        self.output_piece(0).unwrap_or(&[])
     }
 
-    /// Reports that `n` bytes of [`poll_output`](Self::poll_output) were
-    /// written.
+    /// The output as [`poll_output`](Self::poll_output) gives it, in up to
+    /// `slices.len()` pieces at once, for a vectored write (`writev`,
+    /// `Write::write_vectored`): fills `slices` from the start with the
+    /// next pieces in order (the output buffer's bytes up to a payload
+    /// queued by [`send_owned`](Self::send_owned), the payload, the bytes
+    /// after it…) and returns how many it filled, 0 when nothing is due.
+    /// No piece is empty. Report the bytes written, across the pieces,
+    /// with [`consume_output`](Self::consume_output).
+    pub fn poll_output_vectored<'a>(&'a mut self, slices: &mut [&'a [u8]]) -> usize {
+        self.transmit();
+        let this: &'a Self = self;
+        let mut filled = 0;
+        for slot in slices.iter_mut() {
+            match this.output_piece(filled) {
+                Some(piece) => *slot = piece,
+                None => break,
+            }
+            filled += 1;
+        }
+        filled
+    }
+
+    /// The `index`th piece of the output still to write, `None` past the
+    /// last. Pieces alternate between `out` ranges and segments; empty
+    /// `out` ranges (between segments at the same place) are skipped.
+    fn output_piece(&self, index: usize) -> Option<&[u8]> {
+        let mut pos = self.out_pos;
+        let mut skip = self.segment_pos;
+        let mut index = index;
+        for segment in &self.segments {
+            if pos < segment.at {
+                if index == 0 {
+                    return Some(&self.out[pos..segment.at]);
+                }
+                index -= 1;
+                pos = segment.at;
+            }
+            if index == 0 {
+                return Some(&segment.data[skip..]);
+            }
+            index -= 1;
+            skip = 0;
+        }
+        (index == 0 && pos < self.out.len()).then(|| &self.out[pos..])
+    }
+
+    /// Reports that `n` bytes of [`poll_output`](Self::poll_output) (or
+    /// of the pieces of [`poll_output_vectored`](Self::poll_output_vectored),
+    /// in order) were written.
     pub fn consume_output(&mut self, n: usize) {
-        self.out_pos = (self.out_pos + n).min(self.out.len());
-        if self.out_pos == self.out.len() {
+        if self.segments.is_empty() {
+            // Only the output buffer to advance in.
+            self.out_pos = (self.out_pos + n).min(self.out.len());
+            if self.out_pos == self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+            } else if self.out_pos >= READ_CHUNK && self.out_pos * 2 >= self.out.len() {
+                self.out.drain(..self.out_pos);
+                self.out_pos = 0;
+            }
+            return;
+        }
+        let mut n = n;
+        while n > 0 {
+            match self.segments.front() {
+                Some(segment) if self.out_pos == segment.at => {
+                    let left = segment.data.len() - self.segment_pos;
+                    if n < left {
+                        self.segment_pos += n;
+                        self.segment_bytes -= n;
+                        break;
+                    }
+                    n -= left;
+                    self.segment_bytes -= left;
+                    self.segment_pos = 0;
+                    self.segments.pop_front();
+                }
+                Some(segment) => {
+                    let taken = n.min(segment.at - self.out_pos);
+                    self.out_pos += taken;
+                    n -= taken;
+                }
+                None => {
+                    self.out_pos = (self.out_pos + n).min(self.out.len());
+                    break;
+                }
+            }
+        }
+        let drained = if self.out_pos == self.out.len() {
             self.out.clear();
-            self.out_pos = 0;
+            self.out_pos
         } else if self.out_pos >= READ_CHUNK && self.out_pos * 2 >= self.out.len() {
             self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
+            self.out_pos
+        } else {
+            return;
+        };
+        self.out_pos = 0;
+        self.segments.iter_mut().for_each(|segment| segment.at -= drained);
     }
 
-    /// Bytes waiting to be written (for a bound on the write buffer).
+    /// Bytes waiting to be written, the payloads queued by
+    /// [`send_owned`](Self::send_owned) included (for a bound on the
+    /// write buffer).
     pub fn buffered_output(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len() - self.out_pos + self.segment_bytes
     }
 
     /// Whether there is anything to write.
@@ -1242,5 +1419,7 @@ fn fail_with<R: RandomSource>(
     e
 }
 
+#[cfg(test)]
+mod output_tests;
 #[cfg(test)]
 mod tests;

@@ -158,7 +158,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| self.poll_ready_inner(cx)).await?;
-        self.shared.lock().start_send(&message)?;
+        self.shared.lock().start_send(message)?;
         self.write_now();
         Ok(())
     }
@@ -236,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<S> {
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.shared.lock().start_send(&message)
+        self.shared.lock().start_send(message)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -144,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| self.driver.poll_ready(cx.waker())).await?;
-        self.driver.start_send(&message)?;
+        self.driver.start_send(message)?;
         if self.driver.defer_write() {
             // Replies to a burst of messages go out in one write once the
             // burst has been received: one system call instead of one each.
@@ -304,7 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().driver.start_send(&message)
+        self.get_mut().driver.start_send(message)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -57,6 +57,28 @@ impl AsyncWrite for MaybeTlsStream {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "rustls")]
+            MaybeTlsStream::Rustls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    /// Whether the stream underneath takes vectored writes (TCP does, and
+    /// `tokio-rustls` does, packing the slices into its records).
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MaybeTlsStream::Plain(tcp) => tcp.is_write_vectored(),
+            #[cfg(feature = "rustls")]
+            MaybeTlsStream::Rustls(tls) => tls.is_write_vectored(),
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTlsStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
