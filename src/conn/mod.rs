@@ -373,6 +373,12 @@ impl<R: RandomSource> Connection<R> {
         }
     }
 
+    /// `Config::max_message_size`, without rebuilding the whole `Config`.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn max_message_size(&self) -> u64 {
+        self.config.max_message_size
+    }
+
     /// No frame is in progress and no partial header is buffered, and the
     /// connection takes input: the next byte starts a frame header.
     #[cfg(feature = "alloc")]

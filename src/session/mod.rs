@@ -150,13 +150,22 @@ pub enum Transport {
 /// of the next message's first read through the read buffer saves.
 const DONE_ASIDE_MAX: usize = 256 * 1024;
 
+/// The smallest frame that ends in its read and still goes straight into
+/// an owned message (rather than through the read buffer, whose copy costs
+/// less than a frame's second trip through the connection below it).
+const DIRECT_MIN: u64 = 4 * 1024;
+
+/// The block in which text received straight into a message is unmasked
+/// before it is validated into the `String`: small enough to stay in L1.
+const TEXT_BLOCK: usize = 4 * 1024;
+
 /// Where a found item's bytes are.
 #[derive(Debug, Clone, Copy)]
 enum Found {
     /// A message in the assembly buffer.
     Message(MessageKind),
-    /// A binary message in `done`, finished by `receive`.
-    Done,
+    /// A message in `done` / `done_text`, finished by `receive`.
+    Done(MessageKind),
     /// A message that arrived whole in one read, in `rx[start..end]`
     /// (its text not yet validated: lending it does that).
     RxMessage {
@@ -291,6 +300,8 @@ pub struct Session<R: RandomSource = SecureRandom> {
     /// message's payload before this one is taken. Empty otherwise; its
     /// capacity is kept for the next message.
     done: Vec<u8>,
+    /// The same for a text message.
+    done_text: String,
     /// `done` holds a message lent by `poll_message_ref`: cleared by the
     /// next call.
     lent_done: bool,
@@ -298,6 +309,9 @@ pub struct Session<R: RandomSource = SecureRandom> {
     /// message that starts in a read may then be copied straight into the
     /// assembly buffer.
     whole_mode: bool,
+    /// The last whole-message call lent its message (`poll_message_ref`):
+    /// a frame that ends in its read is then lent from the read buffer.
+    lend_mode: bool,
 
     // --- what ended the connection ---
     /// Reported by the next poll: the end (from a timeout or the EOF).
@@ -359,8 +373,10 @@ impl<R: RandomSource> Session<R> {
             ready: None,
             lent: false,
             done: Vec::new(),
+            done_text: String::new(),
             lent_done: false,
             whole_mode: false,
+            lend_mode: false,
             pending_close: None,
             pending_error: None,
             error: None,
@@ -491,13 +507,16 @@ impl<R: RandomSource> Session<R> {
         self.rx_end = self.rx.len();
     }
 
-    /// Whole mode, with no other input buffered: the payload of a binary
-    /// message's frame at the start of `bytes` is copied straight into the
-    /// assembly buffer and unmasked there by the connection, instead of
-    /// passing through the read buffer (one copy fewer). That holds for the
-    /// rest of a frame in progress and for a frame that starts here and
-    /// continues in a later read (its header goes to the connection
-    /// first). Returns the bytes left for the read buffer.
+    /// Whole mode, with no other input buffered: the payload of an
+    /// uncompressed message's frame at the start of `bytes` goes straight
+    /// into the assembly buffer instead of through the read buffer (one copy
+    /// fewer): binary is copied in and unmasked there by the connection,
+    /// text is unmasked a block at a time and validated into the `String`.
+    /// That holds for the rest of a frame in progress and for the frames
+    /// [`start_frame_directly`](Self::start_frame_directly) takes (their
+    /// header goes to the connection first), one after another while each
+    /// finished message can wait in `done`. Returns the bytes left for the
+    /// read buffer.
     fn receive_into_message<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
         let idle = !self.streaming
             && !self.skipping
@@ -505,7 +524,7 @@ impl<R: RandomSource> Session<R> {
             && !self.lent_done
             && !self.finished
             && !self.eof
-            && matches!(self.ready, None | Some(Found::Done))
+            && matches!(self.ready, None | Some(Found::Done(_)))
             && self.pending_error.is_none()
             && self.pending_close.is_none()
             && self.rx_start == self.rx_end
@@ -514,8 +533,8 @@ impl<R: RandomSource> Session<R> {
             return bytes;
         }
         loop {
-            if self.message_kind == Some(MessageKind::Binary) && self.conn.data_payload_remaining() > 0 {
-                let rest = self.payload_into_message(bytes);
+            if let Some(kind) = self.message_kind.filter(|_| self.conn.data_payload_remaining() > 0) {
+                let rest = self.payload_into_message(kind, bytes);
                 if rest.len() == bytes.len() || self.pending_error.is_some() {
                     return rest; // left to the read buffer, or failed
                 }
@@ -533,7 +552,7 @@ impl<R: RandomSource> Session<R> {
 
     /// The frame in progress's payload at the start of `bytes`, into the
     /// assembly buffer (see [`receive_into_message`](Self::receive_into_message)).
-    fn payload_into_message<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+    fn payload_into_message<'b>(&mut self, kind: MessageKind, bytes: &'b [u8]) -> &'b [u8] {
         let remaining = self.conn.data_payload_remaining();
         let n = usize::try_from(remaining).map_or(bytes.len(), |r| r.min(bytes.len()));
         if n == 0 || (self.ready.is_some() && n as u64 == remaining) {
@@ -542,64 +561,118 @@ impl<R: RandomSource> Session<R> {
             return bytes;
         }
         let (payload, rest) = bytes.split_at(n);
-        let start = self.whole.binary.len();
-        let limit = self.conn.config().max_message_size;
+        let limit = self.conn.max_message_size();
         let announced = self.conn.message_announced_len();
-        if let Err(e) = self.whole.push(MessageKind::Binary, payload, false, announced, limit) {
-            self.pending_error = Some(e); // reported by the next poll
-            return &[];
-        }
-        // `n` bytes at most the frame's remaining payload: the connection
-        // uses them all, as one piece of this message.
-        match self.conn.receive(&mut self.whole.binary[start..]) {
-            Ok(Received { event: Some(Event::Binary { fin, .. }), .. }) => {
-                if fin {
-                    self.message_kind = None;
-                    if self.whole.binary.len() <= DONE_ASIDE_MAX {
-                        // Handed to `done`, so that the assembly buffer (with
-                        // the capacity `done` had) can take the next message.
-                        self.done.clear();
-                        core::mem::swap(&mut self.whole.binary, &mut self.done);
-                        self.ready = Some(Found::Done);
-                    } else {
-                        // Two large buffers in turn would push each other out
-                        // of the cache: the next message waits in the read
-                        // buffer instead, and this one stays where it is.
-                        self.ready = Some(Found::Message(MessageKind::Binary));
+        let fin = match kind {
+            MessageKind::Binary => {
+                // Copied in, then unmasked in place by the connection.
+                let start = self.whole.binary.len();
+                if let Err(e) = self.whole.push(kind, payload, false, announced, limit) {
+                    self.pending_error = Some(e); // reported by the next poll
+                    return &[];
+                }
+                // At most the frame's remaining payload: the connection uses
+                // it all, as one piece of this message.
+                match self.conn.receive(&mut self.whole.binary[start..]) {
+                    Ok(Received { event: Some(Event::Binary { fin, .. }), .. }) => fin,
+                    Ok(_) => false,
+                    Err(e) => {
+                        self.pending_error = Some(e);
+                        return &[];
                     }
                 }
             }
-            Ok(_) => {}
-            Err(e) => {
-                self.pending_error = Some(e);
-                return &[];
+            MessageKind::Text => {
+                // Text must be unmasked before it is validated into the
+                // `String`: a block at a time through a scratch buffer small
+                // enough to stay in L1, so the bytes reach memory once.
+                let mut scratch = [0u8; TEXT_BLOCK];
+                let mut fin = false;
+                for block in payload.chunks(TEXT_BLOCK) {
+                    let scratch = &mut scratch[..block.len()];
+                    scratch.copy_from_slice(block);
+                    let (data, last) = match self.conn.receive(scratch) {
+                        Ok(Received { event: Some(Event::Text { data, fin, .. }), .. }) => (data, fin),
+                        Ok(_) => continue,
+                        Err(e) => {
+                            self.pending_error = Some(e);
+                            return &[];
+                        }
+                    };
+                    if let Err(e) = self.whole.push(kind, data, last, announced, limit) {
+                        self.pending_error = Some(e);
+                        return &[];
+                    }
+                    fin = last;
+                }
+                fin
             }
+        };
+        if fin {
+            self.finish_direct(kind);
         }
         rest
     }
 
+    /// A message received straight into the assembly buffer is complete.
+    fn finish_direct(&mut self, kind: MessageKind) {
+        self.message_kind = None;
+        let len = self.whole.binary.len() + self.whole.text.len();
+        if len > DONE_ASIDE_MAX {
+            // Two large buffers in turn would push each other out of the
+            // cache: the next message waits in the read buffer instead, and
+            // this one stays where it is.
+            self.ready = Some(Found::Message(kind));
+            return;
+        }
+        // Handed to `done`, so that the assembly buffer (with the capacity
+        // `done` had) can take the next message.
+        match kind {
+            MessageKind::Binary => {
+                self.done.clear();
+                core::mem::swap(&mut self.whole.binary, &mut self.done);
+            }
+            MessageKind::Text => {
+                self.done_text.clear();
+                core::mem::swap(&mut self.whole.text, &mut self.done_text);
+            }
+        }
+        self.ready = Some(Found::Done(kind));
+    }
+
     /// Between frames, after whole messages were asked for: when `bytes`
-    /// starts with the whole header of an uncompressed binary frame (a new
-    /// message, or the next frame of the binary message in progress) whose
-    /// payload goes on past `bytes`, hands the header to the connection
-    /// and returns its length, so that the payload can go straight into
-    /// the assembly buffer. A frame that ends in this read stays in the
-    /// read buffer, where a lent message needs no copy at all.
+    /// starts with the whole header of an uncompressed data frame (a new
+    /// message, or the next frame of the message in progress) whose
+    /// payload goes on past `bytes` (or, for owned messages, a large frame
+    /// that ends in it), hands the header to the connection and returns its
+    /// length, so that the payload can go straight into the assembly
+    /// buffer. Other frames stay in the read buffer, where a lent message
+    /// that arrived in one read needs no copy at all.
     fn start_frame_directly(&mut self, bytes: &[u8]) -> Option<usize> {
         if !self.whole_mode || !self.conn.between_frames() {
             return None;
         }
-        if !matches!(self.ready, None | Some(Found::Done)) {
+        if !matches!(self.ready, None | Some(Found::Done(_))) {
             return None; // the assembly buffer holds a finished message
         }
         let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(bytes) else { return None };
-        let expected = match self.message_kind {
-            None => OpCode::Binary,
-            Some(MessageKind::Binary) => OpCode::Continuation,
-            Some(MessageKind::Text) => return None,
+        let expected = match (self.message_kind, header.opcode) {
+            (None, OpCode::Binary) => Some(MessageKind::Binary),
+            (None, OpCode::Text) => Some(MessageKind::Text),
+            (Some(_), OpCode::Continuation) => self.message_kind,
+            _ => None,
         };
+        let kind = expected?;
         let arrived = (bytes.len() - len) as u64;
-        if header.opcode != expected || header.rsv1 || header.rsv2 || header.rsv3 || header.payload_len <= arrived {
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return None;
+        }
+        // A frame that ends in this read: lent, it needs no copy from the
+        // read buffer; owned, a large one is copied once, into its message,
+        // instead of twice; while a finished message waits, it may not
+        // finish another.
+        let ends_here = header.payload_len <= arrived;
+        if ends_here && (self.lend_mode || header.payload_len < DIRECT_MIN || self.ready.is_some()) {
             return None;
         }
         let mut head = [0u8; MAX_HEADER_LEN];
@@ -613,7 +686,7 @@ impl<R: RandomSource> Session<R> {
         }
         if self.message_kind.is_none() {
             self.whole.utf8.reset(); // a new message
-            self.message_kind = Some(MessageKind::Binary);
+            self.message_kind = Some(kind);
         }
         Some(len)
     }
@@ -621,10 +694,16 @@ impl<R: RandomSource> Session<R> {
     /// A whole message found by [`receive`](Self::receive), asked for in
     /// pieces: it becomes the last piece.
     fn ready_message_as_piece(&mut self) {
-        if let Some(Found::Done) = self.ready {
+        if let Some(Found::Done(kind)) = self.ready {
             self.piece.clear();
-            core::mem::swap(&mut self.piece, &mut self.done);
-            self.ready = Some(Found::BufPiece { kind: MessageKind::Binary, fin: true });
+            match kind {
+                MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.done),
+                MessageKind::Text => {
+                    self.piece.extend_from_slice(self.done_text.as_bytes());
+                    self.done_text.clear();
+                }
+            }
+            self.ready = Some(Found::BufPiece { kind, fin: true });
         }
         if let Some(Found::Message(kind)) = self.ready {
             self.piece.clear();
@@ -658,6 +737,7 @@ impl<R: RandomSource> Session<R> {
         }
         if self.lent_done || self.ready.is_none() {
             self.done = Vec::new();
+            self.done_text = String::new();
             self.lent_done = false;
         }
         if self.rx_start == self.rx_end && self.ready.is_none() {
@@ -708,7 +788,8 @@ impl<R: RandomSource> Session<R> {
             Found::Message(MessageKind::Binary) => {
                 Incoming::Message(Message::Binary(core::mem::take(&mut self.whole.binary)))
             }
-            Found::Done => Incoming::Message(Message::Binary(core::mem::take(&mut self.done))),
+            Found::Done(MessageKind::Binary) => Incoming::Message(Message::Binary(core::mem::take(&mut self.done))),
+            Found::Done(MessageKind::Text) => Incoming::Message(Message::Text(core::mem::take(&mut self.done_text))),
             Found::Message(MessageKind::Text) => {
                 Incoming::Message(Message::Text(core::mem::take(&mut self.whole.text)))
             }
@@ -722,6 +803,7 @@ impl<R: RandomSource> Session<R> {
     /// found earlier or the next one (`lend`: may stay in the read buffer).
     fn next_whole(&mut self, lend: bool) -> Result<Option<Found>, ProtocolError> {
         self.whole_mode = true;
+        self.lend_mode = lend;
         if self.streaming && self.message_kind.is_some() {
             self.skipping = true;
             self.streaming = false;
@@ -753,9 +835,12 @@ impl<R: RandomSource> Session<R> {
             Found::Control(Control::Ping(p)) => IncomingRef::Ping(p),
             Found::Control(Control::Pong(p)) => IncomingRef::Pong(p),
             Found::Control(Control::Close(c)) => IncomingRef::Close(c),
-            Found::Done => {
+            Found::Done(kind) => {
                 self.lent_done = true;
-                IncomingRef::Binary(&self.done)
+                match kind {
+                    MessageKind::Binary => IncomingRef::Binary(&self.done),
+                    MessageKind::Text => IncomingRef::Text(&self.done_text),
+                }
             }
             Found::Message(kind) => {
                 self.lent = true;
@@ -820,7 +905,7 @@ impl<R: RandomSource> Session<R> {
             }
             Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
             // Not produced in streaming mode.
-            Found::Message(_) | Found::Done | Found::RxMessage { .. } => return Ok(None),
+            Found::Message(_) | Found::Done(_) | Found::RxMessage { .. } => return Ok(None),
         }))
     }
 
@@ -857,6 +942,7 @@ impl<R: RandomSource> Session<R> {
         }
         if self.lent_done {
             self.done.clear();
+            self.done_text.clear();
             self.lent_done = false;
         }
         if let Some(e) = self.pending_error.take() {
@@ -912,7 +998,7 @@ impl<R: RandomSource> Session<R> {
                 Event::Text { data, fin, .. } => (MessageKind::Text, data, fin),
                 Event::Binary { data, fin, .. } => (MessageKind::Binary, data, fin),
             };
-            let limit = self.conn.config().max_message_size;
+            let limit = self.conn.max_message_size();
             if self.message_kind.is_none() {
                 self.whole.utf8.reset(); // a new message
             }

@@ -842,3 +842,130 @@ fn a_read_finishing_one_message_and_starting_the_next_copies_neither_twice() {
         assert_eq!(got, expected, "{mode:?}");
     }
 }
+
+/// Owned whole messages: a large frame that arrives whole in one read is
+/// copied once, from the read into its message; a lent one stays in the
+/// read buffer; a second one in the same read, while the first waits,
+/// goes through the read buffer. Every mode sees the same messages.
+#[test]
+fn a_large_frame_ending_in_its_read_goes_into_its_owned_message() {
+    let (mut client, _) = pair();
+    let a: Vec<u8> = (0..16_384u32).map(|i| (i % 249) as u8).collect();
+    let b: Vec<u8> = (0..20_000u32).map(|i| (i % 239) as u8).collect();
+    client.send_binary(&a).unwrap();
+    client.send_binary(&b).unwrap();
+    client.send_binary(b"small").unwrap();
+    let wire = client.poll_output().to_vec();
+    let first = 8 + a.len();
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[..first]);
+    assert_eq!(server.rx_end, 0, "straight into the message");
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(a.clone())))));
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[first..]);
+    assert_eq!(server.rx_end, wire.len() - first - (8 + b.len()), "b direct, the small one buffered");
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(b.clone())))));
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::binary(*b"small")))));
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire);
+    assert_eq!(server.rx_end, wire.len() - first, "the first direct, the rest waits behind it");
+    assert_eq!(messages(&mut server).len(), 3);
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message_ref().unwrap(), None);
+    server.receive(&wire);
+    assert_eq!(server.rx_end, wire.len(), "lent from the read buffer");
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(&a)));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(&b)));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(b"small")));
+}
+
+/// Feeds `wire` to a fresh server in reads of `read` bytes, polling whole
+/// messages (owned, or lent) after each; the text messages' bytes, or the
+/// error.
+fn take_text_reads(wire: &[u8], read: usize, lent: bool) -> Result<Vec<u8>, ProtocolError> {
+    let (_, mut server) = pair();
+    let mut got = Vec::new();
+    let mut take = |server: &mut Session| -> Result<(), ProtocolError> {
+        if lent {
+            while let Some(item) = server.poll_message_ref()? {
+                match item {
+                    IncomingRef::Text(text) => got.extend_from_slice(text.as_bytes()),
+                    other => panic!("{other:?}"),
+                }
+            }
+        } else {
+            while let Some(item) = server.poll_message()? {
+                match item {
+                    Incoming::Message(Message::Text(text)) => got.extend_from_slice(text.as_bytes()),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        Ok(())
+    };
+    let result = (|| {
+        take(&mut server)?;
+        for chunk in wire.chunks(read) {
+            server.receive(chunk);
+            take(&mut server)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(got),
+        Err(e) => {
+            // The Close with 1007 is queued and nothing follows.
+            assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xEF]);
+            assert_eq!(server.poll_message(), Ok(None));
+            Err(e)
+        }
+    }
+}
+
+/// Text received straight into its message (large frames, whole mode) is
+/// unmasked a block at a time and validated into the `String`: characters
+/// split across reads, blocks and frames come out whole, and an invalid
+/// byte anywhere fails with 1007 at the next poll.
+#[test]
+fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks() {
+    let text = "aκό🦀σμε€".repeat(700); // 18 bytes a round: 12 600 bytes
+    let bytes = text.as_bytes();
+    // One frame; then the same text in two frames cut inside a character
+    // (byte 5 006 is the second of a κ), and a second message.
+    let one = raw_client_frame(0x81, bytes);
+    let mut two = raw_client_frame(0x01, &bytes[..5_006]);
+    two.extend(raw_client_frame(0x80, &bytes[5_006..]));
+    two.extend(raw_client_frame(0x81, bytes));
+    for lent in [false, true] {
+        for read in [1, 3, 1_000, 4_095, 4_097, 5_000, 9_000, 20_000, 40_000] {
+            assert_eq!(take_text_reads(&one, read, lent).as_deref(), Ok(bytes), "one frame, reads of {read}");
+            let both = [bytes, bytes].concat();
+            assert_eq!(take_text_reads(&two, read, lent), Ok(both), "fragmented, reads of {read}");
+        }
+    }
+    // Not through the read buffer: straight into the message's `String`,
+    // an unfinished character held back.
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&one[..8 + 5_006]);
+    assert_eq!((server.rx_end, server.whole.text.len()), (0, 5_005));
+    for at in [0, 1, 4_095, 4_096, 4_097, 8_200, 12_599] {
+        let mut bad = bytes.to_vec();
+        bad[at] = 0xFF;
+        let wire = raw_client_frame(0x81, &bad);
+        for read in [1_000, 4_096, 5_003, 20_000] {
+            for lent in [false, true] {
+                assert_eq!(
+                    take_text_reads(&wire, read, lent),
+                    Err(ProtocolError::InvalidUtf8),
+                    "0xFF at {at}, reads of {read}"
+                );
+            }
+        }
+    }
+}

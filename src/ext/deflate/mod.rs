@@ -252,7 +252,7 @@ impl Deflate {
         if !compressed {
             return Decode { deflate: self, conn, state: DecodeState::Pass(Some(event)) };
         }
-        let limits = Limits { max_message_size: conn.config().max_message_size, max_ratio: self.max_ratio };
+        let limits = Limits { max_message_size: conn.max_message_size(), max_ratio: self.max_ratio };
         Decode {
             deflate: self,
             conn,
