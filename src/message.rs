@@ -156,7 +156,46 @@ impl Assembly {
         limit: u64,
         held: usize,
     ) -> Result<(), ProtocolError> {
-        let needed = (held as u64).saturating_add(data.len() as u64);
+        self.reserve_for(kind, held, data.len(), announced, limit)?;
+        match kind {
+            MessageKind::Binary => self.binary.extend_from_slice(data),
+            MessageKind::Text => {
+                if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a piece of a binary message as it arrived, unmasking it with
+    /// `key` on the way (a block at a time, while the block is in L1): the
+    /// bytes are copied once, and reach memory once.
+    pub(crate) fn push_masked(
+        &mut self,
+        data: &[u8],
+        key: Option<[u8; 4]>,
+        announced: u64,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        self.reserve_for(MessageKind::Binary, self.binary.len(), data.len(), announced, limit)?;
+        // Room is reserved: the append cannot fail.
+        let appended = crate::Output::write_frame(&mut self.binary, &[], data, key);
+        debug_assert!(appended);
+        Ok(())
+    }
+
+    /// Makes room for `len` more bytes after the `held` ones, sized as
+    /// [`push`](Self::push) says; refuses what would pass `limit`.
+    fn reserve_for(
+        &mut self,
+        kind: MessageKind,
+        held: usize,
+        len: usize,
+        announced: u64,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        let needed = (held as u64).saturating_add(len as u64);
         if needed > limit {
             return Err(ProtocolError::MessageTooLarge);
         }
@@ -177,14 +216,6 @@ impl Assembly {
             };
             // Out of memory (or of address space): too big for this end.
             reserved.map_err(|_| ProtocolError::MessageTooLarge)?;
-        }
-        match kind {
-            MessageKind::Binary => self.binary.extend_from_slice(data),
-            MessageKind::Text => {
-                if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
-                    return Err(ProtocolError::InvalidUtf8);
-                }
-            }
         }
         Ok(())
     }

@@ -390,17 +390,26 @@ impl<R: RandomSource> Connection<R> {
         if let Some(key) = frame.mask {
             apply_mask(chunk, key, 0);
         }
-        let remaining = frame.remaining - n as u64;
-        let frame_end = remaining == 0;
-        let fin = frame_end && frame.fin;
         let kind = self.rx_message.map_or(MessageKind::Binary, |m| m.kind);
         if kind == MessageKind::Text && !self.rx_rsv1 && self.rx_check_text {
             // §8.1: fail as soon as the invalid byte arrives, not at the end.
+            let fin = frame.remaining == n as u64 && frame.fin;
             let valid = self.rx_utf8.feed(chunk).is_ok() && (!fin || self.rx_utf8.finish().is_ok());
             if !valid {
                 return Err(self.fail(ProtocolError::InvalidUtf8));
             }
         }
+        Ok(self.advance_data(frame, kind, n))
+    }
+
+    /// Moves the data frame in progress on by `n` payload bytes (at most
+    /// its remaining ones), ending the frame and the message where they
+    /// end; says what event the bytes make.
+    #[inline(always)]
+    fn advance_data(&mut self, frame: FrameInProgress, kind: MessageKind, n: usize) -> DataPiece {
+        let remaining = frame.remaining - n as u64;
+        let frame_end = remaining == 0;
+        let fin = frame_end && frame.fin;
         if frame_end {
             self.frame = None;
             if fin {
@@ -410,7 +419,25 @@ impl<R: RandomSource> Connection<R> {
             let mask = frame.mask.map(|key| rotate_key(key, n));
             self.frame = Some(FrameInProgress { remaining, mask, ..frame });
         }
-        Ok(DataPiece { kind, frame_end, fin })
+        DataPiece { kind, frame_end, fin }
+    }
+
+    /// For a `Session` receiving a binary frame's payload straight into its
+    /// message: takes the next `n` payload bytes of the data frame in
+    /// progress without seeing them, for the caller to copy and unmask
+    /// itself. Returns the masking key as it applies to the first of them
+    /// and whether they end the message; `None` (nothing taken) unless a
+    /// data frame of a binary message, or of a text message whose
+    /// validation the caller took over, has at least `n` bytes to come.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn take_payload(&mut self, n: usize) -> Option<(Option<[u8; 4]>, bool)> {
+        let frame = self.frame.filter(|f| !f.opcode.is_control() && f.remaining >= n as u64)?;
+        let kind = self.rx_message.map_or(MessageKind::Binary, |m| m.kind);
+        if self.header_len != 0 || (kind == MessageKind::Text && self.rx_check_text) || self.failed.is_some() {
+            return None;
+        }
+        self.timers.rx_activity |= n > 0;
+        Some((frame.mask, self.advance_data(frame, kind, n).fin))
     }
 
     /// A control frame's payload is complete: unmask it and act on it.

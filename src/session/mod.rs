@@ -565,22 +565,14 @@ impl<R: RandomSource> Session<R> {
         let announced = self.conn.message_announced_len();
         let fin = match kind {
             MessageKind::Binary => {
-                // Copied in, then unmasked in place by the connection.
-                let start = self.whole.binary.len();
-                if let Err(e) = self.whole.push(kind, payload, false, announced, limit) {
+                // Unmasked as it is copied in; the connection only counts
+                // the bytes (at most the frame's remaining payload).
+                let Some((key, fin)) = self.conn.take_payload(n) else { return bytes };
+                if let Err(e) = self.whole.push_masked(payload, key, announced, limit) {
                     self.pending_error = Some(e); // reported by the next poll
                     return &[];
                 }
-                // At most the frame's remaining payload: the connection uses
-                // it all, as one piece of this message.
-                match self.conn.receive(&mut self.whole.binary[start..]) {
-                    Ok(Received { event: Some(Event::Binary { fin, .. }), .. }) => fin,
-                    Ok(_) => false,
-                    Err(e) => {
-                        self.pending_error = Some(e);
-                        return &[];
-                    }
-                }
+                fin
             }
             MessageKind::Text => {
                 // Text must be unmasked before it is validated into the
