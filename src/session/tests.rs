@@ -969,3 +969,128 @@ fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks(
         }
     }
 }
+
+/// A small deterministic generator for the property test below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+}
+
+/// Random traffic (text and binary messages from empty to 300 KiB, some
+/// in fragments, pings between fragments) cut into random reads, taken in
+/// random modes switched between reads: owned and lent whole messages see
+/// exactly the messages sent, and pieces their bytes, whichever way the
+/// payload travelled (read buffer, straight into the message, waiting
+/// aside in `done`).
+#[test]
+fn random_traffic_and_reads_give_the_same_messages_in_every_mode() {
+    let mut rng = Lcg(0x5eed);
+    for round in 0..40 {
+        let (mut client, _) = pair();
+        let mut sent: Vec<Incoming> = Vec::new();
+        for _ in 0..12 {
+            let len = match rng.below(4) {
+                0 => rng.below(130),
+                1 => rng.below(5_000),
+                2 => 4_000 + rng.below(70_000),
+                _ => 200_000 + rng.below(120_000),
+            };
+            let text = rng.below(2) == 0;
+            // Text of 1- to 4-byte characters, so cuts fall inside them.
+            let data: Vec<u8> = if text {
+                let chars = ['a', 'κ', '€', '🦀'];
+                let mut t = String::new();
+                let mut k = rng.below(4);
+                while t.len() + 4 <= len {
+                    t.push(chars[k % 4]);
+                    k += 1;
+                }
+                t.into_bytes()
+            } else {
+                (0..len).map(|i| (i as u64 * 131 + round) as u8).collect()
+            };
+            let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+            let pieces = 1 + rng.below(3);
+            let mut start = 0;
+            for i in 0..pieces {
+                let end = if i + 1 == pieces { data.len() } else { start + rng.below((data.len() - start) as u64 + 1) };
+                client.send_fragment(kind, &data[start..end], i + 1 == pieces).unwrap();
+                if i + 1 < pieces && rng.below(2) == 0 {
+                    client.send_ping(b"between").unwrap();
+                    sent.push(Incoming::Ping(ControlPayload::new(b"between").unwrap()));
+                }
+                start = end;
+            }
+            sent.push(Incoming::Message(match kind {
+                MessageKind::Text => Message::Text(String::from_utf8(data).unwrap()),
+                MessageKind::Binary => Message::Binary(data),
+            }));
+        }
+        let wire = client.poll_output().to_vec();
+        let (_, mut server) = pair();
+        let mut got: Vec<Incoming> = Vec::new();
+        let mut streamed: Vec<u8> = Vec::new();
+        let mut pos = 0;
+        let mut last_round = false;
+        while pos < wire.len() || !last_round {
+            if pos == wire.len() {
+                last_round = true; // take what the last reads left
+            }
+            let read = match rng.below(4) {
+                0 => 1 + rng.below(20),
+                1 => 1 + rng.below(5_000),
+                2 => 60_000 + rng.below(10_000),
+                _ => 1 + rng.below(400_000),
+            };
+            let end = (pos + read).min(wire.len());
+            server.receive(&wire[pos..end]);
+            pos = end;
+            // Sometimes read again before taking anything.
+            if !last_round && rng.below(4) == 0 {
+                continue;
+            }
+            // Whole messages may continue in pieces, but not the other way
+            // round (whole mode skips the rest of a streamed message).
+            let mode = if server.streaming { 2 } else { rng.below(3) };
+            loop {
+                match mode {
+                    0 => match server.poll_message().unwrap() {
+                        Some(item) => got.push(item),
+                        None => break,
+                    },
+                    1 => match server.poll_message_ref().unwrap() {
+                        Some(item) => got.push(item.to_incoming()),
+                        None => break,
+                    },
+                    _ => match server.poll_piece().unwrap() {
+                        Some(Streamed::Piece(piece)) => {
+                            streamed.extend_from_slice(piece.data);
+                            if piece.fin {
+                                let bytes = core::mem::take(&mut streamed);
+                                got.push(Incoming::Message(match piece.kind {
+                                    MessageKind::Binary => Message::Binary(bytes),
+                                    MessageKind::Text => Message::Text(String::from_utf8(bytes).unwrap()),
+                                }));
+                            }
+                        }
+                        Some(Streamed::Ping(p)) => got.push(Incoming::Ping(p)),
+                        Some(other) => panic!("{other:?}"),
+                        None => break,
+                    },
+                }
+            }
+        }
+        assert_eq!(got.len(), sent.len(), "round {round}");
+        for (i, (g, s)) in got.iter().zip(&sent).enumerate() {
+            assert!(g == s, "round {round}, item {i}");
+        }
+    }
+}
