@@ -429,12 +429,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         let mut fired = false;
         for _ in 0..TIMER_ROUNDS {
-            let now = Instant::from_duration(self.epoch.elapsed());
             let Some(at) = self.session.poll_timeout() else {
                 self.timer = None;
                 self.timer_at = None;
                 return fired;
             };
+            if let Some(timer) = self.timer.as_mut().filter(|_| self.timer_at == Some(at) && !fired) {
+                // Armed at this deadline already: the timer says whether it
+                // passed, so the clock is read only when it did (most polls
+                // come from reads and writes, long before a deadline).
+                if timer.as_mut().poll(cx).is_pending() {
+                    return false;
+                }
+            }
+            let now = Instant::from_duration(self.epoch.elapsed());
             if at <= now {
                 self.session.handle_timeout(now);
                 fired = true;
