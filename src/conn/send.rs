@@ -61,18 +61,7 @@ impl<R: RandomSource> Connection<R> {
         if payload.len() as u64 > i64::MAX as u64 {
             return Err(SendError::PayloadTooLong);
         }
-        let masked = self.rng.is_some();
-        let header_len = FrameHeader::encoded_len_for(payload.len() as u64, masked);
-        // As `encode_frame`: the key is drawn once the header is known to fit.
-        if !out.reserve(header_len) {
-            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: header_len }));
-        }
-        let key = self.rng.as_mut().map(|rng| rng.mask_key());
-        let mut head = [0u8; MAX_HEADER_LEN];
-        FrameHeader::new(true, kind.opcode(), key, payload.len() as u64).write_into(&mut head[..header_len]);
-        if !out.write_frame(&head[..header_len], &[], None) {
-            return Err(SendError::BufferTooSmall(BufferTooSmall { needed: header_len }));
-        }
+        let (header_len, key) = self.write_head_and(kind.opcode(), true, false, payload.len() as u64, &[], out)?;
         if let Some(key) = key {
             apply_mask(payload, key, 0);
         }
@@ -345,8 +334,24 @@ impl<R: RandomSource> Connection<R> {
             self.encode_into(opcode, fin, rsv1, payload, buf);
             return Ok(len);
         }
-        let header_len = FrameHeader::encoded_len_for(payload.len() as u64, masked);
-        let len = header_len + payload.len();
+        self.write_head_and(opcode, fin, rsv1, payload.len() as u64, payload, out).map(|(len, _)| len)
+    }
+
+    /// Writes the header of a frame announcing `payload_len` bytes, then
+    /// `body`: the payload, masked on the way, or nothing when the caller
+    /// writes the payload itself. Returns the bytes written and the masking
+    /// key drawn.
+    fn write_head_and<O: Output + ?Sized>(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        payload_len: u64,
+        body: &[u8],
+        out: &mut O,
+    ) -> Result<(usize, Option<[u8; 4]>), SendError> {
+        let header_len = FrameHeader::encoded_len_for(payload_len, self.rng.is_some());
+        let len = header_len + body.len();
         let mut head = [0u8; MAX_HEADER_LEN];
         // The key is drawn once the frame is known to fit: a failed write
         // leaves the key sequence as it was.
@@ -354,13 +359,13 @@ impl<R: RandomSource> Connection<R> {
             return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
         }
         let key = self.rng.as_mut().map(|rng| rng.mask_key());
-        let mut header = FrameHeader::new(fin, opcode, key, payload.len() as u64);
+        let mut header = FrameHeader::new(fin, opcode, key, payload_len);
         header.rsv1 = rsv1;
         header.write_into(&mut head[..header_len]);
-        if !out.write_frame(&head[..header_len], payload, key) {
+        if !out.write_frame(&head[..header_len], body, key) {
             return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
         }
-        Ok(len)
+        Ok((len, key))
     }
 
     /// Encodes a frame into `buf`, exactly `frame_len(payload.len())` long.
