@@ -947,6 +947,39 @@ fn pong_queued_before_a_close_echo_is_written_first() {
     assert_eq!(shapes, vec![(OpCode::Pong, b"p".to_vec()), (OpCode::Close, vec![0x03, 0xE8])]);
 }
 
+/// The queued pong, a control payload split across reads and the Close
+/// echo share nothing: a caller that drains only once, after all of them,
+/// still writes the pong for the ping and the echo with its full reason,
+/// at every read boundary and in both roles.
+#[test]
+fn a_queued_pong_survives_split_control_frames_and_a_close() {
+    let ping: Vec<u8> = (0..125u8).collect();
+    let pong: Vec<u8> = (0..125u8).rev().collect();
+    let reason = "r".repeat(123);
+    let close_payload = cat(&[&[0x0F, 0xA0], reason.as_bytes()]);
+    for role_is_server in [true, false] {
+        let frame = |b0, payload: &[u8]| if role_is_server { cf(b0, payload) } else { sf(b0, payload) };
+        let wire = cat(&[&frame(0x89, &ping), &frame(0x8A, &pong), &frame(0x88, &close_payload)]);
+        for cut in 1..wire.len() {
+            let mut conn = if role_is_server { server() } else { client() };
+            let (events, err) = feed_pieces(&mut conn, &wire, &[cut]);
+            assert_eq!(err, None);
+            assert_eq!(
+                events,
+                vec![Ev::Ping(ping.clone()), Ev::Pong(pong.clone()), Ev::close(4000, &reason)],
+                "cut at {cut}"
+            );
+            let frames = parse_frames_masked(&transmit(&mut conn), !role_is_server);
+            let shapes: Vec<_> = frames.iter().map(|f| (f.opcode(), f.payload.clone())).collect();
+            assert_eq!(
+                shapes,
+                vec![(OpCode::Pong, ping.clone()), (OpCode::Close, close_payload.clone())],
+                "cut at {cut}"
+            );
+        }
+    }
+}
+
 #[test]
 fn auto_pong_off_queues_nothing() {
     let mut conn = server_with(Config { auto_pong: false, ..Config::default() });

@@ -1,8 +1,9 @@
 //! Hostile peers, deterministically: each test plays one abusive pattern
 //! against the machines, asserts the exact error, close code or HTTP status
 //! it ends in, and measures with a counting allocator that the memory the
-//! machines hold stays within the configured limits — for the connection
-//! and the handshake machines that is zero bytes, since neither allocates.
+//! machines hold stays within the configured limits. For the handshake
+//! machines that is zero bytes; a connection holds at most
+//! [`CONNECTION_HEAP`] bytes, whatever it is fed.
 //!
 //! The allocator keeps per-thread counters (tests run on several threads at
 //! once): bytes currently allocated by this thread and the peak since the
@@ -18,6 +19,12 @@ use wsmachine::handshake::{
 use wsmachine::{
     CloseCode, CloseFrame, Config, Connection, Event, MessageAssembler, MessageKind, ProtocolError, SecureRandom, State,
 };
+
+/// The most heap a connection may hold, however hostile its input: its
+/// control slots (a control payload split across reads, the queued pong
+/// and Close; 378 bytes on x86_64), allocated once when first needed, and
+/// a client's mask source (112 bytes), allocated when it is created.
+const CONNECTION_HEAP: usize = 512;
 
 // --- the counting allocator ----------------------------------------------------
 
@@ -193,7 +200,7 @@ fn a_length_of_2_pow_63_fails_with_1002_before_any_payload() {
             let n = conn.poll_transmit(&mut out[..]).expect("fits");
             (fed, (n, out))
         });
-        assert_eq!(peak, 0, "the connection allocated");
+        assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
         assert_eq!(fed.error, Some(ProtocolError::LengthMsbSet));
         let header_len = if role_is_server { 14 } else { 10 };
         assert_eq!(fed.consumed, header_len - 1, "refused at the header's last byte, before any payload");
@@ -226,7 +233,7 @@ fn the_largest_legal_length_fails_with_1009_at_the_header() {
             let fed = feed(&mut conn, &mut input, 7);
             (fed, queued_close(&mut conn))
         });
-        assert_eq!(peak, 0);
+        assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
         assert_eq!(fed.error, Some(error));
         assert_eq!(fed.consumed, 7, "only the first read was looked at");
         assert_eq!(close.code(), CloseCode::MESSAGE_TOO_BIG);
@@ -260,7 +267,7 @@ fn endless_empty_continuation_frames_fail_with_1009_when_their_cost_runs_out() {
         let fed = feed(&mut conn, &mut input, 4096);
         (fed, queued_close(&mut conn))
     });
-    assert_eq!(peak, 0, "the connection allocated");
+    assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
     assert_eq!(fed.error, Some(ProtocolError::TooManyFragments));
     // The first frame and `allowed` empty ones are fine (one data event
     // each); the next fails at its header.
@@ -308,7 +315,7 @@ fn a_one_byte_fragment_flood_is_bounded_by_the_message_size() {
         let mut conn = Connection::server(config);
         feed(&mut conn, &mut input, 4096)
     });
-    assert_eq!(peak, 0, "the connection allocated");
+    assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
     assert_eq!(fed.error, Some(ProtocolError::MessageTooLarge));
     assert_eq!(fed.data, 64 * 1024, "every byte within the limit was delivered");
 }
@@ -373,7 +380,7 @@ fn a_ping_flood_while_we_write_leaves_at_most_one_pong_pending() {
         conn.send_fragment(MessageKind::Binary, b"", true, &mut out).expect("the message ends");
         (out.used, polls, pong_bytes)
     });
-    assert_eq!(peak, 0, "the connection allocated");
+    assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
     // Pongs did not pile up: one per poll, never one per ping.
     assert!(pong_bytes <= polls * (2 + 125), "{pong_bytes} bytes of pongs for {polls} polls");
 
@@ -410,7 +417,7 @@ fn a_close_in_the_middle_of_a_fragmented_message_ends_it() {
         let echo = queued_close(&mut conn);
         (fed, echo, conn.state())
     });
-    assert_eq!(peak, 0);
+    assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
     assert_eq!(fed.error, None);
     // The fragment, then the Close (a control frame may come between
     // fragments, §5.4); the message never completes.
@@ -439,7 +446,7 @@ fn data_after_close_is_ignored_not_an_error() {
         assert!(!conn.wants_write());
         (fed, echo)
     });
-    assert_eq!(peak, 0);
+    assert!(peak <= CONNECTION_HEAP, "the connection holds {peak} bytes");
     assert_eq!((fed.error, fed.data, fed.close), (None, 0, Some((CloseCode(3000), 0))));
     assert_eq!(fed.consumed, input.len());
     assert_eq!(echo.code(), CloseCode(3000));

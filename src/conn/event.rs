@@ -81,10 +81,14 @@ impl ControlPayload {
         Some(ControlPayload { bytes, len: data.len() as u8 })
     }
 
-    /// `len` is at most 125, as every caller takes it from a control frame
-    /// header that passed the §5.5 length check.
-    pub(crate) fn from_array(bytes: [u8; MAX_CONTROL_PAYLOAD], len: u8) -> Self {
-        ControlPayload { bytes, len: len.min(MAX_CONTROL_PAYLOAD as u8) }
+    /// A control frame's payload. Every caller takes it from a frame whose
+    /// header passed the §5.5 length check (at most 125 bytes); anything
+    /// longer would be cut there.
+    pub(crate) fn from_frame(data: &[u8]) -> Self {
+        let len = data.len().min(MAX_CONTROL_PAYLOAD);
+        let mut bytes = [0u8; MAX_CONTROL_PAYLOAD];
+        bytes[..len].copy_from_slice(&data[..len]);
+        ControlPayload { bytes, len: len as u8 }
     }
 
     /// The payload.

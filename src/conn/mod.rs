@@ -1,5 +1,7 @@
 //! The connection state machine (RFC 6455 §5–§7), for both roles.
 
+mod cold;
+mod control;
 mod event;
 mod ext;
 mod recv;
@@ -8,7 +10,6 @@ mod timer;
 
 pub use event::{ControlPayload, Event, Received, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE};
 
-use crate::close::CloseFrame;
 use crate::config::{Config, Settings};
 use crate::error::ProtocolError;
 use crate::frame::{OpCode, MAX_HEADER_LEN};
@@ -156,8 +157,10 @@ pub enum State {
 pub struct Connection<R = SecureRandom> {
     role: Role,
     config: Settings,
-    /// Mask keys for a client; `None` for a server, which never masks.
-    rng: Option<R>,
+    /// Mask keys for a client; empty for a server, which never masks.
+    /// Out of line: a server's connections do not pay for a client's
+    /// generator.
+    rng: cold::Cold<R>,
 
     // --- receive side ---
     /// Bytes of a frame header that arrived split: `header[..header_len]`.
@@ -165,9 +168,8 @@ pub struct Connection<R = SecureRandom> {
     header_len: u8,
     /// The frame whose payload is arriving, if a header has been decoded.
     frame: Option<FrameInProgress>,
-    /// A control frame's payload so far: `control[..control_len]` (masked).
-    control: [u8; MAX_CONTROL_PAYLOAD],
-    control_len: u8,
+    /// A control payload split across reads, the queued pong and Close.
+    control: control::ControlState,
     /// The data message being received.
     rx_message: Option<MessageInProgress>,
     /// RSV1 of the latest message's first frame, kept after the message ends.
@@ -184,10 +186,6 @@ pub struct Connection<R = SecureRandom> {
     /// The kind of the fragmented message we are sending, if any.
     tx_message: Option<MessageKind>,
     tx_utf8: Utf8Validator,
-    /// The pong answering the most recent ping, not yet written.
-    pending_pong: Option<ControlPayload>,
-    /// A Close frame to write: the echo of the peer's, or ours after a failure.
-    pending_close: Option<CloseFrame>,
 
     // --- time ---
     timers: timer::Timers,
@@ -241,12 +239,11 @@ impl<R: RandomSource> Connection<R> {
         Connection {
             role,
             config: Settings::new(config),
-            rng,
+            rng: rng.map_or(cold::Cold::empty(), cold::Cold::new),
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
             frame: None,
-            control: [0; MAX_CONTROL_PAYLOAD],
-            control_len: 0,
+            control: control::ControlState::new(),
             rx_message: None,
             rx_rsv1: false,
             rx_started: false,
@@ -254,8 +251,6 @@ impl<R: RandomSource> Connection<R> {
             rx_check_text: true,
             tx_message: None,
             tx_utf8: Utf8Validator::new(),
-            pending_pong: None,
-            pending_close: None,
             timers: timer::Timers::default(),
             close_sent: false,
             close_received: false,
@@ -295,7 +290,7 @@ impl<R: RandomSource> Connection<R> {
         match self.state() {
             State::Closed => true,
             // A failure's Close can no longer be written once the transport ended.
-            State::Failed(_) => self.eof || self.pending_close.is_none(),
+            State::Failed(_) => self.eof || !self.control.has_close(),
             _ => false,
         }
     }
@@ -314,7 +309,7 @@ impl<R: RandomSource> Connection<R> {
             return true;
         }
         match self.state() {
-            State::Failed(_) => self.pending_close.is_none(),
+            State::Failed(_) => !self.control.has_close(),
             State::Closed => self.role == Role::Server,
             _ => false,
         }
@@ -331,7 +326,7 @@ impl<R: RandomSource> Connection<R> {
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to write.
     pub fn wants_write(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.pending_ping
+        self.control.has_queued() || self.timers.pending_ping
     }
 
     /// Whether the latest message received (or being received) had RSV1 set

@@ -112,13 +112,23 @@ impl<R: RandomSource> Connection<R> {
             }
             let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
             if frame.opcode.is_control() {
-                let start = usize::from(self.control_len);
-                self.control[start..start + n].copy_from_slice(&input[pos..pos + n]);
-                self.control_len += n as u8;
+                self.frame = None;
+                if self.control.partial_len() == 0 && n as u64 == frame.remaining {
+                    // Whole in this read (the usual case): unmasked where it
+                    // lies, like a data frame, and never kept.
+                    let payload = &mut input[pos..pos + n];
+                    if let Some(key) = frame.mask {
+                        apply_mask(payload, key, 0);
+                    }
+                    let event = self.act_on_control(frame.opcode, ControlPayload::from_frame(payload))?;
+                    return Ok(Received { consumed: pos + n, event: Some(event) });
+                }
+                self.control.push_partial(&input[pos..pos + n]);
                 pos += n;
                 frame.remaining -= n as u64;
                 if frame.remaining == 0 {
-                    let event = self.finish_control(frame)?;
+                    let payload = self.control.take_partial(frame.mask);
+                    let event = self.act_on_control(frame.opcode, payload)?;
                     return Ok(Received { consumed: pos, event: Some(event) });
                 }
                 self.frame = Some(frame);
@@ -151,9 +161,9 @@ impl<R: RandomSource> Connection<R> {
             return None;
         }
         self.eof = true;
-        let unwritten_answer = self.close_received && self.pending_close.is_some();
-        self.pending_pong = None;
-        self.pending_close = None;
+        let unwritten_answer = self.close_received && self.control.has_close();
+        self.control.clear_pong();
+        self.control.clear_close();
         self.timers.pending_ping = false;
         if unwritten_answer && self.failed.is_none() {
             return Some(Event::Close(CloseFrame::new(CloseFrame::abnormal().code(), super::UNWRITTEN_CLOSE)));
@@ -260,9 +270,8 @@ impl<R: RandomSource> Connection<R> {
         self.rx_started = true;
         let frame = FrameInProgress { opcode: h.opcode, fin: h.fin, mask: h.mask, remaining: h.payload_len };
         if h.opcode.is_control() {
-            self.control_len = 0;
             if h.payload_len == 0 {
-                return self.finish_control(frame).map(HeaderProgress::Event);
+                return self.act_on_control(h.opcode, ControlPayload::from_frame(&[])).map(HeaderProgress::Event);
             }
             return Ok(HeaderProgress::Frame(frame));
         }
@@ -440,18 +449,14 @@ impl<R: RandomSource> Connection<R> {
         Some((frame.mask, self.advance_data(frame, kind, n).fin))
     }
 
-    /// A control frame's payload is complete: unmask it and act on it.
-    fn finish_control<'a>(&mut self, frame: FrameInProgress) -> Result<Event<'a>, ProtocolError> {
-        self.frame = None;
-        if let Some(key) = frame.mask {
-            apply_mask(&mut self.control[..usize::from(self.control_len)], key, 0);
-        }
-        let payload = ControlPayload::from_array(self.control, self.control_len);
-        match frame.opcode {
+    /// A control frame arrived whole, with `payload` (unmasked): queue
+    /// what answers it and return its event.
+    fn act_on_control<'a>(&mut self, opcode: OpCode, payload: ControlPayload) -> Result<Event<'a>, ProtocolError> {
+        match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && !self.close_sent {
                     // §5.5.3: answering only the most recent ping is allowed.
-                    self.pending_pong = Some(payload);
+                    self.control.queue_pong(payload);
                 }
                 Ok(Event::Ping(payload))
             }
@@ -465,7 +470,7 @@ impl<R: RandomSource> Connection<R> {
                 if !self.close_sent {
                     // §5.5.1: answer with a Close, echoing the status code
                     // (and the reason, so the peer reports what it sent).
-                    self.pending_close = Some(close);
+                    self.control.queue_close(close);
                 }
                 Ok(Event::Close(close))
             }
@@ -476,9 +481,13 @@ impl<R: RandomSource> Connection<R> {
     /// unless one was already sent.
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
-        self.pending_pong = None;
+        self.control.clear_pong();
         self.timers.pending_ping = false;
-        self.pending_close = if self.close_sent { None } else { Some(CloseFrame::new(e.close_code(), "")) };
+        if self.close_sent {
+            self.control.clear_close();
+        } else {
+            self.control.queue_close(CloseFrame::new(e.close_code(), ""));
+        }
         e
     }
 }

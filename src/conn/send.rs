@@ -129,7 +129,7 @@ impl<R: RandomSource> Connection<R> {
     /// As for [`send_ping`](Self::send_ping).
     pub fn send_pong<O: Output + ?Sized>(&mut self, payload: &[u8], out: &mut O) -> Result<usize, SendError> {
         let written = self.send_control(OpCode::Pong, payload, out)?;
-        self.pending_pong = None;
+        self.control.clear_pong();
         Ok(written)
     }
 
@@ -196,17 +196,17 @@ impl<R: RandomSource> Connection<R> {
     /// [`poll_transmit`](Self::poll_transmit) once something is queued.
     #[inline(never)]
     fn transmit_queued<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<usize, BufferTooSmall> {
-        let pong = self.pending_pong.filter(|_| !self.close_sent);
+        let pong = self.control.pong().filter(|_| !self.close_sent);
         let ping = self.timers.pending_ping && !self.close_sent;
-        let close = self.pending_close.filter(|_| !self.close_sent);
+        let close = self.control.close().filter(|_| !self.close_sent);
         let pong_len = pong.map_or(0, |p| self.frame_len(p.len()));
         let ping_len = if ping { self.frame_len(0) } else { 0 };
         let close_len = close.map_or(0, |c| self.frame_len(c.encoded_len()));
         let total = pong_len + ping_len + close_len;
         if total == 0 {
-            self.pending_pong = None;
+            self.control.clear_pong();
             self.timers.pending_ping = false;
-            self.pending_close = None;
+            self.control.clear_close();
             return Ok(0);
         }
         let buf = claim(out, total)?;
@@ -225,9 +225,9 @@ impl<R: RandomSource> Connection<R> {
             self.encode_into(OpCode::Close, true, false, &payload[..n], close_buf);
             self.close_sent = true;
         }
-        self.pending_pong = None;
+        self.control.clear_pong();
         self.timers.pending_ping = false;
-        self.pending_close = None;
+        self.control.clear_close();
         Ok(total)
     }
 
@@ -237,8 +237,8 @@ impl<R: RandomSource> Connection<R> {
         frame.write_into(&mut payload[..n]);
         let written = self.write_frame(OpCode::Close, true, &payload[..n], out)?;
         self.close_sent = true;
-        self.pending_close = None;
-        self.pending_pong = None;
+        self.control.clear_close();
+        self.control.clear_pong();
         self.timers.pending_ping = false;
         Ok(written)
     }
@@ -358,7 +358,7 @@ impl<R: RandomSource> Connection<R> {
         if !out.reserve(len) {
             return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
         }
-        let key = self.rng.as_mut().map(|rng| rng.mask_key());
+        let key = self.rng.get_mut().map(|rng| rng.mask_key());
         let mut header = FrameHeader::new(fin, opcode, key, payload_len);
         header.rsv1 = rsv1;
         header.write_into(&mut head[..header_len]);
@@ -373,7 +373,7 @@ impl<R: RandomSource> Connection<R> {
     /// copying.
     /// `rsv1` marks a payload an extension transformed (RFC 7692 §6).
     pub(super) fn encode_into(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8], buf: &mut [u8]) {
-        let mask = self.rng.as_mut().map(|rng| rng.mask_key());
+        let mask = self.rng.get_mut().map(|rng| rng.mask_key());
         if payload.len() < 126 {
             // Small frames (most chat, control and game traffic): the two
             // header bytes written directly.

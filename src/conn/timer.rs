@@ -207,8 +207,8 @@ impl<R: RandomSource> Connection<R> {
     /// and report the abrupt end (1006, no Close came) with that reason.
     fn fail_dead_peer(&mut self, error: ProtocolError, reason: &str) -> Event<'static> {
         self.fail(error);
-        if self.pending_close.is_some() {
-            self.pending_close = Some(CloseFrame::new(error.close_code(), reason));
+        if self.control.has_close() {
+            self.control.queue_close(CloseFrame::new(error.close_code(), reason));
         }
         Event::Close(CloseFrame::new(CloseCode::ABNORMAL, reason))
     }
