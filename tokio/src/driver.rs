@@ -44,6 +44,9 @@ pub(crate) struct Driver<S> {
     /// deadline is set.
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
+    /// The waker the timer was last polled with at `timer_at`: while a poll
+    /// would wake the same task, the timer is asked only whether it passed.
+    timer_waker: Option<Waker>,
     /// Sends wait while at least this many bytes are queued.
     max_write_buffer: usize,
     /// Bytes were written since the last flush of the stream.
@@ -97,6 +100,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             epoch,
             timer: None,
             timer_at: None,
+            timer_waker: None,
             max_write_buffer,
             unflushed: false,
             shutdown_due: false,
@@ -425,6 +429,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
         if self.closed {
             self.timer = None;
+            self.timer_waker = None;
             return false;
         }
         let mut fired = false;
@@ -432,13 +437,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let Some(at) = self.session.poll_timeout() else {
                 self.timer = None;
                 self.timer_at = None;
+                self.timer_waker = None;
                 return fired;
             };
             if let Some(timer) = self.timer.as_mut().filter(|_| self.timer_at == Some(at) && !fired) {
                 // Armed at this deadline already: the timer says whether it
                 // passed, so the clock is read only when it did (most polls
-                // come from reads and writes, long before a deadline).
+                // come from reads and writes, long before a deadline). Polled
+                // already with a waker for this task, it need not be polled
+                // again until it passed: it wakes that task then.
+                let registered = self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+                if registered && !timer.is_elapsed() {
+                    return false;
+                }
                 if timer.as_mut().poll(cx).is_pending() {
+                    if !registered {
+                        self.timer_waker = Some(cx.waker().clone());
+                    }
                     return false;
                 }
             }
@@ -464,8 +479,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             };
             self.timer_at = Some(at);
             if timer.as_mut().poll(cx).is_pending() {
+                self.timer_waker = Some(cx.waker().clone());
                 return false;
             }
+            self.timer_waker = None;
             // The timer passed (its clock is a little ahead of ours): the
             // next round finds the deadline due.
         }
