@@ -31,6 +31,13 @@ const WRITE_SLICES: usize = 32;
 /// the deadline past `now`, so more than two is not expected.
 const TIMER_ROUNDS: usize = 4;
 
+/// How long a receive waits for input, with nothing else to do, before the
+/// session's buffers are freed: an idle connection holds none, while one
+/// whose messages come closer together keeps them instead of allocating
+/// them again for each message (a connection that stays busy frees them
+/// once a period).
+const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One connection's state: the stream, the session and what the adapter
 /// knows about the transport.
 #[derive(Debug)]
@@ -47,6 +54,10 @@ pub(crate) struct Driver<S> {
     /// The waker the timer was last polled with at `timer_at`: while a poll
     /// would wake the same task, the timer is asked only whether it passed.
     timer_waker: Option<Waker>,
+    /// Armed when a receive began to wait with buffers held: once it
+    /// passed, the next wait frees them ([`SHRINK_AFTER`]).
+    shrink_timer: Option<Pin<Box<Sleep>>>,
+    shrink_waker: Option<Waker>,
     /// Sends wait while at least this many bytes are queued.
     max_write_buffer: usize,
     /// Bytes were written since the last flush of the stream.
@@ -101,6 +112,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer: None,
             timer_at: None,
             timer_waker: None,
+            shrink_timer: None,
+            shrink_waker: None,
             max_write_buffer,
             unflushed: false,
             shutdown_due: false,
@@ -181,7 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 if self.poll_timers(&mut io_cx) {
                     continue;
                 }
-                self.session.shrink_buffers();
+                self.poll_shrink(&mut io_cx);
                 return Poll::Pending;
             }
         }
@@ -420,6 +433,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// A receive waits for input: frees the session's buffers if this
+    /// wait comes [`SHRINK_AFTER`] or more after the first one that found
+    /// them held, or arms the timer that wakes it then. So an idle
+    /// connection holds no buffer, and one with traffic keeps its buffers
+    /// from one message to the next instead of allocating them each time.
+    /// Without timers (none configured, or the connection is ending) the
+    /// buffers are freed at once: the runtime may have no time driver.
+    fn poll_shrink(&mut self, cx: &mut Context<'_>) {
+        if self.timer.is_none() {
+            self.session.shrink_buffers();
+            self.shrink_timer = None;
+            self.shrink_waker = None;
+            return;
+        }
+        match &mut self.shrink_timer {
+            None if self.session.buffer_capacity() == 0 => {}
+            None => {
+                let timer = self.shrink_timer.insert(Box::pin(tokio::time::sleep(SHRINK_AFTER)));
+                if sleep_passed(timer, &mut self.shrink_waker, cx) {
+                    self.shrink();
+                }
+            }
+            Some(timer) => {
+                if sleep_passed(timer, &mut self.shrink_waker, cx) {
+                    self.shrink();
+                }
+            }
+        }
+    }
+
+    /// Frees the buffers that hold nothing now, and disarms the timer.
+    fn shrink(&mut self) {
+        self.session.shrink_buffers();
+        self.shrink_timer = None;
+        self.shrink_waker = None;
+    }
+
     // --- time ---
 
     /// Acts on the session's deadlines that are due and arms the timer at
@@ -446,14 +496,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // come from reads and writes, long before a deadline). Polled
                 // already with a waker for this task, it need not be polled
                 // again until it passed: it wakes that task then.
-                let registered = self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-                if registered && !timer.is_elapsed() {
-                    return false;
-                }
-                if timer.as_mut().poll(cx).is_pending() {
-                    if !registered {
-                        self.timer_waker = Some(cx.waker().clone());
-                    }
+                if !sleep_passed(timer, &mut self.timer_waker, cx) {
                     return false;
                 }
             }
@@ -478,11 +521,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
             };
             self.timer_at = Some(at);
-            if timer.as_mut().poll(cx).is_pending() {
-                self.timer_waker = Some(cx.waker().clone());
+            self.timer_waker = None;
+            if !sleep_passed(timer, &mut self.timer_waker, cx) {
                 return false;
             }
-            self.timer_waker = None;
             // The timer passed (its clock is a little ahead of ours): the
             // next round finds the deadline due.
         }
@@ -491,4 +533,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx.waker().wake_by_ref();
         fired
     }
+}
+
+/// Whether `sleep` passed. It is polled unless it was polled already with
+/// a waker for the same task (`registered`), which it then wakes when it
+/// passes: until then, asking whether it passed is enough. `registered`
+/// is kept up to date.
+fn sleep_passed(sleep: &mut Pin<Box<Sleep>>, registered: &mut Option<Waker>, cx: &mut Context<'_>) -> bool {
+    let same = registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
+    if same && !sleep.is_elapsed() {
+        return false;
+    }
+    if sleep.as_mut().poll(cx).is_ready() {
+        *registered = None;
+        return true;
+    }
+    if !same {
+        *registered = Some(cx.waker().clone());
+    }
+    false
 }

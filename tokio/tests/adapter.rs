@@ -683,3 +683,54 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     })
     .await;
 }
+
+/// One end of a connection over an in-memory pipe.
+type Piped = wsmachine_tokio::WebSocketStream<tokio::io::DuplexStream>;
+
+/// A connection and its client over an in-memory pipe, upgraded, after
+/// three messages echoed; the server's options are `options`.
+async fn echoed_three(options: AcceptOptions) -> (Piped, Piped) {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
+    let mut client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
+    let mut server = server.await.expect("server task").expect("accept");
+    for i in 0..3u8 {
+        client.send(vec![i; 1000]).await.expect("send");
+        let message = server.recv().await.expect("recv").expect("a message");
+        server.send(message).await.expect("echo");
+        assert_eq!(client.recv().await.expect("recv"), Some(Message::Binary(vec![i; 1000])));
+    }
+    (client, server)
+}
+
+/// An idle connection holds no buffer: once a receive has waited a while
+/// with nothing to do, the session's buffers are freed. Until then they
+/// are kept, so that messages that follow each other closely do not
+/// allocate them again each time. The clock is paused: the wait is
+/// simulated, not slept.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_frees_its_buffers() {
+    let (mut client, mut server) = echoed_three(AcceptOptions::default()).await;
+    // The receive that waits for the next message keeps the buffers.
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+    assert!(server.session().buffer_capacity() > 0);
+    // A receive that waits long enough frees them.
+    assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+    // Messages still go both ways, and the connection idles again.
+    client.send("again").await.expect("send");
+    assert_eq!(server.recv().await.expect("recv"), Some(Message::text("again")));
+    assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
+
+/// Without timers (none configured, so the runtime may have no time
+/// driver), the buffers are freed as soon as a receive waits.
+#[tokio::test]
+async fn without_timers_the_buffers_are_freed_at_once() {
+    let config = Config { ping_interval: None, ping_timeout: None, close_timeout: None, ..adapter_config() };
+    let options = AcceptOptions { config, ..AcceptOptions::default() };
+    let (_client, mut server) = echoed_three(options).await;
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
