@@ -11,7 +11,9 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
-use wsmachine::{CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, Transport};
+use wsmachine::{
+    CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, State, Transport,
+};
 
 use crate::Error;
 
@@ -481,6 +483,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.timer = None;
             self.timer_waker = None;
             return false;
+        }
+        if let Some(timer) = self.timer.as_mut().filter(|_| self.session.state() == State::Open) {
+            // While the connection is open, its deadline moves only when
+            // `handle_timeout` acts (arriving bytes are only noted, and the
+            // period restarts when the deadline falls due): the armed timer
+            // is still at it, and nothing is due until it passes.
+            if !sleep_passed(timer, &mut self.timer_waker, cx) {
+                return false;
+            }
         }
         let mut fired = false;
         for _ in 0..TIMER_ROUNDS {
