@@ -369,7 +369,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.closed {
                 return Poll::Ready(());
             }
-            let written = if self.stream.is_write_vectored() {
+            let written = if !self.session.wants_write() {
+                // Nothing to write (the common case, asked before and after
+                // most reads): on to the flush and the transport.
+                None
+            } else if self.stream.is_write_vectored() {
                 // Two pieces first: the output is one piece unless a
                 // payload was queued without a copy, and then the arrays
                 // of a vectored write are filled.
