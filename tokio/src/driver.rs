@@ -69,6 +69,8 @@ pub(crate) struct Driver<S> {
     write_shut: bool,
     /// A read returned 0 bytes.
     read_eof: bool,
+    /// Bytes arrived since a receive last waited for input.
+    read_since_wait: bool,
     /// The transport is done with: by the session's rules, or it failed.
     closed: bool,
     /// The stream's error that ended the connection, not reported yet.
@@ -121,6 +123,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             shutdown_due: false,
             write_shut: false,
             read_eof: false,
+            read_since_wait: false,
             closed: false,
             io_error: None,
             peer_close: None,
@@ -259,7 +262,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.read_eof = true;
                 self.session.receive_eof();
             }
-            Poll::Ready(Ok(())) => self.session.receive(buf.filled()),
+            Poll::Ready(Ok(())) => {
+                self.read_since_wait = true;
+                self.session.receive(buf.filled());
+            }
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => self.lost(e),
             Poll::Pending => return Poll::Pending,
@@ -444,13 +450,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// them held, or arms the timer that wakes it then. So an idle
     /// connection holds no buffer, and one with traffic keeps its buffers
     /// from one message to the next instead of allocating them each time.
-    /// Without timers (none configured, or the connection is ending) the
-    /// buffers are freed at once: the runtime may have no time driver.
+    /// They are freed at once when nothing was read since the last wait
+    /// (the first wait after the handshake: its answer's buffer goes), and
+    /// without timers (none configured, or the connection is ending): the
+    /// runtime may have no time driver.
     fn poll_shrink(&mut self, cx: &mut Context<'_>) {
-        if self.timer.is_none() {
-            self.session.shrink_buffers();
-            self.shrink_timer = None;
-            self.shrink_waker = None;
+        let read = std::mem::take(&mut self.read_since_wait);
+        if self.timer.is_none() || (!read && self.shrink_timer.is_none()) {
+            self.shrink();
             return;
         }
         match &mut self.shrink_timer {

@@ -687,13 +687,18 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
 /// One end of a connection over an in-memory pipe.
 type Piped = wsmachine_tokio::WebSocketStream<tokio::io::DuplexStream>;
 
-/// A connection and its client over an in-memory pipe, upgraded, after
-/// three messages echoed; the server's options are `options`.
-async fn echoed_three(options: AcceptOptions) -> (Piped, Piped) {
+/// A connection and its client over an in-memory pipe, upgraded; the
+/// server's options are `options`.
+async fn upgraded(options: AcceptOptions) -> (Piped, Piped) {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
-    let mut client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
-    let mut server = server.await.expect("server task").expect("accept");
+    let client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
+    (client, server.await.expect("server task").expect("accept"))
+}
+
+/// As [`upgraded`], after three messages echoed.
+async fn echoed_three(options: AcceptOptions) -> (Piped, Piped) {
+    let (mut client, mut server) = upgraded(options).await;
     for i in 0..3u8 {
         client.send(vec![i; 1000]).await.expect("send");
         let message = server.recv().await.expect("recv").expect("a message");
@@ -721,6 +726,15 @@ async fn an_idle_connection_frees_its_buffers() {
     client.send("again").await.expect("send");
     assert_eq!(server.recv().await.expect("recv"), Some(Message::text("again")));
     assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
+
+/// Nothing read since the handshake: the first wait frees the buffer its
+/// answer went out from.
+#[tokio::test]
+async fn the_first_wait_frees_the_handshake_answer() {
+    let (_client, mut server) = upgraded(AcceptOptions::default()).await;
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
     assert_eq!(server.session().buffer_capacity(), 0);
 }
 
