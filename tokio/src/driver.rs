@@ -71,6 +71,9 @@ pub(crate) struct Driver<S> {
     read_eof: bool,
     /// Bytes arrived since a receive last waited for input.
     read_since_wait: bool,
+    /// The session may have an item: it was given input (bytes, their
+    /// end, a deadline) since its last poll returned none.
+    may_have_item: bool,
     /// The transport is done with: by the session's rules, or it failed.
     closed: bool,
     /// The stream's error that ended the connection, not reported yet.
@@ -124,6 +127,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             write_shut: false,
             read_eof: false,
             read_since_wait: false,
+            // The bytes that followed the handshake head may hold messages.
+            may_have_item: true,
             closed: false,
             io_error: None,
             peer_close: None,
@@ -150,7 +155,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return Poll::Ready(Ok(Some(message)));
         }
         loop {
-            match self.session.poll_message() {
+            match self.poll_message() {
                 Ok(Some(Incoming::Message(message))) => {
                     // Pongs and answers queued meanwhile go out now if the
                     // transport takes them, unless replies to this read's
@@ -218,7 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         if self.ready.is_none() {
             loop {
-                match self.session.poll_message() {
+                match self.poll_message() {
                     Ok(Some(Incoming::Message(message))) => {
                         self.ready = Some(message);
                         break;
@@ -232,6 +237,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         self.deferred = true;
         true
+    }
+
+    /// The session's next item, asked only if it was given input since
+    /// it last had none.
+    fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        if !self.may_have_item {
+            return Ok(None);
+        }
+        let item = self.session.poll_message();
+        if let Ok(None) = item {
+            self.may_have_item = false;
+        }
+        item
     }
 
     /// How the connection ended, reported once; then `Ok(None)`.
@@ -257,7 +275,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut buf = [MaybeUninit::<u8>::uninit(); READ_SIZE];
         let mut buf = ReadBuf::uninit(&mut buf);
-        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+        let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
+        self.may_have_item |= read.is_ready();
+        match read {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => {
                 self.read_eof = true;
                 self.session.receive_eof();
@@ -525,6 +545,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let now = Instant::from_duration(self.epoch.elapsed());
             if at <= now {
                 self.session.handle_timeout(now);
+                self.may_have_item = true;
                 fired = true;
                 continue;
             }
