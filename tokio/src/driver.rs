@@ -74,6 +74,11 @@ pub(crate) struct Driver<S> {
     /// The session may have an item: it was given input (bytes, their
     /// end, a deadline) since its last poll returned none.
     may_have_item: bool,
+    /// [`poll_write`](Self::poll_write) found nothing to do (everything
+    /// written and flushed, the transport open) and the session was given
+    /// nothing since (no send, input, item or deadline): the next call
+    /// has nothing to do either.
+    write_idle: bool,
     /// The transport is done with: by the session's rules, or it failed.
     closed: bool,
     /// The stream's error that ended the connection, not reported yet.
@@ -129,6 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_since_wait: false,
             // The bytes that followed the handshake head may hold messages.
             may_have_item: true,
+            write_idle: false,
             closed: false,
             io_error: None,
             peer_close: None,
@@ -245,6 +251,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if !self.may_have_item {
             return Ok(None);
         }
+        // An item may queue an answer (a pong, a Close) or end the
+        // connection.
+        self.write_idle = false;
         let item = self.session.poll_message();
         if let Ok(None) = item {
             self.may_have_item = false;
@@ -276,7 +285,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let mut buf = [MaybeUninit::<u8>::uninit(); READ_SIZE];
         let mut buf = ReadBuf::uninit(&mut buf);
         let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
-        self.may_have_item |= read.is_ready();
+        if read.is_ready() {
+            self.may_have_item = true;
+            self.write_idle = false;
+        }
         match read {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => {
                 self.read_eof = true;
@@ -328,6 +340,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed {
             return Err(self.send_refusal());
         }
+        self.write_idle = false;
         if self.stream.is_write_vectored() {
             self.session.send_owned(message).map_err(Error::from)
         } else {
@@ -340,6 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed {
             return Err(self.send_refusal());
         }
+        self.write_idle = false;
         self.session.send_ping(payload).map_err(Error::from)
     }
 
@@ -348,6 +362,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed || self.we_closed {
             return Ok(());
         }
+        self.write_idle = false;
         match self.session.send_close(code, reason) {
             Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {
                 self.we_closed = true;
@@ -391,6 +406,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// the next report.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.deferred = false;
+        if self.write_idle {
+            return Poll::Ready(());
+        }
         loop {
             if self.closed {
                 return Poll::Ready(());
@@ -448,7 +466,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 continue;
             }
             match self.session.poll_transport() {
-                Transport::Open => return Poll::Ready(()),
+                Transport::Open => {
+                    self.write_idle = true;
+                    return Poll::Ready(());
+                }
                 Transport::ShutdownWrite => self.shutdown_due = true,
                 Transport::Close if !self.write_shut => self.shutdown_due = true,
                 Transport::Close => self.closed = true,
@@ -546,6 +567,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if at <= now {
                 self.session.handle_timeout(now);
                 self.may_have_item = true;
+                self.write_idle = false;
                 fired = true;
                 continue;
             }
