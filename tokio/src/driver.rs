@@ -85,9 +85,11 @@ pub(crate) struct Driver<S> {
     /// end, a deadline) since its last poll returned none.
     may_have_item: bool,
     /// [`poll_write`](Self::poll_write) found nothing to do (everything
-    /// written and flushed, the transport open) and the session was given
-    /// nothing since (no send, input, item or deadline): the next call
-    /// has nothing to do either.
+    /// written and flushed, the transport open) and nothing that could
+    /// change that happened since (a send, an item other than a data
+    /// message, the transport's end or failure, a deadline): the next call
+    /// has nothing to do either. Bytes read do not count: what they hold
+    /// acts through the items.
     write_idle: bool,
     /// The transport is done with: by the session's rules, or it failed.
     closed: bool,
@@ -262,12 +264,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if !self.may_have_item {
             return Ok(None);
         }
-        // An item may queue an answer (a pong, a Close) or end the
-        // connection.
-        self.write_idle = false;
         let item = self.session.poll_message();
-        if let Ok(None) = item {
-            self.may_have_item = false;
+        match item {
+            Ok(None) => self.may_have_item = false,
+            // A data message neither queues output nor moves the close
+            // handshake on.
+            Ok(Some(Incoming::Message(_))) => {}
+            // Anything else may queue an answer (a pong, a Close) or end
+            // the connection.
+            _ => self.write_idle = false,
         }
         item
     }
@@ -310,10 +315,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
         if read.is_ready() {
             self.may_have_item = true;
-            self.write_idle = false;
         }
         match read {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                // The transport's end decides what becomes of it.
+                self.write_idle = false;
                 self.read_eof = true;
                 self.session.receive_eof();
             }
@@ -323,7 +329,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.session.receive(buf.filled());
             }
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-            Poll::Ready(Err(e)) => self.lost(e),
+            Poll::Ready(Err(e)) => {
+                self.write_idle = false;
+                self.lost(e);
+            }
             Poll::Pending => return Poll::Pending,
         }
         Poll::Ready(())
