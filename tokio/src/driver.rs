@@ -165,10 +165,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The next message; `Ok(None)` once the connection ended with a close
     /// handshake (and after the end was reported once, whatever it was).
     ///
-    /// Reads with `cx`; writes (pongs, Close answers, keepalive pings) and
-    /// timers wake `io`.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, io: &Waker) -> Poll<Result<Option<Message>, Error>> {
-        let mut io_cx = Context::from_waker(io);
+    /// Reads with `cx`'s waker; writes (pongs, Close answers, keepalive
+    /// pings) and timers wake `io`, or the same waker when `None` (no
+    /// clone of it per call).
+    pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
+        let mut read_cx = Context::from_waker(cx.waker());
+        let mut io_cx = Context::from_waker(io.unwrap_or(cx.waker()));
         if let Some(message) = self.ready.take() {
             self.received = true;
             return Poll::Ready(Ok(Some(message)));
@@ -217,7 +219,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.closed = true;
                 continue;
             }
-            if self.poll_read(cx).is_pending() {
+            if self.poll_read(&mut read_cx).is_pending() {
                 // Last, the timers: a deadline due now is acted on (and
                 // its effects handled by another turn), the next one armed.
                 if self.poll_timers(&mut io_cx) {
