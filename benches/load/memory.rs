@@ -17,9 +17,12 @@
 //! registration with tokio, the task and the library's connection state and
 //! buffers. The kernel's socket buffers are not process memory.
 //!
-//! wsmachine-tokio is also measured with permessage-deflate negotiated
-//! (the client offers it, the server accepts with `DeflateConfig::default()`
-//! and `threshold: 0`, so that its five-byte echo is compressed), idle, and
+//! wsmachine-tokio is also measured after one message each way (each
+//! client sends a 1 KiB binary message and reads the echo): the buffers
+//! that carried it are freed once the connection idles. And with
+//! permessage-deflate negotiated (the client offers it, the server
+//! accepts with `DeflateConfig::default()` and `threshold: 0`, so that its
+//! five-byte echo is compressed), idle, and
 //! after one message each way: each client sends the compressed "Hello" of
 //! RFC 7692 §7.2.3.1 (RSV1, masked) and reads the compressed echo, so both
 //! the inflater and the compressor have run. The same again with
@@ -45,6 +48,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// what the clients do.
 const KINDS: &[(&str, &str, Clients)] = &[
     ("wsmachine_tokio", "wsmachine-tokio", Clients::Plain),
+    ("wsmachine_tokio_echo", "wsmachine-tokio, after one message each way", Clients::Echo),
     ("wsmachine_tokio_deflate", "wsmachine-tokio, permessage-deflate negotiated", Clients::Deflate),
     (
         "wsmachine_tokio_deflate_echo",
@@ -66,6 +70,8 @@ const KINDS: &[(&str, &str, Clients)] = &[
 enum Clients {
     /// The handshake, then nothing.
     Plain,
+    /// The handshake, then one 1 KiB binary message out and its echo read.
+    Echo,
     /// The handshake offering permessage-deflate, then nothing.
     Deflate,
     /// As `Deflate`, then one compressed message out and its echo read.
@@ -76,6 +82,7 @@ impl Clients {
     fn name(self) -> &'static str {
         match self {
             Clients::Plain => "plain",
+            Clients::Echo => "echo",
             Clients::Deflate => "deflate",
             Clients::DeflateEcho => "deflate-echo",
         }
@@ -163,7 +170,9 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
                 "tokio_tungstenite" => drop(tokio::spawn(tokio_tungstenite_echo(tcp, upgraded))),
                 "fastwebsockets" => drop(tokio::spawn(fastwebsockets_echo(tcp, upgraded))),
                 "tokio_websockets" => drop(tokio::spawn(tokio_websockets_echo(tcp, upgraded))),
-                "wsmachine_tokio" => drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, None))),
+                "wsmachine_tokio" | "wsmachine_tokio_echo" => {
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, None)))
+                }
                 "wsmachine_tokio_lean_echo" => {
                     let lean = DeflateConfig { threshold: 0, ..DeflateConfig::memory_lean() };
                     drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, Some(lean))))
@@ -271,11 +280,11 @@ async fn tokio_websockets_echo(tcp: TcpStream, upgraded: Arc<AtomicUsize>) -> Re
 
 /// The client process: `count` upgraded connections, held until stdin ends.
 fn clients(mode: &str, addr: &str, count: usize) -> Result<(), BoxError> {
-    let mode = [Clients::Plain, Clients::Deflate, Clients::DeflateEcho]
+    let mode = [Clients::Plain, Clients::Echo, Clients::Deflate, Clients::DeflateEcho]
         .into_iter()
         .find(|m| m.name() == mode)
         .ok_or("unknown client mode")?;
-    let request = if mode == Clients::Plain {
+    let request = if matches!(mode, Clients::Plain | Clients::Echo) {
         common::REQUEST.to_vec()
     } else {
         let head = std::str::from_utf8(common::REQUEST)?.trim_end();
@@ -291,6 +300,20 @@ fn clients(mode: &str, addr: &str, count: usize) -> Result<(), BoxError> {
         if !head.starts_with(b"HTTP/1.1 101") || !head.ends_with(b"\r\n\r\n") {
             println!("refused: {}", String::from_utf8_lossy(head));
             return Ok(());
+        }
+        if mode == Clients::Echo {
+            // 1 KiB of zeros, binary, masked with a zero key (so the payload
+            // on the wire is the payload); the echo is its header (4 bytes,
+            // unmasked) and the payload.
+            let mut frame = vec![0x82, 0x80 | 126, 0x04, 0x00, 0, 0, 0, 0];
+            frame.resize(frame.len() + 1024, 0);
+            tcp.write_all(&frame)?;
+            let mut echo = [0u8; 4 + 1024];
+            tcp.read_exact(&mut echo)?;
+            if echo[..4] != [0x82, 126, 0x04, 0x00] {
+                println!("the echo is not the message: {:02x?}", &echo[..4]);
+                return Ok(());
+            }
         }
         if mode == Clients::DeflateEcho {
             tcp.write_all(&HELLO_COMPRESSED)?;

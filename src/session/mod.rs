@@ -753,6 +753,25 @@ impl<R: RandomSource> Session<R> {
         }
     }
 
+    /// The bytes the session's buffers hold allocated (their capacity): the
+    /// read buffer, the output buffer and the payloads queued after it, and
+    /// the buffers messages are assembled in. 0 for a session that holds
+    /// no buffer, as after [`shrink_buffers`](Self::shrink_buffers) once
+    /// everything was read and written. For an adapter that decides when
+    /// to shrink, and for tests of it.
+    pub fn buffer_capacity(&self) -> usize {
+        let segments = self.segments.capacity() * core::mem::size_of::<Segment>()
+            + self.segments.iter().map(|segment| segment.data.capacity()).sum::<usize>();
+        self.rx.capacity()
+            + self.out.capacity()
+            + segments
+            + self.piece.capacity()
+            + self.whole.binary.capacity()
+            + self.whole.text.capacity()
+            + self.done.capacity()
+            + self.done_text.capacity()
+    }
+
     // --- items ---
 
     /// The next item, with data messages whole (inflated when compressed),

@@ -288,6 +288,8 @@ fn the_output_buffer_compacts_and_frees_around_queued_payloads() {
             session.shrink_buffers();
         }
         assert_eq!(wire, expected, "writes of {chunk}");
+        // Everything written: the queued payloads' memory went with it.
+        assert_eq!(session.buffer_capacity(), 0, "writes of {chunk}");
     }
 
     // The bytes before a payload written, the buffer freed: the payload

@@ -405,6 +405,7 @@ fn an_idle_session_holds_no_buffer() {
     pipe(&mut client, &mut server);
     // Only what arrived is held, not a whole read chunk more.
     assert!(server.rx.capacity() < 100_000 + READ_CHUNK);
+    assert!(server.buffer_capacity() >= server.rx.capacity());
     assert_eq!(messages(&mut server), [Incoming::Message(Message::Binary(vec![7; 100_000]))]);
     server.send(&Message::text("back")).unwrap();
     server.shrink_buffers();
@@ -416,6 +417,7 @@ fn an_idle_session_holds_no_buffer() {
         (server.rx.capacity(), server.out.capacity(), server.whole.binary.capacity() + server.whole.text.capacity()),
         (0, 0, 0)
     );
+    assert_eq!(server.buffer_capacity(), 0);
     // Half a frame stays through a shrink and completes later.
     client.send(&Message::text("later")).unwrap();
     let wire = client.poll_output().to_vec();

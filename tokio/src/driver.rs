@@ -11,7 +11,9 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
-use wsmachine::{CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, Transport};
+use wsmachine::{
+    CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, State, Transport,
+};
 
 use crate::Error;
 
@@ -22,6 +24,13 @@ use crate::Error;
 /// more messages per second than with 16 KiB).
 const READ_SIZE: usize = 64 * 1024;
 
+/// Bytes read per `poll_read` while the reads are small (the last one
+/// brought fewer bytes than this): a buffer smaller than a page, whose
+/// stack frame needs no probing page by page as the 64 KiB one does (about
+/// 65 instructions per read, twice per message in a closed loop). A read
+/// that fills it switches to [`READ_SIZE`] for the next one.
+const SMALL_READ_SIZE: usize = 2 * 1024;
+
 /// Pieces of output gathered for one vectored write: a message's header
 /// and its payload queued without a copy are two, a batch of replies a
 /// few more.
@@ -30,6 +39,13 @@ const WRITE_SLICES: usize = 32;
 /// Rounds of `handle_timeout` in one poll before yielding; each round moves
 /// the deadline past `now`, so more than two is not expected.
 const TIMER_ROUNDS: usize = 4;
+
+/// How long a receive waits for input, with nothing else to do, before the
+/// session's buffers are freed: an idle connection holds none, while one
+/// whose messages come closer together keeps them instead of allocating
+/// them again for each message (a connection that stays busy frees them
+/// once a period).
+const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One connection's state: the stream, the session and what the adapter
 /// knows about the transport.
@@ -44,6 +60,13 @@ pub(crate) struct Driver<S> {
     /// deadline is set.
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
+    /// The waker the timer was last polled with at `timer_at`: while a poll
+    /// would wake the same task, the timer is asked only whether it passed.
+    timer_waker: Option<Waker>,
+    /// Armed when a receive began to wait with buffers held: once it
+    /// passed, the next wait frees them ([`SHRINK_AFTER`]).
+    shrink_timer: Option<Pin<Box<Sleep>>>,
+    shrink_waker: Option<Waker>,
     /// Sends wait while at least this many bytes are queued.
     max_write_buffer: usize,
     /// Bytes were written since the last flush of the stream.
@@ -53,6 +76,21 @@ pub(crate) struct Driver<S> {
     write_shut: bool,
     /// A read returned 0 bytes.
     read_eof: bool,
+    /// The last read brought [`SMALL_READ_SIZE`] bytes or more: the next
+    /// one reads up to [`READ_SIZE`].
+    large_reads: bool,
+    /// Bytes arrived since a receive last waited for input.
+    read_since_wait: bool,
+    /// The session may have an item: it was given input (bytes, their
+    /// end, a deadline) since its last poll returned none.
+    may_have_item: bool,
+    /// [`poll_write`](Self::poll_write) found nothing to do (everything
+    /// written and flushed, the transport open) and nothing that could
+    /// change that happened since (a send, an item other than a data
+    /// message, the transport's end or failure, a deadline): the next call
+    /// has nothing to do either. Bytes read do not count: what they hold
+    /// acts through the items.
+    write_idle: bool,
     /// The transport is done with: by the session's rules, or it failed.
     closed: bool,
     /// The stream's error that ended the connection, not reported yet.
@@ -97,11 +135,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             epoch,
             timer: None,
             timer_at: None,
+            timer_waker: None,
+            shrink_timer: None,
+            shrink_waker: None,
             max_write_buffer,
             unflushed: false,
             shutdown_due: false,
             write_shut: false,
             read_eof: false,
+            large_reads: false,
+            read_since_wait: false,
+            // The bytes that followed the handshake head may hold messages.
+            may_have_item: true,
+            write_idle: false,
             closed: false,
             io_error: None,
             peer_close: None,
@@ -119,16 +165,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The next message; `Ok(None)` once the connection ended with a close
     /// handshake (and after the end was reported once, whatever it was).
     ///
-    /// Reads with `cx`; writes (pongs, Close answers, keepalive pings) and
-    /// timers wake `io`.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, io: &Waker) -> Poll<Result<Option<Message>, Error>> {
-        let mut io_cx = Context::from_waker(io);
+    /// Reads with `cx`'s waker; writes (pongs, Close answers, keepalive
+    /// pings) and timers wake `io`, or the same waker when `None` (no
+    /// clone of it per call).
+    pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
+        let mut read_cx = Context::from_waker(cx.waker());
+        let mut io_cx = Context::from_waker(io.unwrap_or(cx.waker()));
         if let Some(message) = self.ready.take() {
             self.received = true;
             return Poll::Ready(Ok(Some(message)));
         }
         loop {
-            match self.session.poll_message() {
+            match self.poll_message() {
                 Ok(Some(Incoming::Message(message))) => {
                     // Pongs and answers queued meanwhile go out now if the
                     // transport takes them, unless replies to this read's
@@ -171,13 +219,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.closed = true;
                 continue;
             }
-            if self.poll_read(cx).is_pending() {
+            if self.poll_read(&mut read_cx).is_pending() {
                 // Last, the timers: a deadline due now is acted on (and
                 // its effects handled by another turn), the next one armed.
                 if self.poll_timers(&mut io_cx) {
                     continue;
                 }
-                self.session.shrink_buffers();
+                self.poll_shrink(&mut io_cx);
                 return Poll::Pending;
             }
         }
@@ -196,7 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         if self.ready.is_none() {
             loop {
-                match self.session.poll_message() {
+                match self.poll_message() {
                     Ok(Some(Incoming::Message(message))) => {
                         self.ready = Some(message);
                         break;
@@ -210,6 +258,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         self.deferred = true;
         true
+    }
+
+    /// The session's next item, asked only if it was given input since
+    /// it last had none.
+    fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        if !self.may_have_item {
+            return Ok(None);
+        }
+        let item = self.session.poll_message();
+        match item {
+            Ok(None) => self.may_have_item = false,
+            // A data message neither queues output nor moves the close
+            // handshake on.
+            Ok(Some(Incoming::Message(_))) => {}
+            // Anything else may queue an answer (a pong, a Close) or end
+            // the connection.
+            _ => self.write_idle = false,
+        }
+        item
     }
 
     /// How the connection ended, reported once; then `Ok(None)`.
@@ -231,18 +298,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// One read into the session.
+    /// One read into the session, of up to [`READ_SIZE`] bytes, or
+    /// [`SMALL_READ_SIZE`] while the reads are small.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut buf = [MaybeUninit::<u8>::uninit(); READ_SIZE];
+        if self.large_reads {
+            self.poll_read_up_to::<READ_SIZE>(cx)
+        } else {
+            self.poll_read_up_to::<SMALL_READ_SIZE>(cx)
+        }
+    }
+
+    /// One read of up to `N` bytes into the session. Never inlined: the
+    /// caller's stack frame stays small whichever size it reads.
+    #[inline(never)]
+    fn poll_read_up_to<const N: usize>(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut buf = [MaybeUninit::<u8>::uninit(); N];
         let mut buf = ReadBuf::uninit(&mut buf);
-        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+        let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
+        if read.is_ready() {
+            self.may_have_item = true;
+        }
+        match read {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                // The transport's end decides what becomes of it.
+                self.write_idle = false;
                 self.read_eof = true;
                 self.session.receive_eof();
             }
-            Poll::Ready(Ok(())) => self.session.receive(buf.filled()),
+            Poll::Ready(Ok(())) => {
+                self.read_since_wait = true;
+                self.large_reads = buf.filled().len() >= SMALL_READ_SIZE;
+                self.session.receive(buf.filled());
+            }
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-            Poll::Ready(Err(e)) => self.lost(e),
+            Poll::Ready(Err(e)) => {
+                self.write_idle = false;
+                self.lost(e);
+            }
             Poll::Pending => return Poll::Pending,
         }
         Poll::Ready(())
@@ -283,6 +375,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed {
             return Err(self.send_refusal());
         }
+        self.write_idle = false;
         if self.stream.is_write_vectored() {
             self.session.send_owned(message).map_err(Error::from)
         } else {
@@ -295,6 +388,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed {
             return Err(self.send_refusal());
         }
+        self.write_idle = false;
         self.session.send_ping(payload).map_err(Error::from)
     }
 
@@ -303,6 +397,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.closed || self.we_closed {
             return Ok(());
         }
+        self.write_idle = false;
         match self.session.send_close(code, reason) {
             Ok(()) | Err(SendError::Closing | SendError::Failed(_)) => {
                 self.we_closed = true;
@@ -346,11 +441,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// the next report.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.deferred = false;
+        if self.write_idle {
+            return Poll::Ready(());
+        }
         loop {
             if self.closed {
                 return Poll::Ready(());
             }
-            let written = if self.stream.is_write_vectored() {
+            let written = if !self.session.wants_write() {
+                // Nothing to write (the common case, asked before and after
+                // most reads): on to the flush and the transport.
+                None
+            } else if self.stream.is_write_vectored() {
                 // Two pieces first: the output is one piece unless a
                 // payload was queued without a copy, and then the arrays
                 // of a vectored write are filled.
@@ -399,7 +501,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 continue;
             }
             match self.session.poll_transport() {
-                Transport::Open => return Poll::Ready(()),
+                Transport::Open => {
+                    self.write_idle = true;
+                    return Poll::Ready(());
+                }
                 Transport::ShutdownWrite => self.shutdown_due = true,
                 Transport::Close if !self.write_shut => self.shutdown_due = true,
                 Transport::Close => self.closed = true,
@@ -416,6 +521,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// A receive waits for input: frees the session's buffers if this
+    /// wait comes [`SHRINK_AFTER`] or more after the first one that found
+    /// them held, or arms the timer that wakes it then. So an idle
+    /// connection holds no buffer, and one with traffic keeps its buffers
+    /// from one message to the next instead of allocating them each time.
+    /// They are freed at once when nothing was read since the last wait
+    /// (the first wait after the handshake: its answer's buffer goes), and
+    /// without timers (none configured, or the connection is ending): the
+    /// runtime may have no time driver.
+    fn poll_shrink(&mut self, cx: &mut Context<'_>) {
+        let read = std::mem::take(&mut self.read_since_wait);
+        if self.timer.is_none() || (!read && self.shrink_timer.is_none()) {
+            self.shrink();
+            return;
+        }
+        match &mut self.shrink_timer {
+            None if self.session.buffer_capacity() == 0 => {}
+            None => {
+                let timer = self.shrink_timer.insert(Box::pin(tokio::time::sleep(SHRINK_AFTER)));
+                if sleep_passed(timer, &mut self.shrink_waker, cx) {
+                    self.shrink();
+                }
+            }
+            Some(timer) => {
+                if sleep_passed(timer, &mut self.shrink_waker, cx) {
+                    self.shrink();
+                }
+            }
+        }
+    }
+
+    /// Frees the buffers that hold nothing now, and disarms the timer.
+    fn shrink(&mut self) {
+        self.session.shrink_buffers();
+        self.shrink_timer = None;
+        self.shrink_waker = None;
+    }
+
     // --- time ---
 
     /// Acts on the session's deadlines that are due and arms the timer at
@@ -425,26 +568,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
         if self.closed {
             self.timer = None;
+            self.timer_waker = None;
             return false;
+        }
+        if let Some(timer) = self.timer.as_mut().filter(|_| self.session.state() == State::Open) {
+            // While the connection is open, its deadline moves only when
+            // `handle_timeout` acts (arriving bytes are only noted, and the
+            // period restarts when the deadline falls due): the armed timer
+            // is still at it, and nothing is due until it passes.
+            if !sleep_passed(timer, &mut self.timer_waker, cx) {
+                return false;
+            }
         }
         let mut fired = false;
         for _ in 0..TIMER_ROUNDS {
             let Some(at) = self.session.poll_timeout() else {
                 self.timer = None;
                 self.timer_at = None;
+                self.timer_waker = None;
                 return fired;
             };
             if let Some(timer) = self.timer.as_mut().filter(|_| self.timer_at == Some(at) && !fired) {
                 // Armed at this deadline already: the timer says whether it
                 // passed, so the clock is read only when it did (most polls
-                // come from reads and writes, long before a deadline).
-                if timer.as_mut().poll(cx).is_pending() {
+                // come from reads and writes, long before a deadline). Polled
+                // already with a waker for this task, it need not be polled
+                // again until it passed: it wakes that task then.
+                if !sleep_passed(timer, &mut self.timer_waker, cx) {
                     return false;
                 }
             }
             let now = Instant::from_duration(self.epoch.elapsed());
             if at <= now {
                 self.session.handle_timeout(now);
+                self.may_have_item = true;
+                self.write_idle = false;
                 fired = true;
                 continue;
             }
@@ -463,7 +621,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
             };
             self.timer_at = Some(at);
-            if timer.as_mut().poll(cx).is_pending() {
+            self.timer_waker = None;
+            if !sleep_passed(timer, &mut self.timer_waker, cx) {
                 return false;
             }
             // The timer passed (its clock is a little ahead of ours): the
@@ -474,4 +633,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx.waker().wake_by_ref();
         fired
     }
+}
+
+/// Whether `sleep` passed. It is polled unless it was polled already with
+/// a waker for the same task (`registered`), which it then wakes when it
+/// passes: until then, asking whether it passed is enough. `registered`
+/// is kept up to date.
+fn sleep_passed(sleep: &mut Pin<Box<Sleep>>, registered: &mut Option<Waker>, cx: &mut Context<'_>) -> bool {
+    let same = registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
+    if same && !sleep.is_elapsed() {
+        return false;
+    }
+    if sleep.as_mut().poll(cx).is_ready() {
+        *registered = None;
+        return true;
+    }
+    if !same {
+        *registered = Some(cx.waker().clone());
+    }
+    false
 }

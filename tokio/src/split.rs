@@ -120,7 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
     /// Polls for the next message, as [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
         self.shared.wakers.register(READER, cx.waker());
-        self.shared.lock().poll_recv(cx, &self.shared.io)
+        self.shared.lock().poll_recv(cx, Some(&self.shared.io))
     }
 
     /// The peer's Close frame once it came (code 1006 if the connection

@@ -114,8 +114,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Polls for the next message, as [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
-        let io = cx.waker().clone();
-        self.driver.poll_recv(cx, &io)
+        self.driver.poll_recv(cx, None)
     }
 
     /// Sends a message: anything that converts into one (`&str` and

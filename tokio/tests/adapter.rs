@@ -683,3 +683,124 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     })
     .await;
 }
+
+/// Control frames are answered while the server only echoes, alone or
+/// behind a message in the same read: the pong, and the Close's answer
+/// (then the server shuts its write side down), go out after the echo.
+#[tokio::test]
+async fn pings_and_a_close_are_answered_alone_or_behind_a_message() {
+    use tokio::io::AsyncReadExt;
+
+    bounded(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        // No keepalive: nothing but the frames received makes the server
+        // write.
+        let config = Config { ping_interval: None, ping_timeout: None, ..adapter_config() };
+        let options = AcceptOptions { config, ..AcceptOptions::default() };
+        let echo = tokio::spawn(async move {
+            let mut ws = accept_with_options(server, &options, |_, _| Ok(())).await?;
+            while let Some(message) = ws.recv().await? {
+                ws.send(message).await?;
+            }
+            Ok::<_, Error>(ws.close_frame().map(|frame| frame.code()))
+        });
+        client
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await
+            .expect("request");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.expect("answer"));
+        }
+        // A first echo, so that the server waits with nothing to write.
+        client.write_all(&client_frames(&["a"])).await.expect("frame");
+        assert_eq!(read_n(&mut client, 3).await, b"\x81\x01a");
+        // A ping (masked with a zero key) alone: the pong.
+        client.write_all(&[0x89, 0x81, 0, 0, 0, 0, b'q']).await.expect("ping");
+        assert_eq!(read_n(&mut client, 3).await, b"\x8a\x01q");
+        // A message and a ping in one write: the echo, then the pong.
+        let mut frames = client_frames(&["b"]);
+        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+        client.write_all(&frames).await.expect("frames");
+        assert_eq!(read_n(&mut client, 6).await, b"\x81\x01b\x8a\x01p");
+        // A message and a Close (1000): the echo, the Close's answer, the
+        // end of the server's writes.
+        let mut frames = client_frames(&["c"]);
+        frames.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        client.write_all(&frames).await.expect("frames");
+        let mut answers = Vec::new();
+        client.read_to_end(&mut answers).await.expect("answers");
+        assert_eq!(answers, b"\x81\x01c\x88\x02\x03\xe8");
+        drop(client); // the transport ends: the server is done
+        assert_eq!(echo.await.expect("server task").expect("server"), Some(CloseCode::NORMAL));
+    })
+    .await;
+}
+
+/// One end of a connection over an in-memory pipe.
+type Piped = wsmachine_tokio::WebSocketStream<tokio::io::DuplexStream>;
+
+/// A connection and its client over an in-memory pipe, upgraded; the
+/// server's options are `options`.
+async fn upgraded(options: AcceptOptions) -> (Piped, Piped) {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
+    let client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
+    (client, server.await.expect("server task").expect("accept"))
+}
+
+/// As [`upgraded`], after three messages echoed.
+async fn echoed_three(options: AcceptOptions) -> (Piped, Piped) {
+    let (mut client, mut server) = upgraded(options).await;
+    for i in 0..3u8 {
+        client.send(vec![i; 1000]).await.expect("send");
+        let message = server.recv().await.expect("recv").expect("a message");
+        server.send(message).await.expect("echo");
+        assert_eq!(client.recv().await.expect("recv"), Some(Message::Binary(vec![i; 1000])));
+    }
+    (client, server)
+}
+
+/// An idle connection holds no buffer: once a receive has waited a while
+/// with nothing to do, the session's buffers are freed. Until then they
+/// are kept, so that messages that follow each other closely do not
+/// allocate them again each time. The clock is paused: the wait is
+/// simulated, not slept.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_frees_its_buffers() {
+    let (mut client, mut server) = echoed_three(AcceptOptions::default()).await;
+    // The receive that waits for the next message keeps the buffers.
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+    assert!(server.session().buffer_capacity() > 0);
+    // A receive that waits long enough frees them.
+    assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+    // Messages still go both ways, and the connection idles again.
+    client.send("again").await.expect("send");
+    assert_eq!(server.recv().await.expect("recv"), Some(Message::text("again")));
+    assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
+
+/// Nothing read since the handshake: the first wait frees the buffer its
+/// answer went out from.
+#[tokio::test]
+async fn the_first_wait_frees_the_handshake_answer() {
+    let (_client, mut server) = upgraded(AcceptOptions::default()).await;
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
+
+/// Without timers (none configured, so the runtime may have no time
+/// driver), the buffers are freed as soon as a receive waits.
+#[tokio::test]
+async fn without_timers_the_buffers_are_freed_at_once() {
+    let config = Config { ping_interval: None, ping_timeout: None, close_timeout: None, ..adapter_config() };
+    let options = AcceptOptions { config, ..AcceptOptions::default() };
+    let (_client, mut server) = echoed_three(options).await;
+    assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
