@@ -84,6 +84,7 @@ async fn server(count: usize) -> Result<(), BoxError> {
     println!("{count} idle connections: server resident memory {before} -> {after} bytes");
     println!("{} bytes per connection", grown / count as u64);
     println!("size_of::<WebSocketStream<TcpStream>>() = {} bytes", std::mem::size_of::<WebSocketStream<TcpStream>>());
+    println!("size_of::<Session>() = {} bytes (boxed)", std::mem::size_of::<wsmachine_tokio::wsmachine::Session>());
     drop(child.stdin.take()); // the clients leave
     child.wait()?;
     Ok(())
