@@ -113,10 +113,13 @@ impl Output for alloc::vec::Vec<u8> {
         if self.try_reserve(len).is_err() {
             return false;
         }
-        // Small frames' header lengths as fixed-size copies (see `copy_head`).
+        // The header lengths of frames up to 64 KiB as fixed-size copies
+        // (see `copy_head`).
         match head.len() {
             2 => self.extend_from_slice(&head[..2]),
+            4 => self.extend_from_slice(&head[..4]),
             6 => self.extend_from_slice(&head[..6]),
+            8 => self.extend_from_slice(&head[..8]),
             _ => self.extend_from_slice(head),
         }
         match mask {

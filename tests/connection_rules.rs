@@ -1377,3 +1377,53 @@ fn assembler_errors_fail_the_connection_only_through_fail_with() {
     assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xF1]); // 1009
     assert_eq!(conn.receive(&mut cf(0x81, b"x")).map(|r| r.consumed), Err(P::MessageTooLarge));
 }
+
+/// Whole single-frame messages of up to 65 535 bytes (a 7-bit or 16-bit
+/// length) are decoded without the general path when a read holds all of
+/// them: what they make, valid or not, is what the same bytes make fed one
+/// at a time, in both roles, at the edges of the length forms.
+#[test]
+fn whole_frames_with_16_bit_lengths_decode_as_when_fed_in_pieces() {
+    let valid_text = |len: usize| "é".repeat(len / 2) + &"a".repeat(len % 2);
+    let mut invalid_text = valid_text(300).into_bytes();
+    invalid_text[299] = 0xFF;
+    let cases: Vec<(u8, Vec<u8>)> = [125, 126, 127, 1000, 4096, 65_535]
+        .into_iter()
+        .flat_map(|len| [(0x82, vec![len as u8; len]), (0x81, valid_text(len).into_bytes())])
+        .chain([(0x81, invalid_text)])
+        .collect();
+    for role in [Role::Server, Role::Client] {
+        for (b0, payload) in &cases {
+            let (make, wire): (fn() -> Connection, Vec<u8>) = match role {
+                Role::Server => (server, cf(*b0, payload)),
+                Role::Client => (client, sf(*b0, payload)),
+            };
+            // Followed by a second frame, so the read holds more than one.
+            let wire = cat(&[&wire, &wire]);
+            let whole = feed(&mut make(), &mut wire.clone());
+            let (events, err) = feed_bytewise(&mut make(), &wire);
+            let what = format!("{role:?}, {b0:#x}, {} bytes", payload.len());
+            if std::str::from_utf8(payload).is_ok() || *b0 == 0x82 {
+                assert_eq!(whole, (merge(events), err), "{what}");
+                assert_eq!(whole.1, None, "{what}");
+                assert_eq!(whole.0.len(), 2, "{what}");
+                assert_eq!(whole.0[0].data(), Some(&payload[..]), "{what}");
+            } else {
+                // In pieces, the valid bytes before the bad one come out
+                // first; whole, the frame fails at once.
+                assert_eq!(whole, (vec![], Some(P::InvalidUtf8)), "{what}");
+                assert_eq!(err, Some(P::InvalidUtf8), "{what}");
+            }
+        }
+    }
+    // Over the frame limit, in the shortest length form and not: refused,
+    // whole or in pieces.
+    let mut nonminimal = cf(0x82, &[7; 125]);
+    nonminimal.splice(1..2, [0xFE, 0x00, 0x7D]);
+    for wire in [cf(0x82, &[1; 1001]), nonminimal] {
+        let (events, err) = feed(&mut small_frames(), &mut wire.clone());
+        assert_eq!(events, vec![]);
+        assert!(matches!(err, Some(P::FrameTooLarge | P::NonMinimalLength)), "{err:?}");
+        assert_eq!(feed_bytewise(&mut small_frames(), &wire).1, err);
+    }
+}

@@ -30,9 +30,9 @@ impl DataPiece {
     }
 }
 
-/// A whole frame found by [`Connection::whole_small_frame`]: its event and
+/// A whole frame found by [`Connection::whole_message_frame`]: its event and
 /// payload length (the payload ends where the consumed bytes end).
-struct SmallFrame {
+struct WholeFrame {
     kind: DataPiece,
     len: usize,
 }
@@ -81,7 +81,7 @@ impl<R: RandomSource> Connection<R> {
         }
         // All the timers need from the receive path: any byte is a sign of life.
         self.timers.rx_activity |= !input.is_empty();
-        if let Some(whole) = self.whole_small_frame(input) {
+        if let Some(whole) = self.whole_message_frame(input) {
             let (consumed, piece) = whole?;
             let start = consumed - piece.len;
             return Ok(Received { consumed, event: Some(piece.kind.event(&input[start..consumed])) });
@@ -175,14 +175,14 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// The fast path for the most common input: a whole single-frame text
-    /// or binary message of at most 125 bytes at the start of `input`, with
+    /// or binary message of at most 65 535 bytes at the start of `input`, with
     /// no frame or message in progress, no RSV bits and the mask bit this
     /// role requires. Such a frame passes every check of
     /// [`check_header`](Self::check_header) but the size limits, which are
     /// tested here; anything else returns `None` for the general path,
     /// before any byte is touched.
     #[inline(always)]
-    fn whole_small_frame(&mut self, input: &mut [u8]) -> Option<Result<(usize, SmallFrame), ProtocolError>> {
+    fn whole_message_frame(&mut self, input: &mut [u8]) -> Option<Result<(usize, WholeFrame), ProtocolError>> {
         if self.frame.is_some() || self.header_len != 0 || self.rx_message.is_some() || self.close_received {
             return None;
         }
@@ -193,25 +193,38 @@ impl<R: RandomSource> Connection<R> {
             _ => return None, // fragments, control frames, RSV bits: general path
         };
         let masked = b1 & 0x80 != 0;
-        let len = usize::from(b1 & 0x7F);
-        if len >= 126 || masked != (self.role == Role::Server) || len as u64 > self.config.frame_limit() {
+        // A 7-bit length, or a 16-bit one (126 to 65 535 bytes, in its
+        // minimal encoding; anything else takes the general path, which
+        // checks it). 64-bit lengths are rare enough to go there too.
+        let (len, len_bytes) = match b1 & 0x7F {
+            127 => return None,
+            126 => {
+                let (&l0, &l1) = (input.get(2)?, input.get(3)?);
+                (usize::from(u16::from_be_bytes([l0, l1])), 2)
+            }
+            short => (usize::from(short), 0),
+        };
+        if (len_bytes != 0 && len < 126)
+            || masked != (self.role == Role::Server)
+            || len as u64 > self.config.frame_limit()
+        {
             return None;
         }
         if self.eof {
             return None;
         }
-        let header_len = if masked { 6 } else { 2 };
+        let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
         let frame = input.get_mut(..header_len + len)?;
         let (header, payload) = frame.split_at_mut(header_len);
-        if let [_, _, k0, k1, k2, k3] = *header {
-            apply_mask(payload, [k0, k1, k2, k3], 0);
+        if let (true, Some(&key)) = (masked, header.last_chunk::<4>()) {
+            apply_mask(payload, key, 0);
         }
         self.rx_rsv1 = false;
         self.rx_started = true;
         if kind == MessageKind::Text && self.rx_check_text && !crate::utf8::is_valid(payload) {
             return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
         }
-        Some(Ok((header_len + len, SmallFrame { kind: DataPiece { kind, frame_end: true, fin: true }, len })))
+        Some(Ok((header_len + len, WholeFrame { kind: DataPiece { kind, frame_end: true, fin: true }, len })))
     }
 
     /// Decodes a header from the buffered bytes plus `input`. Returns the
