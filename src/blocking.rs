@@ -548,7 +548,10 @@ impl<S: Stream> WebSocket<S> {
             // A large payload goes out after its header without a copy.
             self.session.send_owned(message)?;
         } else {
-            self.session.send(&message)?;
+            // Copied; its buffer is kept for a later message.
+            let sent = self.session.send(&message);
+            self.session.recycle(message);
+            sent?;
         }
         self.flush()
     }

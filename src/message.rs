@@ -92,12 +92,47 @@ pub(crate) struct Assembly {
     /// bytes of a character still unfinished are in `utf8`.
     pub(crate) text: String,
     pub(crate) utf8: Utf8Validator,
+    /// An empty buffer handed back (a message sent, or given back with
+    /// [`Session::recycle`](crate::Session::recycle)), kept to receive a
+    /// later message in: an echo or a relay allocates nothing per message.
+    spare: Vec<u8>,
 }
+
+/// The largest buffer kept as [`Assembly`]'s spare: a connection that
+/// sends large messages does not hold one of their size between messages.
+pub(crate) const SPARE_MAX: usize = 64 * 1024;
 
 impl Assembly {
     /// Whether no message is being assembled.
     pub(crate) fn is_empty(&self) -> bool {
         self.binary.is_empty() && self.text.is_empty() && self.utf8.pending().is_empty()
+    }
+
+    /// Keeps `buffer`, emptied, for a later message (in place of the
+    /// one kept before), unless it is larger than [`SPARE_MAX`].
+    pub(crate) fn keep_spare(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() <= SPARE_MAX {
+            buffer.clear();
+            self.spare = buffer;
+        }
+    }
+
+    /// The spare buffer for a message of `len` bytes, when it holds at
+    /// least that and not much more: the message goes to the caller, who
+    /// may keep it long, so it gets at most twice its size (or 128 bytes).
+    fn take_spare(&mut self, len: usize) -> Option<Vec<u8>> {
+        let capacity = self.spare.capacity();
+        (len <= capacity && capacity <= len.max(64) * 2).then(|| core::mem::take(&mut self.spare))
+    }
+
+    /// Frees the spare buffer.
+    pub(crate) fn free_spare(&mut self) {
+        self.spare = Vec::new();
+    }
+
+    /// The bytes the spare buffer holds allocated.
+    pub(crate) fn spare_capacity(&self) -> usize {
+        self.spare.capacity()
     }
 
     /// Drops the message in progress.
@@ -134,9 +169,24 @@ impl Assembly {
             // The whole message in one piece (most small messages): one
             // exact allocation; text validated as a whole, once.
             match kind {
-                MessageKind::Binary if self.binary.capacity() == 0 => self.binary = data.to_vec(),
+                MessageKind::Binary if self.binary.capacity() == 0 => {
+                    self.binary = match self.take_spare(data.len()) {
+                        Some(mut spare) => {
+                            spare.extend_from_slice(data);
+                            spare
+                        }
+                        None => data.to_vec(),
+                    }
+                }
                 MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
-                    Some(text) => self.text = String::from(text),
+                    Some(text) => {
+                        self.text = match self.take_spare(text.len()) {
+                            // Empty, so valid UTF-8.
+                            Some(spare) => String::from_utf8(spare).unwrap_or_default(),
+                            None => String::with_capacity(text.len()),
+                        };
+                        self.text.push_str(text);
+                    }
                     None => return Err(ProtocolError::InvalidUtf8),
                 },
                 _ => return self.push_slow(kind, data, fin, announced, limit, held),
@@ -210,6 +260,16 @@ impl Assembly {
             let ahead = announced.min(needed.saturating_add(RESERVE_AHEAD));
             let target = ahead.max(needed).max((capacity as u64).saturating_mul(2)).min(limit);
             let target = usize::try_from(target).unwrap_or(usize::MAX);
+            if capacity == 0 {
+                if let Some(spare) = self.take_spare(target) {
+                    match kind {
+                        MessageKind::Binary => self.binary = spare,
+                        // Empty, so valid UTF-8.
+                        MessageKind::Text => self.text = String::from_utf8(spare).unwrap_or_default(),
+                    }
+                    return Ok(());
+                }
+            }
             let reserved = match kind {
                 MessageKind::Binary => self.binary.try_reserve_exact(target - self.binary.len()),
                 MessageKind::Text => self.text.try_reserve_exact(target - self.text.len()),

@@ -10,7 +10,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsmachine::{Config, Connection, Event, Incoming, IncomingRef, MessageKind, Output, SecureRandom, Session};
+use wsmachine::{
+    Config, Connection, Event, Incoming, IncomingRef, Message, MessageKind, Output, SecureRandom, Session,
+};
 
 struct CountingAlloc;
 
@@ -312,6 +314,87 @@ fn a_whole_message_is_one_allocation() {
             assert_eq!(allocations, count as u64, "{kind:?} {len} B: {allocations} allocations for {count} messages");
         }
     }
+}
+
+/// Whole messages taken from a `Session` and handed back allocate nothing
+/// once its buffers grew: echoed with `send_owned` (copied into the output,
+/// or from 4 KiB on written after their header, then kept) or given back
+/// with `recycle`, each buffer receives a later message.
+#[test]
+fn echoed_or_recycled_messages_allocate_nothing() {
+    for echo in [true, false] {
+        for kind in [MessageKind::Text, MessageKind::Binary] {
+            for len in [16, 1024, 16 * 1024, 64 * 1024] {
+                let count = ((4 << 20) / len).clamp(4, 1000);
+                let wire = client_messages(kind, len, count);
+                let mut server = Session::new(Connection::server(Config::default()));
+                let run = |server: &mut Session| {
+                    let mut taken = 0;
+                    for read in wire.chunks(64 * 1024) {
+                        server.receive(read);
+                        while let Some(item) = server.poll_message().expect("valid frames") {
+                            let Incoming::Message(message) = item else { panic!("{item:?}") };
+                            assert_eq!((message.kind(), message.as_bytes().len()), (kind, len));
+                            taken += 1;
+                            if echo {
+                                server.send_owned(message).expect("open");
+                                // Written at once, as a transport that takes it all.
+                                let mut slices = [&[][..]; 8];
+                                let n = server.poll_output_vectored(&mut slices);
+                                let written = slices[..n].iter().map(|s| s.len()).sum();
+                                server.consume_output(written);
+                            } else {
+                                server.recycle(message);
+                            }
+                        }
+                    }
+                    taken
+                };
+                assert_eq!(run(&mut server), count);
+                let (allocations, taken) = allocations_during(|| run(&mut server));
+                // 64 KiB messages over 64 KiB reads: a read that ends one
+                // message and starts the next puts the first aside, so the
+                // next needs a buffer before the first is given back. In a
+                // continuous stream the buffers then rotate; this run
+                // starts afresh after a read that ended a message, once.
+                let expected = if len == 64 * 1024 { 1 } else { 0 };
+                assert_eq!((allocations, taken), (expected, count), "echo {echo}, {kind:?} {len} B");
+            }
+        }
+    }
+}
+
+/// A buffer given back is used only for a message of about its size (at
+/// most twice as large as the message, or 128 bytes): a small message kept
+/// long never holds a large buffer. `shrink_buffers` frees it.
+#[test]
+fn a_recycled_buffer_serves_only_messages_of_about_its_size() {
+    let wire = client_messages(MessageKind::Binary, 16, 1);
+    let mut server = Session::new(Connection::server(Config::default()));
+    let take = |server: &mut Session| {
+        let (allocations, item) = allocations_during(|| {
+            server.receive(&wire);
+            server.poll_message().expect("valid frames")
+        });
+        let Some(Incoming::Message(message)) = item else { panic!("{item:?}") };
+        (allocations, message.as_bytes().len(), message)
+    };
+    // The read buffer grows at the first read.
+    take(&mut server);
+    server.recycle(Message::Binary(Vec::with_capacity(64 * 1024)));
+    let (allocations, len, message) = take(&mut server);
+    assert_eq!((allocations, len), (1, 16), "too large to hand out for 16 bytes: a new buffer");
+    let Message::Binary(data) = message else { panic!() };
+    assert_eq!(data.capacity(), 16);
+    server.recycle(Message::Binary(Vec::with_capacity(100)));
+    assert!(server.buffer_capacity() >= 100, "the kept buffer counts");
+    let (allocations, _, message) = take(&mut server);
+    assert_eq!(allocations, 0, "100 bytes for 16: within 128, reused");
+    let Message::Binary(data) = message else { panic!() };
+    assert_eq!(data.capacity(), 100);
+    server.recycle(Message::Binary(data));
+    server.shrink_buffers();
+    assert_eq!(server.buffer_capacity(), 0);
 }
 
 /// Whole messages lent by `Session::poll_message_ref` allocate nothing once

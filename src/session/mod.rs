@@ -751,6 +751,7 @@ impl<R: RandomSource> Session<R> {
             self.whole.binary = Vec::new();
             self.whole.text = String::new();
         }
+        self.whole.free_spare();
     }
 
     /// The bytes the session's buffers hold allocated (their capacity): the
@@ -768,6 +769,7 @@ impl<R: RandomSource> Session<R> {
             + self.piece.capacity()
             + self.whole.binary.capacity()
             + self.whole.text.capacity()
+            + self.whole.spare_capacity()
             + self.done.capacity()
             + self.done_text.capacity()
     }
@@ -1176,6 +1178,11 @@ impl<R: RandomSource> Session<R> {
     /// `tokio-rustls`): on one that does not, the header and the payload
     /// are two writes.
     ///
+    /// The message's buffer, once copied or written, is kept to receive a
+    /// later message in, as by [`recycle`](Self::recycle): a server that
+    /// echoes or forwards the messages it takes allocates nothing per
+    /// message.
+    ///
     /// ```
     /// use wsmachine::{Config, Connection, Message, Session};
     ///
@@ -1197,7 +1204,10 @@ impl<R: RandomSource> Session<R> {
     /// As [`send`](Self::send); the message is dropped.
     pub fn send_owned(&mut self, message: Message) -> Result<(), SendError> {
         if self.is_compressed() || message.as_bytes().len() < SEND_OWNED_MIN {
-            return self.send(&message);
+            // Copied: its buffer is kept to receive a later message in.
+            let sent = self.send(&message);
+            self.recycle(message);
+            return sent;
         }
         self.transmit();
         let (kind, mut data) = match message {
@@ -1208,6 +1218,43 @@ impl<R: RandomSource> Session<R> {
         self.segment_bytes += data.len();
         self.segments.push_back(Segment { at: self.out.len(), data });
         Ok(())
+    }
+
+    /// Gives back a message taken from [`poll_message`](Self::poll_message)
+    /// (or any message) once done with it: its buffer is kept, emptied, and
+    /// the next message of about its size is received into it instead of
+    /// a new allocation. One buffer of at most 64 KiB is kept, the last one
+    /// given; a message received into it has a capacity of at most twice
+    /// its length (or 128 bytes), so a message kept long holds little
+    /// more than its bytes. [`shrink_buffers`](Self::shrink_buffers) frees
+    /// it with the others.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, Incoming, Message, Session};
+    ///
+    /// let mut session = Session::new(Connection::server(Config::default()));
+    /// // Two masked client frames, "hello" and "world".
+    /// let frame = |text: &[u8]| {
+    ///     let mut f = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+    ///     f.extend_from_slice(text);
+    ///     f
+    /// };
+    /// session.receive(&frame(b"hello"));
+    /// let Some(Incoming::Message(first)) = session.poll_message()? else { panic!() };
+    /// let buffer = first.as_bytes().as_ptr();
+    /// session.recycle(first);
+    ///
+    /// session.receive(&frame(b"world"));
+    /// let Some(Incoming::Message(second)) = session.poll_message()? else { panic!() };
+    /// assert_eq!(second, Message::text("world"));
+    /// assert_eq!(second.as_bytes().as_ptr(), buffer); // the same allocation
+    /// # Ok::<(), wsmachine::ProtocolError>(())
+    /// ```
+    pub fn recycle(&mut self, message: Message) {
+        self.whole.keep_spare(match message {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) => data,
+        });
     }
 
     /// Sends a text message (see [`send`](Self::send)).
@@ -1388,7 +1435,9 @@ impl<R: RandomSource> Session<R> {
                     n -= left;
                     self.segment_bytes -= left;
                     self.segment_pos = 0;
-                    self.segments.pop_front();
+                    if let Some(written) = self.segments.pop_front() {
+                        self.whole.keep_spare(written.data);
+                    }
                 }
                 Some(segment) => {
                     let taken = n.min(segment.at - self.out_pos);

@@ -379,7 +379,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.stream.is_write_vectored() {
             self.session.send_owned(message).map_err(Error::from)
         } else {
-            self.session.send(&message).map_err(Error::from)
+            // Copied; its buffer is kept for a later message.
+            let sent = self.session.send(&message);
+            self.session.recycle(message);
+            sent.map_err(Error::from)
         }
     }
 
