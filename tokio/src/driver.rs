@@ -40,11 +40,10 @@ const WRITE_SLICES: usize = 32;
 /// the deadline past `now`, so more than two is not expected.
 const TIMER_ROUNDS: usize = 4;
 
-/// How long a receive waits for input, with nothing else to do, before the
-/// session's buffers are freed: an idle connection holds none, while one
-/// whose messages come closer together keeps them instead of allocating
-/// them again for each message (a connection that stays busy frees them
-/// once a period).
+/// How long a connection goes without reading anything before the
+/// session's buffers are freed at its next wait for input: an idle
+/// connection holds none, while one whose messages come closer together
+/// keeps them instead of allocating them again for each message.
 const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One connection's state: the stream, the session and what the adapter
@@ -63,10 +62,14 @@ pub(crate) struct Driver<S> {
     /// The waker the timer was last polled with at `timer_at`: while a poll
     /// would wake the same task, the timer is asked only whether it passed.
     timer_waker: Option<Waker>,
-    /// Armed when a receive began to wait with buffers held: once it
-    /// passed, the next wait frees them ([`SHRINK_AFTER`]).
+    /// Armed when a receive began to wait with buffers held: once a whole
+    /// period passed without a read, the next wait frees them
+    /// ([`SHRINK_AFTER`]).
     shrink_timer: Option<Pin<Box<Sleep>>>,
     shrink_waker: Option<Waker>,
+    /// Something was read since the shrink timer was armed: when it
+    /// passes, it is armed again instead of freeing the buffers.
+    read_while_armed: bool,
     /// Sends wait while at least this many bytes are queued.
     max_write_buffer: usize,
     /// Bytes were written since the last flush of the stream.
@@ -138,6 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer_waker: None,
             shrink_timer: None,
             shrink_waker: None,
+            read_while_armed: false,
             max_write_buffer,
             unflushed: false,
             shutdown_due: false,
@@ -524,15 +528,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// A receive waits for input: frees the session's buffers if this
-    /// wait comes [`SHRINK_AFTER`] or more after the first one that found
-    /// them held, or arms the timer that wakes it then. So an idle
-    /// connection holds no buffer, and one with traffic keeps its buffers
-    /// from one message to the next instead of allocating them each time.
-    /// They are freed at once when nothing was read since the last wait
-    /// (the first wait after the handshake: its answer's buffer goes), and
-    /// without timers (none configured, or the connection is ending): the
-    /// runtime may have no time driver.
+    /// A receive waits for input: frees the session's buffers once a
+    /// whole [`SHRINK_AFTER`] has passed without a read, counted from the
+    /// first wait that found them held (a timer armed then, armed again
+    /// when it passes after reads). So an idle connection holds no buffer
+    /// (freed within one to two periods of its last message), and one with
+    /// traffic keeps its buffers from one message to the next instead of
+    /// allocating them again. They are freed at once when nothing was read
+    /// since the last wait (the first wait after the handshake: its
+    /// answer's buffer goes), and without timers (none configured, or the
+    /// connection is ending): the runtime may have no time driver.
     fn poll_shrink(&mut self, cx: &mut Context<'_>) {
         let read = std::mem::take(&mut self.read_since_wait);
         if self.timer.is_none() || (!read && self.shrink_timer.is_none()) {
@@ -542,12 +547,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         match &mut self.shrink_timer {
             None if self.session.buffer_capacity() == 0 => {}
             None => {
+                self.read_while_armed = false;
                 let timer = self.shrink_timer.insert(Box::pin(tokio::time::sleep(SHRINK_AFTER)));
                 if sleep_passed(timer, &mut self.shrink_waker, cx) {
                     self.shrink();
                 }
             }
             Some(timer) => {
+                self.read_while_armed |= read;
+                if !sleep_passed(timer, &mut self.shrink_waker, cx) {
+                    return;
+                }
+                if !std::mem::take(&mut self.read_while_armed) {
+                    self.shrink();
+                    return;
+                }
+                // Traffic during the period: another one, on the same timer.
+                timer.as_mut().reset(tokio::time::Instant::now() + SHRINK_AFTER);
+                self.shrink_waker = None;
                 if sleep_passed(timer, &mut self.shrink_waker, cx) {
                     self.shrink();
                 }

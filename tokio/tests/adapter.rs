@@ -785,6 +785,24 @@ async fn an_idle_connection_frees_its_buffers() {
     assert_eq!(server.session().buffer_capacity(), 0);
 }
 
+/// Messages that keep coming, less than the shrink period apart, keep the
+/// buffers however long the traffic lasts: they go only after a whole
+/// period without a read.
+#[tokio::test(start_paused = true)]
+async fn steady_traffic_keeps_the_buffers() {
+    let (mut client, mut server) = echoed_three(AcceptOptions::default()).await;
+    for i in 0..20 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        client.send(format!("message {i}")).await.expect("send");
+        assert_eq!(server.recv().await.expect("recv"), Some(Message::text(format!("message {i}"))));
+        // The receive that waits for the next one keeps them.
+        assert!(poll!(std::pin::pin!(server.recv())).is_pending());
+        assert!(server.session().buffer_capacity() > 0, "freed during traffic, after {} ms", (i + 1) * 60);
+    }
+    assert!(tokio::time::timeout(Duration::from_secs(1), server.recv()).await.is_err());
+    assert_eq!(server.session().buffer_capacity(), 0);
+}
+
 /// Nothing read since the handshake: the first wait frees the buffer its
 /// answer went out from.
 #[tokio::test]
