@@ -10,6 +10,10 @@
 //! - `streaming`: `poll_piece`, the pieces borrowed from the read buffer;
 //! - `whole`: `poll_message`, each message an owned `Vec<u8>` / `String`
 //!   handed to the caller (and dropped by it): one allocation per message;
+//! - `whole-recycled`: `poll_message`, each message given back with
+//!   `Session::recycle` once used (as an echo's `send_owned` does), so the
+//!   next one is received into its buffer: no allocation per message up to
+//!   64 KiB;
 //! - `whole-ref`: `poll_message_ref`, each message lent by the session
 //!   (from the read buffer when it arrived in one read, else from an
 //!   assembly buffer it reuses).
@@ -56,14 +60,19 @@ fn streaming(session: &mut Session, wire: &[u8]) -> usize {
     messages
 }
 
-/// The whole messages of `wire`; returns how many.
-fn whole(session: &mut Session, wire: &[u8]) -> usize {
+/// The whole messages of `wire`, dropped once used or, with `recycle`,
+/// given back with `Session::recycle` so that the next one is received
+/// into its buffer; returns how many.
+fn whole(session: &mut Session, wire: &[u8], recycle: bool) -> usize {
     let mut messages = 0;
     for read in wire.chunks(READ_CHUNK) {
         session.receive(read);
         while let Some(item) = session.poll_message().expect("valid frames") {
             if let Incoming::Message(message) = item {
                 black_box(message.as_bytes());
+                if recycle {
+                    session.recycle(message);
+                }
                 messages += 1;
             }
         }
@@ -129,7 +138,11 @@ fn messages(c: &mut Criterion) {
             });
             group.bench_function(BenchmarkId::new("whole", label), |b| {
                 let mut session = server();
-                b.iter(|| whole(&mut session, &wire))
+                b.iter(|| whole(&mut session, &wire, false))
+            });
+            group.bench_function(BenchmarkId::new("whole-recycled", label), |b| {
+                let mut session = server();
+                b.iter(|| whole(&mut session, &wire, true))
             });
             group.bench_function(BenchmarkId::new("whole-ref", label), |b| {
                 let mut session = server();

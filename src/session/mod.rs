@@ -204,7 +204,10 @@ enum Control {
 /// time in and out. All protocol rules stay in the layers below; the
 /// session only sequences them. Nothing is allocated per frame: the
 /// buffers are reused, and a whole [`Message`] is the one allocation per
-/// message, sized from its frame headers and handed to the caller. Text is
+/// message, sized from its frame headers and handed to the caller; none
+/// when the caller gives earlier messages back, sending them with
+/// [`send_owned`](Self::send_owned) or with [`recycle`](Self::recycle),
+/// since later ones are received into their buffers. Text is
 /// validated as UTF-8 once per byte, as it arrives (fail-fast, after
 /// inflation for compressed messages): the validation of a whole message
 /// is what builds its `String`.
@@ -220,8 +223,9 @@ enum Control {
 ///    count with [`filled`](Self::filled) (or copy bytes in with
 ///    [`receive`](Self::receive)); a read of 0 bytes is
 ///    [`receive_eof`](Self::receive_eof).
-/// 2. **Items**: call [`poll_message`](Self::poll_message) (whole messages)
-///    or [`poll_piece`](Self::poll_piece) (streaming) until `None`. An
+/// 2. **Items**: call [`poll_message`](Self::poll_message) (whole messages;
+///    [`recycle`](Self::recycle) them once done) or
+///    [`poll_piece`](Self::poll_piece) (streaming) until `None`. An
 ///    `Err` is a [`ProtocolError`] by the peer: its Close is queued and
 ///    the session is finished.
 /// 3. **Sends**: [`send`](Self::send), [`send_ping`](Self::send_ping),

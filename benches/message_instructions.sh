@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Instructions per message taken from a `Session`, per mode (streamed
+# pieces, owned, owned and recycled, lent), counted by callgrind: each
+# case runs once with 1 round and once with 3 over the same frames, and
+# the difference is divided by the messages of 2 rounds, so set-up is not
+# counted. Needs valgrind. About a minute.
+#
+#   bash benches/message_instructions.sh            # 16 B, 125 B, 1 KiB
+#   SIZES="16 1024" bash benches/message_instructions.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# As the benches are built (profile `bench`: link-time optimisation).
+cargo build --profile bench -p wsmachine-benches --example message_instructions
+bin=${CARGO_TARGET_DIR:-target}/release/examples/message_instructions
+instructions() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+echo "| message | streaming | whole (owned) | whole (recycled) | whole (lent) |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for kind in binary text; do
+    for size in ${SIZES:-16 125 1024}; do
+        # As the benches: about 1 MiB of payload per round, at least 4 messages.
+        count=$(( (1 << 20) / size )); [ "$count" -ge 4 ] || count=4
+        row="| $kind $size B |"
+        for mode in streaming whole recycled lent; do
+            one=$(instructions "$mode" "$kind" "$size" 1)
+            three=$(instructions "$mode" "$kind" "$size" 3)
+            row="$row $(( (three - one) / (2 * count) )) |"
+        done
+        echo "$row"
+    done
+done
