@@ -7,7 +7,9 @@
 //!   floor a complete implementation can approach.
 //! - `wsmachine`: `ServerHandshake::receive` (full §4.2.1 validation and
 //!   the strictness rules of `wsmachine::handshake`), then `Request::accept`
-//!   into a fixed buffer.
+//!   into a fixed buffer; the head in the default 8 KiB array.
+//! - `wsmachine-head-buffer`: the same with the head in a `HeadBuffer`, as
+//!   `ServerStart` and the adapters keep it.
 //! - `tungstenite`: `tungstenite::accept` over an in-memory stream (it also
 //!   sets up the `WebSocket` it returns, as any caller of it pays).
 //! - `tokio-websockets`: `ServerBuilder::accept` on a current-thread runtime.
@@ -16,7 +18,7 @@ use std::hint::black_box;
 
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wsmachine::handshake::{Accept, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
+use wsmachine::handshake::{Accept, HandshakeConfig, HeadBuffer, Header, ServerHandshake, Status, DEFAULT_MAX_HEADERS};
 
 mod common;
 use common::{runtime, MemStream};
@@ -108,20 +110,37 @@ fn wsmachine_accept(request: &[u8], out: &mut [u8]) -> Option<usize> {
     }
 }
 
+/// As [`wsmachine_accept`], keeping the head in a [`HeadBuffer`] that grows
+/// to it (as `ServerStart` and the adapters do): an allocation instead of
+/// zeroing an 8 KiB array.
+fn wsmachine_accept_head_buffer(request: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut server = ServerHandshake::with_storage(HandshakeConfig::new(), HeadBuffer::new());
+    let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
+    match server.receive(request, &mut headers).ok()? {
+        Status::Complete(req) => req.accept(&Accept::default(), out).ok(),
+        Status::Partial => None,
+    }
+}
+
 fn handshake(c: &mut Criterion) {
     let mut out = [0u8; 512];
     let n = httparse_floor(REQUEST, &mut out).expect("the floor accepts the request");
     let answer = std::str::from_utf8(&out[..n]).expect("ASCII");
     assert!(answer.starts_with("HTTP/1.1 101 ") && answer.contains(ACCEPT), "{answer}");
-    let n = wsmachine_accept(REQUEST, &mut out).expect("wsmachine accepts the request");
-    let answer = std::str::from_utf8(&out[..n]).expect("ASCII");
-    assert!(answer.starts_with("HTTP/1.1 101 ") && answer.contains(ACCEPT), "{answer}");
+    for accept in [wsmachine_accept, wsmachine_accept_head_buffer] {
+        let n = accept(REQUEST, &mut out).expect("wsmachine accepts the request");
+        let answer = std::str::from_utf8(&out[..n]).expect("ASCII");
+        assert!(answer.starts_with("HTTP/1.1 101 ") && answer.contains(ACCEPT), "{answer}");
+    }
     let rt = runtime();
 
     let mut group = c.benchmark_group("handshake");
     group.throughput(Throughput::Elements(1));
     group.bench_function("httparse-floor", |b| b.iter(|| httparse_floor(black_box(REQUEST), &mut out)));
     group.bench_function("wsmachine", |b| b.iter(|| wsmachine_accept(black_box(REQUEST), &mut out)));
+    group.bench_function("wsmachine-head-buffer", |b| {
+        b.iter(|| wsmachine_accept_head_buffer(black_box(REQUEST), &mut out))
+    });
     group.bench_function("tungstenite", |b| {
         b.iter(|| {
             let ws = tungstenite::accept(MemStream::new(black_box(REQUEST))).expect("tungstenite accepts");

@@ -229,7 +229,7 @@ class Report:
 
     def handshake(self):
         g = "handshake"
-        impls = ["httparse-floor", "wsmachine", "tungstenite", "tokio-websockets"]
+        impls = ["httparse-floor", "wsmachine", "wsmachine-head-buffer", "tungstenite", "tokio-websockets"]
         times = {k: self.t(g, k) for k in impls}
         self.out("### Opening handshake (server): parse a browser request, write the 101 answer")
         self.out()

@@ -89,7 +89,9 @@ pub struct AcceptOptions {
     /// answered 408 ([`HandshakeError::Timeout`](crate::HandshakeError::Timeout)).
     /// Default [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s); `None` waits forever.
     pub handshake_timeout: Option<Duration>,
-    /// Limits of the request head (size; the header count is 64).
+    /// Limits of the request head (size; the header count is 64). The head
+    /// is kept in a [`HeadBuffer`](crate::handshake::HeadBuffer), which
+    /// grows to what arrived, so any `max_head_len` holds.
     pub handshake: HandshakeConfig,
     /// Bytes queued for writing before a send waits for the transport
     /// (used by the async adapter; the blocking adapter writes each send
@@ -152,7 +154,8 @@ pub struct ConnectOptions {
     /// Time allowed for connecting and for the server's answer. Default
     /// [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s); `None` waits forever.
     pub handshake_timeout: Option<Duration>,
-    /// Limits of the answer head.
+    /// Limits of the answer head (kept, as on the server, in a
+    /// [`HeadBuffer`](crate::handshake::HeadBuffer)).
     pub handshake: HandshakeConfig,
     /// As [`AcceptOptions::max_write_buffer`].
     pub max_write_buffer: usize,

@@ -473,6 +473,20 @@ fn connection_size_is_within_budget() {
     assert!(size <= CONNECTION_BUDGET, "size_of::<Connection>() = {size} > budget {CONNECTION_BUDGET}");
 }
 
+/// The session layer's handshake machines keep the head in a buffer that
+/// grows with it, not in an 8 KiB array: a handshake in progress holds
+/// only what arrived. (About 130 bytes for the server, 520 for the client
+/// with every feature: its URL, options, key and request.)
+const START_BUDGET: usize = 1024;
+
+#[test]
+fn handshakes_in_progress_are_small() {
+    let server = core::mem::size_of::<wsmachine::ServerStart<'_>>();
+    let client = core::mem::size_of::<wsmachine::ClientStart<'_>>();
+    assert!(server <= START_BUDGET, "size_of::<ServerStart>() = {server} > budget {START_BUDGET}");
+    assert!(client <= START_BUDGET, "size_of::<ClientStart>() = {client} > budget {START_BUDGET}");
+}
+
 #[test]
 fn a_server_that_is_never_pinged_never_allocates() {
     let mut client = Connection::client(Config::default(), SecureRandom::from_seed([4; 32]));

@@ -4,8 +4,8 @@
 
 use wsmachine::handshake::{
     accept_key, Accept, ClientHandshake, ClientOptions, ExtendedConnect, ExtendedConnectError, Extensions,
-    HandshakeConfig, HandshakeError, Header, Reject, Request, ResponseError, ServerHandshake, Status, UrlError,
-    UsageError, DEFAULT_MAX_HEADERS,
+    HandshakeConfig, HandshakeError, HeadBuffer, HeadStorage, Header, Reject, Request, ResponseError, ServerHandshake,
+    Status, UrlError, UsageError, DEFAULT_MAX_HEADERS,
 };
 use wsmachine::{BufferTooSmall, RandomSource, SecureRandom};
 
@@ -53,22 +53,36 @@ fn summary(r: Result<Status<Request<'_, '_>>, HandshakeError>) -> Outcome {
     }
 }
 
+/// Parses `data` fed in one call, with the default (fixed) storage and with
+/// a growing [`HeadBuffer`]: both must give the same outcome.
 fn parse_whole(data: &[u8]) -> Outcome {
     let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-    summary(ServerHandshake::default().receive(data, &mut headers))
+    let fixed = summary(ServerHandshake::default().receive(data, &mut headers));
+    let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
+    let mut growing = ServerHandshake::with_storage(HandshakeConfig::new(), HeadBuffer::new());
+    assert_eq!(summary(growing.receive(data, &mut headers)), fixed, "a HeadBuffer parses differently");
+    fixed
 }
 
 /// Feeds one byte per call; returns the first non-Partial outcome.
+/// Parses `data` fed a byte at a time, with both storages as
+/// [`parse_whole`] does.
 fn parse_bytewise(data: &[u8]) -> Outcome {
-    let mut hs = ServerHandshake::default();
-    for byte in data.chunks(1) {
-        let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let outcome = summary(hs.receive(byte, &mut headers));
-        if outcome != Outcome::Partial {
-            return outcome;
+    let fixed = parse_bytewise_into(ServerHandshake::default(), data);
+    let growing = parse_bytewise_into(ServerHandshake::with_storage(HandshakeConfig::new(), HeadBuffer::new()), data);
+    assert_eq!(growing, fixed, "a HeadBuffer parses differently");
+    return fixed;
+
+    fn parse_bytewise_into<S: HeadStorage>(mut hs: ServerHandshake<S>, data: &[u8]) -> Outcome {
+        for byte in data.chunks(1) {
+            let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
+            let outcome = summary(hs.receive(byte, &mut headers));
+            if outcome != Outcome::Partial {
+                return outcome;
+            }
         }
+        Outcome::Partial
     }
-    Outcome::Partial
 }
 
 /// A request with the standard valid headers, minus those named in `drop`,
@@ -341,6 +355,53 @@ fn reject_too_many_headers() {
     assert_eq!(err.status(), 431);
     let mut headers = [Header::EMPTY; 8];
     assert!(ServerHandshake::default().receive(&data, &mut headers).unwrap().is_complete());
+}
+
+#[test]
+fn a_head_buffer_holds_any_limit_and_only_what_arrived() {
+    // 12 KiB of cookies: over the default limit, within a 16 KiB one.
+    let cookie = "Cookie: ".to_string() + &"c".repeat(12 * 1024);
+    let data = request("GET / HTTP/1.1", &[], &[&cookie]);
+    let config = HandshakeConfig::new().with_max_head_len(16 * 1024);
+    // The default storage is an 8 KiB array, which caps the limit.
+    let mut headers = [Header::EMPTY; 16];
+    assert_eq!(ServerHandshake::new(config).receive(&data, &mut headers).err(), Some(HandshakeError::HeadTooLarge));
+    let mut hs = ServerHandshake::with_storage(config, HeadBuffer::new());
+    let mut headers = [Header::EMPTY; 16];
+    assert_eq!(hs.receive(&data, &mut headers).map(|s| s.is_complete()), Ok(true));
+    assert_eq!(hs.head(), &data[..]);
+    // Past the configured limit it refuses as fixed storage does.
+    let mut hs = ServerHandshake::with_storage(config.with_max_head_len(12 * 1024), HeadBuffer::new());
+    let mut headers = [Header::EMPTY; 16];
+    assert_eq!(hs.receive(&data, &mut headers).err(), Some(HandshakeError::HeadTooLarge));
+
+    // The session layer's machine grows its storage, so its options'
+    // limit holds whatever it is.
+    let options = wsmachine::AcceptOptions { handshake: config, ..wsmachine::AcceptOptions::default() };
+    let mut start = wsmachine::ServerStart::new(&options);
+    let session = start.receive(&data, |request, _| {
+        assert!(request.headers().iter().any(|h| h.name == "Cookie"));
+        Ok(())
+    });
+    assert!(matches!(session, Ok(Some(_))), "{:?}", session.err());
+
+    // Bytes past the head are left to the caller, not kept as head.
+    let mut storage = HeadBuffer::new();
+    let mut with_frame = data.clone();
+    with_frame.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
+    let mut hs = ServerHandshake::with_storage(config, &mut storage);
+    let mut headers = [Header::EMPTY; 16];
+    let Ok(Status::Complete(request)) = hs.receive(&with_frame, &mut headers) else { panic!("complete") };
+    assert_eq!(request.consumed(), data.len());
+    assert_eq!(hs.head(), &data[..]);
+    // Lent again, it serves the next handshake with what it allocated.
+    let capacity = storage.capacity();
+    assert!(capacity >= with_frame.len());
+    let mut hs = ServerHandshake::with_storage(config, &mut storage);
+    let mut headers = [Header::EMPTY; 16];
+    assert_eq!(summary(hs.receive(RFC_SAMPLE, &mut headers)), parse_whole(RFC_SAMPLE));
+    assert_eq!(hs.head(), RFC_SAMPLE);
+    assert_eq!(storage.capacity(), capacity);
 }
 
 #[test]

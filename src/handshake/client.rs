@@ -10,6 +10,7 @@ use super::head::{
     check_head_bytes, has_token, is_field_value, is_supported_version, is_token, parse_headers, parse_version, single,
     split_line, values, Fed, HeadScanner, Header,
 };
+use super::storage::HeadStorage;
 use super::write::{check_extra_headers, put_decimal, put_header, write_with};
 use super::{HandshakeConfig, Status, DEFAULT_MAX_HEAD_LEN};
 
@@ -128,7 +129,8 @@ pub(crate) fn parse_url(url: &str) -> Result<Url<'_>, UrlError> {
 /// The machine borrows the URL and options (`'a`) and keeps the key, the
 /// expected accept value and the answer's head in fixed arrays: no
 /// allocation. [`with_storage`](Self::with_storage) takes other storage
-/// for the head, as on the server.
+/// for the head, as on the server (a [`HeadBuffer`](super::HeadBuffer)
+/// grows to the answer's head).
 ///
 /// # Example: the whole exchange, in memory
 ///
@@ -204,7 +206,7 @@ pub struct ClientHandshake<'a, S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     storage: S,
 }
 
-impl<S: AsRef<[u8]>> core::fmt::Debug for ClientHandshake<'_, S> {
+impl<S: HeadStorage> core::fmt::Debug for ClientHandshake<'_, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ClientHandshake")
             .field("config", &self.config)
@@ -214,7 +216,6 @@ impl<S: AsRef<[u8]>> core::fmt::Debug for ClientHandshake<'_, S> {
             .field("options", &self.options)
             .field("key", &self.key())
             .field("accept", &self.accept)
-            .field("storage_len", &self.storage.as_ref().len())
             .finish()
     }
 }
@@ -233,7 +234,8 @@ impl<'a> ClientHandshake<'a> {
 
     /// Like [`new`](Self::new) with explicit limits for the response (the
     /// head is kept in an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes,
-    /// which caps `max_head_len`).
+    /// which caps `max_head_len`; [`with_storage`](Self::with_storage) with
+    /// a [`HeadBuffer`](super::HeadBuffer) does not).
     pub fn with_config<R: RandomSource + ?Sized>(
         url: &'a str,
         options: ClientOptions<'a>,
@@ -356,15 +358,15 @@ impl<'a, S> ClientHandshake<'a, S> {
     }
 }
 
-impl<S: AsRef<[u8]>> ClientHandshake<'_, S> {
+impl<S: HeadStorage> ClientHandshake<'_, S> {
     /// The bytes of the answer's head received so far (the whole head once
     /// complete; after an error, what had arrived up to it).
     pub fn head(&self) -> &[u8] {
-        self.storage.as_ref().get(..self.scanner.stored()).unwrap_or(&[])
+        self.storage.held(self.scanner.stored())
     }
 }
 
-impl<S: AsRef<[u8]> + AsMut<[u8]>> ClientHandshake<'_, S> {
+impl<S: HeadStorage> ClientHandshake<'_, S> {
     /// Feeds the bytes of the answer read since the last call, as
     /// [`ServerHandshake::receive`](super::ServerHandshake::receive) does.
     ///
@@ -384,11 +386,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> ClientHandshake<'_, S> {
         if let Some(e) = *failed {
             return Err(e);
         }
-        let result = match scanner.feed(storage.as_mut(), input, config.max_head_len) {
+        let result = match scanner.feed(storage, input, config.max_head_len) {
             Ok(Fed::Partial) => Ok(Status::Partial),
             Ok(Fed::Complete { head_len, consumed }) => {
                 let storage: &'b S = storage;
-                let head = storage.as_ref().get(..head_len).unwrap_or(&[]);
+                let head = storage.held(head_len);
                 parse_response(accept, options, head, consumed, headers).map(Status::Complete)
             }
             Err(e) => Err(ResponseError::Head(e)),

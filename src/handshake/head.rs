@@ -2,6 +2,7 @@
 //! head incrementally, splitting lines, header lines into the caller's array.
 
 use super::error::HandshakeError;
+use super::storage::HeadStorage;
 
 /// One header line of a parsed head. Both parts borrow the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,24 +64,20 @@ impl HeadScanner {
     /// its end. A head is at most `max_head_len` bytes and never more than
     /// `storage` holds. Every input byte is copied and searched at most once,
     /// so byte-at-a-time input costs linear time in total.
-    pub(crate) fn feed(
+    pub(crate) fn feed<S: HeadStorage + ?Sized>(
         &mut self,
-        storage: &mut [u8],
+        storage: &mut S,
         input: &[u8],
         max_head_len: usize,
     ) -> Result<Fed, HandshakeError> {
         if let Some(head_len) = self.complete {
             return Ok(Fed::Complete { head_len, consumed: 0 });
         }
-        let limit = max_head_len.min(storage.len());
+        let limit = max_head_len.min(storage.max_len());
         let before = self.stored;
         let take = input.len().min(limit.saturating_sub(before));
-        let room = storage.get_mut(before..before + take).unwrap_or(&mut []);
-        for (slot, &byte) in room.iter_mut().zip(input) {
-            *slot = byte;
-        }
-        self.stored = before + room.len();
-        let region = storage.get(..self.stored).unwrap_or(&[]);
+        let region = storage.put(before, input.get(..take).unwrap_or(input));
+        self.stored = region.len();
         let mut pos = self.searched;
         while let Some(off) = memchr::memchr(b'\n', region.get(pos..).unwrap_or(&[])) {
             let i = pos.saturating_add(off);
@@ -249,11 +246,14 @@ pub(crate) fn parse_headers<'b>(
             // The blank line ending the head.
             return Ok(count);
         }
-        let colon = memchr::memchr(b':', line).unwrap_or(0);
-        let name = line.get(..colon).unwrap_or(&[]);
-        if !is_token(name) {
+        // The name runs to the first byte that is not a token character,
+        // which must be the colon: one pass finds and checks it (names
+        // are short; a search call per line would cost more).
+        let colon = line.iter().position(|&b| !tchar(b)).unwrap_or(line.len());
+        if colon == 0 || line.get(colon) != Some(&b':') {
             return Err(header_line_error(line));
         }
+        let name = line.get(..colon).unwrap_or(&[]);
         let value = line.get(colon + 1..).unwrap_or(&[]);
         let name = sub_str(head_text, name).ok_or(HandshakeError::InvalidHeaderName)?;
         let slot = headers.get_mut(count).ok_or(HandshakeError::TooManyHeaders)?;

@@ -35,8 +35,9 @@
 //! [`Connection::receive`](crate::Connection::receive): pass the bytes you
 //! have not fed yet — each read's new bytes, once. Do not pass again what
 //! an earlier call was given: the machine keeps the head's bytes itself, in
-//! its storage (an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes, or your
-//! own with `with_storage`), until the blank line. Each byte is copied and
+//! its storage (an inline array of [`DEFAULT_MAX_HEAD_LEN`] bytes, a
+//! [`HeadBuffer`] that grows with the head, or your own with
+//! `with_storage`), until the blank line. Each byte is copied and
 //! searched once, so byte-at-a-time input stays linear.
 //!
 //! # Leftover bytes: the `consumed` contract
@@ -53,8 +54,9 @@
 //!
 //! # Memory
 //!
-//! Nothing is allocated: header values borrow the machine's storage and
-//! headers go into your array. Writers
+//! Nothing is allocated (unless the head is kept in a [`HeadBuffer`]):
+//! header values borrow the machine's storage and headers go into your
+//! array. Writers
 //! measure the exact length first, claim it from the [`Output`](crate::Output)
 //! once and fill it completely, so a too-small buffer leaves nothing written.
 //! Errors are sticky: after one, every call returns it again.
@@ -125,6 +127,7 @@ pub(crate) mod head;
 #[cfg(feature = "http")]
 pub mod http;
 mod server;
+mod storage;
 mod write;
 
 pub use accept::{accept_key, AcceptKey, WEBSOCKET_GUID};
@@ -134,6 +137,9 @@ pub use ext::{Extension, ExtensionParam, ExtensionParams, Extensions, Protocols}
 pub use extended_connect::{ExtendedConnect, ExtendedConnectError, ResponseHeaders};
 pub use head::Header;
 pub use server::{Accept, Request, ServerHandshake};
+#[cfg(feature = "alloc")]
+pub use storage::HeadBuffer;
+pub use storage::HeadStorage;
 pub use write::Reject;
 
 #[cfg(feature = "alloc")]
@@ -191,9 +197,13 @@ pub struct HandshakeConfig {
     ///
     /// The machines keep the head in their storage, which bounds it too:
     /// `new` and `default` use an inline array of [`DEFAULT_MAX_HEAD_LEN`]
-    /// bytes, so a larger limit needs storage of that size passed to
-    /// `with_storage` ([`ServerHandshake::with_storage`],
-    /// [`ClientHandshake::with_storage`]).
+    /// bytes, so a larger limit needs a [`HeadBuffer`] (which grows to any
+    /// limit) or fixed storage of that size passed to `with_storage`
+    /// ([`ServerHandshake::with_storage`],
+    /// [`ClientHandshake::with_storage`]). The session layer
+    /// ([`ServerStart`](crate::ServerStart),
+    /// [`ClientStart`](crate::ClientStart)) and the adapters use a
+    /// `HeadBuffer`, so there the limit is this field alone.
     ///
     /// The number of headers is bounded by the header array the caller
     /// passes ([`DEFAULT_MAX_HEADERS`] is a good size).

@@ -9,6 +9,7 @@ use super::head::{
     check_head_bytes, is_supported_version, is_token, is_token_list, lists_token, parse_headers, parse_version,
     split_line, sub_str, values, Fed, HeadScanner, Header,
 };
+use super::storage::HeadStorage;
 use super::write::{check_extra_headers, put_header, write_with};
 use super::{HandshakeConfig, Status, DEFAULT_MAX_HEAD_LEN};
 
@@ -38,9 +39,13 @@ use super::{HandshakeConfig, Status, DEFAULT_MAX_HEAD_LEN};
 ///
 /// [`new`](Self::new) and [`default`](Self::default) keep the head in an
 /// inline array of [`DEFAULT_MAX_HEAD_LEN`](super::DEFAULT_MAX_HEAD_LEN)
-/// bytes. For a larger limit, or to keep the head elsewhere, pass your own
-/// storage (`&mut [u8]`, an array, a `Vec<u8>` of the wanted length…) to
-/// [`with_storage`](Self::with_storage). A head is at most
+/// bytes, which needs no allocator. With `alloc`, a
+/// [`HeadBuffer`](super::HeadBuffer) passed to
+/// [`with_storage`](Self::with_storage) grows to the head instead, so a
+/// machine waiting for a request holds only what arrived and any limit
+/// holds ([`ServerStart`](crate::ServerStart) and the adapters use one).
+/// Other fixed storage (`&mut [u8]`, an array, a `Vec<u8>` of the wanted
+/// length…) works too. A head is at most
 /// [`HandshakeConfig::max_head_len`] bytes and never more than the storage holds.
 ///
 /// # Leftover bytes
@@ -109,13 +114,12 @@ pub struct ServerHandshake<S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     storage: S,
 }
 
-impl<S: AsRef<[u8]>> core::fmt::Debug for ServerHandshake<S> {
+impl<S: HeadStorage> core::fmt::Debug for ServerHandshake<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerHandshake")
             .field("config", &self.config)
             .field("scanner", &self.scanner)
             .field("failed", &self.failed)
-            .field("storage_len", &self.storage.as_ref().len())
             .finish()
     }
 }
@@ -154,16 +158,16 @@ impl<S> ServerHandshake<S> {
     }
 }
 
-impl<S: AsRef<[u8]>> ServerHandshake<S> {
+impl<S: HeadStorage> ServerHandshake<S> {
     /// The bytes of the head received so far (the whole head once
     /// complete; after an error, what had arrived up to it). For logging a
     /// refused request, or for answering a plain HTTP request yourself.
     pub fn head(&self) -> &[u8] {
-        self.storage.as_ref().get(..self.scanner.stored()).unwrap_or(&[])
+        self.storage.held(self.scanner.stored())
     }
 }
 
-impl<S: AsRef<[u8]> + AsMut<[u8]>> ServerHandshake<S> {
+impl<S: HeadStorage> ServerHandshake<S> {
     /// Feeds the bytes read since the last call. See the type docs for the
     /// contract.
     ///
@@ -180,11 +184,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> ServerHandshake<S> {
         if let Some(e) = *failed {
             return Err(e);
         }
-        let result = match scanner.feed(storage.as_mut(), input, config.max_head_len) {
+        let result = match scanner.feed(storage, input, config.max_head_len) {
             Ok(Fed::Partial) => Ok(Status::Partial),
             Ok(Fed::Complete { head_len, consumed }) => {
                 let storage: &'b S = storage;
-                let head = storage.as_ref().get(..head_len).unwrap_or(&[]);
+                let head = storage.held(head_len);
                 parse_request(head, headers).map(|request| Status::Complete(Request { consumed, ..request }))
             }
             Err(e) => Err(e),

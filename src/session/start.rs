@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::conn::Connection;
 use crate::handshake::{
     parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, ExtendedConnectError,
-    HandshakeError, Header, Reject, Request, Response, ResponseError, ServerHandshake, Status, UsageError,
+    HandshakeError, HeadBuffer, Header, Reject, Request, Response, ResponseError, ServerHandshake, Status, UsageError,
     DEFAULT_MAX_HEADERS,
 };
 use crate::options::{AcceptOptions, ConnectOptions};
@@ -251,7 +251,7 @@ impl PlainResponse {
 /// head). Returns the machine's status and the bytes of `input` after the
 /// head (empty until it is complete).
 fn feed_request<'h, 'b, 'i>(
-    machine: &'b mut ServerHandshake,
+    machine: &'b mut ServerHandshake<HeadBuffer>,
     input: &'i [u8],
     headers: &'h mut [Header<'b>],
 ) -> Result<(Status<Request<'h, 'b>>, &'i [u8]), HandshakeError> {
@@ -265,7 +265,7 @@ fn feed_request<'h, 'b, 'i>(
 
 /// Feeds the response head; as [`feed_request`] for the client.
 fn feed_response<'h, 'b, 'i>(
-    machine: &'b mut ClientHandshake<'_>,
+    machine: &'b mut ClientHandshake<'_, HeadBuffer>,
     input: &'i [u8],
     headers: &'h mut [Header<'b>],
 ) -> Result<(Status<Response<'h, 'b>>, &'i [u8]), ResponseError> {
@@ -303,7 +303,7 @@ fn feed_response<'h, 'b, 'i>(
 #[derive(Debug)]
 pub struct ServerStart<'o> {
     options: &'o AcceptOptions,
-    machine: ServerHandshake,
+    machine: ServerHandshake<HeadBuffer>,
     /// The answer to a failed handshake.
     response: Vec<u8>,
     done: bool,
@@ -312,7 +312,12 @@ pub struct ServerStart<'o> {
 impl<'o> ServerStart<'o> {
     /// A handshake waiting for the request, answering by `options`.
     pub fn new(options: &'o AcceptOptions) -> Self {
-        ServerStart { options, machine: ServerHandshake::new(options.handshake), response: Vec::new(), done: false }
+        ServerStart {
+            options,
+            machine: ServerHandshake::with_storage(options.handshake, HeadBuffer::new()),
+            response: Vec::new(),
+            done: false,
+        }
     }
 
     /// Feeds bytes read from the transport. `Ok(None)`: read more.
@@ -545,7 +550,7 @@ impl<'o> RequestParts<'o> {
 /// ```
 #[derive(Debug)]
 pub struct ClientStart<'p, R: RandomSource = SecureRandom> {
-    machine: ClientHandshake<'p>,
+    machine: ClientHandshake<'p, HeadBuffer>,
     config: Config,
     #[cfg(feature = "deflate")]
     deflate: Option<DeflateConfig>,
@@ -569,7 +574,7 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
             origin: parts.options.origin.as_deref(),
             extra_headers: &parts.headers,
         };
-        let machine = ClientHandshake::with_config(url, options, parts.options.handshake, &mut rng)
+        let machine = ClientHandshake::with_storage(url, options, parts.options.handshake, HeadBuffer::new(), &mut rng)
             .map_err(UpgradeError::Usage)?;
         let mut request = Vec::new();
         machine.write_request(&mut request).map_err(|e| UpgradeError::Usage(e.into()))?;
