@@ -1,12 +1,14 @@
 //! Fuzz bodies for the handshake parsers. Each feeds the input whole, in
 //! pieces whose sizes come from the input itself and (for short inputs) one
-//! byte at a time, and asserts that all three agree.
+//! byte at a time, and asserts that all three agree. The head is kept in a
+//! fixed array when fed whole and a growing `HeadBuffer` when fed in
+//! pieces, so the two storages are compared too.
 
 use alloc::string::String;
 
 use wsmachine::handshake::{
-    Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, Header, ResponseError, ServerHandshake,
-    Status, UsageError,
+    Accept, ClientHandshake, ClientOptions, HandshakeConfig, HandshakeError, HeadBuffer, HeadStorage, Header,
+    ResponseError, ServerHandshake, Status, UsageError,
 };
 use wsmachine::RandomSource;
 
@@ -38,7 +40,7 @@ enum RequestOutcome {
     Error(HandshakeError),
 }
 
-fn request_outcome(hs: &mut ServerHandshake, buf: &[u8]) -> RequestOutcome {
+fn request_outcome<S: HeadStorage>(hs: &mut ServerHandshake<S>, buf: &[u8]) -> RequestOutcome {
     let mut headers = [Header::EMPTY; HEADERS];
     match hs.receive(buf, &mut headers) {
         Ok(Status::Partial) => RequestOutcome::Partial,
@@ -77,7 +79,7 @@ pub fn handshake_request(data: &[u8]) {
     let config = HandshakeConfig::default().with_max_head_len(MAX_HEAD);
     let whole = request_outcome(&mut ServerHandshake::new(config), data);
 
-    let mut hs = ServerHandshake::new(config);
+    let mut hs = ServerHandshake::with_storage(config, HeadBuffer::new());
     let mut pieces = RequestOutcome::Partial;
     let mut fed = 0;
     for n in prefixes(data) {
@@ -125,7 +127,7 @@ enum ResponseOutcome {
     Error(ResponseError),
 }
 
-fn response_outcome(client: &mut ClientHandshake<'_>, buf: &[u8]) -> ResponseOutcome {
+fn response_outcome<S: HeadStorage>(client: &mut ClientHandshake<'_, S>, buf: &[u8]) -> ResponseOutcome {
     let mut headers = [Header::EMPTY; HEADERS];
     match client.receive(buf, &mut headers) {
         Ok(Status::Partial) => ResponseOutcome::Partial,
@@ -149,19 +151,21 @@ fn response_outcome(client: &mut ClientHandshake<'_>, buf: &[u8]) -> ResponseOut
     }
 }
 
-fn new_client() -> Option<ClientHandshake<'static>> {
+fn new_client<S>(storage: S) -> Option<ClientHandshake<'static, S>> {
     let options = ClientOptions {
         protocols: &["chat", "superchat"],
         extensions: Some("permessage-deflate; client_max_window_bits, x-foo"),
         ..ClientOptions::default()
     };
     let config = HandshakeConfig::default().with_max_head_len(MAX_HEAD);
-    ClientHandshake::with_config("ws://server.example.com/chat", options, config, &mut SampleNonce).ok()
+    ClientHandshake::with_storage("ws://server.example.com/chat", options, config, storage, &mut SampleNonce).ok()
 }
 
 /// Fuzz body for the client-side response parser.
 pub fn handshake_response(data: &[u8]) {
-    let (Some(mut a), Some(mut b), Some(mut c)) = (new_client(), new_client(), new_client()) else {
+    let (Some(mut a), Some(mut b), Some(mut c)) =
+        (new_client([0; MAX_HEAD]), new_client(HeadBuffer::new()), new_client([0; MAX_HEAD]))
+    else {
         panic!("fixed client options are valid");
     };
     let whole = response_outcome(&mut a, data);
