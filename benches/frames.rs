@@ -1,5 +1,5 @@
 //! Server-role decode of back-to-back masked frames and client-role encode
-//! (masking included), binary and text, at the sizes, for
+//! (masking included), binary and text, at the benchmark sizes, for
 //! wsmachine and its peers over the same bytes, next to a `memcpy` floor.
 //!
 //! Every decoder reads one buffer of masked client frames, generated once

@@ -1,4 +1,4 @@
-//! Unmasking in place (RFC 6455 §5.3) at the sizes, next to a
+//! Unmasking in place (RFC 6455 §5.3) at the benchmark sizes, next to a
 //! `memcpy` of the same size (the physical floor: every byte read and
 //! written once) and `fastwebsockets::unmask`. tungstenite's and
 //! tokio-websockets' maskers are private, so they are measured inside the

@@ -12,12 +12,11 @@
 //!   KIND: binary | text
 //! ```
 
-use std::hint::black_box;
-
-use wsmachine::{Config, Connection, Incoming, IncomingRef, Session, Streamed};
+use wsmachine::{Config, Connection, Session};
 
 #[path = "common/mod.rs"]
 mod common;
+use common::session_modes::{drain, take_lent, take_messages, take_pieces};
 use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
 
 fn main() {
@@ -37,53 +36,14 @@ fn main() {
         for read in wire.chunks(READ_CHUNK) {
             session.receive(read);
             messages += match mode.as_str() {
-                "streaming" => streaming(&mut session),
-                "whole" => whole(&mut session, false),
-                "recycled" => whole(&mut session, true),
-                "lent" => lent(&mut session),
+                "streaming" => take_pieces(&mut session),
+                "whole" => take_messages(&mut session, false),
+                "recycled" => take_messages(&mut session, true),
+                "lent" => take_lent(&mut session),
                 other => panic!("unknown mode {other}"),
             };
-            let n = black_box(session.poll_output()).len();
-            session.consume_output(n);
+            drain(&mut session);
         }
     }
     assert_eq!(messages, rounds * count, "every message, whole and right");
-}
-
-fn streaming(session: &mut Session) -> usize {
-    let mut messages = 0;
-    while let Some(item) = session.poll_piece().expect("valid frames") {
-        if let Streamed::Piece(piece) = item {
-            black_box(piece.data);
-            messages += usize::from(piece.fin);
-        }
-    }
-    messages
-}
-
-fn whole(session: &mut Session, recycle: bool) -> usize {
-    let mut messages = 0;
-    while let Some(item) = session.poll_message().expect("valid frames") {
-        if let Incoming::Message(message) = item {
-            black_box(message.as_bytes());
-            if recycle {
-                session.recycle(message);
-            }
-            messages += 1;
-        }
-    }
-    messages
-}
-
-fn lent(session: &mut Session) -> usize {
-    let mut messages = 0;
-    while let Some(item) = session.poll_message_ref().expect("valid frames") {
-        match item {
-            IncomingRef::Text(text) => black_box(text.as_bytes()),
-            IncomingRef::Binary(data) => black_box(data),
-            _ => continue,
-        };
-        messages += 1;
-    }
-    messages
 }

@@ -18,18 +18,17 @@
 //!   (from the read buffer when it arrived in one read, else from an
 //!   assembly buffer it reuses).
 //!
-//! The issue's target: whole messages within 1.3× of streaming at every
+//! The target: whole messages within 1.3× of streaming at every
 //! size.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wsmachine::{Config, Connection, Incoming, IncomingRef, Message, Session, Streamed};
+use wsmachine::{Config, Connection, Incoming, IncomingRef, Message, Session};
 
 mod common;
+use common::session_modes::{drain, take_lent, take_messages, take_pieces};
 use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
 
-/// The sizes of the issue.
+/// The sizes measured: small, 16-bit length, read-sized and large.
 const SIZES: [(usize, &str); 4] = [(16, "16B"), (1024, "1KiB"), (64 * 1024, "64KiB"), (1024 * 1024, "1MiB")];
 
 /// A server session whose message limit admits 1 MiB messages.
@@ -37,66 +36,32 @@ fn server() -> Session {
     Session::new(Connection::server(Config::default()))
 }
 
-/// Drains what the session wants to write, as the adapter's loop does
-/// after each read's items.
-fn drain(session: &mut Session) {
-    let n = black_box(session.poll_output()).len();
-    session.consume_output(n);
+/// Feeds `wire` a read at a time, taking each read's items with `take` and
+/// draining the output after them; returns the messages taken.
+fn feed(session: &mut Session, wire: &[u8], mut take: impl FnMut(&mut Session) -> usize) -> usize {
+    let mut messages = 0;
+    for read in wire.chunks(READ_CHUNK) {
+        session.receive(read);
+        messages += take(session);
+        drain(session);
+    }
+    messages
 }
 
 /// The pieces of `wire`; returns the messages finished.
 fn streaming(session: &mut Session, wire: &[u8]) -> usize {
-    let mut messages = 0;
-    for read in wire.chunks(READ_CHUNK) {
-        session.receive(read);
-        while let Some(item) = session.poll_piece().expect("valid frames") {
-            if let Streamed::Piece(piece) = item {
-                black_box(piece.data);
-                messages += usize::from(piece.fin);
-            }
-        }
-        drain(session);
-    }
-    messages
+    feed(session, wire, take_pieces)
 }
 
 /// The whole messages of `wire`, dropped once used or, with `recycle`,
-/// given back with `Session::recycle` so that the next one is received
-/// into its buffer; returns how many.
+/// given back; returns how many.
 fn whole(session: &mut Session, wire: &[u8], recycle: bool) -> usize {
-    let mut messages = 0;
-    for read in wire.chunks(READ_CHUNK) {
-        session.receive(read);
-        while let Some(item) = session.poll_message().expect("valid frames") {
-            if let Incoming::Message(message) = item {
-                black_box(message.as_bytes());
-                if recycle {
-                    session.recycle(message);
-                }
-                messages += 1;
-            }
-        }
-        drain(session);
-    }
-    messages
+    feed(session, wire, |session| take_messages(session, recycle))
 }
 
 /// The whole messages of `wire`, lent; returns how many.
 fn whole_ref(session: &mut Session, wire: &[u8]) -> usize {
-    let mut messages = 0;
-    for read in wire.chunks(READ_CHUNK) {
-        session.receive(read);
-        while let Some(item) = session.poll_message_ref().expect("valid frames") {
-            match item {
-                IncomingRef::Text(text) => black_box(text.as_bytes()),
-                IncomingRef::Binary(data) => black_box(data),
-                _ => continue,
-            };
-            messages += 1;
-        }
-        drain(session);
-    }
-    messages
+    feed(session, wire, take_lent)
 }
 
 fn messages(c: &mut Criterion) {

@@ -4,7 +4,7 @@
 Reads the medians criterion wrote under target/criterion/ (one
 `new/estimates.json` and `new/benchmark.json` per benchmark), prints
 Markdown tables of medians with the ratios against memcpy and against each
-peer, then checks the issue's targets. Writes the same text to
+peer, then checks the performance targets. Writes the same text to
 target/bench-summary.md. Standard library only.
 
 Ratios read the same way everywhere:

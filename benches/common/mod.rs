@@ -12,7 +12,9 @@ use std::time::Duration;
 use criterion::Criterion;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The payload sizes of the issue: two small-frame sizes either side of the
+pub mod session_modes;
+
+/// The payload sizes measured: two small-frame sizes either side of the
 /// 7-bit length form, one 16-bit form, one at the 16/64-bit border and one
 /// large.
 pub const SIZES: [(usize, &str); 5] =

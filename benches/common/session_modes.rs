@@ -1,0 +1,59 @@
+//! The ways of taking items from a `Session` after a read, one function per
+//! mode, shared by the `messages` bench (timings) and the
+//! `message_instructions` example (instruction counts), so that both
+//! measure the same code.
+
+use std::hint::black_box;
+
+use wsmachine::{Incoming, IncomingRef, Session, Streamed};
+
+/// Takes every piece the session has (`poll_piece`); returns how many
+/// messages they finished.
+pub fn take_pieces(session: &mut Session) -> usize {
+    let mut messages = 0;
+    while let Some(item) = session.poll_piece().expect("valid frames") {
+        if let Streamed::Piece(piece) = item {
+            black_box(piece.data);
+            messages += usize::from(piece.fin);
+        }
+    }
+    messages
+}
+
+/// Takes every whole message (`poll_message`), dropped once used or, with
+/// `recycle`, given back with `Session::recycle` so that a later one is
+/// received into its buffer; returns how many.
+pub fn take_messages(session: &mut Session, recycle: bool) -> usize {
+    let mut messages = 0;
+    while let Some(item) = session.poll_message().expect("valid frames") {
+        if let Incoming::Message(message) = item {
+            black_box(message.as_bytes());
+            if recycle {
+                session.recycle(message);
+            }
+            messages += 1;
+        }
+    }
+    messages
+}
+
+/// Takes every whole message lent (`poll_message_ref`); returns how many.
+pub fn take_lent(session: &mut Session) -> usize {
+    let mut messages = 0;
+    while let Some(item) = session.poll_message_ref().expect("valid frames") {
+        match item {
+            IncomingRef::Text(text) => black_box(text.as_bytes()),
+            IncomingRef::Binary(data) => black_box(data),
+            _ => continue,
+        };
+        messages += 1;
+    }
+    messages
+}
+
+/// Drains what the session wants to write, as the adapters' loop does
+/// after each read's items.
+pub fn drain(session: &mut Session) {
+    let n = black_box(session.poll_output()).len();
+    session.consume_output(n);
+}
