@@ -27,6 +27,10 @@
 //! RFC 7692 §7.2.3.1 (RSV1, masked) and reads the compressed echo, so both
 //! the inflater and the compressor have run. The same again with
 //! `DeflateConfig::memory_lean()`, which frees both after every message.
+//!
+//! Last, a handshake in progress: each client sends the first half of its
+//! request and waits, for wsmachine-tokio (without its handshake deadline,
+//! as the peers have none), tokio-tungstenite and tokio-websockets.
 
 #[allow(dead_code)]
 #[path = "common.rs"]
@@ -63,6 +67,9 @@ const KINDS: &[(&str, &str, Clients)] = &[
     ("tokio_tungstenite", "tokio-tungstenite 0.30", Clients::Plain),
     ("fastwebsockets", "fastwebsockets 0.10", Clients::Plain),
     ("tokio_websockets", "tokio-websockets 0.13", Clients::Plain),
+    ("wsmachine_tokio_pending", "wsmachine-tokio, half a request sent", Clients::Partial),
+    ("tokio_tungstenite_pending", "tokio-tungstenite 0.30, half a request sent", Clients::Partial),
+    ("tokio_websockets_pending", "tokio-websockets 0.13, half a request sent", Clients::Partial),
 ];
 
 /// What each client connection does after connecting.
@@ -76,6 +83,9 @@ enum Clients {
     Deflate,
     /// As `Deflate`, then one compressed message out and its echo read.
     DeflateEcho,
+    /// The first half of the request ([`PARTIAL_REQUEST`]), then nothing:
+    /// the server holds a handshake in progress.
+    Partial,
 }
 
 impl Clients {
@@ -85,9 +95,14 @@ impl Clients {
             Clients::Echo => "echo",
             Clients::Deflate => "deflate",
             Clients::DeflateEcho => "deflate-echo",
+            Clients::Partial => "partial",
         }
     }
 }
+
+/// The request through `Connection: Upgrade` (74 bytes): no key, no
+/// version, no blank line.
+const PARTIAL_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
 
 /// RFC 7692 §7.2.3.1: "Hello" compressed, in a text frame with RSV1 set,
 /// masked with the key of RFC 6455 §5.7.
@@ -164,22 +179,38 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let upgraded = counter.clone();
+            if clients == Clients::Partial {
+                // No handshake completes: count the connections instead.
+                upgraded.fetch_add(1, Ordering::Relaxed);
+            }
+            let options = |deflate| AcceptOptions { deflate, ..AcceptOptions::default() };
             // Each kind its own task type: one future covering every kind
             // would be as large as the largest for all of them.
             match kind {
-                "tokio_tungstenite" => drop(tokio::spawn(tokio_tungstenite_echo(tcp, upgraded))),
+                "tokio_tungstenite" | "tokio_tungstenite_pending" => {
+                    drop(tokio::spawn(tokio_tungstenite_echo(tcp, upgraded)))
+                }
                 "fastwebsockets" => drop(tokio::spawn(fastwebsockets_echo(tcp, upgraded))),
-                "tokio_websockets" => drop(tokio::spawn(tokio_websockets_echo(tcp, upgraded))),
+                "tokio_websockets" | "tokio_websockets_pending" => {
+                    drop(tokio::spawn(tokio_websockets_echo(tcp, upgraded)))
+                }
                 "wsmachine_tokio" | "wsmachine_tokio_echo" => {
-                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, None)))
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, options(None))))
+                }
+                "wsmachine_tokio_pending" => {
+                    // The peers have no handshake deadline: neither here,
+                    // so that no connection is answered 408 while the
+                    // others connect.
+                    let options = AcceptOptions { handshake_timeout: None, ..options(None) };
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, options)))
                 }
                 "wsmachine_tokio_lean_echo" => {
                     let lean = DeflateConfig { threshold: 0, ..DeflateConfig::memory_lean() };
-                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, Some(lean))))
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, options(Some(lean)))))
                 }
                 _ => {
                     let deflate = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
-                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, Some(deflate))))
+                    drop(tokio::spawn(wsmachine_tokio_echo(tcp, upgraded, options(Some(deflate)))))
                 }
             }
         }
@@ -222,11 +253,10 @@ async fn serve(kind: &str, count: usize) -> Result<(), BoxError> {
 async fn wsmachine_tokio_echo(
     tcp: TcpStream,
     upgraded: Arc<AtomicUsize>,
-    deflate: Option<DeflateConfig>,
+    options: AcceptOptions,
 ) -> Result<(), BoxError> {
-    let options = AcceptOptions { deflate, ..AcceptOptions::default() };
     let mut ws = wsmachine_tokio::accept_with_options(tcp, &options, |_, _| Ok(())).await?;
-    if deflate.is_some() && !ws.is_compressed() {
+    if options.deflate.is_some() && !ws.is_compressed() {
         return Err("permessage-deflate was not negotiated".into());
     }
     upgraded.fetch_add(1, Ordering::Relaxed);
@@ -280,7 +310,7 @@ async fn tokio_websockets_echo(tcp: TcpStream, upgraded: Arc<AtomicUsize>) -> Re
 
 /// The client process: `count` upgraded connections, held until stdin ends.
 fn clients(mode: &str, addr: &str, count: usize) -> Result<(), BoxError> {
-    let mode = [Clients::Plain, Clients::Echo, Clients::Deflate, Clients::DeflateEcho]
+    let mode = [Clients::Plain, Clients::Echo, Clients::Deflate, Clients::DeflateEcho, Clients::Partial]
         .into_iter()
         .find(|m| m.name() == mode)
         .ok_or("unknown client mode")?;
@@ -294,6 +324,11 @@ fn clients(mode: &str, addr: &str, count: usize) -> Result<(), BoxError> {
     let mut answer = [0u8; 1024];
     for _ in 0..count {
         let mut tcp = std::net::TcpStream::connect(addr)?;
+        if mode == Clients::Partial {
+            tcp.write_all(PARTIAL_REQUEST)?;
+            held.push(tcp);
+            continue;
+        }
         tcp.write_all(&request)?;
         let n = tcp.read(&mut answer)?;
         let head = &answer[..n];

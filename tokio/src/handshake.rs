@@ -2,9 +2,12 @@
 
 use std::future::Future;
 use std::io::{self, ErrorKind};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wsmachine::{
@@ -297,35 +300,37 @@ where
 {
     let epoch = Instant::now();
     let deadline = options.handshake_timeout.map(|timeout| epoch + timeout);
-    // Boxed: the handshake keeps the request head inline (8 KiB), and a
-    // future holds room for its largest state for as long as it lives: a
-    // task that accepts and then serves the connection would carry those
-    // bytes until the connection ends. On the heap they go with the
-    // handshake.
+    // Boxed: a future holds room for its largest state for as long as it
+    // lives, so a task that accepts and then serves the connection would
+    // carry the handshake's state until the connection ends. On the heap
+    // it goes with the handshake.
     let mut start = Box::new(ServerStart::new(options));
     let (mut decide, mut serve) = (Some(decide), serve);
-    let mut buf = vec![0u8; HEAD_READ];
     let result = loop {
-        let n = match within(deadline, stream.read(&mut buf)).await {
-            Some(read) => read?,
-            None => break Err(start.timeout()),
-        };
-        if n == 0 {
-            return Err(Error::Handshake(UpgradeError::Incomplete));
-        }
-        // Each is called at most once: the start is done after either.
-        let decide = |request: &Request<'_, '_>, answer: &mut Answer| match decide.take() {
-            Some(decide) => decide(request, answer),
-            None => Ok(()),
-        };
-        let received = if serve.is_some() {
-            let serve = |request: &PlainRequest<'_, '_>| match serve.take() {
-                Some(serve) => serve(request),
-                None => PlainResponse::new(500),
+        let read = read_with(&mut stream, |read| {
+            if read.is_empty() {
+                return None;
+            }
+            // Each is called at most once: the start is done after either.
+            let decide = |request: &Request<'_, '_>, answer: &mut Answer| match decide.take() {
+                Some(decide) => decide(request, answer),
+                None => Ok(()),
             };
-            start.receive_or_serve(&buf[..n], decide, serve)
-        } else {
-            start.receive(&buf[..n], decide)
+            Some(if serve.is_some() {
+                let serve = |request: &PlainRequest<'_, '_>| match serve.take() {
+                    Some(serve) => serve(request),
+                    None => PlainResponse::new(500),
+                };
+                start.receive_or_serve(read, decide, serve)
+            } else {
+                start.receive(read, decide)
+            })
+        });
+        let received = match within(deadline, read).await {
+            Some(Ok(Some(received))) => received,
+            Some(Ok(None)) => return Err(Error::Handshake(UpgradeError::Incomplete)),
+            Some(Err(e)) => return Err(e.into()),
+            None => break Err(start.timeout()),
         };
         match received {
             Ok(None) => {}
@@ -362,14 +367,13 @@ where
     let handshake = async {
         stream.write_all(start.request()).await?;
         stream.flush().await?;
-        let mut buf = vec![0u8; HEAD_READ];
         loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(Error::Handshake(UpgradeError::Incomplete));
-            }
-            if let Some(session) = start.receive(&buf[..n])? {
-                return Ok::<Box<Session>, Error>(Box::new(session));
+            let received = read_with(&mut stream, |read| (!read.is_empty()).then(|| start.receive(read))).await?;
+            match received {
+                None => return Err(Error::Handshake(UpgradeError::Incomplete)),
+                Some(Ok(Some(session))) => return Ok::<Box<Session>, Error>(Box::new(session)),
+                Some(Ok(None)) => {}
+                Some(Err(e)) => return Err(e.into()),
             }
         }
     };
@@ -379,6 +383,29 @@ where
         None => return Err(Error::Handshake(start.timeout())),
     };
     Ok(WebSocketStream::new(Driver::new(stream, session, max_write_buffer, epoch)))
+}
+
+/// Reads once, into a buffer on the stack of the poll that reads, and hands
+/// the bytes (none at the end of the stream) to `feed`: between polls a
+/// handshake waiting for bytes holds no read buffer, and none is zeroed per
+/// connection.
+async fn read_with<S, T>(stream: &mut S, mut feed: impl FnMut(&[u8]) -> T) -> io::Result<T>
+where
+    S: AsyncRead + Unpin,
+{
+    std::future::poll_fn(|cx| {
+        let mut buf = [MaybeUninit::<u8>::uninit(); HEAD_READ];
+        let mut buf = ReadBuf::uninit(&mut buf);
+        loop {
+            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(feed(buf.filled()))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
 }
 
 /// Answers a refused handshake, then closes without a reset: our FIN after
