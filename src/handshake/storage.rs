@@ -100,8 +100,9 @@ impl HeadStorage for HeadBuffer {
 
     fn put(&mut self, at: usize, bytes: &[u8]) -> &[u8] {
         self.bytes.truncate(at);
-        // Left to `Vec`, growing doubles: a head fed a byte at a time is
-        // copied a logarithmic number of times, bounded by the head limit.
+        // Left to `Vec`, growing doubles: feeding a head a byte at a time
+        // stays linear in total, and the capacity stays under twice the
+        // head limit (the machines never put more than the limit).
         self.bytes.extend_from_slice(bytes);
         &self.bytes
     }
