@@ -25,6 +25,11 @@ use wsmachine::{
     CloseCode, CloseFrame, Config, Connection, Event, MessageKind, ProtocolError, Role, SecureRandom, SendError, State,
 };
 
+/// Both sides' message limit. Fragments that would take a message past it
+/// are not sent (a sender may send more, and the receiver then refuses it
+/// with 1009, but that is not the valid traffic this target checks).
+const MAX_MESSAGE_SIZE: u64 = 1 << 20;
+
 /// The close codes a `Close` step picks from (`NO_STATUS` means "no payload").
 const CLOSE_CODES: [u16; 8] = [1000, 1001, 1003, 1005, 1008, 1011, 3000, 4999];
 
@@ -131,6 +136,17 @@ impl Peer {
                     None if op & 0x10 != 0 => MessageKind::Text,
                     None => MessageKind::Binary,
                 };
+                // Valid traffic stays within the receiver's message limit:
+                // a fragment that would take the message (with the text
+                // still carried for later fragments) past it is not sent.
+                let body_len = match kind {
+                    MessageKind::Binary => body.len(),
+                    MessageKind::Text => String::from_utf8_lossy(body).len(),
+                };
+                let so_far = self.tx_message.as_ref().map_or(0, |(_, acc)| acc.len()) + self.tx_carry.len();
+                if (so_far + body_len) as u64 > MAX_MESSAGE_SIZE {
+                    return;
+                }
                 // Text fragments: valid text as a whole, cut at any byte, so a
                 // character may straddle two fragments.
                 let chunk: Vec<u8> = match kind {
@@ -280,7 +296,7 @@ fn transfer(from: &mut Peer, to: &mut Peer, n: usize) {
 pub fn pair(mut data: &[u8]) {
     let flags = data.first().copied().unwrap_or(0);
     data = data.get(1..).unwrap_or(&[]);
-    let config = Config { auto_pong: flags & 1 == 0, max_message_size: 1 << 20, ..Config::default() };
+    let config = Config { auto_pong: flags & 1 == 0, max_message_size: MAX_MESSAGE_SIZE, ..Config::default() };
     let timers = flags & 0x20 != 0;
     let config = if timers { with_timers(config) } else { config };
     let closer_is_client = flags & 2 == 0;
