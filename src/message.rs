@@ -81,6 +81,11 @@ impl From<&[u8]> for Message {
 /// the session reserve much memory with a header alone.
 const RESERVE_AHEAD: u64 = 1 << 20;
 
+/// How much of a masked binary piece [`Assembly::push_masked`] appends
+/// at a time: 4 KiB, a block that stays in L1 between its zeroing and its
+/// unmasking.
+const UNMASK_BLOCK: usize = 4096;
+
 /// Whole-message assembly, and the UTF-8 validation of the text message in
 /// progress (in a `Session`, in every mode: the connection and the
 /// inflater leave it to the session, so each text byte is validated once).
@@ -219,8 +224,8 @@ impl Assembly {
     }
 
     /// Appends a piece of a binary message as it arrived, unmasking it with
-    /// `key` on the way (a block at a time, while the block is in L1): the
-    /// bytes are copied once, and reach memory once.
+    /// `key` (as seen from `data`'s first byte) on the way: the bytes are
+    /// copied once, and reach memory once.
     pub(crate) fn push_masked(
         &mut self,
         data: &[u8],
@@ -229,9 +234,21 @@ impl Assembly {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         self.reserve_for(MessageKind::Binary, self.binary.len(), data.len(), announced, limit)?;
-        // Room is reserved: the append cannot fail.
-        let appended = crate::Output::write_frame(&mut self.binary, &[], data, key);
-        debug_assert!(appended);
+        let Some(key) = key else {
+            self.binary.extend_from_slice(data);
+            return Ok(());
+        };
+        // A block at a time: the block's bytes are zeroed (safe code cannot
+        // grow a `Vec` without writing them), which leaves it in L1, and
+        // then unmasked into it in one pass. Measured at 64 KiB and 1 MiB,
+        // this beats copying the block in and unmasking it in place by
+        // about a tenth. Blocks are a multiple of 4 bytes, so the key keeps
+        // its phase.
+        for block in data.chunks(UNMASK_BLOCK) {
+            let start = self.binary.len();
+            self.binary.resize(start + block.len(), 0);
+            crate::mask::copy_masked(&mut self.binary[start..], block, key);
+        }
         Ok(())
     }
 

@@ -109,22 +109,51 @@ fn mask_words(buf: &mut [u8], rotated: [u8; 4]) {
     }
 }
 
-/// Copies `src` into `dst` (same length) masking as it goes: one pass over
-/// the bytes instead of a copy followed by an in-place mask.
+/// Copies `src` into `dst` (same length) masking as it goes with `key`
+/// (as seen from `src`'s first byte): one pass over the bytes instead of a
+/// copy followed by an in-place mask. With `std` on x86 and x86-64, copies
+/// of [`LARGE`] bytes and more use AVX2 when the CPU has it, as
+/// [`apply_mask`] does.
 #[inline]
 pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    let word = key_word(key);
-    let mut d_words = dst.chunks_exact_mut(8);
-    let mut s_words = src.chunks_exact(8);
-    for (d, s) in (&mut d_words).zip(&mut s_words) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(s);
-        d.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    debug_assert_eq!(dst.len(), src.len());
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    if src.len() >= LARGE && simd::copy_masked(dst, src, key) {
+        return;
     }
-    let d_tail = d_words.into_remainder();
-    for (i, (d, s)) in d_tail.iter_mut().zip(s_words.remainder()).enumerate() {
+    copy_masked_words(dst, src, key);
+}
+
+/// The portable body of [`copy_masked`]: 32-byte blocks of machine words
+/// (vector instructions once compiled), then words, then bytes.
+#[inline(always)]
+fn copy_masked_words(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let word = key_word(key);
+    let mut d_blocks = dst.chunks_exact_mut(32);
+    let mut s_blocks = src.chunks_exact(32);
+    for (d, s) in (&mut d_blocks).zip(&mut s_blocks) {
+        for (d, s) in d.chunks_exact_mut(8).zip(s.chunks_exact(8)) {
+            copy_word(d, s, word);
+        }
+    }
+    let mut d_words = d_blocks.into_remainder().chunks_exact_mut(8);
+    let mut s_words = s_blocks.remainder().chunks_exact(8);
+    for (d, s) in (&mut d_words).zip(&mut s_words) {
+        copy_word(d, s, word);
+    }
+    // Whole words keep the key's phase, so the last 0-7 bytes start at key byte 0.
+    for (i, (d, s)) in d_words.into_remainder().iter_mut().zip(s_words.remainder()).enumerate() {
         *d = s ^ key[i & 3];
     }
+}
+
+/// Writes the 8-byte chunk `src` XORed with `word` to `dst`; compiles to
+/// one load, xor and store.
+#[inline(always)]
+fn copy_word(dst: &mut [u8], src: &[u8], word: u64) {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(src);
+    dst.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
 }
 
 /// The 4-byte key repeated to fill a machine word, in memory order.
@@ -216,6 +245,25 @@ mod tests {
                 assert!(simd == data, "AVX2 missing: buffer untouched");
             }
         }
+        // Copies, into a destination whose alignment differs from the
+        // source's.
+        let to = (start * 7 + 3) % 32;
+        let rotated = rotate_key(key, offset);
+        let mut copied = alloc::vec![0u8; to + len];
+        copy_masked(&mut copied[to..], &data[start..], rotated);
+        assert!(copied[to..] == slow[start..], "copy_masked: len {len} start {start} to {to} offset {offset}");
+        let mut portable = alloc::vec![0u8; to + len];
+        copy_masked_words(&mut portable[to..], &data[start..], rotated);
+        assert!(portable[to..] == slow[start..], "portable copy: len {len} start {start} to {to} offset {offset}");
+        #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+        {
+            let mut simd = alloc::vec![0u8; to + len];
+            if simd::copy_masked(&mut simd[to..], &data[start..], rotated) {
+                assert!(simd[to..] == slow[start..], "AVX2 copy: len {len} start {start} to {to} offset {offset}");
+            } else {
+                assert!(simd.iter().all(|&b| b == 0), "AVX2 missing: destination untouched");
+            }
+        }
     }
 
     #[test]
@@ -265,6 +313,8 @@ mod tests {
     fn avx2_path_taken_as_expected() {
         let mut buf = pseudo_random_bytes(LARGE + 3, 1);
         let taken = simd::mask_pieces(&mut buf, [1, 2, 3, 4], 0);
+        let mut copy = alloc::vec![0u8; buf.len()];
+        assert_eq!(simd::copy_masked(&mut copy, &buf, [1, 2, 3, 4]), taken, "both paths detect alike");
         if cfg!(target_feature = "avx2") {
             assert!(taken, "AVX2 enabled at compile time, yet not used");
         } else if cfg!(miri) {

@@ -17,7 +17,7 @@ use core::time::Duration;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
-use crate::conn::{Connection, ControlPayload, Event, MessageKind, Received, Role, State};
+use crate::conn::{Connection, ControlPayload, Event, MessageKind, Role, State};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::{FrameHeader, HeaderStatus, OpCode, MAX_HEADER_LEN};
 use crate::message::{Assembly, Message};
@@ -580,26 +580,27 @@ impl<R: RandomSource> Session<R> {
             }
             MessageKind::Text => {
                 // Text must be unmasked before it is validated into the
-                // `String`: a block at a time through a scratch buffer small
-                // enough to stay in L1, so the bytes reach memory once.
+                // `String`: it is unmasked as it is copied into a scratch
+                // block small enough to stay in L1, validated there and
+                // appended, so the bytes reach memory once. The connection
+                // only counts them, as for binary.
+                let Some((key, fin)) = self.conn.take_payload(n) else { return bytes };
                 let mut scratch = [0u8; TEXT_BLOCK];
-                let mut fin = false;
+                let mut copied = 0;
                 for block in payload.chunks(TEXT_BLOCK) {
                     let scratch = &mut scratch[..block.len()];
-                    scratch.copy_from_slice(block);
-                    let (data, last) = match self.conn.receive(scratch) {
-                        Ok(Received { event: Some(Event::Text { data, fin, .. }), .. }) => (data, fin),
-                        Ok(_) => continue,
-                        Err(e) => {
-                            self.pending_error = Some(e);
-                            return &[];
-                        }
-                    };
-                    if let Err(e) = self.whole.push(kind, data, last, announced, limit) {
+                    // Blocks are a multiple of 4 bytes: each starts at the
+                    // key's phase for the first.
+                    match key {
+                        Some(key) => crate::mask::copy_masked(scratch, block, key),
+                        None => scratch.copy_from_slice(block),
+                    }
+                    copied += block.len();
+                    let last = fin && copied == payload.len();
+                    if let Err(e) = self.whole.push(kind, scratch, last, announced, limit) {
                         self.pending_error = Some(e);
                         return &[];
                     }
-                    fin = last;
                 }
                 fin
             }

@@ -432,6 +432,11 @@ fn an_idle_session_holds_no_buffer() {
 /// A client frame as a peer could write it, invalid payload or not: FIN
 /// and opcode in `b0`, masked with the all-zero key.
 fn raw_client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+    masked_client_frame(b0, payload, [0; 4])
+}
+
+/// A client frame masked with `key`, length up to 64 KiB.
+fn masked_client_frame(b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mut frame = vec![b0];
     if payload.len() < 126 {
         frame.push(0x80 | payload.len() as u8);
@@ -439,8 +444,8 @@ fn raw_client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
         frame.push(0x80 | 126);
         frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
     }
-    frame.extend_from_slice(&[0; 4]);
-    frame.extend_from_slice(payload);
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     frame
 }
 
@@ -930,7 +935,8 @@ fn take_text_reads(wire: &[u8], read: usize, lent: bool) -> Result<Vec<u8>, Prot
 }
 
 /// Text received straight into its message (large frames, whole mode) is
-/// unmasked a block at a time and validated into the `String`: characters
+/// unmasked a block at a time and validated into the `String`: masked
+/// bytes cut anywhere, and characters
 /// split across reads, blocks and frames come out whole, and an invalid
 /// byte anywhere fails with 1007 at the next poll.
 #[test]
@@ -939,10 +945,13 @@ fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks(
     let bytes = text.as_bytes();
     // One frame; then the same text in two frames cut inside a character
     // (byte 5 006 is the second of a κ), and a second message.
-    let one = raw_client_frame(0x81, bytes);
-    let mut two = raw_client_frame(0x01, &bytes[..5_006]);
-    two.extend(raw_client_frame(0x80, &bytes[5_006..]));
-    two.extend(raw_client_frame(0x81, bytes));
+    // Masked, so that a block or read cut at any byte must pick up the
+    // key at its phase.
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let one = masked_client_frame(0x81, bytes, key);
+    let mut two = masked_client_frame(0x01, &bytes[..5_006], key);
+    two.extend(masked_client_frame(0x80, &bytes[5_006..], key));
+    two.extend(masked_client_frame(0x81, bytes, key));
     for lent in [false, true] {
         for read in [1, 3, 1_000, 4_095, 4_097, 5_000, 9_000, 20_000, 40_000] {
             assert_eq!(take_text_reads(&one, read, lent).as_deref(), Ok(bytes), "one frame, reads of {read}");
@@ -959,7 +968,7 @@ fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks(
     for at in [0, 1, 4_095, 4_096, 4_097, 8_200, 12_599] {
         let mut bad = bytes.to_vec();
         bad[at] = 0xFF;
-        let wire = raw_client_frame(0x81, &bad);
+        let wire = masked_client_frame(0x81, &bad, key);
         for read in [1_000, 4_096, 5_003, 20_000] {
             for lent in [false, true] {
                 assert_eq!(
