@@ -124,6 +124,52 @@ pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     copy_masked_words(dst, src, key);
 }
 
+/// Appends `src` to `vec` masking it as it goes with `key` (as seen from
+/// `src`'s first byte), without zero-filling the room first. Short
+/// payloads are appended and masked in place; longer ones are appended
+/// as the XOR of each block with the key repeated over a block-sized
+/// array, which the compiler turns into vector loads, XORs and stores
+/// straight into the vector's spare room. With `std` on x86 and x86-64,
+/// payloads of [`LARGE`] bytes and more use AVX2 when the CPU has it.
+#[cfg(feature = "alloc")]
+#[inline]
+pub(crate) fn extend_masked(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
+    if src.len() < LARGE {
+        let start = vec.len();
+        vec.extend_from_slice(src);
+        mask_words(&mut vec[start..], key);
+        return;
+    }
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    if simd::extend_masked(vec, src, key) {
+        return;
+    }
+    extend_masked_blocks(vec, src, key);
+}
+
+/// The block [`extend_masked_blocks`] appends at a time, and the length
+/// of the repeated key it XORs each block with.
+#[cfg(feature = "alloc")]
+const EXTEND_BLOCK: usize = 256;
+
+/// The large-payload body of [`extend_masked`].
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn extend_masked_blocks(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
+    let word = key_word(key).to_ne_bytes();
+    let mut pattern = [0u8; EXTEND_BLOCK];
+    for chunk in pattern.chunks_exact_mut(8) {
+        chunk.copy_from_slice(&word);
+    }
+    vec.reserve(src.len());
+    // `Zip` of two slices has an exact length, so `extend` writes the
+    // bytes straight into the spare room in a loop the compiler
+    // vectorises. A multiple of 4: every block starts at the key's phase.
+    for block in src.chunks(EXTEND_BLOCK) {
+        vec.extend(block.iter().zip(&pattern).map(|(b, k)| b ^ k));
+    }
+}
+
 /// The portable body of [`copy_masked`]: 32-byte blocks of machine words
 /// (vector instructions once compiled), then words, then bytes.
 #[inline(always)]
@@ -264,6 +310,23 @@ mod tests {
                 assert!(simd.iter().all(|&b| b == 0), "AVX2 missing: destination untouched");
             }
         }
+        // Appends, after bytes already there.
+        let mut appended = alloc::vec![0xA5u8; to];
+        extend_masked(&mut appended, &data[start..], rotated);
+        assert!(appended[to..] == slow[start..], "extend_masked: len {len} start {start} to {to} offset {offset}");
+        assert!(appended[..to].iter().all(|&b| b == 0xA5), "extend_masked: bytes before kept");
+        let mut portable = alloc::vec![0xA5u8; to];
+        extend_masked_blocks(&mut portable, &data[start..], rotated);
+        assert!(portable[to..] == slow[start..], "portable extend: len {len} start {start} to {to} offset {offset}");
+        #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+        {
+            let mut simd = alloc::vec![0xA5u8; to];
+            if simd::extend_masked(&mut simd, &data[start..], rotated) {
+                assert!(simd[to..] == slow[start..], "AVX2 extend: len {len} start {start} to {to} offset {offset}");
+            } else {
+                assert_eq!(simd.len(), to, "AVX2 missing: vector untouched");
+            }
+        }
     }
 
     #[test]
@@ -315,6 +378,7 @@ mod tests {
         let taken = simd::mask_pieces(&mut buf, [1, 2, 3, 4], 0);
         let mut copy = alloc::vec![0u8; buf.len()];
         assert_eq!(simd::copy_masked(&mut copy, &buf, [1, 2, 3, 4]), taken, "both paths detect alike");
+        assert_eq!(simd::extend_masked(&mut copy, &buf, [1, 2, 3, 4]), taken, "all paths detect alike");
         if cfg!(target_feature = "avx2") {
             assert!(taken, "AVX2 enabled at compile time, yet not used");
         } else if cfg!(miri) {

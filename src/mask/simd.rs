@@ -64,3 +64,30 @@ pub(super) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
 unsafe fn copy_masked_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     super::copy_masked_words(dst, src, key);
 }
+
+/// Appends `src` to `vec` masking it as it goes, as
+/// [`extend_masked_blocks`](super::extend_masked_blocks) does, with AVX2 if
+/// this CPU has it. Returns false, with `vec` untouched, if it does not.
+#[cfg(feature = "alloc")]
+#[inline]
+pub(super) fn extend_masked(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) -> bool {
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: `extend_masked_avx2` has no requirement but its target
+        // feature, AVX2, and the check above found it on this CPU.
+        unsafe { extend_masked_avx2(vec, src, key) };
+        return true;
+    }
+    false
+}
+
+/// [`super::extend_masked_blocks`] compiled for AVX2 (everything it calls
+/// that does the work is `#[inline(always)]`).
+///
+/// # Safety
+///
+/// The CPU MUST support AVX2. The body is safe code.
+#[cfg(feature = "alloc")]
+#[target_feature(enable = "avx2")]
+unsafe fn extend_masked_avx2(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
+    super::extend_masked_blocks(vec, src, key);
+}
