@@ -81,6 +81,11 @@ impl From<&[u8]> for Message {
 /// the session reserve much memory with a header alone.
 const RESERVE_AHEAD: u64 = 1 << 20;
 
+/// Below this length a whole text message in one piece is validated after
+/// it is copied into its buffer (as `core`'s validator does short text
+/// fastest), from it on before (with the SIMD validator, when compiled in).
+const SHORT_TEXT: usize = 128;
+
 /// Whole-message assembly, and the UTF-8 validation of the text message in
 /// progress (in a `Session`, in every mode: the connection and the
 /// inflater leave it to the session, so each text byte is validated once).
@@ -176,6 +181,22 @@ impl Assembly {
                             spare
                         }
                         None => data.to_vec(),
+                    }
+                }
+                MessageKind::Text if self.text.capacity() == 0 && data.len() < SHORT_TEXT => {
+                    // Copied first, validated where it lands: a buffer
+                    // from the allocator starts on a word boundary, so
+                    // `core`'s validator takes ASCII a word at a time from
+                    // the first byte (at an unaligned start it goes byte
+                    // by byte over short text).
+                    let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+                    bytes.extend_from_slice(data);
+                    match String::from_utf8(bytes) {
+                        Ok(text) => self.text = text,
+                        Err(e) => {
+                            self.keep_spare(e.into_bytes());
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
                     }
                 }
                 MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {

@@ -3,17 +3,19 @@
 //!
 //! The masking itself is the portable path's safe code
 //! ([`super::mask_pieces`] in place, [`super::copy_masked_words`] while
-//! copying), compiled a second time with AVX2 enabled so that its 32-byte
-//! blocks become single 256-bit loads, XORs and stores. What is
+//! copying into a slice, [`super::extend_masked_blocks`] while appending
+//! to a `Vec`), compiled a second time with AVX2 enabled so that its
+//! 32-byte blocks become single 256-bit loads, XORs and stores. What is
 //! unsafe is calling that copy: a function compiled for a target feature may
 //! only run on a CPU that has it. `is_x86_feature_detected!` checks at run
 //! time; the standard library caches its answer, so each call costs one
 //! load and a bit test. Measured on the decode benchmark (a 64 KiB read
 //! copied into a buffer, then unmasked), AVX2 takes about a tenth off the
 //! x86-64 baseline's (SSE2) time, which is what brings decoding to the
-//! speed of a plain copy. Copying while masking (whole text messages are
-//! unmasked into a scratch block on their way into their `String`) gains
-//! more: the baseline's 8-byte words cost about twice a plain copy.
+//! speed of a plain copy. Copying while masking (whole messages are
+//! unmasked on their way into their buffer, client frames on their way
+//! into the output) gains more: the baseline's 8-byte words cost about
+//! twice a plain copy.
 
 /// Masks `buf` (bytes `offset..` of a payload) as
 /// [`mask_pieces`](super::mask_pieces) does, with AVX2 if this CPU has it.
