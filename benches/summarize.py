@@ -50,6 +50,9 @@ def load():
 def fmt_time(ns):
     if ns is None:
         return "–"
+    # Rounded to three significant digits before the unit is chosen, so
+    # that 999.7 µs reads "1 ms", not "1e+03 µs".
+    ns = float(f"{ns:.3g}")
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if ns >= scale:
             return f"{ns / scale:.3g} {unit}"
