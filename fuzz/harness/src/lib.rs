@@ -14,6 +14,7 @@ mod deflate;
 pub mod differential;
 mod handshake;
 mod pair;
+mod session;
 mod structured;
 mod time;
 
@@ -21,6 +22,7 @@ pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection
 pub use deflate::{deflate_extension_header, deflate_inflate};
 pub use handshake::{handshake_request, handshake_response};
 pub use pair::pair;
+pub use session::session;
 pub use structured::{
     run_script, structured, valid_close_code, Between, Content, Ending, LengthForm, MessageOp, Op, Script, BOUNDARIES,
     VALID_CLOSE_CODES,

@@ -66,6 +66,11 @@ fn pair_corpus() {
     replay("pair", wsmachine_fuzzing::pair);
 }
 
+#[test]
+fn session_corpus() {
+    replay("session", wsmachine_fuzzing::session);
+}
+
 /// The `structured` target's corpus is in `arbitrary`'s format, which only
 /// the fuzz crate reads (the harness does not depend on `arbitrary`); its
 /// regressions are saved in the harness's compact form (`Script::encode`,
