@@ -106,9 +106,9 @@ impl Output for alloc::vec::Vec<u8> {
     }
 
     /// Appends without zero-filling: the header and the payload are copied
-    /// in; a masked payload is masked a 64-byte block at a time into an
-    /// array on the stack and appended from there (in one pass, with AVX2
-    /// when the CPU has it, as into a slice).
+    /// in; a masked payload is appended as the XOR of each 256-byte block
+    /// with the key repeated, written straight into the spare room in one
+    /// pass (with AVX2 when the CPU has it, as into a slice).
     fn write_frame(&mut self, head: &[u8], payload: &[u8], mask: Option<[u8; 4]>) -> bool {
         let Some(len) = head.len().checked_add(payload.len()) else { return false };
         if self.try_reserve(len).is_err() {
@@ -189,8 +189,8 @@ mod tests {
         let payload: alloc::vec::Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let head = [0x82, 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         let mut lens: alloc::vec::Vec<usize> = (0..140).collect();
-        // The 64-byte blocks of the masked path, the size from which it
-        // may take AVX2, and a block of reads.
+        // The masked path's 256-byte blocks (from which it may take
+        // AVX2), and a block of reads.
         for edge in [64usize, 128, 256, 512, 1024, 65_536] {
             lens.extend(edge.saturating_sub(9)..edge + 9);
         }

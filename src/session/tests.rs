@@ -936,9 +936,9 @@ fn take_text_reads(wire: &[u8], read: usize, lent: bool) -> Result<Vec<u8>, Prot
 
 /// Text received straight into its message (large frames, whole mode) is
 /// unmasked a block at a time and validated into the `String`: masked
-/// bytes cut anywhere, and characters
-/// split across reads, blocks and frames come out whole, and an invalid
-/// byte anywhere fails with 1007 at the next poll.
+/// bytes cut anywhere, and characters split across reads, blocks and
+/// frames, come out whole, and an invalid byte anywhere fails with 1007
+/// at the next poll.
 #[test]
 fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks() {
     let text = "aκό🦀σμε€".repeat(700); // 18 bytes a round: 12 600 bytes
