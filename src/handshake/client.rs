@@ -206,7 +206,7 @@ pub struct ClientHandshake<'a, S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     storage: S,
 }
 
-impl<S: HeadStorage> core::fmt::Debug for ClientHandshake<'_, S> {
+impl<S> core::fmt::Debug for ClientHandshake<'_, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ClientHandshake")
             .field("config", &self.config)
@@ -364,9 +364,7 @@ impl<S: HeadStorage> ClientHandshake<'_, S> {
     pub fn head(&self) -> &[u8] {
         self.storage.held(self.scanner.stored())
     }
-}
 
-impl<S: HeadStorage> ClientHandshake<'_, S> {
     /// Feeds the bytes of the answer read since the last call, as
     /// [`ServerHandshake::receive`](super::ServerHandshake::receive) does.
     ///

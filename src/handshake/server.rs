@@ -114,7 +114,7 @@ pub struct ServerHandshake<S = [u8; DEFAULT_MAX_HEAD_LEN]> {
     storage: S,
 }
 
-impl<S: HeadStorage> core::fmt::Debug for ServerHandshake<S> {
+impl<S> core::fmt::Debug for ServerHandshake<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerHandshake")
             .field("config", &self.config)
@@ -165,9 +165,7 @@ impl<S: HeadStorage> ServerHandshake<S> {
     pub fn head(&self) -> &[u8] {
         self.storage.held(self.scanner.stored())
     }
-}
 
-impl<S: HeadStorage> ServerHandshake<S> {
     /// Feeds the bytes read since the last call. See the type docs for the
     /// contract.
     ///
