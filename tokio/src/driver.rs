@@ -659,11 +659,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 /// a waker for the same task (`registered`), which it then wakes when it
 /// passes: until then, asking whether it passed is enough. `registered`
 /// is kept up to date.
+#[inline]
 fn sleep_passed(sleep: &mut Pin<Box<Sleep>>, registered: &mut Option<Waker>, cx: &mut Context<'_>) -> bool {
-    let same = registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
-    if same && !sleep.is_elapsed() {
+    // Inline, the usual answer (several times per message, long before
+    // the deadline); out of line, the poll.
+    if registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) && !sleep.is_elapsed() {
         return false;
     }
+    poll_sleep(sleep, registered, cx)
+}
+
+/// [`sleep_passed`] once asking is not enough: polls `sleep`, keeping
+/// `registered` up to date.
+#[inline(never)]
+fn poll_sleep(sleep: &mut Pin<Box<Sleep>>, registered: &mut Option<Waker>, cx: &mut Context<'_>) -> bool {
+    let same = registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
     if sleep.as_mut().poll(cx).is_ready() {
         *registered = None;
         return true;
