@@ -78,23 +78,18 @@ impl HeadScanner {
         let take = input.len().min(limit.saturating_sub(before));
         let region = storage.put(before, input.get(..take).unwrap_or(input));
         self.stored = region.len();
-        let mut pos = self.searched;
-        while let Some(off) = memchr::memchr(b'\n', region.get(pos..).unwrap_or(&[])) {
-            let i = pos.saturating_add(off);
+        if let Some(i) = first_notable_lf(region, self.searched) {
             // RFC 9112 §2.2: a bare LF is a line ending some recipients accept and
             // others do not; that disagreement is a smuggling vector, so reject it.
             if i == 0 || region.get(i - 1) != Some(&b'\r') {
                 return Err(HandshakeError::BareLf);
             }
-            if i >= 3 && region.get(i - 3..i) == Some(b"\r\n\r") {
-                let head_len = i + 1;
-                // Bytes copied past the head stay the caller's: they were not consumed.
-                self.stored = head_len;
-                self.searched = head_len;
-                self.complete = Some(head_len);
-                return Ok(Fed::Complete { head_len, consumed: head_len.saturating_sub(before) });
-            }
-            pos = i + 1;
+            let head_len = i + 1;
+            // Bytes copied past the head stay the caller's: they were not consumed.
+            self.stored = head_len;
+            self.searched = head_len;
+            self.complete = Some(head_len);
+            return Ok(Fed::Complete { head_len, consumed: head_len.saturating_sub(before) });
         }
         self.searched = self.stored;
         if self.stored >= limit {
@@ -103,6 +98,59 @@ impl HeadScanner {
         }
         Ok(Fed::Partial)
     }
+}
+
+/// Bytes [`first_notable_lf`] checks at once without a branch per line.
+const SCAN_BLOCK: usize = 64;
+
+/// The position of the first LF at or after `from` that is not the end of
+/// an ordinary CRLF line ending: one that ends the head (`\r\n\r\n`) or a
+/// bare one (`from` is where the last search stopped, so LFs before it were
+/// ordinary).
+///
+/// A head has a line ending every few dozen bytes, so a search call per
+/// line costs more than the bytes: blocks of [`SCAN_BLOCK`] bytes are
+/// checked branch-free (with the three bytes before them, so a line ending
+/// split between blocks or between reads is seen whole), and only the
+/// block that holds the LF sought, or a short tail, is searched LF by LF.
+fn first_notable_lf(region: &[u8], from: usize) -> Option<usize> {
+    let mut start = from;
+    while start < region.len() {
+        let end = start.saturating_add(SCAN_BLOCK).min(region.len());
+        let window = start.checked_sub(3).and_then(|s| region.get(s..end));
+        if let Some(window) = window.and_then(|w| <&[u8; SCAN_BLOCK + 3]>::try_from(w).ok()) {
+            if !block_has_notable_lf(window) {
+                start = end;
+                continue;
+            }
+        }
+        let mut pos = start;
+        while let Some(off) = memchr::memchr(b'\n', region.get(pos..end).unwrap_or(&[])) {
+            let i = pos.saturating_add(off);
+            let bare = i == 0 || region.get(i - 1) != Some(&b'\r');
+            if bare || (i >= 3 && region.get(i - 3..i) == Some(b"\r\n\r")) {
+                return Some(i);
+            }
+            pos = i + 1;
+        }
+        start = end;
+    }
+    None
+}
+
+/// Whether one of the last [`SCAN_BLOCK`] bytes of `window` is an LF that
+/// [`first_notable_lf`] looks for, judged with the three bytes before it.
+#[inline]
+fn block_has_notable_lf(window: &[u8; SCAN_BLOCK + 3]) -> bool {
+    let mut flags = 0u8;
+    for i in 0..SCAN_BLOCK {
+        let (a, b, c, d) = (window[i], window[i + 1], window[i + 2], window[i + 3]);
+        // An LF after anything but CR is bare; after CR, it ends the head
+        // when CR LF come before that CR.
+        let notable = u8::from(c != b'\r') | (u8::from(b == b'\n') & u8::from(a == b'\r'));
+        flags |= u8::from(d == b'\n') & notable;
+    }
+    flags != 0
 }
 
 /// RFC 9110 §5.6.2 `tchar`.
@@ -323,7 +371,9 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Whether the comma-separated `value` lists `token` (ASCII case-insensitive).
 pub(crate) fn lists_token(value: &[u8], token: &str) -> bool {
-    list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
+    // The usual value is the token alone (`Upgrade: websocket`): one compare.
+    value.eq_ignore_ascii_case(token.as_bytes())
+        || list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Whether any header named `name` lists `token` (ASCII case-insensitive).
@@ -398,6 +448,51 @@ mod tests {
             assert_eq!(s.feed(&mut storage, byte, 8192), Ok(Fed::Partial), "at {n}");
             if n >= 24 {
                 storage[n - 2] = b'\n';
+            }
+        }
+    }
+
+    /// The first bare LF or head end by looking at every LF in turn, as
+    /// the scanner did before it checked blocks: what the block search
+    /// must agree with.
+    fn naive_notable_lf(bytes: &[u8]) -> Option<(usize, bool)> {
+        bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').find_map(|(i, _)| {
+            let bare = i == 0 || bytes[i - 1] != b'\r';
+            (bare || (i >= 3 && &bytes[i - 3..i] == b"\r\n\r")).then_some((i, bare))
+        })
+    }
+
+    #[test]
+    fn scanner_blocks_agree_with_looking_at_every_lf() {
+        // Lines of 1 to 9 bytes, so line endings fall at every offset of the
+        // 64-byte blocks; then a bare LF or the head's end put at each
+        // position, fed whole and in two pieces split around it.
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        for n in 0..40 {
+            head.extend_from_slice(b"X-A: ");
+            head.extend(core::iter::repeat_n(b'v', n % 9));
+            head.extend_from_slice(b"\r\n");
+        }
+        let mut storage = [0u8; 1024];
+        for at in 16..head.len() {
+            for (insert, name) in [(&b"\n"[..], "bare LF"), (b"\r\n\r\n", "head end"), (b"\r\n", "CRLF")] {
+                let mut bytes = head.clone();
+                bytes.splice(at..at, insert.iter().copied());
+                bytes.extend_from_slice(b"\r\n\r\nframes");
+                let expected = match naive_notable_lf(&bytes) {
+                    Some((_, true)) => Err(HandshakeError::BareLf),
+                    Some((i, false)) => Ok(Some(i + 1)),
+                    None => Ok(None),
+                };
+                for split in [at.saturating_sub(3), at, at + 1, at + 2, bytes.len()] {
+                    let mut s = HeadScanner::new();
+                    let first = fed(s.feed(&mut storage, &bytes[..split], 8192));
+                    let got = match first {
+                        Ok(None) => fed(s.feed(&mut storage, &bytes[split..], 8192)),
+                        other => other,
+                    };
+                    assert_eq!(got, expected, "{name} at {at}, split at {split}");
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The server side: read the client's upgrade request, answer it.
 
+use crate::output::claim;
 use crate::Output;
 
 use super::accept::{accept_key, is_valid_key, AcceptKey};
@@ -472,6 +473,10 @@ fn content_length(value: &[u8]) -> Result<(), HandshakeError> {
     Ok(())
 }
 
+/// The 101 answer up to the `Sec-WebSocket-Accept` value.
+const ANSWER_START: &[u8] =
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+
 /// A validated WebSocket upgrade request. Everything borrows the caller's
 /// buffer (`'b`) and header array (`'h`).
 #[derive(Debug, Clone, Copy)]
@@ -631,9 +636,23 @@ impl<'h, 'b> Request<'h, 'b> {
     pub fn accept<O: Output + ?Sized>(&self, accept: &Accept<'_>, out: &mut O) -> Result<usize, UsageError> {
         accept.check(self.protocols(), || self.extensions())?;
         let key = self.accept_key();
+        if accept.protocol.is_none() && accept.extensions.is_none() && accept.extra_headers.is_empty() {
+            // The usual answer has a fixed length: no measuring pass.
+            let parts: [&[u8]; 3] = [ANSWER_START, key.as_bytes(), b"\r\n\r\n"];
+            let region = claim(out, ANSWER_START.len() + 28 + 4)?;
+            let mut at = 0;
+            for part in parts {
+                if let Some(dst) = region.get_mut(at..at + part.len()) {
+                    dst.copy_from_slice(part);
+                }
+                at += part.len();
+            }
+            return Ok(at);
+        }
         let n = write_with(out, |w| {
-            w.put(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
-            put_header(w, "Sec-WebSocket-Accept", key.as_bytes());
+            w.put(ANSWER_START);
+            w.put(key.as_bytes());
+            w.put(b"\r\n");
             if let Some(p) = accept.protocol {
                 put_header(w, "Sec-WebSocket-Protocol", p.as_bytes());
             }
