@@ -322,16 +322,28 @@ impl<R: RandomSource> Connection<R> {
         payload: &[u8],
         out: &mut O,
     ) -> Result<usize, SendError> {
-        let masked = self.rng.is_some();
         if payload.len() < 126 {
-            // Small frames (most chat, control and game traffic): claimed
-            // and written in place, the header's two bytes directly; the
-            // room is at most 131 bytes, so a `Vec` zero-fills little.
-            let len = if masked { 6 } else { 2 } + payload.len();
-            let Some(buf) = out.claim(len) else {
+            // Small frames (most chat, control and game traffic): the
+            // header's bytes put together directly, then one
+            // `write_frame`, which a `Vec` appends without zero-filling
+            // the room first.
+            let head_len = if self.rng.is_some() { 6 } else { 2 };
+            let len = head_len + payload.len();
+            // The key is drawn once the frame is known to fit.
+            if !out.reserve(len) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
-            };
-            self.encode_into(opcode, fin, rsv1, payload, buf);
+            }
+            let key = self.rng.get_mut().map(|rng| rng.mask_key());
+            let mut head =
+                [(u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits(), payload.len() as u8, 0, 0, 0, 0];
+            if let Some(key) = key {
+                head[1] |= 0x80;
+                let [_, _, k0, k1, k2, k3] = &mut head;
+                [*k0, *k1, *k2, *k3] = key;
+            }
+            if !out.write_frame(head.get(..head_len).unwrap_or(&head), payload, key) {
+                return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+            }
             return Ok(len);
         }
         self.write_head_and(opcode, fin, rsv1, payload.len() as u64, payload, out).map(|(len, _)| len)
