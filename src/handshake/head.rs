@@ -369,11 +369,18 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows).filter(|s| !s.is_empty())
 }
 
+/// ASCII case-insensitive equality. The spelling browsers and most
+/// clients send is the one expected, so an exact compare (one `memcmp`)
+/// comes first; `eq_ignore_ascii_case` folds every byte's case in turn.
+#[inline]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a == b || a.eq_ignore_ascii_case(b)
+}
+
 /// Whether the comma-separated `value` lists `token` (ASCII case-insensitive).
 pub(crate) fn lists_token(value: &[u8], token: &str) -> bool {
     // The usual value is the token alone (`Upgrade: websocket`): one compare.
-    value.eq_ignore_ascii_case(token.as_bytes())
-        || list_items(value).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
+    eq_ignore_case(value, token.as_bytes()) || list_items(value).any(|item| eq_ignore_case(item, token.as_bytes()))
 }
 
 /// Whether any header named `name` lists `token` (ASCII case-insensitive).

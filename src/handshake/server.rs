@@ -7,8 +7,8 @@ use super::accept::{accept_key, is_valid_key, AcceptKey};
 use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
-    check_head_bytes, is_supported_version, is_token, is_token_list, lists_token, parse_headers, parse_version,
-    split_line, sub_str, values, Fed, HeadScanner, Header,
+    check_head_bytes, eq_ignore_case, is_supported_version, is_token, is_token_list, lists_token, parse_headers,
+    parse_version, split_line, sub_str, values, Fed, HeadScanner, Header,
 };
 use super::storage::HeadStorage;
 use super::write::{check_extra_headers, put_header, write_with};
@@ -438,7 +438,7 @@ impl<'b> KnownHeaders<'b> {
         let mut transfer_encoding = false;
         for h in headers {
             let name = h.name;
-            let is = |expected: &str| name.eq_ignore_ascii_case(expected);
+            let is = |expected: &str| eq_ignore_case(name.as_bytes(), expected.as_bytes());
             match name.len() {
                 4 if is("Host") => known.host.see(h.value),
                 6 if is("Origin") => known.origin.see(h.value),
