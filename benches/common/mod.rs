@@ -12,6 +12,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub mod handshake_cases;
 pub mod session_modes;
 
 /// The payload sizes measured: two small-frame sizes either side of the
