@@ -7,13 +7,8 @@
 #   bash benches/handshake_instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# As the benches are built (profile `bench`: link-time optimisation).
-cargo build --profile bench -p wsmachine-benches --example handshake_instructions
-bin=${CARGO_TARGET_DIR:-target}/release/examples/handshake_instructions
-instructions() {
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 |
-        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-}
+source benches/callgrind.sh
+build_example handshake_instructions
 per_handshake() {
     local one thousand_one
     one=$(instructions "$1" 1)

@@ -9,13 +9,8 @@
 #   SIZES="16 1024" bash benches/message_instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# As the benches are built (profile `bench`: link-time optimisation).
-cargo build --profile bench -p wsmachine-benches --example message_instructions
-bin=${CARGO_TARGET_DIR:-target}/release/examples/message_instructions
-instructions() {
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 |
-        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
-}
+source benches/callgrind.sh
+build_example message_instructions
 echo "| message | streaming | whole (owned) | whole (recycled) | whole (lent) |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 for kind in binary text; do
