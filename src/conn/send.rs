@@ -7,7 +7,6 @@ use crate::error::SendError;
 use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 #[cfg(feature = "alloc")]
 use crate::mask::apply_mask;
-use crate::mask::copy_masked;
 use crate::output::{claim, BufferTooSmall, Output};
 use crate::random::RandomSource;
 
@@ -213,16 +212,16 @@ impl<R: RandomSource> Connection<R> {
         let (pong_buf, rest) = buf.split_at_mut(pong_len);
         let (ping_buf, close_buf) = rest.split_at_mut(ping_len);
         if let Some(p) = pong {
-            self.encode_into(OpCode::Pong, true, false, &p, pong_buf);
+            self.encode_control(OpCode::Pong, &p, pong_buf);
         }
         if ping {
-            self.encode_into(OpCode::Ping, true, false, &[], ping_buf);
+            self.encode_control(OpCode::Ping, &[], ping_buf);
         }
         if let Some(c) = close {
             let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
             let n = c.encoded_len();
             c.write_into(&mut payload[..n]);
-            self.encode_into(OpCode::Close, true, false, &payload[..n], close_buf);
+            self.encode_control(OpCode::Close, &payload[..n], close_buf);
             self.close_sent = true;
         }
         self.control.clear_pong();
@@ -334,13 +333,7 @@ impl<R: RandomSource> Connection<R> {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
             let key = self.rng.get_mut().map(|rng| rng.mask_key());
-            let mut head =
-                [(u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits(), payload.len() as u8, 0, 0, 0, 0];
-            if let Some(key) = key {
-                head[1] |= 0x80;
-                let [_, _, k0, k1, k2, k3] = &mut head;
-                [*k0, *k1, *k2, *k3] = key;
-            }
+            let head = small_head(opcode, fin, rsv1, payload.len(), key);
             if !out.write_frame(head.get(..head_len).unwrap_or(&head), payload, key) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
@@ -380,35 +373,27 @@ impl<R: RandomSource> Connection<R> {
         Ok((len, key))
     }
 
-    /// Encodes a frame into `buf`, exactly `frame_len(payload.len())` long.
-    /// A client draws a fresh masking key per frame (§5.3) and masks while
-    /// copying.
-    /// `rsv1` marks a payload an extension transformed (RFC 7692 §6).
-    pub(super) fn encode_into(&mut self, opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8], buf: &mut [u8]) {
+    /// Encodes a control frame (a payload of at most 125 bytes, §5.5) into
+    /// `buf`, exactly `frame_len(payload.len())` long. A client draws a
+    /// fresh masking key per frame (§5.3) and masks while copying.
+    fn encode_control(&mut self, opcode: OpCode, payload: &[u8], buf: &mut [u8]) {
+        debug_assert!(payload.len() <= MAX_CONTROL_PAYLOAD, "control payloads are at most 125 bytes");
         let mask = self.rng.get_mut().map(|rng| rng.mask_key());
-        if payload.len() < 126 {
-            // Small frames (most chat, control and game traffic): the two
-            // header bytes written directly.
-            buf[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
-            buf[1] = payload.len() as u8;
-            match mask {
-                Some(key) => {
-                    buf[1] |= 0x80;
-                    let (key_bytes, body) = buf[2..].split_at_mut(4);
-                    key_bytes.copy_from_slice(&key);
-                    copy_masked(body, payload, key);
-                }
-                None => buf[2..].copy_from_slice(payload),
-            }
-            return;
-        }
-        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
-        header.rsv1 = rsv1;
-        let (head, body) = buf.split_at_mut(header.encoded_len());
-        header.write_into(head);
-        match mask {
-            Some(key) => copy_masked(body, payload, key),
-            None => body.copy_from_slice(payload),
-        }
+        let head = small_head(opcode, true, false, payload.len(), mask);
+        let head_len = if mask.is_some() { 6 } else { 2 };
+        // `buf` is the frame's exact length (the caller claimed it so).
+        let written = buf.write_frame(head.get(..head_len).unwrap_or(&head), payload, mask);
+        debug_assert!(written, "encode_control is given room for the whole frame");
+    }
+}
+
+/// The header of a frame whose payload is under 126 bytes: the first byte,
+/// the 7-bit length (with the mask bit when a key is given) and the key.
+/// Its first 2 bytes are the header without a key, all 6 with one.
+fn small_head(opcode: OpCode, fin: bool, rsv1: bool, len: usize, key: Option<[u8; 4]>) -> [u8; 6] {
+    let first = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
+    match key {
+        Some([k0, k1, k2, k3]) => [first, 0x80 | len as u8, k0, k1, k2, k3],
+        None => [first, len as u8, 0, 0, 0, 0],
     }
 }
