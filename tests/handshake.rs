@@ -533,6 +533,42 @@ fn every_valid_vector_bytewise_equals_whole() {
     }
 }
 
+/// A head that arrives whole is parsed before it is searched. Whatever is
+/// wrong with it, and wherever it really ends, the answer must be the one
+/// byte-at-a-time input gets, which is searched as it arrives: for the RFC
+/// sample with a line ending, a blank line, a control byte or a space put
+/// in at every position, or with any one byte left out; and with one line
+/// ending a bare LF and a CR put in at every position, which keeps the
+/// count of CRs that the control-byte check relies on.
+#[test]
+fn whole_head_parsed_first_answers_as_searched() {
+    let inserts: [&[u8]; 8] = [b"\n", b"\r", b"\r\n", b"\r\n\r\n", b"\n\r\n", b"\r\n\n", b"\x01", b" "];
+    let mut variants = Vec::new();
+    for at in 0..=RFC_SAMPLE.len() {
+        for insert in inserts {
+            variants.push([&RFC_SAMPLE[..at], insert, &RFC_SAMPLE[at..]].concat());
+        }
+        if at < RFC_SAMPLE.len() {
+            variants.push([&RFC_SAMPLE[..at], &RFC_SAMPLE[at + 1..]].concat());
+        }
+    }
+    let crs: Vec<usize> = (0..RFC_SAMPLE.len()).filter(|&i| RFC_SAMPLE[i] == b'\r').collect();
+    for bare in [crs[0], crs[1]] {
+        let one_bare_lf = [&RFC_SAMPLE[..bare], &RFC_SAMPLE[bare + 1..]].concat();
+        for at in 0..=one_bare_lf.len() {
+            variants.push([&one_bare_lf[..at], b"\r", &one_bare_lf[at..]].concat());
+        }
+    }
+    let mut taken_whole = 0;
+    for data in &variants {
+        let whole = parse_whole(data);
+        assert_eq!(whole, parse_bytewise(data), "{}", data.escape_ascii());
+        taken_whole += usize::from(data.ends_with(b"\r\n\r\n"));
+    }
+    // Most variants still end with the blank line, so they take that path.
+    assert!(taken_whole > variants.len() / 2, "{taken_whole} of {}", variants.len());
+}
+
 #[test]
 fn absolute_form_uses_target_authority() {
     let mut headers = [Header::EMPTY; 16];

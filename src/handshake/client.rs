@@ -423,7 +423,7 @@ fn parse_response<'h, 'b>(
         }
         _ => return Err(E::MalformedStatusLine),
     };
-    let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?;
+    let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?.count;
     let headers: &'h [Header<'b>] = headers;
     let headers = headers.get(..count).unwrap_or(&[]);
     if !is_supported_version(version) {

@@ -73,11 +73,73 @@ impl HeadScanner {
         if let Some(head_len) = self.complete {
             return Ok(Fed::Complete { head_len, consumed: 0 });
         }
-        let limit = max_head_len.min(storage.max_len());
         let before = self.stored;
-        let take = input.len().min(limit.saturating_sub(before));
-        let region = storage.put(before, input.get(..take).unwrap_or(input));
+        let (region, limit) = self.store(storage, input, max_head_len);
+        self.search(region, before, limit)
+    }
+
+    /// Stores `input` as the whole head, unsearched, when nothing is
+    /// stored yet, it fits the limit and it ends with a blank line: a
+    /// client's usual first read. Returns its length, or `None` having
+    /// stored nothing (then [`feed`](Self::feed) it).
+    ///
+    /// The caller's parser walks every line anyway, so it checks what the
+    /// search would have: it confirms the end with [`confirm`](Self::confirm)
+    /// when every line ends with CRLF and the first blank line is the last;
+    /// otherwise [`search_stored`](Self::search_stored) gives the answer
+    /// `feed` would have given.
+    pub(crate) fn take_whole<S: HeadStorage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        input: &[u8],
+        max_head_len: usize,
+    ) -> Option<usize> {
+        let fits = input.len() <= max_head_len.min(storage.max_len());
+        if self.stored != 0 || self.complete.is_some() || !fits || !input.ends_with(b"\r\n\r\n") {
+            return None;
+        }
+        self.stored = storage.put(0, input).len();
+        Some(self.stored)
+    }
+
+    /// Marks the head stored by [`take_whole`](Self::take_whole) complete:
+    /// its parser found every line ending a CRLF and its first blank line
+    /// last.
+    pub(crate) fn confirm(&mut self, head_len: usize) {
+        self.stored = head_len;
+        self.searched = head_len;
+        self.complete = Some(head_len);
+    }
+
+    /// Searches the head stored by [`take_whole`](Self::take_whole) as
+    /// [`feed`](Self::feed) would have, when its parser did not confirm it.
+    pub(crate) fn search_stored<S: HeadStorage + ?Sized>(
+        &mut self,
+        storage: &S,
+        max_head_len: usize,
+    ) -> Result<Fed, HandshakeError> {
+        let limit = max_head_len.min(storage.max_len());
+        self.search(storage.held(self.stored), 0, limit)
+    }
+
+    /// Copies as much of `input` as the limit leaves room for after the
+    /// bytes stored; returns all the bytes stored and the limit.
+    fn store<'s, S: HeadStorage + ?Sized>(
+        &mut self,
+        storage: &'s mut S,
+        input: &[u8],
+        max_head_len: usize,
+    ) -> (&'s [u8], usize) {
+        let limit = max_head_len.min(storage.max_len());
+        let take = input.len().min(limit.saturating_sub(self.stored));
+        let region = storage.put(self.stored, input.get(..take).unwrap_or(input));
         self.stored = region.len();
+        (region, limit)
+    }
+
+    /// Looks for the head's end in `region` (the bytes stored, the last of
+    /// them put there by the input of this call, which came after `before`).
+    fn search(&mut self, region: &[u8], before: usize, limit: usize) -> Result<Fed, HandshakeError> {
         if let Some(i) = first_notable_lf(region, self.searched) {
             // RFC 9112 §2.2: a bare LF is a line ending some recipients accept and
             // others do not; that disagreement is a smuggling vector, so reject it.
@@ -253,12 +315,23 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// every `\n` follows a `\r`): the line without its CRLF, and the bytes
 /// after it.
 pub(crate) fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let (line, rest, _) = split_crlf_line(bytes);
+    (line, rest)
+}
+
+/// As [`split_line`], for bytes not yet known to be a head: also whether
+/// the line ended with CRLF (`false` for a bare LF, or no LF at all).
+pub(crate) fn split_crlf_line(bytes: &[u8]) -> (&[u8], &[u8], bool) {
     match find_lf(bytes) {
         Some(i) => {
             let line = bytes.get(..i).unwrap_or(&[]);
-            (line.strip_suffix(b"\r").unwrap_or(line), bytes.get(i + 1..).unwrap_or(&[]))
+            let rest = bytes.get(i + 1..).unwrap_or(&[]);
+            match line.strip_suffix(b"\r") {
+                Some(line) => (line, rest, true),
+                None => (line, rest, false),
+            }
         }
-        None => (bytes, &[]),
+        None => (bytes, &[], false),
     }
 }
 
@@ -299,8 +372,19 @@ pub(crate) fn is_supported_version((major, minor): (u8, u8)) -> bool {
     major == 1 && minor >= 1
 }
 
+/// What [`parse_headers`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderLines {
+    /// How many header lines were stored.
+    pub(crate) count: usize,
+    /// Every line ended with CRLF and the blank line was the last of the
+    /// bytes given: they were exactly the rest of one head. Always so for a
+    /// head found by [`HeadScanner::feed`]; checked for one taken whole.
+    pub(crate) exact: bool,
+}
+
 /// Parses the header lines after the start line (`rest`, through the blank
-/// line that ends the head) into `headers`, returning how many were stored.
+/// line that ends the head) into `headers`.
 /// The head MUST have passed [`check_head_bytes`].
 /// `head_text` is the whole head as text when it is valid UTF-8 (the usual
 /// all-ASCII head), so names are sliced from it instead of each being
@@ -313,14 +397,16 @@ pub(crate) fn parse_headers<'b>(
     head_text: Option<&'b str>,
     mut rest: &'b [u8],
     headers: &mut [Header<'b>],
-) -> Result<usize, HandshakeError> {
+) -> Result<HeaderLines, HandshakeError> {
     let mut count = 0usize;
+    let mut crlf = true;
     loop {
-        let (line, next) = split_line(rest);
+        let (line, next, ended) = split_crlf_line(rest);
         rest = next;
+        crlf &= ended;
         if line.is_empty() {
             // The blank line ending the head.
-            return Ok(count);
+            return Ok(HeaderLines { count, exact: crlf && rest.is_empty() });
         }
         // The name runs to the first byte that is not a token character,
         // which must be the colon: one pass finds and checks it (names
@@ -337,7 +423,7 @@ pub(crate) fn parse_headers<'b>(
         count += 1;
         if rest.is_empty() {
             // Only reached for input without the blank line (unit tests).
-            return Ok(count);
+            return Ok(HeaderLines { count, exact: false });
         }
     }
 }
@@ -456,6 +542,36 @@ mod tests {
         assert_eq!(feed_bytewise(data, 8192), Ok(Some(24)));
         // Remembered: a second call consumes nothing and looks at nothing.
         assert_eq!(s.feed(&mut storage, b"\n", 8192), Ok(Fed::Complete { head_len: 24, consumed: 0 }));
+    }
+
+    #[test]
+    fn scanner_takes_whole_only_a_first_input_ending_with_a_blank_line() {
+        let data = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";
+        let mut storage = [0u8; 64];
+        let mut s = HeadScanner::new();
+        assert_eq!(s.take_whole(&mut storage, data, 8192), Some(24));
+        assert_eq!(&storage[..24], &data[..]);
+        s.confirm(24);
+        assert_eq!(s.feed(&mut storage, b"x", 8192), Ok(Fed::Complete { head_len: 24, consumed: 0 }));
+        // Not the blank line at the end, over the limit, or not the first
+        // input: nothing is stored, and `feed` takes it.
+        let mut s = HeadScanner::new();
+        assert_eq!(s.take_whole(&mut storage, &data[..22], 8192), None);
+        assert_eq!(s.take_whole(&mut storage, data, 23), None);
+        assert_eq!(s.stored(), 0);
+        assert_eq!(s.feed(&mut storage, &data[..1], 8192), Ok(Fed::Partial));
+        assert_eq!(s.take_whole(&mut storage, &data[1..], 8192), None);
+        assert_eq!(s.stored(), 1);
+        // Two heads in one input: the search finds the first one's end.
+        let two = b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+        let mut s = HeadScanner::new();
+        assert_eq!(s.take_whole(&mut storage, two, 8192), Some(36));
+        assert_eq!(s.search_stored(&storage, 8192), Ok(Fed::Complete { head_len: 18, consumed: 18 }));
+        assert_eq!(s.stored(), 18);
+        // A bare LF: the error `feed` gives.
+        let mut s = HeadScanner::new();
+        assert_eq!(s.take_whole(&mut storage, b"GET / HTTP/1.1\nA: b\r\n\r\n", 8192), Some(23));
+        assert_eq!(s.search_stored(&storage, 8192), Err(HandshakeError::BareLf));
     }
 
     #[test]
@@ -599,12 +715,19 @@ mod tests {
     fn header_lines() {
         use HandshakeError as E;
         let mut headers = [Header::EMPTY; 2];
-        assert_eq!(parse_headers(None, b"Host:  example.com \t\r\nX:\r\n\r\n", &mut headers), Ok(2));
+        assert_eq!(parse_headers(None, b"Host:  example.com \t\r\nX:\r\n\r\n", &mut headers).map(|l| l.count), Ok(2));
         assert_eq!(headers[0].value, b"example.com");
         assert_eq!(headers[1].value, b"");
         assert_eq!(parse_headers(None, b"A: 1\r\nB: 2\r\nC: 3\r\n\r\n", &mut headers), Err(E::TooManyHeaders));
-        assert_eq!(parse_headers(None, b"A: 1\t2\r\n\r\n", &mut headers), Ok(1));
+        assert_eq!(parse_headers(None, b"A: 1\t2\r\n\r\n", &mut headers).map(|l| l.count), Ok(1));
         assert_eq!(headers[0].value, b"1\t2");
+        // Exactly one head's lines: CRLF endings, the blank line last.
+        let exact = |input: &[u8]| parse_headers(None, input, &mut [Header::EMPTY; 2]).map(|l| l.exact);
+        assert_eq!(exact(b"A: 1\r\n\r\n"), Ok(true));
+        assert_eq!(exact(b"A: 1\n\r\n"), Ok(false));
+        assert_eq!(exact(b"A: 1\r\n\n"), Ok(false));
+        assert_eq!(exact(b"A: 1\r\n\r\nB: 2\r\n\r\n"), Ok(false));
+        assert_eq!(exact(b"A: 1\r\n"), Ok(false));
         // Each kind of bad line, with the error the slow path names. (Control
         // bytes in values are `check_head_bytes`'s to find.)
         let bad: [(&[u8], HandshakeError); 7] = [

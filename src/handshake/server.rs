@@ -8,7 +8,7 @@ use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
     check_head_bytes, eq_ignore_case, is_supported_version, is_token, is_token_list, lists_token, parse_headers,
-    parse_version, split_line, sub_str, values, Fed, HeadScanner, Header,
+    parse_version, split_crlf_line, split_line, sub_str, values, Fed, HeadScanner, Header, HeaderLines,
 };
 use super::storage::HeadStorage;
 use super::write::{check_extra_headers, put_header, write_with};
@@ -183,19 +183,46 @@ impl<S: HeadStorage> ServerHandshake<S> {
         if let Some(e) = *failed {
             return Err(e);
         }
-        let result = match scanner.feed(storage, input, config.max_head_len) {
-            Ok(Fed::Partial) => Ok(Status::Partial),
-            Ok(Fed::Complete { head_len, consumed }) => {
+        let max = config.max_head_len;
+        // A head that came whole is parsed before it is searched: the
+        // parser checks each line's ending as it goes. If it finds the head
+        // is not one (an earlier blank line, a bare LF) or refuses it, the
+        // search decides, and the answer is as if it had come first.
+        let result = match scanner.take_whole(storage, input, max) {
+            Some(head_len) => {
                 let storage: &'b S = storage;
-                let head = storage.held(head_len);
-                parse_request(head, headers).map(|request| Status::Complete(Request { consumed, ..request }))
+                match parse_request_lines(storage.held(head_len), &mut *headers) {
+                    Ok(lines) if lines.headers.exact => {
+                        scanner.confirm(head_len);
+                        let headers: &'h [Header<'b>] = headers;
+                        let headers = headers.get(..lines.headers.count).unwrap_or(&[]);
+                        validate_request(lines, headers, head_len).map(Status::Complete)
+                    }
+                    _ => parse_found(scanner.search_stored(storage, max), storage, headers),
+                }
             }
-            Err(e) => Err(e),
+            None => {
+                let fed = scanner.feed(storage, input, max);
+                parse_found(fed, storage, headers)
+            }
         };
         if let Err(e) = result {
             *failed = Some(e);
         }
         result
+    }
+}
+
+/// The request in the head the scanner found, if it found one.
+fn parse_found<'h, 'b, S: HeadStorage>(
+    fed: Result<Fed, HandshakeError>,
+    storage: &'b S,
+    headers: &'h mut [Header<'b>],
+) -> Result<Status<Request<'h, 'b>>, HandshakeError> {
+    match fed? {
+        Fed::Partial => Ok(Status::Partial),
+        Fed::Complete { head_len, consumed } => parse_request(storage.held(head_len), headers)
+            .map(|request| Status::Complete(Request { consumed, ..request })),
     }
 }
 
@@ -218,10 +245,34 @@ pub(crate) fn parse_request<'h, 'b>(
     head: &'b [u8],
     headers: &'h mut [Header<'b>],
 ) -> Result<Request<'h, 'b>, HandshakeError> {
+    let lines = parse_request_lines(head, &mut *headers)?;
+    let headers: &'h [Header<'b>] = headers;
+    validate_request(lines, headers.get(..lines.headers.count).unwrap_or(&[]), head.len())
+}
+
+/// A request head's start line, with its header lines parsed into the
+/// caller's array, not yet checked against RFC 6455.
+#[derive(Debug, Clone, Copy)]
+struct RequestLines<'b> {
+    method: &'b str,
+    target: &'b str,
+    /// The target's authority when it is in absolute form.
+    authority: Option<&'b str>,
+    path: &'b str,
+    version: (u8, u8),
+    head_text: Option<&'b str>,
+    headers: HeaderLines,
+}
+
+/// The HTTP syntax of a request head: the request line and the header
+/// lines, stored in `headers`. `head` is a complete head, or (from
+/// `HeadScanner::take_whole`) one that is if the answer's
+/// `headers.exact` says so; any error or an inexact answer for such a
+/// head is to be ignored in favour of the head the scanner finds.
+fn parse_request_lines<'b>(head: &'b [u8], headers: &mut [Header<'b>]) -> Result<RequestLines<'b>, HandshakeError> {
     use HandshakeError as E;
-    let head_len = head.len();
     check_head_bytes(head)?;
-    let (line, rest) = split_line(head);
+    let (line, rest, crlf) = split_crlf_line(head);
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
@@ -250,11 +301,21 @@ pub(crate) fn parse_request<'h, 'b>(
     if path.starts_with('?') {
         return Err(E::InvalidRequestTarget);
     }
+    let mut lines = parse_headers(head_text, rest, headers)?;
+    lines.exact &= crlf;
+    Ok(RequestLines { method, target, authority, path, version, head_text, headers: lines })
+}
 
-    let count = parse_headers(head_text, rest, &mut *headers)?;
-    let headers: &'h [Header<'b>] = headers;
-    let headers = headers.get(..count).unwrap_or(&[]);
-
+/// Checks a parsed request head against RFC 6455 §4.2.1 (`headers` are
+/// the lines [`parse_request_lines`] stored).
+fn validate_request<'h, 'b>(
+    lines: RequestLines<'b>,
+    headers: &'h [Header<'b>],
+    head_len: usize,
+) -> Result<Request<'h, 'b>, HandshakeError> {
+    use HandshakeError as E;
+    let RequestLines { method, target, authority, path, version, head_text, .. } = lines;
+    let text = |part| sub_str(head_text, part);
     if !is_supported_version(version) {
         return Err(E::UnsupportedHttpVersion);
     }
@@ -352,7 +413,7 @@ pub(crate) fn parse_plain_request<'h, 'b>(
             (_, path) => path,
         }
     };
-    let count = parse_headers(head_text, rest, &mut *headers).ok()?;
+    let count = parse_headers(head_text, rest, &mut *headers).ok()?.count;
     let headers: &'h [Header<'b>] = headers;
     let headers = headers.get(..count)?;
     let websocket = headers.iter().any(|h| {
