@@ -151,6 +151,7 @@ reject!(reject_lowercase_http, request("GET / http/1.1", &[], &[]), 400, E::Inva
 reject!(reject_trailing_space_after_version, request("GET / HTTP/1.1 ", &[], &[]), 400, E::InvalidHttpVersion);
 reject!(reject_double_space_in_request_line, request("GET  / HTTP/1.1", &[], &[]), 400, E::MalformedRequestLine);
 reject!(reject_missing_target, request("GET HTTP/1.1", &[], &[]), 400, E::MalformedRequestLine);
+reject!(reject_empty_target, request("GET  HTTP/1.1", &[], &[]), 400, E::MalformedRequestLine);
 reject!(reject_relative_target, request("GET chat HTTP/1.1", &[], &[]), 400, E::InvalidRequestTarget);
 reject!(reject_asterisk_target, request("GET * HTTP/1.1", &[], &[]), 400, E::InvalidRequestTarget);
 reject!(reject_ws_scheme_target, request("GET ws://example.com/ HTTP/1.1", &[], &[]), 400, E::InvalidRequestTarget);

@@ -213,6 +213,46 @@ impl<S: HeadStorage> ServerHandshake<S> {
     }
 }
 
+/// The target of the request line every client sends, `GET` of a valid
+/// target over HTTP/1.1, found without a search for the spaces; `None` for
+/// any other line.
+fn split_usual_request_line(line: &[u8]) -> Option<&[u8]> {
+    let target = line.strip_prefix(b"GET ")?.strip_suffix(b" HTTP/1.1")?;
+    (!target.is_empty() && is_target(target)).then_some(target)
+}
+
+/// A request line's parts, checked.
+struct RequestLine<'b> {
+    /// A token.
+    method: &'b [u8],
+    /// Visible ASCII, no fragment.
+    target: &'b [u8],
+    /// (major, minor).
+    version: (u8, u8),
+}
+
+/// Splits a request line into its method, target and version, checked.
+fn split_request_line(line: &[u8]) -> Result<RequestLine<'_>, HandshakeError> {
+    use HandshakeError as E;
+    // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v)) if is_token(m) && !t.is_empty() => (m, t, v),
+        _ => return Err(E::MalformedRequestLine),
+    };
+    let version = parse_version(version).ok_or(E::InvalidHttpVersion)?;
+    if !is_target(target) {
+        return Err(E::InvalidRequestTarget);
+    }
+    Ok(RequestLine { method, target, version })
+}
+
+/// Whether a request target has only visible ASCII and no fragment
+/// (RFC 9112 §3.2).
+fn is_target(target: &[u8]) -> bool {
+    target.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'#')
+}
+
 /// The request in the head the scanner found, if it found one.
 fn parse_found<'h, 'b, S: HeadStorage>(
     fed: Result<Fed, HandshakeError>,
@@ -273,17 +313,10 @@ fn parse_request_lines<'b>(head: &'b [u8], headers: &mut [Header<'b>]) -> Result
     use HandshakeError as E;
     check_head_bytes(head)?;
     let (line, rest, crlf) = split_crlf_line(head);
-    // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v)) if is_token(m) && !t.is_empty() => (m, t, v),
-        _ => return Err(E::MalformedRequestLine),
+    let RequestLine { method, target, version } = match split_usual_request_line(line) {
+        Some(target) => RequestLine { method: b"GET", target, version: (1, 1) },
+        None => split_request_line(line)?,
     };
-    let version = parse_version(version).ok_or(E::InvalidHttpVersion)?;
-    // Visible ASCII only, no fragment (RFC 9112 §3.2).
-    if !target.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'#') {
-        return Err(E::InvalidRequestTarget);
-    }
     // Parts of the head as text: sliced from the head validated once.
     let head_text = crate::utf8::as_str(head);
     let text = |part| sub_str(head_text, part);
