@@ -99,6 +99,12 @@ impl HeadStorage for HeadBuffer {
     }
 
     fn put(&mut self, at: usize, bytes: &[u8]) -> &[u8] {
+        if self.bytes.capacity() == 0 {
+            // The first bytes, usually the whole head: allocated to size,
+            // without `Vec`'s growth arithmetic.
+            self.bytes = bytes.to_vec();
+            return &self.bytes;
+        }
         self.bytes.truncate(at);
         // Left to `Vec`, growing doubles: feeding a head a byte at a time
         // stays linear in total, and the capacity stays under twice the
