@@ -4,12 +4,18 @@
 //! runs. `handshake_instructions.sh` runs every case and prints
 //! instructions per handshake and the ratio to the floor.
 //!
+//!
+//! With `--time` it also prints nanoseconds per handshake (the mean over
+//! the run), for `handshake_times.sh`, which runs the cases in turn so
+//! that each is timed under the same load.
+//!
 //! ```text
-//! handshake_instructions CASE COUNT
+//! handshake_instructions CASE COUNT [--time]
 //!   CASE: floor | wsmachine | head-buffer
 //! ```
 
 use std::hint::black_box;
+use std::time::Instant;
 
 #[path = "common/mod.rs"]
 mod common;
@@ -17,9 +23,13 @@ use common::handshake_cases::{httparse_floor, wsmachine_accept, wsmachine_accept
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [case, count] = &args[..] else {
-        eprintln!("usage: handshake_instructions floor|wsmachine|head-buffer COUNT");
-        std::process::exit(2);
+    let (case, count, time) = match &args[..] {
+        [case, count] => (case, count, false),
+        [case, count, flag] if flag == "--time" => (case, count, true),
+        _ => {
+            eprintln!("usage: handshake_instructions floor|wsmachine|head-buffer COUNT [--time]");
+            std::process::exit(2);
+        }
     };
     let accept = match case.as_str() {
         "floor" => httparse_floor,
@@ -29,9 +39,13 @@ fn main() {
     };
     let count: usize = count.parse().expect("COUNT is a number");
     let mut out = [0u8; 512];
+    let start = Instant::now();
     for _ in 0..count {
         let n = accept(black_box(REQUEST), &mut out).expect("the request is accepted");
         black_box(&out[..n]);
+    }
+    if time {
+        println!("{:.1}", start.elapsed().as_nanos() as f64 / count.max(1) as f64);
     }
     let n = accept(REQUEST, &mut out).expect("the request is accepted");
     let answer = std::str::from_utf8(&out[..n]).expect("ASCII");
