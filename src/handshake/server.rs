@@ -8,7 +8,7 @@ use super::error::{HandshakeError, UsageError};
 use super::ext::{is_extension_list, Extension, Extensions, Protocols, Source};
 use super::head::{
     check_head_bytes, eq_ignore_case, is_supported_version, is_token, is_token_list, lists_token, parse_headers,
-    parse_version, split_crlf_line, split_line, sub_str, values, Fed, HeadScanner, Header, HeaderLines,
+    parse_version, split_crlf_line, sub_str, values, Fed, HeadScanner, Header, HeaderLines,
 };
 use super::storage::HeadStorage;
 use super::write::{check_extra_headers, put_header, write_with};
@@ -436,7 +436,7 @@ pub(crate) fn parse_plain_request<'h, 'b>(
     headers: &'h mut [Header<'b>],
 ) -> Option<(&'b str, &'b str, &'h [Header<'b>])> {
     let head_text = crate::utf8::as_str(head);
-    let (line, rest) = split_line(head);
+    let (line, rest) = super::head::split_line(head);
     let target = sub_str(head_text, line.split(|&b| b == b' ').nth(1)?)?;
     let path = if target.starts_with('/') {
         target
