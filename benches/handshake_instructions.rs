@@ -4,7 +4,6 @@
 //! runs. `handshake_instructions.sh` runs every case and prints
 //! instructions per handshake and the ratio to the floor.
 //!
-//!
 //! With `--time` it also prints nanoseconds per handshake (the mean over
 //! the run), for `handshake_times.sh`, which runs the cases in turn so
 //! that each is timed under the same load.

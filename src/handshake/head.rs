@@ -94,7 +94,7 @@ impl HeadScanner {
         input: &[u8],
         max_head_len: usize,
     ) -> Option<usize> {
-        let fits = input.len() <= max_head_len.min(storage.max_len());
+        let fits = input.len() <= head_limit(storage, max_head_len);
         if self.stored != 0 || self.complete.is_some() || !fits || !input.ends_with(b"\r\n\r\n") {
             return None;
         }
@@ -118,8 +118,7 @@ impl HeadScanner {
         storage: &S,
         max_head_len: usize,
     ) -> Result<Fed, HandshakeError> {
-        let limit = max_head_len.min(storage.max_len());
-        self.search(storage.held(self.stored), 0, limit)
+        self.search(storage.held(self.stored), 0, head_limit(storage, max_head_len))
     }
 
     /// Copies as much of `input` as the limit leaves room for after the
@@ -130,7 +129,7 @@ impl HeadScanner {
         input: &[u8],
         max_head_len: usize,
     ) -> (&'s [u8], usize) {
-        let limit = max_head_len.min(storage.max_len());
+        let limit = head_limit(storage, max_head_len);
         let take = input.len().min(limit.saturating_sub(self.stored));
         let region = storage.put(self.stored, input.get(..take).unwrap_or(input));
         self.stored = region.len();
@@ -160,6 +159,12 @@ impl HeadScanner {
         }
         Ok(Fed::Partial)
     }
+}
+
+/// The most bytes a head may have: the configured limit, and never more
+/// than `storage` holds.
+fn head_limit<S: HeadStorage + ?Sized>(storage: &S, max_head_len: usize) -> usize {
+    max_head_len.min(storage.max_len())
 }
 
 /// Bytes [`first_notable_lf`] checks at once without a branch per line.

@@ -194,8 +194,6 @@ impl<S: HeadStorage> ServerHandshake<S> {
                 match parse_request_lines(storage.held(head_len), &mut *headers) {
                     Ok(lines) if lines.headers.exact => {
                         scanner.confirm(head_len);
-                        let headers: &'h [Header<'b>] = headers;
-                        let headers = headers.get(..lines.headers.count).unwrap_or(&[]);
                         validate_request(lines, headers, head_len).map(Status::Complete)
                     }
                     _ => parse_found(scanner.search_stored(storage, max), storage, headers),
@@ -286,8 +284,7 @@ pub(crate) fn parse_request<'h, 'b>(
     headers: &'h mut [Header<'b>],
 ) -> Result<Request<'h, 'b>, HandshakeError> {
     let lines = parse_request_lines(head, &mut *headers)?;
-    let headers: &'h [Header<'b>] = headers;
-    validate_request(lines, headers.get(..lines.headers.count).unwrap_or(&[]), head.len())
+    validate_request(lines, headers, head.len())
 }
 
 /// A request head's start line, with its header lines parsed into the
@@ -339,14 +336,15 @@ fn parse_request_lines<'b>(head: &'b [u8], headers: &mut [Header<'b>]) -> Result
     Ok(RequestLines { method, target, authority, path, version, head_text, headers: lines })
 }
 
-/// Checks a parsed request head against RFC 6455 §4.2.1 (`headers` are
-/// the lines [`parse_request_lines`] stored).
+/// Checks a parsed request head against RFC 6455 §4.2.1 (`headers` is
+/// the array [`parse_request_lines`] stored its lines in).
 fn validate_request<'h, 'b>(
     lines: RequestLines<'b>,
     headers: &'h [Header<'b>],
     head_len: usize,
 ) -> Result<Request<'h, 'b>, HandshakeError> {
     use HandshakeError as E;
+    let headers = headers.get(..lines.headers.count).unwrap_or(&[]);
     let RequestLines { method, target, authority, path, version, head_text, .. } = lines;
     let text = |part| sub_str(head_text, part);
     if !is_supported_version(version) {
