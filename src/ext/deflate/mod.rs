@@ -81,39 +81,43 @@
 //! connection (`Connection::fail_with`): its Close is queued and later
 //! `receive` calls return the error.
 //!
-//! # Backend and windows
+//! # Compressor, inflater and windows
 //!
-//! `miniz_oxide`: pure Rust, `no_std` + `alloc`, no unsafe code of ours.
-//! Its inflater reads any window (it always keeps 32 KiB). Its compressor
-//! searches its whole 32 KiB dictionary whatever window it is told, so a
-//! window below 15 bits is kept here by a full flush (which empties the
-//! dictionary) every 2^bits input bytes: no back-reference can reach
-//! further. Every window from 8 to 15 is therefore honoured exactly, none
-//! has to be declined or rounded up, and the tests check each one against
-//! zlib inflating with exactly that window. The price is a few percent of
-//! output size for small windows; at 15 bits there is no extra flush.
+//! The compressor is wsmachine's own (pure Rust, `no_std` + `alloc`, no
+//! unsafe code): hash chains over a buffer of twice the window, zlib's
+//! effort levels, blocks stored, fixed or fitted, whichever is shortest.
+//! It is sized by the window it compresses with, and no back-reference
+//! reaches further back than 2^bits − 1 bytes, so every window from 8 to 15
+//! is honoured exactly and none has to be declined or rounded up; the
+//! tests check each one against zlib inflating with exactly that window.
+//! The inflater is `miniz_oxide`'s (pure Rust, `no_std` + `alloc`), which
+//! reads any window (it always keeps 32 KiB).
 //!
 //! # Memory
 //!
-//! The backend's state is allocated at the first compressed message in
-//! each direction: about 310 KiB to compress (`miniz_oxide` keeps fixed
-//! hash chains and buffers whatever the window) and 43 KiB to inflate (the
-//! 32 KiB window), plus [`DeflateConfig::chunk_size`]. With context
-//! takeover that state is the context and stays between messages. The
-//! memory-lean setting, [`DeflateConfig::memory_lean`], negotiates no
-//! context takeover both ways and frees everything after each message
+//! The state is allocated at the first compressed message in each
+//! direction: about 186 KiB to compress at window 15 (a 64 KiB window
+//! buffer, 64 KiB of hash chains, a 32 KiB hash table and 24 KiB of block
+//! tokens; about 36 KiB at window 11) and 43 KiB to inflate (the 32 KiB
+//! window), plus [`DeflateConfig::chunk_size`]. With context takeover that
+//! state is the context and stays between messages: 248 KiB for a
+//! connection that compresses both ways, buffers included, under zlib's
+//! default of 302 KiB for a compressor and an inflater. The memory-lean
+//! setting, [`DeflateConfig::memory_lean`], negotiates no context takeover
+//! both ways and frees everything after each message
 //! ([`DeflateConfig::free_idle_state`]): an idle connection then holds no
-//! permessage-deflate memory at all, for about 10 µs more per compressed
+//! permessage-deflate memory at all, for a few µs more per compressed
 //! message and larger output for streams of similar small messages. A
 //! connection whose messages all stay under [`DeflateConfig::threshold`]
 //! never allocates a compressor.
 //!
-//! `miniz_oxide` was kept over `zlib-rs` by measurement (the README has the
-//! table): `zlib-rs` compresses 1.5–2.4× and inflates 1.1–2× faster, but
-//! holds more per connection (418 KiB at window 15; 181–298 KiB at windows
-//! 9–11, its 128 KiB hash table and 32 KiB inflate window being fixed),
-//! needs `std` or a C allocator (its `no_std` build allocates with
-//! `malloc`), and is unsafe code inside.
+//! The compressor replaced `miniz_oxide`'s by measurement (the README has
+//! the tables): `miniz_oxide`'s holds about 310 KiB whatever the window
+//! (354 KiB with its inflater, 17 % over zlib's default), and `zlib-rs`
+//! holds more still (418 KiB at window 15), needs `std` or a C allocator
+//! and is unsafe code inside. Output sizes are the same as `miniz_oxide`'s
+//! or smaller at every level measured; speed is level 6 faster, levels 1
+//! and 2 somewhat slower (the README gives the ratios).
 //!
 //! # Decisions
 //!
@@ -129,6 +133,7 @@
 
 mod compress;
 mod decompress;
+mod encoder;
 mod params;
 
 pub use params::{
@@ -158,10 +163,11 @@ pub const RSV1: RsvBits = RsvBits::RSV1;
 ///
 /// Memory: nothing until the first compressed message in each direction;
 /// then about 43 KiB to inflate (the 32 KiB window) plus
-/// [`DeflateConfig::chunk_size`], and about 310 KiB to compress, held
-/// between messages. With [`DeflateConfig::memory_lean`] nothing is held
-/// between messages (see [`DeflateConfig::free_idle_state`]; drain each
-/// [`Decode`] until it returns `None`).
+/// [`DeflateConfig::chunk_size`], and about 186 KiB to compress at window
+/// 15 (less for smaller windows), held between messages. With
+/// [`DeflateConfig::memory_lean`] nothing is held between messages (see
+/// [`DeflateConfig::free_idle_state`]; drain each [`Decode`] until it
+/// returns `None`).
 pub struct Deflate {
     compressor: Compressor,
     decompressor: Decompressor,
