@@ -5,7 +5,9 @@ use alloc::vec::Vec;
 
 use wsmachine::ext::deflate::{Deflate, DeflateConfig, DeflateParams};
 use wsmachine::handshake::Extensions;
-use wsmachine::{Config, Connection, Event, FrameHeader, MessageAssembler, OpCode, ProtocolError, Role, SecureRandom};
+use wsmachine::{
+    Config, Connection, Event, FrameHeader, MessageAssembler, MessageKind, OpCode, ProtocolError, Role, SecureRandom,
+};
 
 /// The input as a `Sec-WebSocket-Extensions` value, read both as a client's
 /// offers (by servers of several configurations) and as a server's answer
@@ -152,5 +154,70 @@ pub fn deflate_inflate(data: &[u8]) {
     if let Ok(expected) = miniz_oxide::inflate::decompress_to_vec_with_limit(&whole, limit) {
         let message = message.map(|m| m.as_bytes().to_vec());
         assert_eq!(message.as_deref(), Some(&expected[..]), "streamed inflate differs from one-shot");
+    }
+}
+
+/// `[level, window, flags, repeat, messages split at 0xFF...]`: a server
+/// compresses each message (repeated `repeat % 32 + 1` times, so windows
+/// fill and slide) at `level % 10`, with window `8 + window % 8` bits,
+/// context takeover unless `flags & 1`, freeing its state between messages
+/// if `flags & 2`, and in fragments of `flags >> 2` bytes if that is not
+/// 0; a client inflates them. Invariants: no panic (the compressor's debug
+/// assertions include that no back-reference reaches past the window);
+/// every message arrives as sent, in order.
+pub fn deflate_compress(data: &[u8]) {
+    let [level, window, flags, repeat, rest @ ..] = data else { return };
+    let params = DeflateParams {
+        server_max_window_bits: Some(8 + window % 8),
+        server_no_context_takeover: flags & 1 == 1,
+        ..DeflateParams::default()
+    };
+    let config =
+        DeflateConfig { level: level % 10, threshold: 0, free_idle_state: flags & 2 == 2, ..DeflateConfig::default() };
+    let fragment = usize::from(flags >> 2);
+    let messages: Vec<Vec<u8>> = rest.split(|&b| b == 0xFF).map(|m| m.repeat(usize::from(repeat % 32) + 1)).collect();
+
+    let conn_config = Deflate::connection_config(Config::default());
+    let mut server = Connection::server(conn_config);
+    let mut server_deflate = Deflate::new(Role::Server, params, &config);
+    let mut client = Connection::client(conn_config, SecureRandom::from_seed([2; 32]));
+    let mut client_deflate = Deflate::new(Role::Client, params, &config);
+    let mut assembler = MessageAssembler::new(u64::MAX);
+    let mut wire = Vec::new();
+    for message in &messages {
+        wire.clear();
+        if fragment == 0 {
+            let sent = server_deflate.send_binary(&mut server, message, &mut wire);
+            assert!(sent.is_ok(), "send failed: {sent:?}");
+        } else {
+            let mut pieces = message.chunks(fragment).peekable();
+            if pieces.peek().is_none() {
+                let sent = server_deflate.send_fragment(&mut server, MessageKind::Binary, &[], true, &mut wire);
+                assert!(sent.is_ok(), "send failed: {sent:?}");
+            }
+            while let Some(piece) = pieces.next() {
+                let fin = pieces.peek().is_none();
+                let sent = server_deflate.send_fragment(&mut server, MessageKind::Binary, piece, fin, &mut wire);
+                assert!(sent.is_ok(), "send failed: {sent:?}");
+            }
+        }
+        let mut received = None;
+        let mut pos = 0;
+        while pos < wire.len() {
+            let r = client.receive(&mut wire[pos..]);
+            assert!(r.is_ok(), "the client refused the server's frames: {r:?}");
+            let Ok(r) = r else { return };
+            pos += r.consumed;
+            let Some(event) = r.event else { continue };
+            let mut decoded = client_deflate.decode(&mut client, event);
+            while let Some(event) = decoded.next() {
+                assert!(event.is_ok(), "inflating failed: {event:?}");
+                let Ok(event) = event else { return };
+                if let Ok(Some(m)) = assembler.push(&event) {
+                    received = Some(m.as_bytes().to_vec());
+                }
+            }
+        }
+        assert!(received.as_deref() == Some(&message[..]), "a {}-byte message came back changed", message.len());
     }
 }

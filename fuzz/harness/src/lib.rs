@@ -19,7 +19,7 @@ mod structured;
 mod time;
 
 pub use conn::{conn_client, conn_server, frame_header, roundtrip, run_connection, Record};
-pub use deflate::{deflate_extension_header, deflate_inflate};
+pub use deflate::{deflate_compress, deflate_extension_header, deflate_inflate};
 pub use handshake::{handshake_request, handshake_response};
 pub use pair::pair;
 pub use session::session;

@@ -62,6 +62,11 @@ fn deflate_inflate_corpus() {
 }
 
 #[test]
+fn deflate_compress_corpus() {
+    replay("deflate_compress", wsmachine_fuzzing::deflate_compress);
+}
+
+#[test]
 fn pair_corpus() {
     replay("pair", wsmachine_fuzzing::pair);
 }
