@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use super::bits::BitWriter;
-use super::huffman::{canonical_codes, code_lengths};
+use super::huffman::{canonical_codes, TreeBuilder};
 
 /// Symbols of the literal/length alphabet in use (0–285).
 const LITLEN_SYMBOLS: usize = 286;
@@ -76,6 +76,7 @@ pub(super) struct Tokens {
     dist_freq: [u32; DIST_SYMBOLS],
     /// Input bytes the tokens stand for.
     pub(super) bytes: usize,
+    trees: TreeBuilder,
 }
 
 impl Tokens {
@@ -87,6 +88,7 @@ impl Tokens {
             litlen_freq: [0; LITLEN_SYMBOLS],
             dist_freq: [0; DIST_SYMBOLS],
             bytes: 0,
+            trees: TreeBuilder::new(),
         }
     }
 
@@ -139,8 +141,8 @@ impl Tokens {
         // A fitted code's header alone outweighs what it saves on a few
         // dozen bytes: such blocks skip building one.
         let fitted = (self.bytes >= SMALL_BLOCK).then(|| {
-            let code = Code::fitted(&self.litlen_freq, &self.dist_freq);
-            let header = DynamicHeader::new(&code);
+            let code = Code::fitted(&self.litlen_freq, &self.dist_freq, &mut self.trees);
+            let header = DynamicHeader::new(&code, &mut self.trees);
             let bits = 3 + header.bits + self.data_bits(&code);
             (code, header, bits)
         });
@@ -266,11 +268,11 @@ impl Code {
     }
 
     /// A code fitted to the counts, lengths limited to 15 bits.
-    fn fitted(litlen_freq: &[u32; LITLEN_SYMBOLS], dist_freq: &[u32; DIST_SYMBOLS]) -> Self {
+    fn fitted(litlen_freq: &[u32; LITLEN_SYMBOLS], dist_freq: &[u32; DIST_SYMBOLS], trees: &mut TreeBuilder) -> Self {
         let mut litlen = [0u8; LITLEN_SYMBOLS];
         let mut dist = [0u8; DIST_SYMBOLS];
-        code_lengths(litlen_freq, 15, &mut litlen);
-        code_lengths(dist_freq, 15, &mut dist);
+        trees.code_lengths(litlen_freq, 15, &mut litlen);
+        trees.code_lengths(dist_freq, 15, &mut dist);
         Code::from_lengths(litlen, dist)
     }
 }
@@ -291,7 +293,7 @@ struct DynamicHeader {
 }
 
 impl DynamicHeader {
-    fn new(code: &Code) -> Self {
+    fn new(code: &Code, trees: &mut TreeBuilder) -> Self {
         let hlit = 257.max(LITLEN_SYMBOLS - code.litlen_len.iter().rev().take_while(|&&l| l == 0).count());
         let hdist = 1.max(DIST_SYMBOLS - code.dist_len.iter().rev().take_while(|&&l| l == 0).count());
         let mut all = [0u8; LITLEN_SYMBOLS + DIST_SYMBOLS];
@@ -339,7 +341,7 @@ impl DynamicHeader {
             cl_freq[usize::from(symbol)] += 1;
         }
         let mut cl_len = [0u8; 19];
-        code_lengths(&cl_freq, 7, &mut cl_len);
+        trees.code_lengths(&cl_freq, 7, &mut cl_len);
         let mut cl_code = [0u16; 19];
         canonical_codes(&cl_len, &mut cl_code);
         let hclen = 4.max(19 - CODE_LENGTH_ORDER.iter().rev().take_while(|&&s| cl_len[s] == 0).count());

@@ -277,6 +277,7 @@ impl Encoder {
     }
 
     /// Greedy matching (levels 1–3) of the positions before `end`.
+    #[inline(never)]
     fn scan_greedy(&mut self, end: usize, effort: Effort, w: &mut BitWriter<'_>) {
         while self.pos < end {
             if self.tokens.is_full() {
@@ -388,7 +389,12 @@ impl Encoder {
         let half = self.window.len() / 2;
         self.window.copy_within(half.., 0);
         let shift = half as u16;
-        for link in self.head.iter_mut().chain(self.prev.iter_mut()) {
+        // One plain loop per table: each vectorises, a chained iterator
+        // did not (it was a quarter of the time at level 1).
+        for link in self.head.iter_mut() {
+            *link = link.saturating_sub(shift);
+        }
+        for link in self.prev.iter_mut() {
             *link = link.saturating_sub(shift);
         }
         self.fill -= half;
