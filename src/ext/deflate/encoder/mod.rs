@@ -61,7 +61,7 @@ impl Effort {
         let (good, lazy, nice, chain, is_lazy) = match level {
             0 => return None,
             1 => (4, 4, 8, 2, false),
-            2 => (4, 5, 16, 4, false),
+            2 => (4, 5, 16, 6, false),
             3 => (4, 6, 32, 32, false),
             4 => (4, 4, 16, 16, true),
             5 => (8, 16, 32, 32, true),
