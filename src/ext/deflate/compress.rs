@@ -9,7 +9,7 @@ use super::encoder::Encoder;
 
 /// The compressor of one connection's send direction.
 pub(crate) struct Compressor {
-    /// Allocated at the first compressed message (about 186 KiB at window
+    /// Allocated at the first compressed message (about 190 KiB at window
     /// 15, less for smaller windows; see the encoder).
     state: Option<Box<Encoder>>,
     level: u8,

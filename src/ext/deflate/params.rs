@@ -55,9 +55,9 @@ pub struct DeflateConfig {
     /// otherwise). Default 15.
     pub client_max_window_bits: u8,
     /// DEFLATE effort, 0 (stored blocks only) to 9 (best), as zlib. Default
-    /// 2: on JSON and HTML in 1–16 KiB messages about twice as fast as 6
-    /// for output about 1 point of ratio larger (1 is faster still, with
-    /// noticeably larger output on prose).
+    /// 2: on JSON-like text in 1–16 KiB messages four to five times as
+    /// fast as 6, for output 3–4 points of ratio larger (1 is faster still,
+    /// with output 1–2 points larger).
     pub level: u8,
     /// Largest ratio of inflated to compressed bytes accepted in a message,
     /// checked once a message has inflated past 64 KiB; 0 turns the check
@@ -73,7 +73,7 @@ pub struct DeflateConfig {
     /// [`Deflate::send_binary`](super::Deflate::send_binary)) shorter than
     /// this many bytes are sent uncompressed, with RSV1 clear, as RFC 7692
     /// §6 allows per message; longer ones are compressed. Default 1024
-    /// bytes, as Node's `ws`: below that, compressing costs 2–6 µs per
+    /// bytes, as Node's `ws`: below that, compressing costs 1.5–4 µs per
     /// message (against well under 0.1 µs to send it as it is) to save at
     /// most a few hundred bytes, and a connection that only sends short
     /// messages never allocates a compressor. Lower it to save bandwidth
@@ -92,13 +92,13 @@ pub struct DeflateConfig {
     ///
     /// This is the memory-lean setting, see
     /// [`memory_lean`](Self::memory_lean): a connection then holds nothing
-    /// for permessage-deflate between messages, instead of about 370 KiB
-    /// (the backend's compressor tables, its 32 KiB windows and the
-    /// buffers). What it costs: setting up the compressor (about 310 KiB)
-    /// and the inflater (about 43 KiB) again for every compressed message,
-    /// about 10 µs per message measured, and, through no context takeover,
-    /// larger output for streams of similar messages (JSON of 1 KiB:
-    /// about 390 bytes instead of 160). Drain every
+    /// for permessage-deflate between messages, instead of about 253 KiB
+    /// at window 15 (the compressor's window and hash chains, the
+    /// inflater's 32 KiB window and the buffers). What it costs: setting up
+    /// the compressor (about 190 KiB) and the inflater (about 43 KiB) again
+    /// for every compressed message, about 2–3 µs per message measured,
+    /// and, through no context takeover, larger output for streams of
+    /// similar messages (JSON of 1 KiB: about 400 bytes instead of 160). Drain every
     /// [`Decode`](super::Decode) until `None`: the last call frees the
     /// inflate buffer.
     pub free_idle_state: bool,

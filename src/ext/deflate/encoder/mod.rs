@@ -6,9 +6,9 @@
 //! 0 writes stored blocks). What sets it apart from a general compressor
 //! is what permessage-deflate needs:
 //!
-//! - Every buffer is sized by the window: about 186 KiB at window 15
+//! - Every buffer is sized by the window: about 190 KiB at window 15
 //!   (64 KiB window buffer, 64 KiB of chains, a 32 KiB hash table, 24 KiB
-//!   of block tokens) and 36 KiB at window 11. `miniz_oxide`'s compressor
+//!   of block tokens) and 43 KiB at window 11. `miniz_oxide`'s compressor
 //!   holds about 310 KiB whatever the window; zlib's default holds 256 KiB
 //!   plus its state.
 //! - A back-reference never reaches further than 2^bits − 1 bytes, so a
