@@ -100,7 +100,7 @@ impl Tokens {
         self.litlen.is_empty()
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn literal(&mut self, byte: u8) {
         self.litlen.push(byte);
         self.dist.push(0);
@@ -109,7 +109,7 @@ impl Tokens {
     }
 
     /// A match of `len` (3–258) bytes, `dist` (1–32768) back.
-    #[inline]
+    #[inline(always)]
     pub(super) fn matched(&mut self, len: usize, dist: usize) {
         debug_assert!((3..=258).contains(&len) && (1..=32768).contains(&dist));
         self.litlen.push((len - 3) as u8);
