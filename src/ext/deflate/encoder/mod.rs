@@ -60,7 +60,7 @@ impl Effort {
     fn of_level(level: u8) -> Option<Self> {
         let (good, lazy, nice, chain, is_lazy) = match level {
             0 => return None,
-            1 => (4, 4, 8, 2, false),
+            1 => (4, 0, 8, 1, false),
             2 => (4, 5, 16, 6, false),
             3 => (4, 6, 32, 32, false),
             4 => (4, 4, 16, 16, true),
@@ -83,7 +83,7 @@ pub(crate) struct Encoder {
     /// Per hash of three bytes, the latest position with it (0: none).
     head: Box<[u16]>,
     /// Per position modulo the window, the previous position with the same
-    /// hash (the chain).
+    /// hash (the chain); empty at level 1, which follows no chain.
     prev: Box<[u16]>,
     hash_shift: u32,
     /// 2^bits − 1: the farthest back-reference.
@@ -122,9 +122,11 @@ impl Encoder {
         let bits = u32::from(window_bits.clamp(8, 15));
         let window = 1usize << bits;
         let effort = Effort::of_level(level);
-        // Level 0 never searches: no window or chains to hold.
+        // Level 0 never searches: no window or chains to hold. Level 1
+        // looks at one candidate only, the latest with the same hash: no
+        // chains either.
         let (buffer, chains, hash_bits) = match effort {
-            Some(_) => (2 * window.max(512), window, bits.min(MAX_HASH_BITS)),
+            Some(e) => (2 * window.max(512), if e.chain > 1 { window } else { 0 }, bits.min(MAX_HASH_BITS)),
             None => (0, 0, 0),
         };
         Encoder {
@@ -199,7 +201,9 @@ impl Encoder {
         let key = u32::from(bytes[0]) | u32::from(bytes[1]) << 8 | u32::from(bytes[2]) << 16;
         let h = (key.wrapping_mul(0x9E37_79B1) >> self.hash_shift) as usize;
         let candidate = self.head[h];
-        self.prev[pos & self.max_dist] = candidate;
+        if let Some(link) = self.prev.get_mut(pos & self.max_dist) {
+            *link = candidate;
+        }
         self.head[h] = pos as u16;
         usize::from(candidate)
     }
@@ -263,8 +267,10 @@ impl Encoder {
                 }
             }
             // The chain runs to older positions; a link that does not is
-            // stale (its slot was reused) and ends it.
-            let next = usize::from(self.prev[candidate & self.max_dist]);
+            // stale (its slot was reused) and ends it. Without chains
+            // (level 1) the head was the only candidate.
+            let Some(&next) = self.prev.get(candidate & self.max_dist) else { break };
+            let next = usize::from(next);
             if next >= candidate {
                 break;
             }

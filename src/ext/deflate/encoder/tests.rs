@@ -158,3 +158,14 @@ fn rfc_7692_hello_compresses_as_the_rfc_shows() {
     encoder.encode(b"Hello", &mut out);
     assert_eq!(out, [0xf2, 0x00, 0x11, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff]);
 }
+
+#[test]
+fn level_1_keeps_no_chains_and_still_finds_matches() {
+    let level_1 = Encoder::new(1, 15);
+    assert!(level_1.prev.is_empty(), "level 1 follows no chain, so holds none");
+    assert_eq!(Encoder::new(2, 15).prev.len(), 1 << 15);
+    let message = noise(4, 3000);
+    let twice = [message.clone(), message].concat();
+    let stream = round_trip(1, 15, &[twice]);
+    assert!(stream.len() < 3100, "the repeat is found without chains: {} bytes", stream.len());
+}
