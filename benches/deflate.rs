@@ -81,7 +81,10 @@ fn json_text(len: usize, seed: u32) -> Vec<u8> {
         "hello", "world", "status", "update", "order", "shipped", "pending", "price", "total", "item", "quantity",
         "message", "channel", "online", "away", "typing",
     ];
-    let mut rng = XorShift(seed | 1);
+    // 2·seed + 1: odd (xorshift needs a nonzero state) and distinct per
+    // seed. `seed | 1` gave seeds 2k and 2k + 1 the same text, so every
+    // other message repeated the one before, well within the window.
+    let mut rng = XorShift(seed.wrapping_mul(2) | 1);
     let mut out = String::with_capacity(len + 256);
     out.push('[');
     while out.len() < len {
