@@ -240,8 +240,8 @@
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
 //! - `deflate`: permessage-deflate (RFC 7692) in [`ext::deflate`], safe
-//!   against decompression bombs; implies `alloc` (backend `miniz_oxide`,
-//!   pure Rust, `no_std`).
+//!   against decompression bombs; implies `alloc` (wsmachine's own
+//!   compressor, `miniz_oxide` to inflate; pure Rust, `no_std`).
 //!
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.

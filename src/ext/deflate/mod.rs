@@ -115,12 +115,11 @@
 //! the tables): `miniz_oxide`'s holds about 310 KiB whatever the window
 //! (354 KiB with its inflater, 17 % over zlib's default), and `zlib-rs`
 //! holds more still (418 KiB at window 15), needs `std` or a C allocator
-//! and is unsafe code inside. On JSON-like text the output is at most 0.2
-//! point larger than `miniz_oxide`'s at levels 2 and 6, and smaller at
-//! level 1;
-//! level 2, the default, compresses 1.02–1.20× as fast as `miniz_oxide`'s
-//! level 2 and level 6 1.3× as fast, while level 1 is level with it up to
-//! 16 KiB messages and 0.74× as fast at 256 KiB (the README has the table).
+//! and is unsafe code inside. On JSON-like text it compresses 1.03× as
+//! fast as `miniz_oxide` at level 2 with output 0.1–0.3 point smaller,
+//! 0.94–0.99× as fast at level 1 (smaller output too) and 1.26–1.36× as
+//! fast at level 6 (output 0.1–0.2 point larger); the README has the
+//! table.
 //!
 //! # Decisions
 //!
