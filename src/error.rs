@@ -148,9 +148,6 @@ pub enum SendError {
     InvalidUtf8,
     /// A payload longer than `i64::MAX` bytes.
     PayloadTooLong,
-    /// The compressor (feature `deflate`) refused the data. Not expected;
-    /// the compression context was reset, nothing was written.
-    CompressionFailed,
 }
 
 impl From<BufferTooSmall> for SendError {
@@ -171,7 +168,6 @@ impl core::fmt::Display for SendError {
             SendError::CloseReasonTooLong => f.write_str("close reason over 123 bytes"),
             SendError::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
             SendError::PayloadTooLong => f.write_str("payload longer than i64::MAX bytes"),
-            SendError::CompressionFailed => f.write_str("the compressor failed"),
         }
     }
 }

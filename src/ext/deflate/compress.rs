@@ -34,11 +34,6 @@ impl core::fmt::Debug for Compressor {
     }
 }
 
-/// The compressor refused its input. Kept for the send path's error, which
-/// names it; the encoder itself cannot fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CompressFailed;
-
 impl Compressor {
     /// `free_idle` frees the state after each message when
     /// `reset_each_message` (no context takeover) allows it.
@@ -57,7 +52,7 @@ impl Compressor {
     /// [`buf`](Self::buf) (replacing what was there), ending on a byte
     /// boundary. When `fin`, the trailing `00 00 ff ff` is removed (RFC 7692
     /// §7.2.1) and the context reset if so negotiated.
-    pub(crate) fn compress(&mut self, data: &[u8], fin: bool) -> Result<(), CompressFailed> {
+    pub(crate) fn compress(&mut self, data: &[u8], fin: bool) {
         self.buf.clear();
         let (level, bits) = (self.level, self.window_bits);
         let state = self.state.get_or_insert_with(|| Box::new(Encoder::new(level, bits)));
@@ -72,7 +67,6 @@ impl Compressor {
                 self.reset();
             }
         }
-        Ok(())
     }
 
     fn reset(&mut self) {

@@ -369,7 +369,7 @@ impl Deflate {
         if continues == first {
             return Err(SendError::MessageInProgress);
         }
-        self.compressor.compress(data, fin).map_err(|_| SendError::CompressionFailed)?;
+        self.compressor.compress(data, fin);
         match conn.send_extension_frame(kind, &self.compressor.buf, fin, true, out) {
             Ok(written) => {
                 if fin {
