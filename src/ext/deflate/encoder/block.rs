@@ -283,6 +283,17 @@ impl Code {
     }
 }
 
+/// Extra bits after a code-length symbol: 16 repeats the previous length
+/// 3–6 times, 17 and 18 give 3–10 and 11–138 zeros.
+fn run_extra_bits(symbol: u8) -> u32 {
+    match symbol {
+        16 => 2,
+        17 => 3,
+        18 => 7,
+        _ => 0,
+    }
+}
+
 /// The header of a dynamic block: the code lengths of both codes,
 /// run-length encoded (RFC 1951 §3.2.7) and sent with a code of their own.
 struct DynamicHeader {
@@ -354,13 +365,7 @@ impl DynamicHeader {
 
         let mut bits = 5 + 5 + 4 + 3 * hclen as u64;
         for (symbol, &f) in cl_freq.iter().enumerate() {
-            let extra = match symbol {
-                16 => 2,
-                17 => 3,
-                18 => 7,
-                _ => 0,
-            };
-            bits += u64::from(f) * u64::from(cl_len[symbol] + extra);
+            bits += u64::from(f) * u64::from(u32::from(cl_len[symbol]) + run_extra_bits(symbol as u8));
         }
         DynamicHeader { hlit, hdist, hclen, runs, run_count, cl_len, cl_code, bits }
     }
@@ -375,12 +380,7 @@ impl DynamicHeader {
         for &(symbol, extra) in &self.runs[..self.run_count] {
             let s = usize::from(symbol);
             w.put(u32::from(self.cl_code[s]), u32::from(self.cl_len[s]));
-            match symbol {
-                16 => w.put(u32::from(extra), 2),
-                17 => w.put(u32::from(extra), 3),
-                18 => w.put(u32::from(extra), 7),
-                _ => {}
-            }
+            w.put(u32::from(extra), run_extra_bits(symbol));
         }
     }
 }

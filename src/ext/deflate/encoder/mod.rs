@@ -98,9 +98,6 @@ pub(crate) struct Encoder {
     /// The first byte of the block being gathered, `None` once a slide
     /// moved it out of the window (the block can then not be stored).
     block_start: Option<usize>,
-    /// Positions just before `pos` not yet in the hash chains: their three
-    /// bytes had not all arrived.
-    unhashed: usize,
     /// Lazy levels: the match (or, with length 0, the literal) found at
     /// `pos − 1` and not yet emitted.
     pending: Option<(usize, usize)>,
@@ -141,7 +138,6 @@ impl Encoder {
             fill: 0,
             pos: 0,
             block_start: Some(0),
-            unhashed: 0,
             pending: None,
             effort,
             tokens: Tokens::new(),
@@ -154,6 +150,9 @@ impl Encoder {
     /// [`reset`](Self::reset).
     pub(crate) fn encode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         let mut w = BitWriter::new(out);
+        // Every call ends with `pos` at `fill`: the last two positions of
+        // the previous call were not hashed, their three bytes not all there.
+        let mut unhashed = Some(self.pos.min(2));
         match self.effort {
             None => block::write_stored(&mut w, input),
             Some(effort) => loop {
@@ -164,7 +163,9 @@ impl Encoder {
                 self.window[self.fill..self.fill + n].copy_from_slice(&input[..n]);
                 self.fill += n;
                 input = &input[n..];
-                self.hash_tail();
+                if let Some(tail) = unhashed.take() {
+                    self.insert_range((self.pos - tail).max(1), self.pos);
+                }
                 // While more input is to come, leave the longest match's
                 // worth unread, so no match is cut short by the buffer.
                 let end = if input.is_empty() { self.fill } else { self.fill - MAX_MATCH };
@@ -176,7 +177,6 @@ impl Encoder {
                 if input.is_empty() {
                     self.finish_lazy();
                     self.flush_block(&mut w);
-                    self.unhashed = self.pos.min(2);
                     break;
                 }
             },
@@ -192,7 +192,6 @@ impl Encoder {
         self.fill = 0;
         self.pos = 0;
         self.block_start = Some(0);
-        self.unhashed = 0;
         self.pending = None;
     }
 
@@ -211,20 +210,8 @@ impl Encoder {
         usize::from(candidate)
     }
 
-    /// Hashes the positions the previous call could not, now that their
-    /// bytes may have arrived.
-    fn hash_tail(&mut self) {
-        let from = self.pos - self.unhashed;
-        for p in from.max(1)..self.pos {
-            if p + MIN_MATCH <= self.fill {
-                self.insert(p);
-            }
-        }
-        self.unhashed = 0;
-    }
-
-    /// Hashes the positions inside a match (from `from` to before `to`)
-    /// that have their three bytes.
+    /// Hashes the positions from `from` to before `to` (inside a match, or
+    /// the previous call's last two) that have their three bytes.
     #[inline]
     fn insert_range(&mut self, from: usize, to: usize) {
         for p in from..to.min((self.fill + 1).saturating_sub(MIN_MATCH)) {
@@ -366,18 +353,13 @@ impl Encoder {
         }
     }
 
-    /// Emits what lazy matching held back at the end of the input (only a
-    /// literal can be pending there: no match starts one byte from the end).
+    /// Emits what lazy matching held back at the end of the input: only a
+    /// literal, since a match found one byte from the end is at most one
+    /// byte long.
     fn finish_lazy(&mut self) {
-        if let Some((len, dist)) = self.pending.take() {
-            if len >= MIN_MATCH {
-                self.tokens.matched(len, dist);
-                let stop = self.pos - 1 + len;
-                self.insert_range(self.pos + 1, stop);
-                self.pos = stop;
-            } else {
-                self.tokens.literal(self.window[self.pos - 1]);
-            }
+        if let Some((len, _)) = self.pending.take() {
+            debug_assert!(len < MIN_MATCH);
+            self.tokens.literal(self.window[self.pos - 1]);
         }
     }
 
