@@ -39,31 +39,61 @@ const CODE_LENGTH_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4,
 /// The length symbol's index (symbol − 257) for a match of `len` (3–258).
 #[inline]
 fn length_index(len: usize) -> usize {
-    let l = len - 3;
-    if l < 8 {
-        l
-    } else if l == 255 {
-        28
-    } else {
-        // Four symbols per power of two from 8 on, told apart by the two
-        // bits below the highest.
-        let high = (usize::BITS - 1 - l.leading_zeros()) as usize;
-        4 * (high - 1) + ((l >> (high - 2)) & 3)
-    }
+    usize::from(LENGTH_INDEX[len - 3])
 }
 
 /// The distance symbol for a distance of `dist` (1–32768).
 #[inline]
 fn dist_index(dist: usize) -> usize {
     let d = dist - 1;
-    if d < 4 {
-        d
-    } else {
-        // Two symbols per power of two from 4 on.
-        let high = (usize::BITS - 1 - d.leading_zeros()) as usize;
-        2 * high + ((d >> (high - 1)) & 1)
-    }
+    // Distances from 257 on share a symbol in runs of 128 (symbols 16 and
+    // up have at least 7 extra bits), so 512 entries cover them all, as in
+    // zlib's `_dist_code`.
+    usize::from(if d < 256 { DIST_INDEX[d] } else { DIST_INDEX[256 + (d >> 7)] })
 }
+
+/// [`length_index`] by table: one load per match instead of a bit scan,
+/// twice per match (counted, then written).
+const LENGTH_INDEX: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut l = 0;
+    while l < 256 {
+        table[l] = if l < 8 {
+            l as u8
+        } else if l == 255 {
+            28
+        } else {
+            // Four symbols per power of two from 8 on, told apart by the
+            // two bits below the highest.
+            let high = (usize::BITS - 1 - l.leading_zeros()) as usize;
+            (4 * (high - 1) + ((l >> (high - 2)) & 3)) as u8
+        };
+        l += 1;
+    }
+    table
+};
+
+/// [`dist_index`] by table: entries 0–255 for distances 1–256, entries
+/// 256–511 for distance − 1 shifted right by 7.
+const DIST_INDEX: [u8; 512] = {
+    // Two symbols per power of two from 4 on.
+    const fn symbol(d: usize) -> u8 {
+        if d < 4 {
+            d as u8
+        } else {
+            let high = (usize::BITS - 1 - d.leading_zeros()) as usize;
+            (2 * high + ((d >> (high - 1)) & 1)) as u8
+        }
+    }
+    let mut table = [0; 512];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = symbol(i);
+        table[256 + i] = symbol(i << 7);
+        i += 1;
+    }
+    table
+};
 
 /// The tokens of the block being gathered: literals and matches, with the
 /// symbol counts the block's code is built from.
