@@ -12,6 +12,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub mod deflate_backends;
 pub mod handshake_cases;
 pub mod session_modes;
 
