@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::Encoder;
+use super::{Effort, Encoder};
 
 /// A final empty fixed-Huffman block, so a stream of sync-flushed calls is
 /// complete for `decompress_to_vec`.
@@ -168,4 +168,25 @@ fn level_1_keeps_no_chains_and_still_finds_matches() {
     let twice = [message.clone(), message].concat();
     let stream = round_trip(1, 15, &[twice]);
     assert!(stream.len() < 3100, "the repeat is found without chains: {} bytes", stream.len());
+}
+
+#[test]
+fn level_1_without_chains_gives_what_one_chain_link_gives() {
+    // Level 1 keeps no chains and takes its own scan; an encoder that keeps
+    // chains but searches with level 1's effort takes the general greedy
+    // scan. Both must write the same bytes, call after call.
+    let messages =
+        [text(1, 100), text(2, 5000), noise(3, 2000), vec![b'a'; 4000], text(4, 150_000), text(5, 3), Vec::new()];
+    for bits in [9, 11, 15] {
+        let mut latest = Encoder::new(1, bits);
+        let mut chained = Encoder::new(2, bits);
+        chained.effort = Effort::of_level(1);
+        assert!(latest.prev.is_empty() && !chained.prev.is_empty());
+        for (i, message) in messages.iter().enumerate() {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            latest.encode(message, &mut a);
+            chained.encode(message, &mut b);
+            assert!(a == b, "window {bits}, message {i}: {} bytes against {}", a.len(), b.len());
+        }
+    }
 }
