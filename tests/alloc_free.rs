@@ -12,6 +12,7 @@ use std::cell::Cell;
 
 use wsmachine::{
     Config, Connection, Event, Incoming, IncomingRef, Message, MessageKind, Output, SecureRandom, Session,
+    SEND_OWNED_MIN,
 };
 
 struct CountingAlloc;
@@ -316,15 +317,17 @@ fn a_whole_message_is_one_allocation() {
     }
 }
 
-/// Whole messages taken from a `Session` and handed back allocate nothing
-/// once its buffers grew: echoed with `send_owned` (copied into the output,
-/// or from 4 KiB on written after their header, then kept) or given back
-/// with `recycle`, each buffer receives a later message.
+/// Whole messages of up to 4 KiB taken from a `Session` and handed back
+/// allocate nothing once its buffers grew: echoed with `send_owned` (copied
+/// into the output, or at 4 KiB written after their header, then kept) or
+/// given back with `recycle`, each buffer receives a later message. A
+/// larger buffer goes back to the allocator, so a larger message is one
+/// allocation, as when it is not handed back.
 #[test]
-fn echoed_or_recycled_messages_allocate_nothing() {
+fn echoed_or_recycled_messages_up_to_4_kib_allocate_nothing() {
     for echo in [true, false] {
         for kind in [MessageKind::Text, MessageKind::Binary] {
-            for len in [16, 1024, 16 * 1024, 64 * 1024] {
+            for len in [16, 1024, 4 * 1024, 4 * 1024 + 1, 16 * 1024, 64 * 1024] {
                 let count = ((4 << 20) / len).clamp(4, 1000);
                 let wire = client_messages(kind, len, count);
                 let mut server = Session::new(Connection::server(Config::default()));
@@ -352,12 +355,7 @@ fn echoed_or_recycled_messages_allocate_nothing() {
                 };
                 assert_eq!(run(&mut server), count);
                 let (allocations, taken) = allocations_during(|| run(&mut server));
-                // 64 KiB messages over 64 KiB reads: a read that ends one
-                // message and starts the next puts the first aside, so the
-                // next needs a buffer before the first is given back. In a
-                // continuous stream the buffers then rotate; this run
-                // starts afresh after a read that ended a message, once.
-                let expected = if len == 64 * 1024 { 1 } else { 0 };
+                let expected = if len <= SEND_OWNED_MIN { 0 } else { count as u64 };
                 assert_eq!((allocations, taken), (expected, count), "echo {echo}, {kind:?} {len} B");
             }
         }
@@ -366,7 +364,8 @@ fn echoed_or_recycled_messages_allocate_nothing() {
 
 /// A buffer given back is used only for a message of about its size (at
 /// most twice as large as the message, or 128 bytes): a small message kept
-/// long never holds a large buffer. `shrink_buffers` frees it.
+/// long never holds a large buffer; and only a buffer of at most 4 KiB is
+/// kept. `shrink_buffers` frees it.
 #[test]
 fn a_recycled_buffer_serves_only_messages_of_about_its_size() {
     let wire = client_messages(MessageKind::Binary, 16, 1);
@@ -381,7 +380,11 @@ fn a_recycled_buffer_serves_only_messages_of_about_its_size() {
     };
     // The read buffer grows at the first read.
     take(&mut server);
-    server.recycle(Message::Binary(Vec::with_capacity(64 * 1024)));
+    let held = server.buffer_capacity();
+    server.recycle(Message::Binary(Vec::with_capacity(4 * 1024 + 1)));
+    assert_eq!(server.buffer_capacity(), held, "over 4 KiB: freed, not kept");
+    server.recycle(Message::Binary(Vec::with_capacity(4 * 1024)));
+    assert_eq!(server.buffer_capacity(), held + 4 * 1024, "4 KiB: kept");
     let (allocations, len, message) = take(&mut server);
     assert_eq!((allocations, len), (1, 16), "too large to hand out for 16 bytes: a new buffer");
     let Message::Binary(data) = message else { panic!() };

@@ -1186,7 +1186,8 @@ impl<R: RandomSource> Session<R> {
     /// The message's buffer, once copied or written, is kept to receive a
     /// later message in, as by [`recycle`](Self::recycle): a server that
     /// echoes or forwards the messages it takes allocates nothing per
-    /// message.
+    /// message of up to 4 KiB (a larger buffer is freed, which keeps the
+    /// memory each message is written into in cache; see `recycle`).
     ///
     /// ```
     /// use wsmachine::{Config, Connection, Message, Session};
@@ -1228,11 +1229,14 @@ impl<R: RandomSource> Session<R> {
     /// Gives back a message taken from [`poll_message`](Self::poll_message)
     /// (or any message) once done with it: its buffer is kept, emptied, and
     /// the next message of about its size is received into it instead of
-    /// a new allocation. One buffer of at most 64 KiB is kept, the last one
-    /// given; a message received into it has a capacity of at most twice
-    /// its length (or 128 bytes), so a message kept long holds little
-    /// more than its bytes. [`shrink_buffers`](Self::shrink_buffers) frees
-    /// it with the others.
+    /// a new allocation. One buffer of at most 4 KiB ([`SEND_OWNED_MIN`])
+    /// is kept, the last one given; a larger one is freed, since the
+    /// allocator gives the block freed last to the next message still in
+    /// cache, while a buffer kept by each of many busy connections is not.
+    /// A message received into the kept buffer has a capacity of at most
+    /// twice its length (or 128 bytes), so a message kept long holds
+    /// little more than its bytes. [`shrink_buffers`](Self::shrink_buffers)
+    /// frees it with the others.
     ///
     /// ```
     /// use wsmachine::{Config, Connection, Incoming, Message, Session};
