@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Markdown tables from the load test's results (benches/load/run.sh):
-messages per second with each server's ratio to wsmachine-tokio, and the
-round-trip latency's p50 / p99; each the median of the cell's rounds."""
+messages per second with each server's ratio to wsmachine-tokio, the
+round-trip latency's p50 / p99, and the server's CPU time per message
+(user / system); each the median of the cell's rounds."""
 
 import csv
 import math
@@ -45,7 +46,7 @@ def main(path):
         return name if k == "1" else f"{name}, {k} in flight"
 
     def value(s, c, key):
-        values = sorted(float(r[key]) for r in by.get((s,) + c, []))
+        values = sorted(float(r.get(key) or "nan") for r in by.get((s,) + c, []))
         values = [v for v in values if not math.isnan(v)]
         return values[len(values) // 2] if values else math.nan
 
@@ -73,6 +74,17 @@ def main(path):
         for s in servers:
             p50, p99 = value(s, c, "p50_us"), value(s, c, "p99_us")
             out.append("–" if math.isnan(p50) else f"{p50:.0f} / {p99:.0f}")
+        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
+    print()
+    print("Server CPU time per message echoed, user / system in µs (medians of the rounds):")
+    print()
+    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
+    print("| --- |" + " ---: |" * len(servers))
+    for c in cells:
+        out = []
+        for s in servers:
+            user, system = value(s, c, "user_us"), value(s, c, "sys_us")
+            out.append("–" if math.isnan(user) else f"{user:.2f} / {system:.2f}")
         print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
 
 
