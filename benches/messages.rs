@@ -13,7 +13,7 @@
 //! - `whole-recycled`: `poll_message`, each message given back with
 //!   `Session::recycle` once used (as an echo's `send_owned` does), so the
 //!   next one is received into its buffer: no allocation per message up to
-//!   64 KiB;
+//!   4 KiB (a larger buffer given back is freed);
 //! - `whole-ref`: `poll_message_ref`, each message lent by the session
 //!   (from the read buffer when it arrived in one read, else from an
 //!   assembly buffer it reuses).
