@@ -1366,7 +1366,9 @@ impl<R: RandomSource> Session<R> {
         if self.segments.is_empty() {
             return &self.out[self.out_pos..];
         }
-        self.output_piece(0).unwrap_or(&[])
+        let mut first = [&[][..]];
+        self.output_pieces(&mut first);
+        first[0]
     }
 
     /// The output as [`poll_output`](Self::poll_output) gives it, in up to
@@ -1379,40 +1381,37 @@ impl<R: RandomSource> Session<R> {
     /// with [`consume_output`](Self::consume_output).
     pub fn poll_output_vectored<'a>(&'a mut self, slices: &mut [&'a [u8]]) -> usize {
         self.transmit();
-        let this: &'a Self = self;
-        let mut filled = 0;
-        for slot in slices.iter_mut() {
-            match this.output_piece(filled) {
-                Some(piece) => *slot = piece,
-                None => break,
-            }
-            filled += 1;
-        }
-        filled
+        self.output_pieces(slices)
     }
 
-    /// The `index`th piece of the output still to write, `None` past the
-    /// last. Pieces alternate between `out` ranges and segments; empty
-    /// `out` ranges (between segments at the same place) are skipped.
-    fn output_piece(&self, index: usize) -> Option<&[u8]> {
+    /// Fills `slices` from the start with the pieces of the output still
+    /// to write, in one walk over the segments, and returns how many.
+    /// Pieces alternate between `out` ranges and segments; empty `out`
+    /// ranges (between segments at the same place) are skipped.
+    fn output_pieces<'a>(&'a self, slices: &mut [&'a [u8]]) -> usize {
+        let mut slots = slices.iter_mut();
+        let mut filled = 0;
         let mut pos = self.out_pos;
         let mut skip = self.segment_pos;
-        let mut index = index;
         for segment in &self.segments {
             if pos < segment.at {
-                if index == 0 {
-                    return Some(&self.out[pos..segment.at]);
-                }
-                index -= 1;
+                let Some(slot) = slots.next() else { return filled };
+                *slot = &self.out[pos..segment.at];
+                filled += 1;
                 pos = segment.at;
             }
-            if index == 0 {
-                return Some(&segment.data[skip..]);
-            }
-            index -= 1;
+            let Some(slot) = slots.next() else { return filled };
+            *slot = &segment.data[skip..];
+            filled += 1;
             skip = 0;
         }
-        (index == 0 && pos < self.out.len()).then(|| &self.out[pos..])
+        if pos < self.out.len() {
+            if let Some(slot) = slots.next() {
+                *slot = &self.out[pos..];
+                filled += 1;
+            }
+        }
+        filled
     }
 
     /// Reports that `n` bytes of [`poll_output`](Self::poll_output) (or
