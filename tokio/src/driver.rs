@@ -460,13 +460,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // most reads): on to the flush and the transport.
                 None
             } else if self.stream.is_write_vectored() {
-                // Two pieces first: the output is one piece unless a
-                // payload was queued without a copy, and then the arrays
-                // of a vectored write are filled.
-                let mut first = [&[][..]; 2];
+                // Three pieces first: the output is one piece unless a
+                // payload was queued without a copy, and a message's
+                // header and payload are two; only more fill the arrays of
+                // a longer vectored write.
+                let mut first = [&[][..]; 3];
                 match self.session.poll_output_vectored(&mut first) {
                     0 => None,
                     1 => Some(Pin::new(&mut self.stream).poll_write(cx, first[0])),
+                    2 => {
+                        let slices = [IoSlice::new(first[0]), IoSlice::new(first[1])];
+                        Some(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices))
+                    }
                     _ => {
                         let mut pieces = [&[][..]; WRITE_SLICES];
                         let n = self.session.poll_output_vectored(&mut pieces);
