@@ -50,42 +50,39 @@ def main(path):
         values = [v for v in values if not math.isnan(v)]
         return values[len(values) // 2] if values else math.nan
 
-    print("Messages echoed per second (median of the rounds; in parentheses, the ratio to wsmachine-tokio):")
+    def table(title, entry):
+        """A table with a row per cell and a column per server, each entry
+        `entry(server, cell)`."""
+        print(title)
+        print()
+        print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
+        print("| --- |" + " ---: |" * len(servers))
+        for c in cells:
+            print(f"| {cell_name(c)} | " + " | ".join(entry(s, c) for s in servers) + " |")
+
+    def rate(s, c):
+        base, v = value(BASE, c, "msgs_per_s"), value(s, c, "msgs_per_s")
+        if s == BASE or math.isnan(base) or math.isnan(v):
+            return number(v)
+        return f"{number(v)} ({v / base:.2f}×)"
+
+    def pair(first, second, digits):
+        """Two figures of a cell as "first / second"."""
+
+        def entry(s, c):
+            a, b = value(s, c, first), value(s, c, second)
+            return "–" if math.isnan(a) else f"{a:.{digits}f} / {b:.{digits}f}"
+
+        return entry
+
+    table("Messages echoed per second (median of the rounds; in parentheses, the ratio to wsmachine-tokio):", rate)
     print()
-    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
-    print("| --- |" + " ---: |" * len(servers))
-    for c in cells:
-        base = value(BASE, c, "msgs_per_s")
-        out = []
-        for s in servers:
-            v = value(s, c, "msgs_per_s")
-            if s == BASE or math.isnan(base) or math.isnan(v):
-                out.append(number(v))
-            else:
-                out.append(f"{number(v)} ({v / base:.2f}×)")
-        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
+    table("Round-trip latency, p50 / p99 in µs (medians of the rounds):", pair("p50_us", "p99_us", 0))
     print()
-    print("Round-trip latency, p50 / p99 in µs (medians of the rounds):")
-    print()
-    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
-    print("| --- |" + " ---: |" * len(servers))
-    for c in cells:
-        out = []
-        for s in servers:
-            p50, p99 = value(s, c, "p50_us"), value(s, c, "p99_us")
-            out.append("–" if math.isnan(p50) else f"{p50:.0f} / {p99:.0f}")
-        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
-    print()
-    print("Server CPU time per message echoed, user / system in µs (medians of the rounds):")
-    print()
-    print("| connections × size | " + " | ".join(NAMES.get(s, s) for s in servers) + " |")
-    print("| --- |" + " ---: |" * len(servers))
-    for c in cells:
-        out = []
-        for s in servers:
-            user, system = value(s, c, "user_us"), value(s, c, "sys_us")
-            out.append("–" if math.isnan(user) else f"{user:.2f} / {system:.2f}")
-        print(f"| {cell_name(c)} | " + " | ".join(out) + " |")
+    table(
+        "Server CPU time per message echoed, user / system in µs (medians of the rounds):",
+        pair("user_us", "sys_us", 2),
+    )
 
 
 if __name__ == "__main__":
