@@ -114,7 +114,7 @@ pub(crate) struct Assembly {
 /// the block freed last, which is still in cache. An allocation costs
 /// little next to copying more than 4 KiB, and below that size the kept
 /// buffers are small enough to stay in cache.
-pub(crate) const SPARE_MAX: usize = 4 * 1024;
+pub(crate) const SPARE_MAX: usize = crate::SEND_OWNED_MIN;
 
 impl Assembly {
     /// Whether no message is being assembled.
