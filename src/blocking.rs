@@ -453,6 +453,30 @@ fn read_until<S: Stream>(
     }
 }
 
+/// The read timeout to give the stream before a read that may wait up
+/// to `wait` (`None`: until input comes), or `None` to keep the one set
+/// last (`current`).
+///
+/// Every message moves the timers' next deadline (the ping is due a
+/// whole interval after the last input), so setting the exact wait before
+/// each read would cost a system call per message. A timeout set earlier
+/// is kept while it ends no later than `wait` and no sooner than half of
+/// it; a new one ends a sixteenth early, so that the waits of the reads
+/// that follow, each a little shorter or longer, keep it. A read that
+/// times out early only costs a turn: the next one waits for what is
+/// left. Waits are at least 1 ms, the timers' resolution here.
+fn stream_timeout_to_set(current: Option<Option<Duration>>, wait: Option<Duration>) -> Option<Option<Duration>> {
+    let Some(wait) = wait else {
+        return (current != Some(None)).then_some(None);
+    };
+    let min = Duration::from_millis(1);
+    let wait = wait.max(min);
+    match current {
+        Some(Some(set)) if set <= wait && set >= wait / 2 => None,
+        _ => Some(Some((wait - wait / 16).max(min))),
+    }
+}
+
 fn is_retry(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
 }
@@ -506,7 +530,8 @@ pub struct WebSocket<S> {
     stream: S,
     session: Session,
     epoch: std::time::Instant,
-    /// The stream's read timeout last set, to skip setting it again.
+    /// The stream's read timeout last set, kept while it still suits
+    /// ([`stream_timeout_to_set`]).
     stream_timeout: Option<Option<Duration>>,
     /// The bound on each read call ([`WebSocket::set_read_timeout`]).
     read_timeout: Option<Duration>,
@@ -927,10 +952,9 @@ impl<S: Stream> WebSocket<S> {
             }
             wait = Some(wait.map_or(left, |wait| wait.min(left)));
         }
-        let wait = wait.map(|wait| wait.max(Duration::from_millis(1)));
-        if self.stream_timeout != Some(wait) {
-            self.stream.set_read_timeout(wait).map_err(|e| self.lost(e))?;
-            self.stream_timeout = Some(wait);
+        if let Some(timeout) = stream_timeout_to_set(self.stream_timeout, wait) {
+            self.stream.set_read_timeout(timeout).map_err(|e| self.lost(e))?;
+            self.stream_timeout = Some(timeout);
         }
         match self.stream.read(self.session.read_buf()) {
             Ok(0) => self.session.receive_eof(),
@@ -939,5 +963,31 @@ impl<S: Stream> WebSocket<S> {
             Err(e) => return Err(self.lost(e)),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_read_timeout_is_kept_while_it_ends_within_the_wait() {
+        let set = stream_timeout_to_set(None, Some(16_000 * MS));
+        assert_eq!(set, Some(Some(15_000 * MS)), "a sixteenth early");
+        for wait in [15_000 * MS, 20_000 * MS, 30_000 * MS] {
+            assert_eq!(stream_timeout_to_set(set, Some(wait)), None, "{wait:?}");
+        }
+        // Never later than the wait, nor sooner than half of it.
+        assert_eq!(stream_timeout_to_set(set, Some(14_999 * MS)), Some(Some(Duration::from_nanos(14_061_562_500))));
+        assert_eq!(stream_timeout_to_set(set, Some(30_001 * MS)), Some(Some(Duration::from_nanos(28_125_937_500))));
+        // Waits are at least 1 ms.
+        assert_eq!(stream_timeout_to_set(None, Some(Duration::ZERO)), Some(Some(MS)));
+        assert_eq!(stream_timeout_to_set(Some(Some(MS)), Some(MS / 2)), None);
+        // Waiting for input alone: no timeout, set once.
+        assert_eq!(stream_timeout_to_set(set, None), Some(None));
+        assert_eq!(stream_timeout_to_set(Some(None), None), None);
+        assert_eq!(stream_timeout_to_set(Some(None), Some(MS)), Some(Some(MS)));
     }
 }

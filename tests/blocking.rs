@@ -5,7 +5,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -443,4 +443,71 @@ fn a_read_timeout_returns_and_the_connection_goes_on() {
     assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
     assert_eq!(ws.read().unwrap(), None);
     server.join().unwrap();
+}
+
+/// A `TcpStream` that counts the read timeouts set on it.
+struct CountingStream {
+    tcp: TcpStream,
+    timeouts_set: Arc<AtomicUsize>,
+}
+
+impl Read for CountingStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for CountingStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+impl blocking::Stream for CountingStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.timeouts_set.fetch_add(1, Ordering::SeqCst);
+        self.tcp.set_read_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> std::io::Result<()> {
+        self.tcp.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+#[test]
+fn the_read_timeout_is_not_set_again_for_every_message() {
+    // Each message moves the ping timer's deadline (a ping is due 20 s
+    // after the last input, the adapters' default), so the wait before
+    // each read is a little different every time: setting it exactly was
+    // a system call per message whenever the clock (in milliseconds) had
+    // moved on, as it does here between messages.
+    const MESSAGES: usize = 100;
+    let (listener, url) = listen();
+    let timeouts_set = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&timeouts_set);
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept()?;
+        let mut ws = blocking::accept(CountingStream { tcp, timeouts_set: counter })?;
+        while let Some(message) = ws.read()? {
+            ws.send(message)?;
+        }
+        Ok::<_, Error>(())
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    for i in 0..MESSAGES {
+        thread::sleep(Duration::from_millis(1));
+        ws.send(format!("message {i}")).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(Message::text(format!("message {i}"))));
+    }
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap().unwrap();
+    // Once for the handshake's bound, once for the timers' wait, and again
+    // only if a wait changes by more than a sixteenth (a stall of over a
+    // second here), or as the close ends.
+    let set = timeouts_set.load(Ordering::SeqCst);
+    assert!(set <= 8, "the read timeout was set {set} times for {MESSAGES} messages");
 }
