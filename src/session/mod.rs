@@ -493,8 +493,23 @@ impl<R: RandomSource> Session<R> {
     }
 
     /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf).
+    ///
+    /// When nothing else was buffered, whole messages are taken from the
+    /// read as [`receive`](Self::receive) takes them: a large frame's
+    /// payload is unmasked on its way into its message, once, rather than
+    /// unmasked where it lies and then copied.
     pub fn filled(&mut self, n: usize) {
-        self.rx_end = (self.rx_end + n).min(self.rx.len());
+        let start = self.rx_end;
+        let end = (start + n).min(self.rx.len());
+        if self.rx_start == start && end > start {
+            // The read buffer is lent to the direct path and back; the
+            // path only reads the bytes given to it.
+            let rx = core::mem::take(&mut self.rx);
+            let rest = self.receive_into_message(&rx[start..end]).len();
+            self.rx = rx;
+            self.rx_start = end - rest;
+        }
+        self.rx_end = end;
     }
 
     /// Copies bytes read elsewhere into the session: the bytes that

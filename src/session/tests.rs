@@ -891,6 +891,50 @@ fn a_large_frame_ending_in_its_read_goes_into_its_owned_message() {
     assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(b"small")));
 }
 
+/// Reads made into the session's own buffer (`read_buf`, `filled`) take
+/// the same direct path as bytes handed to `receive`: a large frame is
+/// unmasked on its way into its message, and whatever follows it stays
+/// buffered; lent messages stay where they were read.
+#[test]
+fn a_large_frame_read_into_the_read_buffer_goes_into_its_owned_message() {
+    fn read(server: &mut Session, bytes: &[u8]) {
+        server.read_buf()[..bytes.len()].copy_from_slice(bytes);
+        server.filled(bytes.len());
+    }
+    let (mut client, _) = pair();
+    let a: Vec<u8> = (0..16_384u32).map(|i| (i % 249) as u8).collect();
+    let b: Vec<u8> = (0..20_000u32).map(|i| (i % 239) as u8).collect();
+    client.send_binary(&a).unwrap();
+    client.send_text(core::str::from_utf8(&[b'x'; 5_000]).unwrap()).unwrap();
+    client.send_binary(&b).unwrap();
+    client.send_binary(b"small").unwrap();
+    let wire = client.poll_output().to_vec();
+    let first = 8 + a.len();
+    let second = first + 8 + 5_000;
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    read(&mut server, &wire[..first]);
+    assert_eq!(server.rx_start, server.rx_end, "straight into the message");
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(a.clone())))));
+    assert_eq!(server.poll_message(), Ok(None));
+    read(&mut server, &wire[first..second + 100]);
+    assert_eq!(server.rx_start, server.rx_end, "the text direct, then b's start");
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::text("x".repeat(5_000))))));
+    assert_eq!(server.poll_message(), Ok(None));
+    read(&mut server, &wire[second + 100..]);
+    assert_eq!(server.rx_end - server.rx_start, 2 + 4 + 5, "the rest of b direct, the small one buffered");
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::Binary(b.clone())))));
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::binary(*b"small")))));
+    assert_eq!(server.poll_message(), Ok(None));
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message_ref().unwrap(), None);
+    read(&mut server, &wire[..first]);
+    assert_eq!(server.rx_end - server.rx_start, first, "lent from the read buffer");
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(&a)));
+}
+
 /// Feeds `wire` to a fresh server in reads of `read` bytes, polling whole
 /// messages (owned, or lent) after each; the text messages' bytes, or the
 /// error.
