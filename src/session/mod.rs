@@ -536,7 +536,18 @@ impl<R: RandomSource> Session<R> {
     /// header goes to the connection first), one after another while each
     /// finished message can wait in `done`. Returns the bytes left for the
     /// read buffer.
-    fn receive_into_message<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
+    #[inline]
+    fn receive_into_message<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        // The usual read of a small message: a whole frame too short to
+        // take directly, seen from its length field alone.
+        if self.conn.between_frames() && is_small_and_whole(bytes) {
+            return bytes;
+        }
+        self.take_into_message(bytes)
+    }
+
+    /// The body of [`receive_into_message`](Self::receive_into_message).
+    fn take_into_message<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
         let idle = !self.streaming
             && !self.skipping
             && !self.lent
@@ -1586,6 +1597,21 @@ fn fail_with<R: RandomSource>(
     // As `Session::transmit`: into a Vec this fails only if memory runs out.
     let _ = conn.poll_transmit(out);
     e
+}
+
+/// Whether `bytes` starts with a frame whose payload is under
+/// [`DIRECT_MIN`] and which ends within `bytes`, read from its length
+/// field alone: such a frame is never taken directly, so the direct
+/// path leaves it to the read buffer without decoding its whole header.
+/// False when unsure (the header's full decode then decides).
+fn is_small_and_whole(bytes: &[u8]) -> bool {
+    let (head, len) = match bytes {
+        [_, b1, ..] if b1 & 0x7F < 126 => (2, usize::from(b1 & 0x7F)),
+        [_, b1, hi, lo, ..] if b1 & 0x7F == 126 => (4, usize::from(u16::from_be_bytes([*hi, *lo]))),
+        _ => return false,
+    };
+    let key = if bytes[1] & 0x80 != 0 { 4 } else { 0 };
+    (len as u64) < DIRECT_MIN && bytes.len() >= head + key + len
 }
 
 #[cfg(test)]

@@ -1149,3 +1149,36 @@ fn random_traffic_and_reads_give_the_same_messages_in_every_mode() {
         }
     }
 }
+
+/// The direct path's shortcut for small frames agrees with the full
+/// header decode: it claims a frame is small and whole only when it is,
+/// at every length form, masked or not, however much of it was read.
+#[test]
+fn the_small_frame_shortcut_agrees_with_the_header() {
+    let mut checked = 0;
+    for payload_len in [0u64, 1, 125, 126, 127, 1_000, DIRECT_MIN - 1, DIRECT_MIN, 65_535, 65_536, 1 << 20] {
+        for mask in [None, Some([1, 2, 3, 4])] {
+            let header = FrameHeader {
+                fin: true,
+                rsv1: false,
+                rsv2: false,
+                rsv3: false,
+                opcode: OpCode::Binary,
+                mask,
+                payload_len,
+            };
+            let mut wire = Vec::new();
+            let head = header.encode(&mut wire).unwrap();
+            let whole = head + payload_len as usize;
+            wire.resize(whole + 3, 0x55);
+            for read in [0, 1, 2, 3, 4, head - 1, head, whole - 1, whole, whole + 3] {
+                let bytes = &wire[..read.min(wire.len())];
+                let truth = matches!(FrameHeader::decode(bytes), Ok(HeaderStatus::Complete { header, len })
+                    if header.payload_len < DIRECT_MIN && len as u64 + header.payload_len <= bytes.len() as u64);
+                assert_eq!(is_small_and_whole(bytes), truth, "{payload_len} bytes, {mask:?}, {read} read");
+                checked += usize::from(truth);
+            }
+        }
+    }
+    assert!(checked > 20, "the shortcut must apply to small whole frames ({checked})");
+}
