@@ -446,11 +446,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// the transport. Ready once everything is written and flushed (or the
     /// transport is done with); errors end the connection and are kept for
     /// the next report.
+    ///
+    /// Inline for its usual answer: a receive or a send asks several times
+    /// per message, and between writes nothing has changed.
+    #[inline]
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.deferred = false;
         if self.write_idle {
             return Poll::Ready(());
         }
+        self.write_out(cx)
+    }
+
+    /// The work of [`poll_write`](Self::poll_write) once something may be
+    /// due.
+    fn write_out(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if self.closed {
                 return Poll::Ready(());
