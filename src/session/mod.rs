@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::conn::{Connection, ControlPayload, Event, MessageKind, Role, State};
 use crate::error::{ProtocolError, SendError};
 use crate::frame::{FrameHeader, HeaderStatus, OpCode, MAX_HEADER_LEN};
-use crate::message::{Assembly, Message};
+use crate::message::{Assembly, Message, SPARE_MAX};
 use crate::random::{RandomSource, SecureRandom};
 use crate::time::Instant;
 
@@ -149,6 +149,13 @@ pub enum Transport {
 /// more in cache misses (1 MiB messages: about 1.3× slower) than the copy
 /// of the next message's first read through the read buffer saves.
 const DONE_ASIDE_MAX: usize = 256 * 1024;
+
+/// The most finished messages that wait in `queued` behind the one in
+/// `done`. A read of 64 KiB holds fewer than 16 messages large enough to
+/// be queued (over 4 KiB); past this bound the read buffer takes the
+/// rest, as it takes everything when the caller reads again and again
+/// without asking for messages.
+const QUEUED_MAX: usize = 32;
 
 /// The smallest frame that ends in its read and still goes straight into
 /// an owned message (rather than through the read buffer, whose copy costs
@@ -309,6 +316,11 @@ pub struct Session<R: RandomSource = SecureRandom> {
     /// `done` holds a message lent by `poll_message_ref`: cleared by the
     /// next call.
     lent_done: bool,
+    /// Messages finished by `receive` while the one in `done` waited,
+    /// oldest first: each large message of a read goes straight into its
+    /// own buffer, not only the first. They all came before anything in
+    /// the read buffer, so they are handed out before it is read.
+    queued: VecDeque<Message>,
     /// The last call asked for whole messages (rather than pieces): a
     /// message that starts in a read may then be copied straight into the
     /// assembly buffer.
@@ -379,6 +391,7 @@ impl<R: RandomSource> Session<R> {
             done: Vec::new(),
             done_text: String::new(),
             lent_done: false,
+            queued: VecDeque::new(),
             whole_mode: false,
             lend_mode: false,
             pending_close: None,
@@ -534,8 +547,8 @@ impl<R: RandomSource> Session<R> {
     /// That holds for the rest of a frame in progress and for the frames
     /// [`start_frame_directly`](Self::start_frame_directly) takes (their
     /// header goes to the connection first), one after another while each
-    /// finished message can wait in `done`. Returns the bytes left for the
-    /// read buffer.
+    /// finished message can wait in `done` or behind it in `queued`.
+    /// Returns the bytes left for the read buffer.
     #[inline]
     fn receive_into_message<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
         // The usual read of a small message: a whole frame too short to
@@ -585,9 +598,9 @@ impl<R: RandomSource> Session<R> {
     fn payload_into_message<'b>(&mut self, kind: MessageKind, bytes: &'b [u8]) -> &'b [u8] {
         let remaining = self.conn.data_payload_remaining();
         let n = usize::try_from(remaining).map_or(bytes.len(), |r| r.min(bytes.len()));
-        if n == 0 || (self.ready.is_some() && n as u64 == remaining) {
-            // Nothing to take, or it may finish a message while the one in
-            // `done` waits: the read buffer keeps it for later.
+        if n == 0 || (n as u64 == remaining && !self.may_finish_another(self.conn.message_announced_len())) {
+            // Nothing to take, or it would finish a message when no more
+            // can wait: the read buffer keeps it for later.
             return bytes;
         }
         let (payload, rest) = bytes.split_at(n);
@@ -637,9 +650,31 @@ impl<R: RandomSource> Session<R> {
         rest
     }
 
+    /// Whether the direct path may finish a message of `len` bytes now:
+    /// nothing waits, or only finished messages do, the queue has room and
+    /// the message is larger than a kept buffer ([`SPARE_MAX`]), which it
+    /// could not have been received in anyway (a smaller one waits in the
+    /// read buffer, so that it takes the kept buffer when its turn comes).
+    fn may_finish_another(&self, len: u64) -> bool {
+        match self.ready {
+            None if self.queued.is_empty() => true,
+            None | Some(Found::Done(_)) => len > SPARE_MAX as u64 && self.queued.len() < QUEUED_MAX,
+            Some(_) => false,
+        }
+    }
+
     /// A message received straight into the assembly buffer is complete.
     fn finish_direct(&mut self, kind: MessageKind) {
         self.message_kind = None;
+        if self.ready.is_some() || !self.queued.is_empty() {
+            // Another finished message waits: this one queues behind it,
+            // in its own buffer.
+            self.queued.push_back(match kind {
+                MessageKind::Binary => Message::Binary(core::mem::take(&mut self.whole.binary)),
+                MessageKind::Text => Message::Text(core::mem::take(&mut self.whole.text)),
+            });
+            return;
+        }
         let len = self.whole.binary.len() + self.whole.text.len();
         if len > DONE_ASIDE_MAX {
             // Two large buffers in turn would push each other out of the
@@ -661,6 +696,26 @@ impl<R: RandomSource> Session<R> {
             }
         }
         self.ready = Some(Found::Done(kind));
+    }
+
+    /// When nothing is ready, the oldest queued message moves to `done`
+    /// (a lent one there is dropped first): it comes before anything else.
+    fn next_queued(&mut self) {
+        if self.ready.is_some() || self.queued.is_empty() {
+            return;
+        }
+        self.lent_done = false;
+        self.ready = match self.queued.pop_front() {
+            Some(Message::Binary(data)) => {
+                self.done = data;
+                Some(Found::Done(MessageKind::Binary))
+            }
+            Some(Message::Text(text)) => {
+                self.done_text = text;
+                Some(Found::Done(MessageKind::Text))
+            }
+            None => None,
+        };
     }
 
     /// Between frames, after whole messages were asked for: when `bytes`
@@ -692,10 +747,12 @@ impl<R: RandomSource> Session<R> {
         }
         // A frame that ends in this read: lent, it needs no copy from the
         // read buffer; owned, a large one is copied once, into its message,
-        // instead of twice; while a finished message waits, it may not
-        // finish another.
+        // instead of twice; while finished messages wait, it may finish
+        // another only to queue it behind them.
         let ends_here = header.payload_len <= arrived;
-        if ends_here && (self.lend_mode || header.payload_len < DIRECT_MIN || self.ready.is_some()) {
+        if ends_here
+            && (self.lend_mode || header.payload_len < DIRECT_MIN || !self.may_finish_another(header.payload_len))
+        {
             return None;
         }
         let mut head = [0u8; MAX_HEADER_LEN];
@@ -775,6 +832,9 @@ impl<R: RandomSource> Session<R> {
         if self.segments.is_empty() {
             self.segments = VecDeque::new();
         }
+        if self.queued.is_empty() {
+            self.queued = VecDeque::new();
+        }
         if self.ready.is_none() {
             self.piece = Vec::new();
         }
@@ -803,6 +863,15 @@ impl<R: RandomSource> Session<R> {
             + self.whole.spare_capacity()
             + self.done.capacity()
             + self.done_text.capacity()
+            + self.queued.capacity() * core::mem::size_of::<Message>()
+            + self
+                .queued
+                .iter()
+                .map(|message| match message {
+                    Message::Binary(data) => data.capacity(),
+                    Message::Text(text) => text.capacity(),
+                })
+                .sum::<usize>()
     }
 
     // --- items ---
@@ -855,6 +924,7 @@ impl<R: RandomSource> Session<R> {
         if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
             self.ready = None;
         }
+        self.next_queued();
         match self.ready.take() {
             Some(found) => Ok(Some(found)),
             None => self.advance(false, lend),
@@ -932,6 +1002,7 @@ impl<R: RandomSource> Session<R> {
     /// As [`poll_message`](Self::poll_message).
     pub fn poll_piece(&mut self) -> Result<Option<Streamed<'_>>, ProtocolError> {
         self.whole_mode = false;
+        self.next_queued();
         self.ready_message_as_piece();
         let found = match self.ready.take() {
             Some(found) => found,
@@ -962,6 +1033,7 @@ impl<R: RandomSource> Session<R> {
     /// As [`poll_message`](Self::poll_message).
     pub fn piece_ready(&mut self) -> Result<bool, ProtocolError> {
         self.whole_mode = false;
+        self.next_queued();
         self.ready_message_as_piece();
         if self.ready.is_none() {
             self.ready = self.advance(true, false)?;
@@ -1169,6 +1241,7 @@ impl<R: RandomSource> Session<R> {
 
     /// The session failed with `e` (the connection too, if not yet).
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.queued.clear();
         fail_with(
             &mut self.conn,
             &mut self.out,
@@ -1517,7 +1590,7 @@ impl<R: RandomSource> Session<R> {
         if self.wants_write() {
             return Transport::Open;
         }
-        let input_used = self.rx_start == self.rx_end && self.ready.is_none();
+        let input_used = self.rx_start == self.rx_end && self.ready.is_none() && self.queued.is_empty();
         if (self.eof && input_used) || self.gave_up || self.drain_expired {
             return Transport::Close;
         }

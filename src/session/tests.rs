@@ -853,7 +853,8 @@ fn a_read_finishing_one_message_and_starting_the_next_copies_neither_twice() {
 /// Owned whole messages: a large frame that arrives whole in one read is
 /// copied once, from the read into its message; a lent one stays in the
 /// read buffer; a second one in the same read, while the first waits,
-/// goes through the read buffer. Every mode sees the same messages.
+/// goes straight into its own message too. Every mode sees the same
+/// messages.
 #[test]
 fn a_large_frame_ending_in_its_read_goes_into_its_owned_message() {
     let (mut client, _) = pair();
@@ -879,7 +880,7 @@ fn a_large_frame_ending_in_its_read_goes_into_its_owned_message() {
     let (_, mut server) = pair();
     assert_eq!(server.poll_message(), Ok(None));
     server.receive(&wire);
-    assert_eq!(server.rx_end, wire.len() - first, "the first direct, the rest waits behind it");
+    assert_eq!(server.rx_end, 2 + 4 + 5, "both large ones direct, the small one buffered behind them");
     assert_eq!(messages(&mut server).len(), 3);
 
     let (_, mut server) = pair();
@@ -933,6 +934,136 @@ fn a_large_frame_read_into_the_read_buffer_goes_into_its_owned_message() {
     read(&mut server, &wire[..first]);
     assert_eq!(server.rx_end - server.rx_start, first, "lent from the read buffer");
     assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Binary(&a)));
+}
+
+/// Large messages of `len` bytes each, `count` of them, alternating binary
+/// and text, each with its own content; and the client's frames for them.
+fn large_messages(count: usize, len: usize) -> (Vec<Message>, Vec<u8>) {
+    let (mut client, _) = pair();
+    let messages: Vec<Message> = (0..count)
+        .map(|i| {
+            if i % 2 == 0 {
+                Message::Binary((0..len).map(|j| (j * 7 + i) as u8).collect())
+            } else {
+                Message::Text((0..len).map(|j| char::from(b'a' + ((j + i) % 26) as u8)).collect())
+            }
+        })
+        .collect();
+    for message in &messages {
+        client.send(message).unwrap();
+    }
+    (messages, client.poll_output().to_vec())
+}
+
+/// Several large messages in one read each go straight into their own
+/// buffer, not only the first: they wait in order behind it, and come out
+/// in order, before what the read buffer holds, whichever way they are
+/// taken (owned, lent, or in pieces once the first was taken whole).
+#[test]
+fn every_large_message_of_a_read_goes_into_its_own_buffer() {
+    let (expected, wire) = large_messages(6, 5_000);
+    let (mut client, _) = pair();
+    client.send_ping(b"between").unwrap();
+    client.send_text("after").unwrap();
+    let wire = [wire, client.poll_output().to_vec()].concat();
+
+    // Owned: all six direct; the ping stops the direct path, and what
+    // follows it waits in the read buffer behind them.
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire);
+    assert_eq!(server.rx_end, (2 + 4 + 7) + (2 + 4 + 5), "six messages direct, the ping and the rest buffered");
+    let mut got = messages(&mut server);
+    assert_eq!(got.pop(), Some(Incoming::Message(Message::text("after"))));
+    assert!(matches!(got.pop(), Some(Incoming::Ping(p)) if p.as_bytes() == b"between"));
+    let owned: Vec<Message> =
+        got.into_iter().map(|item| if let Incoming::Message(m) = item { m } else { panic!("{item:?}") }).collect();
+    assert_eq!(owned, expected);
+
+    // Lent: the same messages, in the same order.
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire);
+    for message in &expected {
+        match (server.poll_message_ref().unwrap(), message) {
+            (Some(IncomingRef::Binary(data)), Message::Binary(want)) => assert_eq!(data, &want[..]),
+            (Some(IncomingRef::Text(text)), Message::Text(want)) => assert_eq!(text, want),
+            (other, _) => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(server.poll_message_ref().unwrap(), Some(IncomingRef::Ping(_))));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Text("after")));
+
+    // The first taken whole, the rest in pieces: each queued message is one
+    // last piece, in order.
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire);
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(expected[0].clone()))));
+    for message in &expected[1..] {
+        match server.poll_piece().unwrap() {
+            Some(Streamed::Piece(piece)) => {
+                assert!(piece.fin);
+                assert_eq!(piece.data, message.as_bytes());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Ping(_))));
+
+    // A read that comes after one message of the queue was taken, while
+    // the others wait: its messages go direct too, behind them.
+    let frame = 4 + 4 + 5_000;
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(&wire[..3 * frame]);
+    assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(expected[0].clone()))));
+    server.receive(&wire[3 * frame..]);
+    assert_eq!(server.rx_end, (2 + 4 + 7) + (2 + 4 + 5));
+    let got = messages(&mut server);
+    assert_eq!(got.len(), 7);
+    for (item, message) in got.iter().zip(&expected[1..]) {
+        assert_eq!(item, &Incoming::Message(message.clone()));
+    }
+}
+
+/// Messages finished while others wait are bounded by `QUEUED_MAX`: the
+/// rest of the read goes through the read buffer, and a read made before
+/// the queue is empty adds behind it. Nothing is lost or reordered, and
+/// the queued buffers are counted in `buffer_capacity`.
+#[test]
+fn the_queue_of_finished_messages_is_bounded_and_keeps_the_order() {
+    let count = QUEUED_MAX + 5;
+    let len = DIRECT_MIN as usize + 100;
+    let (expected, wire) = large_messages(count + 4, len);
+    let frame = 4 + 4 + len; // 16-bit length, masked
+    let (first, second) = wire.split_at(count * frame);
+
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    server.receive(first);
+    assert_eq!(server.queued.len(), QUEUED_MAX, "one in `done`, the queue full");
+    assert_eq!(server.rx_end, (count - QUEUED_MAX - 1) * frame, "the rest through the read buffer");
+    assert!(server.buffer_capacity() >= (QUEUED_MAX + 1) * len);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        match server.poll_message() {
+            Ok(Some(Incoming::Message(m))) => got.push(m),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Read again before the queue is empty: the new bytes wait behind.
+    server.receive(second);
+    while let Some(item) = server.poll_message().unwrap() {
+        match item {
+            Incoming::Message(m) => got.push(m),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, expected);
+    assert!(server.queued.is_empty());
+    server.shrink_buffers();
+    assert_eq!(server.buffer_capacity(), 0, "the queue is freed with the other buffers");
 }
 
 /// Feeds `wire` to a fresh server in reads of `read` bytes, polling whole
