@@ -1011,6 +1011,21 @@ fn every_large_message_of_a_read_goes_into_its_own_buffer() {
     }
     assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Ping(_))));
 
+    // Reads into the session's own buffer (`read_buf`, `filled`): the
+    // same, the read buffer keeping only the ping and what follows it.
+    let (_, mut server) = pair();
+    assert_eq!(server.poll_message(), Ok(None));
+    let n = wire.len();
+    assert!(n <= READ_CHUNK);
+    server.read_buf()[..n].copy_from_slice(&wire);
+    server.filled(n);
+    assert_eq!(server.rx_end - server.rx_start, (2 + 4 + 7) + (2 + 4 + 5));
+    let got = messages(&mut server);
+    assert_eq!(got.len(), expected.len() + 2);
+    for (item, message) in got.iter().zip(&expected) {
+        assert_eq!(item, &Incoming::Message(message.clone()));
+    }
+
     // A read that comes after one message of the queue was taken, while
     // the others wait: its messages go direct too, behind them.
     let frame = 4 + 4 + 5_000;
