@@ -476,6 +476,22 @@ fn connection_size_is_within_budget() {
     assert!(size <= CONNECTION_BUDGET, "size_of::<Connection>() = {size} > budget {CONNECTION_BUDGET}");
 }
 
+/// The budget for `size_of::<Session>()`, in bytes: what every connection
+/// of an adapter holds besides its buffers, idle or not (696 on x86_64,
+/// rustc 1.95, with every feature). The connection, 168; the buffers'
+/// handles (read, output, assembly, piece, finished messages and their
+/// queue, queued payloads, the protocol), about 300; the item found
+/// ahead, whose control payload is inline, about 140; the rest is offsets
+/// and flags. What a session needs at most once, such as the Close a
+/// timer found, is boxed.
+const SESSION_BUDGET: usize = 704;
+
+#[test]
+fn session_size_is_within_budget() {
+    let size = core::mem::size_of::<wsmachine::Session>();
+    assert!(size <= SESSION_BUDGET, "size_of::<Session>() = {size} > budget {SESSION_BUDGET}");
+}
+
 /// The session layer's handshake machines keep the head in a buffer that
 /// grows with it, not in an 8 KiB array: a handshake in progress holds
 /// only what arrived. (About 130 bytes for the server, 520 for the client

@@ -24,8 +24,10 @@ use crate::message::{Assembly, Message, SPARE_MAX};
 use crate::random::{RandomSource, SecureRandom};
 use crate::time::Instant;
 
+use alloc::boxed::Box;
+
 #[cfg(feature = "deflate")]
-use {crate::ext::deflate::Deflate, alloc::boxed::Box};
+use crate::ext::deflate::Deflate;
 
 /// Room [`Session::read_buf`] offers for each read: 32 KiB.
 pub const READ_CHUNK: usize = 32 * 1024;
@@ -331,7 +333,9 @@ pub struct Session<R: RandomSource = SecureRandom> {
 
     // --- what ended the connection ---
     /// Reported by the next poll: the end (from a timeout or the EOF).
-    pending_close: Option<CloseFrame>,
+    /// Boxed: it is set at most once per connection, and inline its
+    /// reason's 123 bytes would be in every session.
+    pending_close: Option<Box<CloseFrame>>,
     /// Reported by the next poll: a dead peer found by a timer.
     pending_error: Option<ProtocolError>,
     /// The error the session failed with, once reported.
@@ -1066,7 +1070,7 @@ impl<R: RandomSource> Session<R> {
         }
         if let Some(close) = self.pending_close.take() {
             self.finished = true;
-            return Ok(Some(Found::Control(Control::Close(close))));
+            return Ok(Some(Found::Control(Control::Close(*close))));
         }
         if self.finished {
             self.rx_start = self.rx_end;
@@ -1634,7 +1638,7 @@ impl<R: RandomSource> Session<R> {
         if let Some(Event::Close(close)) = self.conn.handle_timeout(now) {
             match self.conn.state() {
                 State::Failed(e) => self.pending_error = Some(e),
-                _ => self.pending_close = Some(close),
+                _ => self.pending_close = Some(Box::new(close)),
             }
         }
         if !before && self.conn.should_close_transport() && !matches!(self.conn.state(), State::Failed(_)) {
