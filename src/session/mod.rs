@@ -177,24 +177,15 @@ enum Found {
     Done(MessageKind),
     /// A message that arrived whole in one read, in `rx[start..end]`
     /// (its text not yet validated: lending it does that).
-    RxMessage {
-        kind: MessageKind,
-        start: usize,
-        end: usize,
-    },
-    Control(Control),
+    RxMessage { kind: MessageKind, start: usize, end: usize },
+    /// A control frame, in `control`: its payload (up to 125 bytes) is
+    /// kept out of this type, which every session holds and which is
+    /// moved for every message.
+    Control,
     /// A piece in `rx[start..end]`.
-    RxPiece {
-        kind: MessageKind,
-        start: usize,
-        end: usize,
-        fin: bool,
-    },
+    RxPiece { kind: MessageKind, start: usize, end: usize, fin: bool },
     /// A piece in `piece` (inflated, or assembled before streaming began).
-    BufPiece {
-        kind: MessageKind,
-        fin: bool,
-    },
+    BufPiece { kind: MessageKind, fin: bool },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -304,6 +295,10 @@ pub struct Session<R: RandomSource = SecureRandom> {
     piece: Vec<u8>,
     /// An item found by [`piece_ready`](Self::piece_ready), not yet returned.
     ready: Option<Found>,
+    /// The control frame the last `Found::Control` stands for, in a box
+    /// kept for the next one while the connection is busy (freed by
+    /// `shrink_buffers`).
+    control: Option<Box<Control>>,
     /// The assembly buffer holds a message lent by
     /// [`poll_message_ref`](Self::poll_message_ref): cleared (capacity
     /// kept) by the next call.
@@ -391,6 +386,7 @@ impl<R: RandomSource> Session<R> {
             skipping: false,
             piece: Vec::new(),
             ready: None,
+            control: None,
             lent: false,
             done: Vec::new(),
             done_text: String::new(),
@@ -841,6 +837,7 @@ impl<R: RandomSource> Session<R> {
         }
         if self.ready.is_none() {
             self.piece = Vec::new();
+            self.control = None;
         }
         if self.whole.is_empty() {
             self.whole.binary = Vec::new();
@@ -897,9 +894,12 @@ impl<R: RandomSource> Session<R> {
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         let Some(found) = self.next_whole(false)? else { return Ok(None) };
         Ok(Some(match found {
-            Found::Control(Control::Ping(p)) => Incoming::Ping(p),
-            Found::Control(Control::Pong(p)) => Incoming::Pong(p),
-            Found::Control(Control::Close(c)) => Incoming::Close(c),
+            Found::Control => match self.control.as_deref() {
+                Some(&Control::Ping(p)) => Incoming::Ping(p),
+                Some(&Control::Pong(p)) => Incoming::Pong(p),
+                Some(&Control::Close(c)) => Incoming::Close(c),
+                None => return Ok(None),
+            },
             // The buffer is handed over; the next message gets a new one.
             // Text was validated as it arrived.
             Found::Message(MessageKind::Binary) => {
@@ -950,9 +950,12 @@ impl<R: RandomSource> Session<R> {
     pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
         let Some(found) = self.next_whole(true)? else { return Ok(None) };
         Ok(Some(match found {
-            Found::Control(Control::Ping(p)) => IncomingRef::Ping(p),
-            Found::Control(Control::Pong(p)) => IncomingRef::Pong(p),
-            Found::Control(Control::Close(c)) => IncomingRef::Close(c),
+            Found::Control => match self.control.as_deref() {
+                Some(&Control::Ping(p)) => IncomingRef::Ping(p),
+                Some(&Control::Pong(p)) => IncomingRef::Pong(p),
+                Some(&Control::Close(c)) => IncomingRef::Close(c),
+                None => return Ok(None),
+            },
             Found::Done(kind) => {
                 self.lent_done = true;
                 match kind {
@@ -1016,9 +1019,12 @@ impl<R: RandomSource> Session<R> {
             },
         };
         Ok(Some(match found {
-            Found::Control(Control::Ping(p)) => Streamed::Ping(p),
-            Found::Control(Control::Pong(p)) => Streamed::Pong(p),
-            Found::Control(Control::Close(c)) => Streamed::Close(c),
+            Found::Control => match self.control.as_deref() {
+                Some(&Control::Ping(p)) => Streamed::Ping(p),
+                Some(&Control::Pong(p)) => Streamed::Pong(p),
+                Some(&Control::Close(c)) => Streamed::Close(c),
+                None => return Ok(None),
+            },
             Found::RxPiece { kind, start, end, fin } => {
                 Streamed::Piece(Piece { kind, data: self.rx.get(start..end).unwrap_or(&[]), fin })
             }
@@ -1070,7 +1076,7 @@ impl<R: RandomSource> Session<R> {
         }
         if let Some(close) = self.pending_close.take() {
             self.finished = true;
-            return Ok(Some(Found::Control(Control::Close(*close))));
+            return Ok(Some(self.found_control(Control::Close(*close))));
         }
         if self.finished {
             self.rx_start = self.rx_end;
@@ -1231,7 +1237,7 @@ impl<R: RandomSource> Session<R> {
             _ => return None,
         };
         self.finished = true;
-        Some(Found::Control(Control::Close(close)))
+        Some(self.found_control(Control::Close(close)))
     }
 
     /// A control event: queue the automatic answer; a Close ends the items.
@@ -1240,7 +1246,17 @@ impl<R: RandomSource> Session<R> {
         if let Control::Close(_) = control {
             self.finished = true;
         }
-        Found::Control(control)
+        self.found_control(control)
+    }
+
+    /// `control` into its slot (the box kept from the last one, if any),
+    /// and the item that stands for it.
+    fn found_control(&mut self, control: Control) -> Found {
+        match &mut self.control {
+            Some(slot) => **slot = control,
+            None => self.control = Some(Box::new(control)),
+        }
+        Found::Control
     }
 
     /// The session failed with `e` (the connection too, if not yet).

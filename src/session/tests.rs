@@ -149,6 +149,62 @@ fn pings_are_answered_and_reported() {
     assert_eq!(messages(&mut client), [Incoming::Pong(ControlPayload::new(b"hi").unwrap())]);
 }
 
+/// Control frames in one read, between messages, each reported with its
+/// own payload in every mode (their payloads pass through one slot,
+/// rewritten for each), and the slot freed once the session idles.
+#[test]
+fn control_frames_keep_their_payloads_in_every_mode() {
+    let (mut client, _) = pair();
+    client.send_ping(b"one").unwrap();
+    client.send_text("between").unwrap();
+    client.send_ping(b"two").unwrap();
+    client.send_pong(b"three").unwrap();
+    client.send_close(CloseCode::NORMAL, "four").unwrap();
+    let wire = client.poll_output().to_vec();
+    let ping = |p: &[u8]| ControlPayload::new(p).unwrap();
+
+    let (_, mut server) = pair();
+    server.receive(&wire);
+    assert_eq!(
+        messages(&mut server),
+        [
+            Incoming::Ping(ping(b"one")),
+            Incoming::Message(Message::text("between")),
+            Incoming::Ping(ping(b"two")),
+            Incoming::Pong(ping(b"three")),
+            Incoming::Close(CloseFrame::new(CloseCode::NORMAL, "four")),
+        ]
+    );
+
+    let (_, mut server) = pair();
+    server.receive(&wire);
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Ping(ping(b"one"))));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Text("between")));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Ping(ping(b"two"))));
+    assert_eq!(server.poll_message_ref().unwrap(), Some(IncomingRef::Pong(ping(b"three"))));
+    assert_eq!(
+        server.poll_message_ref().unwrap(),
+        Some(IncomingRef::Close(CloseFrame::new(CloseCode::NORMAL, "four")))
+    );
+
+    let (_, mut server) = pair();
+    server.receive(&wire);
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Ping(p)) if p == ping(b"one")));
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Piece(_))));
+    assert!(server.piece_ready().unwrap());
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Ping(p)) if p == ping(b"two")));
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Pong(p)) if p == ping(b"three")));
+    assert!(matches!(server.poll_piece().unwrap(), Some(Streamed::Close(c)) if c.reason() == "four"));
+
+    let (mut client, mut server) = pair();
+    client.send_ping(b"keepalive").unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(messages(&mut server), [Incoming::Ping(ping(b"keepalive"))]);
+    assert!(server.control.is_some(), "kept while the connection is busy");
+    server.shrink_buffers();
+    assert!(server.control.is_none(), "freed when it idles");
+}
+
 #[test]
 fn a_clean_close_started_by_the_client() {
     let (mut client, mut server) = pair();
