@@ -701,21 +701,21 @@ impl<R: RandomSource> Session<R> {
     /// When nothing is ready, the oldest queued message moves to `done`
     /// (a lent one there is dropped first): it comes before anything else.
     fn next_queued(&mut self) {
-        if self.ready.is_some() || self.queued.is_empty() {
+        if self.ready.is_some() {
             return;
         }
+        let Some(message) = self.queued.pop_front() else { return };
         self.lent_done = false;
-        self.ready = match self.queued.pop_front() {
-            Some(Message::Binary(data)) => {
+        self.ready = Some(match message {
+            Message::Binary(data) => {
                 self.done = data;
-                Some(Found::Done(MessageKind::Binary))
+                Found::Done(MessageKind::Binary)
             }
-            Some(Message::Text(text)) => {
+            Message::Text(text) => {
                 self.done_text = text;
-                Some(Found::Done(MessageKind::Text))
+                Found::Done(MessageKind::Text)
             }
-            None => None,
-        };
+        });
     }
 
     /// Between frames, after whole messages were asked for: when `bytes`
