@@ -1111,13 +1111,21 @@ impl<R: RandomSource> Session<R> {
                 self.rx_end
             };
             let base = self.rx.as_ptr() as usize;
-            let received = match self.conn.receive(&mut self.rx[self.rx_start..end]) {
+            // Read where the connection wrote it: moving the result out
+            // copies the whole `Event` (a control payload's room
+            // included), which costs as much as the rest of a small
+            // message's bookkeeping here.
+            let result = self.conn.receive(&mut self.rx[self.rx_start..end]);
+            let received = match &result {
                 Ok(received) => received,
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => {
+                    let e = *e;
+                    return Err(self.fail(e));
+                }
             };
             self.rx_start += received.consumed;
-            let Some(event) = received.event else { continue };
-            let (kind, data, fin) = match event {
+            let Some(event) = &received.event else { continue };
+            let (kind, data, fin) = match *event {
                 Event::Ping(p) => return Ok(Some(self.control(Control::Ping(p)))),
                 Event::Pong(p) => return Ok(Some(self.control(Control::Pong(p)))),
                 Event::Close(c) => return Ok(Some(self.control(Control::Close(c)))),
@@ -1132,7 +1140,7 @@ impl<R: RandomSource> Session<R> {
             if let Some(deflate) = self.deflate.as_deref_mut().filter(|_| self.conn.message_rsv1()) {
                 // A compressed message: inflate into the assembly buffer,
                 // or (streaming) into the piece buffer.
-                let mut decoded = deflate.decode(&mut self.conn, event);
+                let mut decoded = deflate.decode(&mut self.conn, *event);
                 let mut last = false;
                 while let Some(piece) = decoded.next() {
                     let (data, fin) = match piece {
