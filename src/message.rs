@@ -124,6 +124,7 @@ impl Assembly {
 
     /// Keeps `buffer`, emptied, for a later message (in place of the
     /// one kept before), unless it is larger than [`SPARE_MAX`].
+    #[inline]
     pub(crate) fn keep_spare(&mut self, mut buffer: Vec<u8>) {
         if buffer.capacity() <= SPARE_MAX {
             buffer.clear();
@@ -134,6 +135,7 @@ impl Assembly {
     /// The spare buffer for a message of `len` bytes, when it holds at
     /// least that and not much more: the message goes to the caller, who
     /// may keep it long, so it gets at most twice its size (or 128 bytes).
+    #[inline]
     fn take_spare(&mut self, len: usize) -> Option<Vec<u8>> {
         let capacity = self.spare.capacity();
         (len <= capacity && capacity <= len.max(64) * 2).then(|| core::mem::take(&mut self.spare))

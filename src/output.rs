@@ -101,6 +101,7 @@ impl Output for alloc::vec::Vec<u8> {
         self.get_mut(start..)
     }
 
+    #[inline]
     fn reserve(&mut self, len: usize) -> bool {
         self.try_reserve(len).is_ok()
     }
@@ -109,6 +110,7 @@ impl Output for alloc::vec::Vec<u8> {
     /// in; a masked payload is appended as the XOR of each 256-byte block
     /// with the key repeated, written straight into the spare room in one
     /// pass (with AVX2 when the CPU has it, as into a slice).
+    #[inline(always)]
     fn write_frame(&mut self, head: &[u8], payload: &[u8], mask: Option<[u8; 4]>) -> bool {
         let Some(len) = head.len().checked_add(payload.len()) else { return false };
         if self.try_reserve(len).is_err() {
