@@ -180,27 +180,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return Poll::Ready(Ok(Some(message)));
         }
         loop {
-            match self.poll_message() {
-                Ok(Some(Incoming::Message(message))) => {
-                    // Pongs and answers queued meanwhile go out now if the
-                    // transport takes them, unless replies to this read's
-                    // messages are being gathered into one write.
-                    if !self.deferred {
-                        let _ = self.poll_write(&mut io_cx);
-                    }
-                    self.received = true;
-                    return Poll::Ready(Ok(Some(message)));
+            if let Some(message) = self.next_message() {
+                // Pongs and answers queued meanwhile go out now if the
+                // transport takes them, unless replies to this read's
+                // messages are being gathered into one write.
+                if !self.deferred {
+                    let _ = self.poll_write(&mut io_cx);
                 }
-                Ok(Some(Incoming::Close(frame))) => {
-                    self.peer_close = Some(frame);
-                    continue;
-                }
-                Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => continue,
-                Err(e) => {
-                    self.error = Some(e);
-                    continue;
-                }
-                Ok(None) => {}
+                self.received = true;
+                return Poll::Ready(Ok(Some(message)));
             }
             if self.closed {
                 return Poll::Ready(self.outcome());
@@ -247,40 +235,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return false;
         }
         if self.ready.is_none() {
-            loop {
-                match self.poll_message() {
-                    Ok(Some(Incoming::Message(message))) => {
-                        self.ready = Some(message);
-                        break;
-                    }
-                    Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
-                    Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => {}
-                    Err(e) => self.error = Some(e),
-                    Ok(None) => return false,
-                }
-            }
+            let Some(message) = self.next_message() else { return false };
+            self.ready = Some(message);
         }
         self.deferred = true;
         true
     }
 
-    /// The session's next item, asked only if it was given input since
-    /// it last had none.
-    fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
-        if !self.may_have_item {
-            return Ok(None);
+    /// The session's next message, asked for only if the session was
+    /// given input since it last had none. What comes before it is noted
+    /// on the way: the peer's Close, a protocol error (both reported once
+    /// the items run out), pings and pongs. Matched where the session
+    /// wrote it: only the message is moved, not the whole item, whose
+    /// room for a control payload makes it four times larger.
+    fn next_message(&mut self) -> Option<Message> {
+        while self.may_have_item {
+            match self.session.poll_message() {
+                // A data message neither queues output nor moves the close
+                // handshake on.
+                Ok(Some(Incoming::Message(message))) => return Some(message),
+                Ok(None) => self.may_have_item = false,
+                // Anything else may queue an answer (a pong, a Close) or
+                // end the connection.
+                Ok(Some(Incoming::Close(frame))) => {
+                    self.peer_close = Some(frame);
+                    self.write_idle = false;
+                }
+                Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => self.write_idle = false,
+                Err(e) => {
+                    self.error = Some(e);
+                    self.write_idle = false;
+                }
+            }
         }
-        let item = self.session.poll_message();
-        match item {
-            Ok(None) => self.may_have_item = false,
-            // A data message neither queues output nor moves the close
-            // handshake on.
-            Ok(Some(Incoming::Message(_))) => {}
-            // Anything else may queue an answer (a pong, a Close) or end
-            // the connection.
-            _ => self.write_idle = false,
-        }
-        item
+        None
     }
 
     /// How the connection ended, reported once; then `Ok(None)`.
@@ -359,7 +347,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.closed {
                 return Poll::Ready(Err(self.send_refusal()));
             }
-            if !self.poll_timers(&mut io_cx) {
+            // The answer to the message a receive just returned: the
+            // receive looks at the timers whenever it waits for input, and
+            // while input keeps coming none of them has work (a keepalive
+            // ping or a dead peer needs a silent one). Sends of their own
+            // (a second one, or one after a flush) look every time.
+            if self.received || !self.poll_timers(&mut io_cx) {
                 break;
             }
         }

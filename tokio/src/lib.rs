@@ -70,7 +70,10 @@
 //! The connection makes progress while one of its futures is polled.
 //! Receiving also answers pings and the peer's Close, runs the timers and
 //! writes what sends left queued. A program that keeps receiving (most
-//! do) keeps the connection healthy.
+//! do) keeps the connection healthy. Sending runs the timers too, so a
+//! connection that only sends still pings and drops a silent peer; a send
+//! that answers the message a receive just returned leaves them to that
+//! receive, which runs them whenever it waits for input.
 //!
 //! # Two tasks: `split`
 //!

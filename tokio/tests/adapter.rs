@@ -439,6 +439,66 @@ async fn a_silent_peer_is_dropped_by_the_keepalive() {
     .await;
 }
 
+/// Short timers for the keepalive tests over an in-memory pipe.
+fn quick_timers() -> AcceptOptions {
+    let config = Config {
+        ping_interval: Some(Duration::from_millis(50)),
+        ping_timeout: Some(Duration::from_millis(50)),
+        close_timeout: Some(Duration::from_millis(50)),
+        ..adapter_config()
+    };
+    AcceptOptions { config, ..AcceptOptions::default() }
+}
+
+/// A connection that only sends still runs its timers: each send looks
+/// at them (a send that answers a message just received leaves that to
+/// the receive), so a peer that answers no ping is found dead. The clock
+/// is paused: the waits are simulated.
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
+    let (client, mut server) = upgraded(quick_timers()).await;
+    // The client is never polled: it reads nothing and answers no ping.
+    let start = tokio::time::Instant::now();
+    let mut refused = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(e) = server.send("tick").await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("a send fails once the peer is found dead");
+    // A ping after 50 ms without input, then 50 ms for its pong.
+    assert!(start.elapsed() >= Duration::from_millis(100), "{:?}: {e:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_millis(300), "{:?}: {e:?}", start.elapsed());
+    let e = server.recv().await.expect_err("the dead peer is reported");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    drop(client);
+}
+
+/// An echo loop (each send answering the message just received) finds a
+/// peer that stops answering dead while it waits for the next message.
+#[tokio::test(start_paused = true)]
+async fn an_echo_loop_finds_a_peer_that_falls_silent_dead() {
+    let (mut client, mut server) = upgraded(quick_timers()).await;
+    let echo = tokio::spawn(async move {
+        loop {
+            match server.recv().await {
+                Ok(Some(message)) => server.send(message).await.expect("echo"),
+                outcome => return outcome,
+            }
+        }
+    });
+    for i in 0..10u8 {
+        client.send(vec![i; 10]).await.expect("send");
+        assert_eq!(client.recv().await.expect("recv"), Some(Message::Binary(vec![i; 10])));
+    }
+    // The client falls silent: it is no longer polled.
+    let outcome = echo.await.expect("echo task");
+    assert!(matches!(outcome, Err(Error::Protocol(ProtocolError::PingTimeout))), "{outcome:?}");
+    drop(client);
+}
+
 #[tokio::test]
 async fn a_transport_that_ends_without_a_close_is_a_lost_connection() {
     bounded(async {
