@@ -18,7 +18,7 @@ use wsmachine::{Config, Connection, Incoming, Session};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
+use common::{InstructionCase, READ_CHUNK};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,11 +26,7 @@ fn main() {
         eprintln!("usage: echo_instructions binary|text SIZE ROUNDS");
         std::process::exit(2);
     };
-    let kind = if kind == "text" { Kind::Text } else { Kind::Binary };
-    let size: usize = size.parse().expect("SIZE is a number");
-    let rounds: usize = rounds.parse().expect("ROUNDS is a number");
-    let count = frames_for(size);
-    let wire = masked_frames(kind, &payload(kind, size, size as u32), count);
+    let InstructionCase { rounds, count, wire } = InstructionCase::from_args(kind, size, rounds);
     let mut session = Session::new(Connection::server(Config::default()));
     let (mut messages, mut written) = (0, 0);
     for _ in 0..rounds {

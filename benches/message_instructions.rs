@@ -17,7 +17,7 @@ use wsmachine::{Config, Connection, Session};
 #[path = "common/mod.rs"]
 mod common;
 use common::session_modes::{drain, take_lent, take_messages, take_pieces};
-use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
+use common::{InstructionCase, READ_CHUNK};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,11 +25,7 @@ fn main() {
         eprintln!("usage: message_instructions streaming|whole|recycled|lent binary|text SIZE ROUNDS");
         std::process::exit(2);
     };
-    let kind = if kind == "text" { Kind::Text } else { Kind::Binary };
-    let size: usize = size.parse().expect("SIZE is a number");
-    let rounds: usize = rounds.parse().expect("ROUNDS is a number");
-    let count = frames_for(size);
-    let wire = masked_frames(kind, &payload(kind, size, size as u32), count);
+    let InstructionCase { rounds, count, wire } = InstructionCase::from_args(kind, size, rounds);
     let mut session = Session::new(Connection::server(Config::default()));
     let mut messages = 0;
     for _ in 0..rounds {

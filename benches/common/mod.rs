@@ -109,6 +109,28 @@ impl Kind {
     }
 }
 
+/// What an `*_instructions` example counts over, from its `KIND SIZE
+/// ROUNDS` arguments: the bench's masked frames of that kind and size
+/// (`count` of them, about 1 MiB of payload), fed `rounds` times.
+pub struct InstructionCase {
+    pub rounds: usize,
+    pub count: usize,
+    pub wire: Vec<u8>,
+}
+
+impl InstructionCase {
+    /// The case for the arguments `kind` (`binary` or `text`), `size`
+    /// and `rounds`.
+    pub fn from_args(kind: &str, size: &str, rounds: &str) -> Self {
+        let kind = if kind == "text" { Kind::Text } else { Kind::Binary };
+        let size: usize = size.parse().expect("SIZE is a number");
+        let rounds: usize = rounds.parse().expect("ROUNDS is a number");
+        let count = frames_for(size);
+        let wire = masked_frames(kind, &payload(kind, size, size as u32), count);
+        InstructionCase { rounds, count, wire }
+    }
+}
+
 /// One payload of `size` bytes of `kind`: random bytes for binary, ASCII
 /// text for text.
 pub fn payload(kind: Kind, size: usize, seed: u32) -> Vec<u8> {
