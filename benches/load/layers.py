@@ -26,15 +26,13 @@ import re
 import subprocess
 import sys
 
+# The servers' names and the message sizes as the load test's tables
+# print them (table.py, beside this script), imported without leaving a
+# bytecode cache in the source tree.
+sys.dont_write_bytecode = True
+from table import NAMES, size  # noqa: E402
+
 ROOT = os.getcwd()
-NAMES = {
-    "wsmachine_tokio": "wsmachine-tokio",
-    "wsmachine_blocking": "wsmachine blocking",
-    "tokio_tungstenite": "tokio-tungstenite",
-    "fastwebsockets": "fastwebsockets",
-    "tokio_websockets": "tokio-websockets",
-    "uws": "uWebSockets",
-}
 LAYERS = ["library", "wsmachine", "wsmachine-tokio", "tokio and mio", "std and libc", "echo server", "other"]
 RUNTIME = {"tokio", "mio"}
 # The registry's source folder: .../registry/src/<index>/<crate>-<version>/
@@ -101,14 +99,6 @@ def split(path, server_binary):
         sums[layer(m.group(2), server_binary)] += int(m.group(1).replace(",", ""))
     sums["library"] += sums["wsmachine"] + sums["wsmachine-tokio"]
     return sums
-
-
-def size(n):
-    n = int(n)
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale and n % scale == 0:
-            return f"{n // scale} {unit}"
-    return f"{n} B"
 
 
 def main():
