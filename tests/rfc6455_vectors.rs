@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use wsmachine::{
-    apply_mask, Config, Connection, FrameHeader, HeaderStatus, MessageKind, OpCode, Role, SecureRandom, MAX_HEADER_LEN,
+    apply_mask, BufferTooSmall, Config, Connection, FrameHeader, HeaderStatus, MessageKind, OpCode, Role, SecureRandom,
+    SendError, MAX_HEADER_LEN,
 };
 
 const HELLO: &[u8] = b"Hello";
@@ -407,6 +408,38 @@ fn server_sends_binary_256_and_64k() {
     let mut buf = vec![0u8; 65546];
     assert_eq!(conn.send_binary(&payload_64k(), &mut buf[..]), Ok(65546));
     assert_eq!(buf, binary_64k());
+}
+
+#[test]
+fn server_picks_the_shortest_length_form_at_each_boundary() {
+    // §5.2: 7-bit length up to 125, the 16-bit form up to 65 535, then
+    // the 64-bit form; a server's frames carry no key.
+    let cases: [(usize, &[u8]); 5] = [
+        (0, &[0x82, 0x00]),
+        (125, &[0x82, 0x7D]),
+        (126, &[0x82, 0x7E, 0x00, 0x7E]),
+        (65_535, &[0x82, 0x7E, 0xFF, 0xFF]),
+        (65_536, &[0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]),
+    ];
+    for (len, head) in cases {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let frame = cat(&[head, &payload]);
+        let mut out = Vec::new();
+        assert_eq!(server().send_binary(&payload, &mut out), Ok(frame.len()), "{len} bytes");
+        assert_eq!(out, frame, "{len} bytes into a Vec");
+        let mut buf = vec![0u8; frame.len()];
+        assert_eq!(server().send_binary(&payload, &mut buf[..]), Ok(frame.len()), "{len} bytes");
+        assert_eq!(buf, frame, "{len} bytes into a slice");
+        // One byte short: nothing is written, and the error names the
+        // frame's whole length.
+        let mut short = vec![0xAAu8; frame.len() - 1];
+        assert_eq!(
+            server().send_binary(&payload, &mut short[..]),
+            Err(SendError::BufferTooSmall(BufferTooSmall { needed: frame.len() })),
+            "{len} bytes into a slice one byte short"
+        );
+        assert!(short.iter().all(|&b| b == 0xAA), "{len} bytes: nothing written");
+    }
 }
 
 #[test]

@@ -321,20 +321,41 @@ impl<R: RandomSource> Connection<R> {
         payload: &[u8],
         out: &mut O,
     ) -> Result<usize, SendError> {
+        let first = first_byte(opcode, fin, rsv1);
         if payload.len() < 126 {
             // Small frames (most chat, control and game traffic): the
             // header's bytes put together directly, then one
             // `write_frame`, which a `Vec` appends without zero-filling
             // the room first.
-            let head_len = if self.rng.is_some() { 6 } else { 2 };
-            let len = head_len + payload.len();
+            let Some(rng) = self.rng.get_mut() else {
+                // A server's frame: two bytes of header and no key, so no
+                // `reserve` first (`write_frame` writes nothing when the
+                // frame does not fit).
+                let len = 2 + payload.len();
+                if !out.write_frame(&[first, payload.len() as u8], payload, None) {
+                    return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+                }
+                return Ok(len);
+            };
+            let len = 6 + payload.len();
             // The key is drawn once the frame is known to fit.
             if !out.reserve(len) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
-            let key = self.rng.get_mut().map(|rng| rng.mask_key());
-            let head = small_head(opcode, fin, rsv1, payload.len(), key);
-            if !out.write_frame(head.get(..head_len).unwrap_or(&head), payload, key) {
+            let [k0, k1, k2, k3] = rng.mask_key();
+            let head = [first, 0x80 | payload.len() as u8, k0, k1, k2, k3];
+            if !out.write_frame(&head, payload, Some([k0, k1, k2, k3])) {
+                return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
+            }
+            return Ok(len);
+        }
+        if let (false, Ok(short)) = (self.rng.is_some(), u16::try_from(payload.len())) {
+            // A server's frame of up to 64 KiB: the 16-bit length form,
+            // put together here as the small ones are, rather than through
+            // `FrameHeader`'s general encoder.
+            let [high, low] = short.to_be_bytes();
+            let len = 4 + payload.len();
+            if !out.write_frame(&[first, 126, high, low], payload, None) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
             return Ok(len);
@@ -391,9 +412,16 @@ impl<R: RandomSource> Connection<R> {
 /// the 7-bit length (with the mask bit when a key is given) and the key.
 /// Its first 2 bytes are the header without a key, all 6 with one.
 fn small_head(opcode: OpCode, fin: bool, rsv1: bool, len: usize, key: Option<[u8; 4]>) -> [u8; 6] {
-    let first = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
+    let first = first_byte(opcode, fin, rsv1);
     match key {
         Some([k0, k1, k2, k3]) => [first, 0x80 | len as u8, k0, k1, k2, k3],
         None => [first, len as u8, 0, 0, 0, 0],
     }
+}
+
+/// A header's first byte: FIN, RSV1 and the opcode (RSV2 and RSV3 are
+/// never set: no extension here uses them).
+#[inline]
+fn first_byte(opcode: OpCode, fin: bool, rsv1: bool) -> u8 {
+    (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits()
 }

@@ -893,26 +893,30 @@ impl<R: RandomSource> Session<R> {
     /// leads the transport to its end.
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         let Some(found) = self.next_whole(false)? else { return Ok(None) };
-        Ok(Some(match found {
-            Found::Control => match self.control.as_deref() {
-                Some(&Control::Ping(p)) => Incoming::Ping(p),
-                Some(&Control::Pong(p)) => Incoming::Pong(p),
-                Some(&Control::Close(c)) => Incoming::Close(c),
-                None => return Ok(None),
-            },
+        // A message leaves by its own return: when the arms built one
+        // `Incoming` together, every message was copied out through a
+        // temporary with room for a control payload (about 130 bytes).
+        let message = match found {
             // The buffer is handed over; the next message gets a new one.
             // Text was validated as it arrived.
-            Found::Message(MessageKind::Binary) => {
-                Incoming::Message(Message::Binary(core::mem::take(&mut self.whole.binary)))
-            }
-            Found::Done(MessageKind::Binary) => Incoming::Message(Message::Binary(core::mem::take(&mut self.done))),
-            Found::Done(MessageKind::Text) => Incoming::Message(Message::Text(core::mem::take(&mut self.done_text))),
-            Found::Message(MessageKind::Text) => {
-                Incoming::Message(Message::Text(core::mem::take(&mut self.whole.text)))
-            }
+            Found::Message(MessageKind::Binary) => Message::Binary(core::mem::take(&mut self.whole.binary)),
+            Found::Done(MessageKind::Binary) => Message::Binary(core::mem::take(&mut self.done)),
+            Found::Done(MessageKind::Text) => Message::Text(core::mem::take(&mut self.done_text)),
+            Found::Message(MessageKind::Text) => Message::Text(core::mem::take(&mut self.whole.text)),
+            Found::Control => return Ok(self.control_incoming()),
             // Not produced for owned messages.
             Found::RxMessage { .. } | Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
-        }))
+        };
+        Ok(Some(Incoming::Message(message)))
+    }
+
+    /// The control frame found last, as an owned item.
+    fn control_incoming(&self) -> Option<Incoming> {
+        Some(match *self.control.as_deref()? {
+            Control::Ping(p) => Incoming::Ping(p),
+            Control::Pong(p) => Incoming::Pong(p),
+            Control::Close(c) => Incoming::Close(c),
+        })
     }
 
     /// What the whole-message calls hand out next: a message in progress
