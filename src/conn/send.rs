@@ -342,9 +342,9 @@ impl<R: RandomSource> Connection<R> {
             if !out.reserve(len) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
-            let [k0, k1, k2, k3] = rng.mask_key();
-            let head = [first, 0x80 | payload.len() as u8, k0, k1, k2, k3];
-            if !out.write_frame(&head, payload, Some([k0, k1, k2, k3])) {
+            let key = rng.mask_key();
+            let head = small_head(opcode, fin, rsv1, payload.len(), Some(key));
+            if !out.write_frame(&head, payload, Some(key)) {
                 return Err(SendError::BufferTooSmall(BufferTooSmall { needed: len }));
             }
             return Ok(len);
