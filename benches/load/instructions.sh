@@ -33,7 +33,7 @@ fi
 cd "$(dirname "$0")/../.."
 
 secs=${LOAD_SECS:-3}
-servers=(${LOAD_SERVERS:-wsmachine_tokio fastwebsockets tokio_websockets})
+servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_mio fastwebsockets tokio_websockets})
 if [ -n "${UWS_ECHO:-}" ]; then
     [ -x "$UWS_ECHO" ] || { echo "UWS_ECHO=$UWS_ECHO is not an executable" >&2; exit 1; }
     [[ " ${servers[*]} " == *" uws "* ]] || servers+=(uws)

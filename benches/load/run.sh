@@ -33,7 +33,7 @@ cd "$(dirname "$0")/../.."
 
 rounds=${LOAD_ROUNDS:-5}
 secs=${LOAD_SECS:-2}
-servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_blocking tokio_tungstenite fastwebsockets tokio_websockets})
+servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_blocking wsmachine_mio tokio_tungstenite fastwebsockets tokio_websockets})
 if [ -n "${UWS_ECHO:-}" ]; then
     [ -x "$UWS_ECHO" ] || { echo "UWS_ECHO=$UWS_ECHO is not an executable" >&2; exit 1; }
     [[ " ${servers[*]} " == *" uws "* ]] || servers+=(uws)

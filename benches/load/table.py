@@ -11,6 +11,7 @@ import sys
 NAMES = {
     "wsmachine_tokio": "wsmachine-tokio",
     "wsmachine_blocking": "wsmachine blocking",
+    "wsmachine_mio": "wsmachine on mio",
     "tokio_tungstenite": "tokio-tungstenite",
     "fastwebsockets": "fastwebsockets",
     "tokio_websockets": "tokio-websockets",
