@@ -14,7 +14,8 @@ callgrind names it. The layers:
   crate but tokio and mio (their own, and the ones they frame with, such as
   tokio-util and bytes); for uWebSockets everything in its binary (uWS and
   uSockets, the event loop included, built without line tables);
-- tokio and mio, the runtime and its event loop;
+- tokio and mio, the runtime and its event loop (for the server on mio
+  alone, mio);
 - std and libc: the system call wrappers, the allocator, `memcpy`;
 - the echo server: its own loop (`recv`, then `send`), with what was
   inlined into it from the standard library;
