@@ -80,7 +80,9 @@ fn main() -> io::Result<()> {
             let Some(client) = clients.get_mut(slot).and_then(Option::as_mut) else { continue };
             // Any failure of the socket ends the connection (dropping the
             // socket deregisters it).
-            if !client.drive(event.is_readable()).unwrap_or(false) {
+            // The end of the stream and a socket error are found by a read.
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            if !client.drive(readable).unwrap_or(false) {
                 clients[slot] = None;
             }
         }
@@ -180,6 +182,9 @@ impl Client {
                         Err(e) => return Err(e),
                     }
                 }
+                // As `ServerStart::receive` says: the answer, then the end
+                // of the write side, then the close.
+                self.tcp.shutdown(Shutdown::Write)?;
                 return Ok(false);
             }
             Phase::Open(session) => session,
