@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf "${CARGO_TARGET_DIR:-target}/criterion"
-cargo bench -p wsmachine-benches --bench mask --bench frames --bench utf8 --bench handshake --bench messages --bench output -- "$@"
+cargo bench -p wsmachine-benches --bench mask --bench frames --bench utf8 --bench handshake --bench messages --bench output --bench copies -- "$@"
 python3 benches/summarize.py

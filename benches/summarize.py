@@ -300,6 +300,23 @@ class Report:
         self.out()
         self.table(["path", "cost"], rows)
 
+    def copies(self):
+        g = "payload-copy"
+        rows = []
+        for size in ["4KiB", "16KiB", "256KiB"]:
+            for past in ["8B-past", "24B-past", "2KiB-past"]:
+                m = self.t(g, f"memcpy-{past}", size)
+                v, sl = self.t(g, f"server-vec-{past}", size), self.t(g, f"server-slice-{past}", size)
+                if m is None:
+                    continue
+                rows.append([f"{size}, {past.replace('-past', ' past')}", fmt_time(m), fmt_time(v), fmt_time(sl),
+                             fmt_ratio(div(v, m))])
+        if not rows:
+            return
+        self.out("### A server frame's payload landing just past its source, modulo 4 KiB (median per frame)")
+        self.out()
+        self.table(["payload, lands", "memcpy", "into a Vec", "into a slice", "Vec ÷ memcpy"], rows)
+
     def targets(self):
         self.out("### Targets")
         self.out()
@@ -324,6 +341,7 @@ def main():
     rep.handshake()
     rep.messages()
     rep.output()
+    rep.copies()
     rep.targets()
     text = "\n".join(rep.lines)
     print(text)
