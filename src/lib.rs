@@ -274,6 +274,7 @@ pub use random::{RandomSource, SecureRandom};
 mod close;
 mod config;
 mod conn;
+mod copy;
 mod error;
 mod frame;
 mod mask;

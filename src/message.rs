@@ -188,10 +188,10 @@ impl Assembly {
                 MessageKind::Binary if self.binary.capacity() == 0 => {
                     self.binary = match self.take_spare(data.len()) {
                         Some(mut spare) => {
-                            spare.extend_from_slice(data);
+                            crate::copy::extend(&mut spare, data);
                             spare
                         }
-                        None => data.to_vec(),
+                        None => crate::copy::to_vec(data),
                     }
                 }
                 MessageKind::Text if self.text.capacity() == 0 && data.len() < SHORT_TEXT => {
@@ -217,7 +217,7 @@ impl Assembly {
                             Some(spare) => String::from_utf8(spare).unwrap_or_default(),
                             None => String::with_capacity(text.len()),
                         };
-                        self.text.push_str(text);
+                        crate::copy::push_str(&mut self.text, text);
                     }
                     None => return Err(ProtocolError::InvalidUtf8),
                 },
@@ -240,7 +240,7 @@ impl Assembly {
     ) -> Result<(), ProtocolError> {
         self.reserve_for(kind, held, data.len(), announced, limit)?;
         match kind {
-            MessageKind::Binary => self.binary.extend_from_slice(data),
+            MessageKind::Binary => crate::copy::extend(&mut self.binary, data),
             MessageKind::Text => {
                 if self.utf8.feed_into(data, &mut self.text).is_err() || (fin && self.utf8.finish().is_err()) {
                     return Err(ProtocolError::InvalidUtf8);
@@ -263,7 +263,7 @@ impl Assembly {
         self.reserve_for(MessageKind::Binary, self.binary.len(), data.len(), announced, limit)?;
         match key {
             Some(key) => crate::mask::extend_masked(&mut self.binary, data, key),
-            None => self.binary.extend_from_slice(data),
+            None => crate::copy::extend(&mut self.binary, data),
         }
         Ok(())
     }

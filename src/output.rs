@@ -66,7 +66,7 @@ pub trait Output {
         copy_head(head_room, head);
         match mask {
             Some(key) => copy_masked(body, payload, key),
-            None => body.copy_from_slice(payload),
+            None => crate::copy::copy(body, payload),
         }
         true
     }
@@ -126,7 +126,7 @@ impl Output for alloc::vec::Vec<u8> {
             _ => self.extend_from_slice(head),
         }
         match mask {
-            None => self.extend_from_slice(payload),
+            None => crate::copy::extend(self, payload),
             Some(key) => crate::mask::extend_masked(self, payload, key),
         }
         true

@@ -108,7 +108,7 @@ impl Utf8Validator {
             validate_str(head)
         };
         match valid {
-            Ok(s) => text.push_str(s),
+            Ok(s) => crate::copy::push_str(text, s),
             Err(e) => {
                 // `head` ends on a sequence boundary, so a stop inside it is
                 // an invalid byte (an unfinished sequence counts as one).

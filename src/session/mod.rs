@@ -535,7 +535,7 @@ impl<R: RandomSource> Session<R> {
         }
         self.compact_input();
         self.rx.truncate(self.rx_end);
-        self.rx.extend_from_slice(bytes);
+        crate::copy::extend(&mut self.rx, bytes);
         self.rx_end = self.rx.len();
     }
 
@@ -632,7 +632,7 @@ impl<R: RandomSource> Session<R> {
                     // key's phase for the first.
                     match key {
                         Some(key) => crate::mask::copy_masked(scratch, block, key),
-                        None => scratch.copy_from_slice(block),
+                        None => crate::copy::copy(scratch, block),
                     }
                     copied += block.len();
                     let last = fin && copied == payload.len();
@@ -779,7 +779,7 @@ impl<R: RandomSource> Session<R> {
             match kind {
                 MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.done),
                 MessageKind::Text => {
-                    self.piece.extend_from_slice(self.done_text.as_bytes());
+                    crate::copy::extend(&mut self.piece, self.done_text.as_bytes());
                     self.done_text.clear();
                 }
             }
@@ -790,7 +790,7 @@ impl<R: RandomSource> Session<R> {
             match kind {
                 MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
                 MessageKind::Text => {
-                    self.piece.extend_from_slice(self.whole.text.as_bytes());
+                    crate::copy::extend(&mut self.piece, self.whole.text.as_bytes());
                     self.whole.text.clear();
                 }
             }
@@ -1095,7 +1095,7 @@ impl<R: RandomSource> Session<R> {
                 match kind {
                     MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
                     MessageKind::Text => {
-                        self.piece.extend_from_slice(self.whole.text.as_bytes());
+                        crate::copy::extend(&mut self.piece, self.whole.text.as_bytes());
                         self.piece.extend_from_slice(self.whole.utf8.pending());
                         self.whole.text.clear();
                     }
@@ -1162,7 +1162,7 @@ impl<R: RandomSource> Session<R> {
                         if (self.piece.len() as u64).saturating_add(data.len() as u64) > limit {
                             Err(ProtocolError::MessageTooLarge)
                         } else {
-                            self.piece.extend_from_slice(data);
+                            crate::copy::extend(&mut self.piece, data);
                             self.whole.check(kind, data, fin)
                         }
                     } else {

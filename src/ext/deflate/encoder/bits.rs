@@ -48,7 +48,7 @@ impl<'a> BitWriter<'a> {
     /// Appends whole bytes; only on a byte boundary (after [`align`](Self::align)).
     pub(super) fn put_bytes(&mut self, bytes: &[u8]) {
         debug_assert_eq!(self.count, 0);
-        self.out.extend_from_slice(bytes);
+        crate::copy::extend(self.out, bytes);
     }
 }
 

@@ -160,7 +160,7 @@ impl Encoder {
                     self.slide();
                 }
                 let n = input.len().min(self.window.len() - self.fill);
-                self.window[self.fill..self.fill + n].copy_from_slice(&input[..n]);
+                crate::copy::copy(&mut self.window[self.fill..self.fill + n], &input[..n]);
                 self.fill += n;
                 input = &input[n..];
                 if let Some(tail) = unhashed.take() {
