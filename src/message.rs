@@ -269,7 +269,10 @@ impl Assembly {
     }
 
     /// Makes room for `len` more bytes after the `held` ones, sized as
-    /// [`push`](Self::push) says; refuses what would pass `limit`.
+    /// [`push`](Self::push) says; refuses what would pass `limit`. Inline:
+    /// each large frame taken directly calls it once, and out of line it
+    /// costs them about 30 instructions.
+    #[inline]
     fn reserve_for(
         &mut self,
         kind: MessageKind,
