@@ -170,6 +170,12 @@ mod tests {
         assert!(piecewise(8, usize::MAX - 4095, 1 << 20));
     }
 
+    /// The index in a buffer starting at `base` at which a copy of `src`
+    /// lands `past` bytes past it, modulo 4 KiB.
+    fn landing(base: *const u8, src: *const u8, past: usize) -> usize {
+        (src as usize + past).wrapping_sub(base as usize) % 4096
+    }
+
     /// Bytes that differ from each other and from their neighbours'.
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -188,7 +194,7 @@ mod tests {
         let mut room = vec![0u8; 70_001 + 2 * 4096];
         for (len, past) in cases() {
             let src = &source[..len];
-            let at = (src.as_ptr() as usize + past).wrapping_sub(room.as_ptr() as usize) % 4096;
+            let at = landing(room.as_ptr(), src.as_ptr(), past);
             room.fill(0);
             copy(&mut room[at..at + len], src);
             assert_eq!(&room[at..at + len], src, "{len} bytes, {past} past");
@@ -202,7 +208,7 @@ mod tests {
         let mut vec: Vec<u8> = Vec::with_capacity(70_001 + 2 * 4096);
         for (len, past) in cases() {
             let src = &source[..len];
-            let filled = (src.as_ptr() as usize + past).wrapping_sub(vec.as_ptr() as usize) % 4096;
+            let filled = landing(vec.as_ptr(), src.as_ptr(), past);
             vec.clear();
             vec.resize(filled, 0xAA);
             extend(&mut vec, src);
@@ -225,7 +231,7 @@ mod tests {
             }
             let src = &text[..end];
             for past in (0..70).chain([4095]) {
-                let filled = (src.as_ptr() as usize + past).wrapping_sub(string.as_ptr() as usize) % 4096;
+                let filled = landing(string.as_ptr(), src.as_ptr(), past);
                 string.clear();
                 string.push_str(&"x".repeat(filled));
                 push_str(&mut string, src);
