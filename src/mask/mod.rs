@@ -326,6 +326,16 @@ mod tests {
             } else {
                 assert_eq!(simd.len(), to, "AVX2 missing: vector untouched");
             }
+            // Into room the vector already has: no reallocation first.
+            let mut roomy = alloc::vec::Vec::with_capacity(to + len + 40);
+            roomy.resize(to, 0xA5u8);
+            if simd::extend_masked(&mut roomy, &data[start..], rotated) {
+                assert!(
+                    roomy[to..] == slow[start..],
+                    "AVX2 extend into room: len {len} start {start} to {to} offset {offset}"
+                );
+                assert!(roomy[..to].iter().all(|&b| b == 0xA5), "AVX2 extend into room: bytes before kept");
+            }
         }
     }
 
