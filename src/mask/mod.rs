@@ -156,11 +156,7 @@ const EXTEND_BLOCK: usize = 256;
 #[cfg(feature = "alloc")]
 #[inline(always)]
 fn extend_masked_blocks(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
-    let word = key_word(key).to_ne_bytes();
-    let mut pattern = [0u8; EXTEND_BLOCK];
-    for chunk in pattern.chunks_exact_mut(8) {
-        chunk.copy_from_slice(&word);
-    }
+    let pattern = repeated_key::<EXTEND_BLOCK>(key);
     vec.reserve(src.len());
     // `Zip` of two slices has an exact length, so `extend` writes the
     // bytes straight into the spare room in a loop the compiler
@@ -200,6 +196,19 @@ fn copy_word(dst: &mut [u8], src: &[u8], word: u64) {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(src);
     dst.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+}
+
+/// The 4-byte key repeated over `N` bytes (a multiple of 8), in memory
+/// order: what a block that starts at the key's phase is XORed with.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn repeated_key<const N: usize>(key: [u8; 4]) -> [u8; N] {
+    let word = key_word(key).to_ne_bytes();
+    let mut pattern = [0u8; N];
+    for chunk in pattern.chunks_exact_mut(8) {
+        chunk.copy_from_slice(&word);
+    }
+    pattern
 }
 
 /// The 4-byte key repeated to fill a machine word, in memory order.

@@ -99,11 +99,7 @@ pub(super) fn extend_masked(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8;
 #[cfg(feature = "alloc")]
 #[target_feature(enable = "avx2")]
 unsafe fn extend_masked_avx2(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
-    let word = super::key_word(key).to_ne_bytes();
-    let mut pattern = [0u8; 32];
-    for chunk in pattern.chunks_exact_mut(8) {
-        chunk.copy_from_slice(&word);
-    }
+    let pattern = super::repeated_key::<32>(key);
     vec.reserve(src.len());
     let len = vec.len();
     let room = &mut vec.spare_capacity_mut()[..src.len()];
