@@ -37,6 +37,14 @@ struct WholeFrame {
     len: usize,
 }
 
+/// A whole single-frame message at the start of the input, found by
+/// [`Connection::whole_frame_start`]: its payload follows its header.
+struct WholeFrameStart {
+    kind: MessageKind,
+    header_len: usize,
+    len: usize,
+}
+
 /// What the bytes given to [`Connection::read_header`] completed.
 enum HeaderProgress {
     /// Nothing yet: all of them are buffered as a partial header.
@@ -175,14 +183,65 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// The fast path for the most common input: a whole single-frame text
-    /// or binary message of at most 65 535 bytes at the start of `input`, with
-    /// no frame or message in progress, no RSV bits and the mask bit this
-    /// role requires. Such a frame passes every check of
-    /// [`check_header`](Self::check_header) but the size limits, which are
-    /// tested here; anything else returns `None` for the general path,
-    /// before any byte is touched.
+    /// or binary message of at most 65 535 bytes at the start of `input`
+    /// ([`whole_frame_start`](Self::whole_frame_start)), unmasked where it
+    /// lies; anything else returns `None` for the general path, before any
+    /// byte is touched.
     #[inline(always)]
     fn whole_message_frame(&mut self, input: &mut [u8]) -> Option<Result<(usize, WholeFrame), ProtocolError>> {
+        let WholeFrameStart { kind, header_len, len } = self.whole_frame_start(input)?;
+        let frame = input.get_mut(..header_len + len)?;
+        let (header, payload) = frame.split_at_mut(header_len);
+        if let (Role::Server, Some(&key)) = (self.role, header.last_chunk::<4>()) {
+            apply_mask(payload, key, 0);
+        }
+        self.rx_rsv1 = false;
+        self.rx_started = true;
+        if kind == MessageKind::Text && self.rx_check_text && !crate::utf8::is_valid(payload) {
+            return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
+        }
+        Some(Ok((header_len + len, WholeFrame { kind: DataPiece { kind, frame_end: true, fin: true }, len })))
+    }
+
+    /// For a session assembling owned messages: the fast path's frame,
+    /// taken without unmasking it (or validating text), so that the caller
+    /// unmasks the payload while copying it into its message (one pass
+    /// over it instead of two) and validates text there. Returns the
+    /// message's kind, the header's length (the payload follows it, whole
+    /// in `input`), the payload's and the masking key, or `None` for
+    /// [`receive`](Self::receive), with nothing taken.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn take_whole_frame_masked(
+        &mut self,
+        input: &[u8],
+    ) -> Option<(MessageKind, usize, usize, Option<[u8; 4]>)> {
+        if self.failed.is_some() || self.rx_check_text {
+            return None;
+        }
+        let WholeFrameStart { kind, header_len, len } = self.whole_frame_start(input)?;
+        if input.len() < header_len + len {
+            return None;
+        }
+        let key = match self.role {
+            Role::Server => Some(*input[..header_len].last_chunk::<4>()?),
+            Role::Client => None,
+        };
+        self.timers.rx_activity = true;
+        self.rx_rsv1 = false;
+        self.rx_started = true;
+        Some((kind, header_len, len, key))
+    }
+
+    /// Where the fast path applies: a single-frame text or binary message
+    /// of at most 65 535 bytes at the start of `input` (whether it is
+    /// whole there is for the caller to check), with no
+    /// frame or message in progress, no RSV bits and the mask bit this role
+    /// requires. Such a frame passes every check of
+    /// [`check_header`](Self::check_header) but the size limits, which are
+    /// tested here.
+    #[inline(always)]
+    fn whole_frame_start(&self, input: &[u8]) -> Option<WholeFrameStart> {
         if self.frame.is_some() || self.header_len != 0 || self.rx_message.is_some() || self.close_received {
             return None;
         }
@@ -214,17 +273,7 @@ impl<R: RandomSource> Connection<R> {
             return None;
         }
         let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
-        let frame = input.get_mut(..header_len + len)?;
-        let (header, payload) = frame.split_at_mut(header_len);
-        if let (true, Some(&key)) = (masked, header.last_chunk::<4>()) {
-            apply_mask(payload, key, 0);
-        }
-        self.rx_rsv1 = false;
-        self.rx_started = true;
-        if kind == MessageKind::Text && self.rx_check_text && !crate::utf8::is_valid(payload) {
-            return Some(Err(self.fail(ProtocolError::InvalidUtf8)));
-        }
-        Some(Ok((header_len + len, WholeFrame { kind: DataPiece { kind, frame_end: true, fin: true }, len })))
+        Some(WholeFrameStart { kind, header_len, len })
     }
 
     /// Decodes a header from the buffered bytes plus `input`. Returns the

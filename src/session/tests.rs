@@ -1384,3 +1384,115 @@ fn the_small_frame_shortcut_agrees_with_the_header() {
     }
     assert!(checked > 20, "the shortcut must apply to small whole frames ({checked})");
 }
+
+/// A message of one frame with a 16-bit length, whole in the read buffer
+/// behind other frames, is unmasked on its way into its owned message:
+/// every length form's edge and a multibyte text, each key phase, owned
+/// and recycled, the same bytes as lent; invalid text still fails with
+/// 1007, a message over the limit with 1009.
+#[test]
+fn a_masked_frame_in_the_read_buffer_is_unmasked_into_its_owned_message() {
+    let text = "κό🦀€a".repeat(1_000);
+    for len in [126, 127, 1_000, 4_095, 4_096, 65_535] {
+        for kind in [MessageKind::Binary, MessageKind::Text] {
+            let (b0, data): (u8, Vec<u8>) = match kind {
+                MessageKind::Binary => (0x82, (0..len).map(|i| (i * 7 + len) as u8).collect()),
+                // Whole characters, as close to `len` as they come.
+                MessageKind::Text => {
+                    let end = (0..=len.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap();
+                    (0x81, text.as_bytes()[..end].to_vec())
+                }
+            };
+            let message = match kind {
+                MessageKind::Binary => Message::Binary(data.clone()),
+                MessageKind::Text => Message::Text(String::from_utf8(data.clone()).unwrap()),
+            };
+            // A small frame first, so that the read goes to the read
+            // buffer; the frame under test with four keys, a ping between.
+            let mut read = raw_client_frame(0x82, b"first");
+            for (i, key) in [[0u8; 4], [1, 2, 3, 4], [0xFF, 0x80, 0x7F, 0x01], [9, 0, 0, 9]].into_iter().enumerate() {
+                read.extend(masked_client_frame(b0, &data, key));
+                if i == 1 {
+                    read.extend(raw_client_frame(0x89, b"between"));
+                }
+            }
+            for recycle in [false, true] {
+                let (_, mut server) = pair();
+                server.receive(&read);
+                let mut got = Vec::new();
+                while let Some(item) = server.poll_message().unwrap() {
+                    match item {
+                        Incoming::Message(m) if recycle => {
+                            got.push(Incoming::Message(m.clone()));
+                            server.recycle(m);
+                        }
+                        other => got.push(other),
+                    }
+                }
+                assert_eq!(got.len(), 6, "{len} {kind:?}");
+                assert_eq!(got[0], Incoming::Message(Message::Binary(b"first".to_vec())));
+                assert!(matches!(got[3], Incoming::Ping(_)), "{len} {kind:?}");
+                for i in [1, 2, 4, 5] {
+                    assert!(got[i] == Incoming::Message(message.clone()), "{len} {kind:?} {recycle} item {i}");
+                }
+            }
+            let (_, mut server) = pair();
+            server.receive(&read);
+            let mut lent = 0;
+            while let Some(item) = server.poll_message_ref().unwrap() {
+                let bytes = match item {
+                    IncomingRef::Binary(bytes) => bytes,
+                    IncomingRef::Text(text) => text.as_bytes(),
+                    _ => continue,
+                };
+                lent += usize::from(bytes == data);
+            }
+            assert_eq!(lent, 4, "{len} {kind:?}");
+        }
+    }
+
+    // Invalid text of a 16-bit length: 1007, the Close queued.
+    let mut bad = vec![b'a'; 300];
+    bad[200] = 0xFF;
+    let (_, mut server) = pair();
+    let mut read = raw_client_frame(0x82, b"first");
+    read.extend(masked_client_frame(0x81, &bad, [5, 6, 7, 8]));
+    server.receive(&read);
+    assert!(matches!(server.poll_message(), Ok(Some(Incoming::Message(_)))));
+    assert_eq!(server.poll_message(), Err(ProtocolError::InvalidUtf8));
+    assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xEF]);
+
+    // Over the message limit: refused from the header with 1009.
+    let config = Config { max_message_size: 1_000, ..Config::default() };
+    let (_, mut server) = pair_with(
+        &ConnectOptions { config: Config::default(), ..ConnectOptions::default() },
+        &AcceptOptions { config, ..AcceptOptions::default() },
+    );
+    let mut read = raw_client_frame(0x82, b"first");
+    read.extend(masked_client_frame(0x82, &[1u8; 1_001], [5, 6, 7, 8]));
+    server.receive(&read);
+    assert!(matches!(server.poll_message(), Ok(Some(Incoming::Message(_)))));
+    assert_eq!(server.poll_message(), Err(ProtocolError::MessageTooLarge));
+    assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xF1]);
+}
+
+/// Frames with a 16-bit length from the server reach the client (whose
+/// frames are not masked) whole and owned.
+#[test]
+fn unmasked_frames_in_the_read_buffer_reach_a_client_whole() {
+    let (mut client, mut server) = pair();
+    let data: Vec<u8> = (0..3_000u32).map(|i| (i * 13) as u8).collect();
+    let text = "€".repeat(400);
+    server.send_binary(b"x").unwrap();
+    server.send_binary(&data).unwrap();
+    server.send_text(&text).unwrap();
+    pipe(&mut server, &mut client);
+    assert_eq!(
+        messages(&mut client),
+        [
+            Incoming::Message(Message::Binary(b"x".to_vec())),
+            Incoming::Message(Message::Binary(data)),
+            Incoming::Message(Message::Text(text)),
+        ]
+    );
+}
