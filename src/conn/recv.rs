@@ -208,7 +208,7 @@ impl<R: RandomSource> Connection<R> {
     /// unmasks the payload while copying it into its message (one pass
     /// over it instead of two) and validates text there. Returns the
     /// message's kind, the header's length (the payload follows it, whole
-    /// in `input`), the payload's and the masking key, or `None` for
+    /// in `input`), the payload's length and the masking key, or `None` for
     /// [`receive`](Self::receive), with nothing taken.
     #[cfg(feature = "alloc")]
     #[inline]

@@ -1728,7 +1728,7 @@ impl<R: RandomSource> Session<R> {
 /// The text of a message that arrived whole and masked (see
 /// [`Session::frame_into_message`]): unmasked as it is copied into
 /// `scratch`, then validated into the message's `String`. Out of line, so
-/// that binary messages, the one other caller, stay short.
+/// that the binary path beside its call stays short.
 #[inline(never)]
 fn text_into_message(
     whole: &mut Assembly,
