@@ -302,7 +302,7 @@ pub use handshake::{
 };
 pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
-pub use message::{Message, MessageAssembler};
+pub use message::{Message, MessageAssembler, MessageRef};
 #[cfg(feature = "alloc")]
 pub use options::{
     adapter_config, AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,

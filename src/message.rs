@@ -74,12 +74,84 @@ impl From<&[u8]> for Message {
     }
 }
 
+/// A complete data message, lent: what the adapters' lending receives
+/// return (`blocking::WebSocket::read_ref`, and `recv_ref` in
+/// wsmachine-tokio). The bytes stay in the connection's buffers, so
+/// taking a message this way allocates nothing; the borrow ends at the
+/// next call on the connection.
+///
+/// ```
+/// use wsmachine::{Message, MessageKind, MessageRef};
+///
+/// let lent = MessageRef::Text("hi");
+/// assert_eq!(lent.kind(), MessageKind::Text);
+/// assert_eq!(lent.as_bytes(), b"hi");
+/// // An owned copy, to keep past the next receive.
+/// let kept: Message = lent.into();
+/// assert_eq!(kept, Message::text("hi"));
+/// assert_eq!(MessageRef::from(&kept), lent);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message (validated UTF-8).
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+impl MessageRef<'_> {
+    /// The message's kind.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            MessageRef::Text(_) => MessageKind::Text,
+            MessageRef::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            MessageRef::Text(t) => t.as_bytes(),
+            MessageRef::Binary(b) => b,
+        }
+    }
+
+    /// An owned copy of the message.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            MessageRef::Text(text) => Message::Text(text.into()),
+            MessageRef::Binary(data) => Message::Binary(data.into()),
+        }
+    }
+}
+
+impl From<MessageRef<'_>> for Message {
+    fn from(message: MessageRef<'_>) -> Self {
+        message.to_message()
+    }
+}
+
+impl<'a> From<&'a Message> for MessageRef<'a> {
+    fn from(message: &'a Message) -> Self {
+        match message {
+            Message::Text(text) => MessageRef::Text(text),
+            Message::Binary(data) => MessageRef::Binary(data),
+        }
+    }
+}
+
 /// The most a whole message's buffer is reserved ahead of the bytes that
 /// arrived, from the length its frame headers announce: 1 MiB. A message
 /// up to this size (or arriving whole in one read) gets its buffer in one
 /// allocation; a larger one grows as its bytes come, so a peer cannot make
 /// the session reserve much memory with a header alone.
 const RESERVE_AHEAD: u64 = 1 << 20;
+
+/// Below this length [`Assembly::set_text`] copies the text before it
+/// validates it, as `push` does below [`SHORT_TEXT`]: into a reused buffer
+/// that is faster up to 64 bytes, not up to 128 (`bash
+/// benches/message_instructions.sh`, its last column but one).
+const SET_TEXT_COPY_FIRST: usize = 64;
 
 /// Below this length a whole text message in one piece is validated after
 /// it is copied into its buffer (as `core`'s validator does short text
@@ -247,6 +319,35 @@ impl Assembly {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A whole text message, validated, into the text buffer (emptied
+    /// first, its capacity kept): no allocation once the buffer grew.
+    pub(crate) fn set_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        if data.len() < SET_TEXT_COPY_FIRST {
+            // Copied first, validated where it lands (word-aligned), as in
+            // `push`.
+            let mut bytes = core::mem::take(&mut self.text).into_bytes();
+            bytes.clear();
+            bytes.extend_from_slice(data);
+            return match String::from_utf8(bytes) {
+                Ok(text) => {
+                    self.text = text;
+                    Ok(())
+                }
+                Err(e) => {
+                    let mut bytes = e.into_bytes();
+                    bytes.clear();
+                    // Empty, so valid UTF-8.
+                    self.text = String::from_utf8(bytes).unwrap_or_default();
+                    Err(ProtocolError::InvalidUtf8)
+                }
+            };
+        }
+        let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
+        self.text.clear();
+        crate::copy::push_str(&mut self.text, text);
         Ok(())
     }
 

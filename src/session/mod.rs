@@ -491,14 +491,14 @@ impl<R: RandomSource> Session<R> {
     /// Moves the input still needed to the front of the read buffer.
     fn compact_input(&mut self) {
         let keep = match self.ready {
-            Some(Found::RxPiece { start, .. }) => start.min(self.rx_start),
+            Some(Found::RxPiece { start, .. } | Found::RxMessage { start, .. }) => start.min(self.rx_start),
             _ => self.rx_start,
         };
         if keep > 0 {
             self.rx.copy_within(keep..self.rx_end, 0);
             self.rx_end -= keep;
             self.rx_start -= keep;
-            if let Some(Found::RxPiece { start, end, .. }) = &mut self.ready {
+            if let Some(Found::RxPiece { start, end, .. } | Found::RxMessage { start, end, .. }) = &mut self.ready {
                 *start -= keep;
                 *end -= keep;
             }
@@ -774,6 +774,10 @@ impl<R: RandomSource> Session<R> {
     /// A whole message found by [`receive`](Self::receive), asked for in
     /// pieces: it becomes the last piece.
     fn ready_message_as_piece(&mut self) {
+        if let Some(Found::RxMessage { kind: MessageKind::Binary, start, end }) = self.ready {
+            // Found by `message_ready`, which leaves only binary there.
+            self.ready = Some(Found::RxPiece { kind: MessageKind::Binary, start, end, fin: true });
+        }
         if let Some(Found::Done(kind)) = self.ready {
             self.piece.clear();
             match kind {
@@ -904,10 +908,28 @@ impl<R: RandomSource> Session<R> {
             Found::Done(MessageKind::Text) => Message::Text(core::mem::take(&mut self.done_text)),
             Found::Message(MessageKind::Text) => Message::Text(core::mem::take(&mut self.whole.text)),
             Found::Control => return Ok(self.control_incoming()),
+            // Found by `message_ready` and taken owned after all.
+            Found::RxMessage { kind, start, end } => self.rx_message_owned(kind, start, end)?,
             // Not produced for owned messages.
-            Found::RxMessage { .. } | Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+            Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
         };
         Ok(Some(Incoming::Message(message)))
+    }
+
+    /// A message left in the read buffer by
+    /// [`message_ready`](Self::message_ready), copied out (text validated
+    /// as it is). Out of line: the owned loop never finds such a message.
+    #[cold]
+    #[inline(never)]
+    fn rx_message_owned(&mut self, kind: MessageKind, start: usize, end: usize) -> Result<Message, ProtocolError> {
+        let data = self.rx.get(start..end).unwrap_or(&[]);
+        match kind {
+            MessageKind::Binary => Ok(Message::Binary(crate::copy::to_vec(data))),
+            MessageKind::Text => match crate::utf8::as_str(data) {
+                Some(text) => Ok(Message::Text(text.into())),
+                None => Err(self.fail(ProtocolError::InvalidUtf8)),
+            },
+        }
     }
 
     /// The control frame found last, as an owned item.
@@ -938,6 +960,64 @@ impl<R: RandomSource> Session<R> {
             None if lend => self.advance::<false, true>(),
             None => self.advance::<false, false>(),
         }
+    }
+
+    /// Processes buffered input until [`poll_message_ref`](Self::poll_message_ref)
+    /// has an item, without borrowing the session: returns whether it has
+    /// one, and [`has_message`](Self::has_message) whether that item is a
+    /// data message. For adapters whose read loop cannot hold the
+    /// message's borrow while it handles pings, pongs and the Close: they
+    /// loop on this, take control items with
+    /// [`poll_message`](Self::poll_message), and lend the message with
+    /// `poll_message_ref` once the loop is done.
+    ///
+    /// A binary message that arrived in one read stays where it was
+    /// unmasked, in the read buffer; a text one is validated here, as it
+    /// is copied into a buffer the session keeps (so that this call, not
+    /// the one that lends it, reports invalid UTF-8). Either is lent with
+    /// no allocation. A message found here may also be taken owned, with
+    /// `poll_message`.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, IncomingRef, Session};
+    ///
+    /// let mut session = Session::new(Connection::server(Config::default()));
+    /// // A ping, then a masked text message "Hello" (RFC 6455, section 5.7).
+    /// session.receive(&[0x89, 0x80, 1, 2, 3, 4]);
+    /// session.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// let mut pings = 0;
+    /// while session.message_ready()? && !session.has_message() {
+    ///     session.poll_message()?; // the ping (its pong is queued)
+    ///     pings += 1;
+    /// }
+    /// assert_eq!(pings, 1);
+    /// assert_eq!(session.poll_message_ref()?, Some(IncomingRef::Text("Hello")));
+    /// # Ok::<(), wsmachine::ProtocolError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_message`](Self::poll_message).
+    pub fn message_ready(&mut self) -> Result<bool, ProtocolError> {
+        // Found as `poll_message_ref` finds it (the one caller of the
+        // lending loop, which is then inlined there), and kept.
+        self.ready = self.next_whole(true)?;
+        if let Some(Found::RxMessage { kind: MessageKind::Text, start, end }) = self.ready {
+            // Validated now, into the assembly buffer (kept from the last
+            // message lent from it): lending it from the read buffer would
+            // validate it a second time, to make its `&str`.
+            if let Err(e) = self.whole.set_text(self.rx.get(start..end).unwrap_or(&[])) {
+                return Err(self.fail(e));
+            }
+            self.ready = Some(Found::Message(MessageKind::Text));
+        }
+        Ok(self.ready.is_some())
+    }
+
+    /// Whether the item [`message_ready`](Self::message_ready) found is a
+    /// data message (rather than a ping, a pong or a Close).
+    pub fn has_message(&self) -> bool {
+        matches!(self.ready, Some(Found::Message(_) | Found::Done(_) | Found::RxMessage { .. }))
     }
 
     /// The next item as [`poll_message`](Self::poll_message) finds it, with

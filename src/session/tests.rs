@@ -511,6 +511,10 @@ enum Mode {
     Whole,
     /// Whole, lent by `poll_message_ref`.
     Lent,
+    /// Whole, found by `message_ready`, then lent.
+    ReadyLent,
+    /// Whole, found by `message_ready`, then taken owned.
+    ReadyOwned,
     Pieces,
     /// The first piece streamed, the rest skipped by `poll_message`.
     Skipped,
@@ -524,8 +528,19 @@ fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec
     for frame in frames {
         server.receive(frame);
         loop {
-            if let Mode::Lent = mode {
-                match server.poll_message_ref()? {
+            if let Mode::ReadyLent | Mode::ReadyOwned = mode {
+                if !server.message_ready()? {
+                    break;
+                }
+                assert!(server.has_message());
+            }
+            if let Mode::Lent | Mode::ReadyLent = mode {
+                let item = server.poll_message_ref();
+                if let Mode::ReadyLent = mode {
+                    // `message_ready` validated the text: lending it cannot fail.
+                    assert!(item.is_ok(), "{item:?}");
+                }
+                match item? {
                     Some(IncomingRef::Text(text)) => got.extend_from_slice(text.as_bytes()),
                     Some(other) => panic!("{other:?}"),
                     None => break,
@@ -533,7 +548,7 @@ fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec
                 continue;
             }
             let pieces = match mode {
-                Mode::Whole | Mode::Lent => false,
+                Mode::Whole | Mode::Lent | Mode::ReadyLent | Mode::ReadyOwned => false,
                 Mode::Pieces => true,
                 Mode::Skipped => !streamed_one,
             };
@@ -566,7 +581,7 @@ fn take_text(server: &mut Session, frames: &[Vec<u8>], mode: Mode) -> Result<Vec
 fn text_is_validated_in_every_mode() {
     let valid = "aκό🦀σμε".as_bytes();
     let invalid: &[&[u8]] = &[b"ab\xFFcd", b"\xCE", b"a\xED\xA0\x80", b"\xF0\x9F\x98 ", b"abc\xC0\xAF"];
-    for mode in [Mode::Whole, Mode::Lent, Mode::Pieces, Mode::Skipped] {
+    for mode in [Mode::Whole, Mode::Lent, Mode::ReadyLent, Mode::ReadyOwned, Mode::Pieces, Mode::Skipped] {
         for (bytes, ok) in [(valid, true)].into_iter().chain(invalid.iter().map(|b| (*b, false))) {
             for cut in 1..bytes.len() {
                 // Two frames, each its own read.
@@ -657,6 +672,93 @@ fn inflated_text_is_validated_in_every_mode() {
             } else {
                 assert_eq!(result, Err(ProtocolError::InvalidUtf8), "{mode:?} {}", bytes.len());
                 assert_eq!(server.poll_output()[..4], [0x88, 0x02, 0x03, 0xEF], "{mode:?}");
+            }
+        }
+    }
+}
+
+/// How `messages_found_by_message_ready_are_taken_in_every_mode` takes the
+/// item `message_ready` found.
+#[derive(Debug, Clone, Copy)]
+enum Take {
+    Lent,
+    Owned,
+    Piece,
+}
+
+/// The item `message_ready` found, taken as `take` says.
+fn take_ready(server: &mut Session, take: Take) -> Incoming {
+    match take {
+        Take::Lent => server.poll_message_ref().unwrap().unwrap().to_incoming(),
+        Take::Owned => server.poll_message().unwrap().unwrap(),
+        Take::Piece => match server.poll_piece().unwrap().unwrap() {
+            Streamed::Piece(piece) => {
+                assert!(piece.fin, "a whole message is one piece");
+                Incoming::Message(match piece.kind {
+                    MessageKind::Binary => Message::Binary(piece.data.to_vec()),
+                    MessageKind::Text => Message::Text(String::from_utf8(piece.data.to_vec()).unwrap()),
+                })
+            }
+            Streamed::Ping(p) => Incoming::Ping(p),
+            Streamed::Pong(p) => Incoming::Pong(p),
+            Streamed::Close(c) => Incoming::Close(c),
+        },
+    }
+}
+
+/// What `message_ready` found is the next item whichever call takes it,
+/// also when more bytes arrive before it is taken (the read buffer is
+/// compacted under a message it holds), in reads of every size.
+#[test]
+fn messages_found_by_message_ready_are_taken_in_every_mode() {
+    let (mut client, _) = pair();
+    let big: Vec<u8> = (0..70 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send(&Message::text("one")).unwrap();
+    // Whole in the first read (of 64 bytes or more), more reads after it.
+    client.send_binary(b"early").unwrap();
+    client.send_binary(&big).unwrap();
+    client.send_binary(&big[..300]).unwrap();
+    client.send_text("").unwrap();
+    client.send_fragment(MessageKind::Text, "κ".as_bytes(), false).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, "ό".as_bytes(), true).unwrap();
+    client.send_text(&"μ".repeat(200)).unwrap();
+    client.send_binary(b"last").unwrap();
+    let wire = client.poll_output().to_vec();
+    let expected = [
+        Incoming::Message(Message::text("one")),
+        Incoming::Message(Message::binary(*b"early")),
+        Incoming::Message(Message::Binary(big.clone())),
+        Incoming::Message(Message::Binary(big[..300].to_vec())),
+        Incoming::Message(Message::text("")),
+        Incoming::Ping(ControlPayload::new(b"p").unwrap()),
+        Incoming::Message(Message::text("κό")),
+        Incoming::Message(Message::text("μ".repeat(200))),
+        Incoming::Message(Message::binary(*b"last")),
+    ];
+    for take in [Take::Lent, Take::Owned, Take::Piece] {
+        for read_size in [1, 5, 64, 1000, 10_000, wire.len()] {
+            for read_early in [false, true] {
+                let (_, mut server) = pair();
+                let mut reads = wire.chunks(read_size);
+                let mut got = Vec::new();
+                loop {
+                    if !server.message_ready().unwrap() {
+                        match reads.next() {
+                            Some(read) => server.receive(read),
+                            None => break,
+                        }
+                        continue;
+                    }
+                    if read_early {
+                        // The next read arrives while the item waits.
+                        if let Some(read) = reads.next() {
+                            server.receive(read);
+                        }
+                    }
+                    got.push(take_ready(&mut server, take));
+                }
+                assert_eq!(got, expected, "{take:?}, reads of {read_size}, early {read_early}");
             }
         }
     }
