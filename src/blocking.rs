@@ -49,7 +49,9 @@
 //! that returns `Ok(None)` too, as an iterator ends. A connection that ends
 //! any other way is an `Err`: [`Error::Protocol`] when the peer broke the
 //! protocol (or a timer found it dead), [`Error::ConnectionLost`] when the
-//! transport ended without a Close. A message larger than you want to hold
+//! transport ended without a Close. [`WebSocket::read_ref`] lends each
+//! message instead (no allocation per message; the borrow ends at the next
+//! call). A message larger than you want to hold
 //! can be read piece by piece with [`WebSocket::read_piece`] (and sent so
 //! with [`WebSocket::send_fragment`]); [`WebSocket::read_incoming`] also
 //! reports pings, pongs and the peer's Close. [`WebSocket::set_read_timeout`]
@@ -61,7 +63,7 @@
 //! Timers (keepalive Ping, dead peer, close timeout; see
 //! [`ConnectOptions`] and [`AcceptOptions`]) run through the stream's read
 //! timeout, set before each read to the next deadline: they advance while
-//! a `read`, `read_piece` or `close` call waits for input. The opening
+//! a `read`, `read_ref`, `read_piece` or `close` call waits for input. The opening
 //! handshake is bounded by the options' `handshake_timeout` (a server
 //! answers 408).
 //!
@@ -93,12 +95,12 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::conn::MessageKind;
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::Request;
-use crate::message::Message;
+use crate::message::{Message, MessageRef};
 use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
 use crate::random::SecureRandom;
 use crate::session::{
-    Answer, ClientStart, Incoming, Piece, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session,
-    Streamed, Transport, UpgradeError,
+    Answer, ClientStart, Incoming, IncomingRef, Piece, PlainRequest, PlainResponse, Rejection, RequestParts,
+    ServerStart, Session, Streamed, Transport, UpgradeError,
 };
 use crate::time::Instant;
 
@@ -653,6 +655,55 @@ impl<S: Stream> WebSocket<S> {
         }
     }
 
+    /// Reads the next whole message as [`read`](Self::read) does, lent
+    /// instead of handed over: no allocation per message. A binary message
+    /// that arrived in one read is lent from the read buffer where it was
+    /// unmasked; text, and longer messages, from a buffer the connection
+    /// keeps and reuses. The borrow ends at the next call; turn the
+    /// message into an owned [`Message`] (`.into()`) to keep it longer.
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>) -> Result<(), wsmachine::blocking::Error> {
+    /// use wsmachine::MessageRef;
+    /// let mut bytes = 0;
+    /// while let Some(message) = ws.read_ref()? {
+    ///     if let MessageRef::Text("bye") = message {
+    ///         break;
+    ///     }
+    ///     bytes += message.as_bytes().len();
+    /// }
+    /// println!("{bytes} bytes received");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn read_ref(&mut self) -> Result<Option<MessageRef<'_>>, Error> {
+        let deadline = self.read_deadline();
+        loop {
+            match self.session.message_ready() {
+                Ok(true) if self.session.has_message() => break,
+                Ok(true) => {
+                    if let Ok(Some(Incoming::Close(frame))) = self.session.poll_message() {
+                        self.peer_close = Some(frame);
+                    }
+                }
+                Ok(false) if self.transport_closed => return self.outcome().map(|()| None),
+                Ok(false) => self.advance(deadline)?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.flush_soon();
+        match self.session.poll_message_ref() {
+            Ok(Some(IncomingRef::Text(text))) => Ok(Some(MessageRef::Text(text))),
+            Ok(Some(IncomingRef::Binary(data))) => Ok(Some(MessageRef::Binary(data))),
+            // `message_ready` found a message; nothing else comes.
+            Ok(Some(_) | None) => Ok(None),
+            Err(e) => Err(Error::Protocol(e)),
+        }
+    }
+
     /// Reads the next thing the peer sent, control frames included: a
     /// whole message, a ping (already answered), a pong (to a
     /// [`ping`](Self::ping)), or the peer's Close (our answer is sent; keep
@@ -699,8 +750,8 @@ impl<S: Stream> WebSocket<S> {
     }
 
     /// Bounds how long each [`read`](Self::read),
-    /// [`read_incoming`](Self::read_incoming) and
-    /// [`read_piece`](Self::read_piece) call waits: once `timeout` passes
+    /// [`read_ref`](Self::read_ref), [`read_incoming`](Self::read_incoming)
+    /// and [`read_piece`](Self::read_piece) call waits: once `timeout` passes
     /// with nothing to return, it returns [`Error::ReadTimeout`] and the
     /// connection goes on, so one thread can read and also send what other
     /// threads hand it. `None` (the default) waits as long as it takes.

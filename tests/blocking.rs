@@ -13,7 +13,7 @@ use std::time::Duration;
 use wsmachine::blocking::{self, Error};
 use wsmachine::{
     accept_key, AcceptOptions, CloseCode, Config, ConnectOptions, HandshakeError, Incoming, Message, MessageKind,
-    PlainRequest, PlainResponse, ProtocolError, Rejection, ResponseError, UpgradeError,
+    MessageRef, PlainRequest, PlainResponse, ProtocolError, Rejection, ResponseError, UpgradeError,
 };
 
 /// A listener on a free port and its `ws://` URL.
@@ -113,6 +113,66 @@ fn text_binary_and_a_200_kib_message_come_back() {
     assert_eq!(ws.read().unwrap(), None);
     assert!(matches!(ws.send("late"), Err(Error::Closed)));
     server.join().unwrap().unwrap();
+}
+
+/// `read_ref` lends each message, in both roles, skipping pongs; it
+/// reports the end of the connection as `read` does.
+#[test]
+fn read_ref_lends_each_message_in_both_roles() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept()?;
+        let mut ws = blocking::accept(stream)?;
+        let mut seen = Vec::new();
+        while let Some(message) = ws.read_ref()? {
+            let reply = message.to_message();
+            seen.push(reply.clone());
+            ws.send(reply)?;
+        }
+        Ok::<_, Error>((seen, ws.close_frame().map(|c| c.code())))
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    ws.send("one").unwrap();
+    ws.ping(b"p").unwrap();
+    ws.send(b"two".as_slice()).unwrap();
+    ws.send(big.clone()).unwrap();
+    ws.send("κό").unwrap();
+    assert_eq!(ws.read_ref().unwrap(), Some(MessageRef::Text("one")));
+    assert_eq!(ws.read_ref().unwrap(), Some(MessageRef::Binary(b"two")));
+    assert_eq!(ws.read_ref().unwrap(), Some(MessageRef::Binary(&big)));
+    assert_eq!(ws.read_ref().unwrap(), Some(MessageRef::Text("κό")));
+    ws.close(CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(ws.read_ref().unwrap(), None);
+    let (seen, code) = server.join().unwrap().unwrap();
+    let expected = [Message::text("one"), Message::binary(b"two".to_vec()), Message::Binary(big), Message::text("κό")];
+    assert_eq!((seen.as_slice(), code), (expected.as_slice(), Some(CloseCode::NORMAL)));
+}
+
+/// Invalid UTF-8 fails a lending read with 1007, its Close sent, after
+/// the valid message before it was lent.
+#[test]
+fn read_ref_refuses_invalid_text_with_1007() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(stream).unwrap();
+        let first = ws.read_ref().map(|message| message.map(|m| m.to_message()));
+        (first, ws.read_ref().map(|message| message.map(|m| m.to_message())))
+    });
+    let mut peer = raw_client(addr);
+    // A binary message, then text that is not UTF-8 (masked with a zero key).
+    peer.write_all(&[0x82, 0x81, 0, 0, 0, 0, 7, 0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE]).unwrap();
+    let mut close = [0u8; 4];
+    peer.read_exact(&mut close).unwrap();
+    assert_eq!(close, [0x88, 0x02, 0x03, 0xEF]);
+    // The end of our stream ends the server's wait for our Close.
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut peer), []);
+    let (first, second) = server.join().unwrap();
+    assert_eq!(first.unwrap(), Some(Message::binary(vec![7])));
+    assert!(matches!(second, Err(Error::Protocol(ProtocolError::InvalidUtf8))), "{second:?}");
 }
 
 #[test]
