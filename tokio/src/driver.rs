@@ -12,7 +12,8 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use wsmachine::{
-    CloseCode, CloseFrame, Incoming, Instant, Message, ProtocolError, SendError, Session, State, Transport,
+    CloseCode, CloseFrame, Incoming, IncomingRef, Instant, Message, MessageRef, ProtocolError, SendError, Session,
+    State, Transport,
 };
 
 use crate::Error;
@@ -45,6 +46,17 @@ const TIMER_ROUNDS: usize = 4;
 /// connection holds none, while one whose messages come closer together
 /// keeps them instead of allocating them again for each message.
 const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Where the message a receive found is.
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// Taken from the session, owned.
+    Owned(Message),
+    /// Left in the session, to be lent (`Session::poll_message_ref`).
+    InSession,
+    /// Read ahead owned, then asked for by a lending receive: in `held`.
+    Held,
+}
 
 /// One connection's state: the stream, the session and what the adapter
 /// knows about the transport.
@@ -106,9 +118,18 @@ pub(crate) struct Driver<S> {
     we_closed: bool,
     /// The end of the connection was returned by a receive.
     end_reported: bool,
-    /// A message read ahead by [`message_waits`](Self::message_waits),
+    /// A message read ahead by [`defer_write`](Self::defer_write),
     /// returned by the next receive before anything else.
     ready: Option<Message>,
+    /// The same, for a lending receive: the message waits in the session
+    /// (found by `Session::message_ready`), not taken yet.
+    ready_in_session: bool,
+    /// The last receive lent its message: a read ahead leaves the next one
+    /// in the session, to be lent in turn.
+    lending: bool,
+    /// A message read ahead owned and then asked for by a lending receive,
+    /// which lends it from here; dropped at the next receive.
+    held: Option<Message>,
     /// Output waits for the end of the read batch: a send left it queued
     /// because a received message waited to be read. Cleared by
     /// [`poll_write`](Self::poll_write).
@@ -159,6 +180,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             we_closed: false,
             end_reported: false,
             ready: None,
+            ready_in_session: false,
+            lending: false,
+            held: None,
             deferred: false,
             received: false,
         }
@@ -173,14 +197,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// pings) and timers wake `io`, or the same waker when `None` (no
     /// clone of it per call).
     pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
+        match self.poll_receive::<false>(cx, io) {
+            Poll::Ready(Ok(Some(Received::Owned(message)))) => Poll::Ready(Ok(Some(message))),
+            // Not produced for owned messages.
+            Poll::Ready(Ok(Some(Received::InSession | Received::Held) | None)) => Poll::Ready(Ok(None)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// As [`poll_recv`](Self::poll_recv), for a lending receive: ready
+    /// when a message waits to be lent by [`lend`](Self::lend), which the
+    /// caller calls next.
+    pub(crate) fn poll_recv_lent(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
+        self.poll_receive::<true>(cx, None)
+    }
+
+    /// The message [`poll_recv_lent`](Self::poll_recv_lent) found, lent
+    /// until the next call.
+    pub(crate) fn lend(&mut self, received: Received) -> Option<MessageRef<'_>> {
+        match received {
+            Received::Held => self.held.as_ref().map(MessageRef::from),
+            Received::InSession => match self.session.poll_message_ref() {
+                Ok(Some(IncomingRef::Text(text))) => Some(MessageRef::Text(text)),
+                Ok(Some(IncomingRef::Binary(data))) => Some(MessageRef::Binary(data)),
+                // `message_ready` found a message: nothing else comes.
+                _ => None,
+            },
+            Received::Owned(_) => None,
+        }
+    }
+
+    /// The receive loop, for owned messages or (`LEND`) for messages left
+    /// in the session to be lent.
+    #[inline]
+    fn poll_receive<const LEND: bool>(
+        &mut self,
+        cx: &Context<'_>,
+        io: Option<&Waker>,
+    ) -> Poll<Result<Option<Received>, Error>> {
         let mut read_cx = Context::from_waker(cx.waker());
         let mut io_cx = Context::from_waker(io.unwrap_or(cx.waker()));
+        self.lending = LEND;
+        self.held = None;
         if let Some(message) = self.ready.take() {
             self.received = true;
-            return Poll::Ready(Ok(Some(message)));
+            if LEND {
+                self.held = Some(message);
+                return Poll::Ready(Ok(Some(Received::Held)));
+            }
+            return Poll::Ready(Ok(Some(Received::Owned(message))));
+        }
+        // Read ahead for a lending receive, the message is still in the
+        // session: an owned receive takes it from there as it would anyway.
+        if std::mem::take(&mut self.ready_in_session) && LEND {
+            self.received = true;
+            return Poll::Ready(Ok(Some(Received::InSession)));
         }
         loop {
-            if let Some(message) = self.next_message() {
+            if let Some(received) = self.next_received::<LEND>() {
                 // Pongs and answers queued meanwhile go out now if the
                 // transport takes them, unless replies to this read's
                 // messages are being gathered into one write.
@@ -188,10 +263,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     let _ = self.poll_write(&mut io_cx);
                 }
                 self.received = true;
-                return Poll::Ready(Ok(Some(message)));
+                return Poll::Ready(Ok(Some(received)));
             }
             if self.closed {
-                return Poll::Ready(self.outcome());
+                return Poll::Ready(self.outcome().map(|()| None));
             }
             let written = self.poll_write(&mut io_cx);
             if self.closed {
@@ -223,6 +298,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// The next message: taken owned, or (`LEND`) found and left in the
+    /// session.
+    #[inline]
+    fn next_received<const LEND: bool>(&mut self) -> Option<Received> {
+        if LEND {
+            self.next_lent().then_some(Received::InSession)
+        } else {
+            self.next_message().map(Received::Owned)
+        }
+    }
+
     /// Called after a send queued its message: whether its write may wait
     /// for the end of the read batch. It may when it answers the message a
     /// receive just returned and the bytes already read hold one more
@@ -234,9 +320,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if !std::mem::take(&mut self.received) {
             return false;
         }
-        if self.ready.is_none() {
-            let Some(message) = self.next_message() else { return false };
-            self.ready = Some(message);
+        if self.ready.is_none() && !self.ready_in_session {
+            if self.lending {
+                if !self.next_lent() {
+                    return false;
+                }
+                self.ready_in_session = true;
+            } else {
+                let Some(message) = self.next_message() else { return false };
+                self.ready = Some(message);
+            }
         }
         self.deferred = true;
         true
@@ -255,26 +348,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // handshake on.
                 Ok(Some(Incoming::Message(message))) => return Some(message),
                 Ok(None) => self.may_have_item = false,
-                // Anything else may queue an answer (a pong, a Close) or
-                // end the connection.
-                Ok(Some(Incoming::Close(frame))) => {
-                    self.peer_close = Some(frame);
-                    self.write_idle = false;
-                }
-                Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => self.write_idle = false,
-                Err(e) => {
-                    self.error = Some(e);
-                    self.write_idle = false;
-                }
+                other => self.note_control(other),
             }
         }
         None
     }
 
-    /// How the connection ended, reported once; then `Ok(None)`.
-    fn outcome(&mut self) -> Result<Option<Message>, Error> {
+    /// As [`next_message`](Self::next_message), with the message left in
+    /// the session to be lent: whether one waits there.
+    fn next_lent(&mut self) -> bool {
+        while self.may_have_item {
+            match self.session.message_ready() {
+                Ok(true) if self.session.has_message() => return true,
+                // A ping, a pong or a Close, taken.
+                Ok(true) => {
+                    let control = self.session.poll_message();
+                    self.note_control(control);
+                }
+                Ok(false) => self.may_have_item = false,
+                Err(e) => self.note_control(Err(e)),
+            }
+        }
+        false
+    }
+
+    /// Notes an item other than a data message: each may queue an answer
+    /// (a pong, a Close) or end the connection.
+    fn note_control(&mut self, item: Result<Option<Incoming>, ProtocolError>) {
+        match item {
+            Ok(Some(Incoming::Close(frame))) => {
+                self.peer_close = Some(frame);
+                self.write_idle = false;
+            }
+            Ok(Some(Incoming::Ping(_) | Incoming::Pong(_))) => self.write_idle = false,
+            // Never passed a data message.
+            Ok(Some(Incoming::Message(_)) | None) => {}
+            Err(e) => {
+                self.error = Some(e);
+                self.write_idle = false;
+            }
+        }
+    }
+
+    /// How the connection ended, reported once; then `Ok(())`.
+    fn outcome(&mut self) -> Result<(), Error> {
         if self.end_reported {
-            return Ok(None);
+            return Ok(());
         }
         self.end_reported = true;
         if let Some(e) = self.error {
@@ -284,8 +403,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return Err(Error::Io(e));
         }
         match self.peer_close {
-            Some(frame) if frame.code() != CloseCode::ABNORMAL => Ok(None),
-            _ if self.we_closed => Ok(None),
+            Some(frame) if frame.code() != CloseCode::ABNORMAL => Ok(()),
+            _ if self.we_closed => Ok(()),
             _ => Err(Error::ConnectionLost),
         }
     }

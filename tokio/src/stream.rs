@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wsmachine::{CloseCode, CloseFrame, Message, Session};
+use wsmachine::{CloseCode, CloseFrame, Message, MessageRef, Session};
 
 use crate::driver::Driver;
 use crate::split::{self, ReadHalf, WriteHalf};
@@ -22,7 +22,8 @@ use crate::Error;
 /// [`from_session`](Self::from_session).
 ///
 /// - **Receive** with [`recv`](Self::recv) or as a
-///   [`Stream`] of `Result<Message, Error>`.
+///   [`Stream`] of `Result<Message, Error>`; or lent, with no allocation,
+///   with [`recv_ref`](Self::recv_ref).
 /// - **Send** with [`send`](Self::send) or as a [`Sink<Message>`](Sink).
 /// - **Split** into a reader and a writer for two tasks with
 ///   [`split`](Self::split).
@@ -110,6 +111,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// ended without a Close; [`Error::Io`] when the stream failed.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Receives the next whole message as [`recv`](Self::recv) does, lent
+    /// instead of handed over: no allocation per message. A binary
+    /// message that arrived in one read is lent from the read buffer where
+    /// it was unmasked; text, and longer messages, from a buffer the
+    /// connection keeps and reuses. The borrow ends at the next call on
+    /// the connection; turn the message into an owned [`Message`]
+    /// (`.into()`) to keep it longer. Cancel-safe, as `recv`.
+    ///
+    /// ```no_run
+    /// use wsmachine_tokio::wsmachine::MessageRef;
+    ///
+    /// # async fn run(mut ws: wsmachine_tokio::WebSocketStream<tokio::net::TcpStream>) -> Result<(), wsmachine_tokio::Error> {
+    /// let mut total = 0u64;
+    /// while let Some(message) = ws.recv_ref().await? {
+    ///     // The borrow of `ws` ends with the message: answer after it.
+    ///     let reply = match message {
+    ///         MessageRef::Text(text) => text.len(),
+    ///         MessageRef::Binary(data) => data.len(),
+    ///     };
+    ///     total += reply as u64;
+    ///     ws.send(total.to_string()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The split halves have no lending receive: the message would borrow
+    /// the connection both halves share.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_ref(&mut self) -> Result<Option<MessageRef<'_>>, Error> {
+        let received = poll_fn(|cx| self.driver.poll_recv_lent(cx)).await?;
+        Ok(received.and_then(|received| self.driver.lend(received)))
     }
 
     /// Polls for the next message, as [`recv`](Self::recv).

@@ -744,6 +744,81 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     .await;
 }
 
+/// `recv_ref` lends each message, gathers the replies to a burst into one
+/// write as `recv` does, and mixes with `recv` in any order: a message read
+/// ahead for one kind of receive is returned by the other. Pings met on
+/// the way are answered; the peer's Close ends it with `None`.
+#[tokio::test]
+async fn recv_ref_lends_messages_and_mixes_with_recv() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+    use wsmachine_tokio::wsmachine::MessageRef;
+
+    bounded(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let stream = CountingWrites { inner: server, writes: writes.clone() };
+        let accepting = tokio::spawn(accept(stream));
+        client
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await
+            .expect("request");
+        let mut ws = accepting.await.expect("task").expect("accept");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.expect("answer"));
+        }
+
+        // Three messages in one read: lent, answered, the replies in one write.
+        client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
+        let before = writes.load(SeqCst);
+        for expected in ["a", "b", "c"] {
+            let reply = match ws.recv_ref().await.expect("recv_ref") {
+                Some(MessageRef::Text(text)) if text == expected => text.to_uppercase(),
+                other => panic!("{other:?}"),
+            };
+            ws.send(reply).await.expect("send");
+        }
+        assert_eq!(writes.load(SeqCst) - before, 1, "one write for the burst's replies");
+        assert_eq!(read_n(&mut client, 9).await, b"\x81\x01A\x81\x01B\x81\x01C");
+
+        // Read ahead after a lent message (left in the session), taken
+        // owned; read ahead owned, then lent.
+        client.write_all(&client_frames(&["d", "e", "f"])).await.expect("frames");
+        assert_eq!(ws.recv_ref().await.expect("recv_ref"), Some(MessageRef::Text("d")));
+        ws.send("1").await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("e")));
+        ws.send("2").await.expect("send");
+        assert_eq!(ws.recv_ref().await.expect("recv_ref"), Some(MessageRef::Text("f")));
+        ws.send("3").await.expect("send");
+        assert_eq!(read_n(&mut client, 9).await, b"\x81\x011\x81\x012\x81\x013");
+
+        // A binary message, a ping and a Close (1000), masked with a zero key.
+        let mut frames = vec![0x82, 0x83, 0, 0, 0, 0, 1, 2, 3];
+        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+        frames.extend_from_slice(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        client.write_all(&frames).await.expect("frames");
+        assert_eq!(ws.recv_ref().await.expect("recv_ref"), Some(MessageRef::Binary(&[1, 2, 3])));
+        // The pong, the Close's answer and the end of the server's writes;
+        // then the client's end, which ends the connection.
+        let peer = async move {
+            let mut answers = Vec::new();
+            client.read_to_end(&mut answers).await.expect("answers");
+            answers
+        };
+        let (end, answers) = tokio::join!(ws.recv_ref(), peer);
+        assert_eq!(end.expect("recv_ref"), None);
+        assert_eq!(answers, b"\x8a\x01p\x88\x02\x03\xe8");
+        assert_eq!(ws.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
+        assert_eq!(ws.recv_ref().await.expect("after the end"), None);
+    })
+    .await;
+}
+
 /// Control frames are answered while the server only echoes, alone or
 /// behind a message in the same read: the pong, and the Close's answer
 /// (then the server shuts its write side down), go out after the echo.
