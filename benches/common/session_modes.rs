@@ -51,6 +51,21 @@ pub fn take_lent(session: &mut Session) -> usize {
     messages
 }
 
+/// As [`take_lent`], each message found first with
+/// `Session::message_ready`, as the adapters' lending receives take them.
+pub fn take_ready_lent(session: &mut Session) -> usize {
+    let mut messages = 0;
+    while session.message_ready().expect("valid frames") {
+        match session.poll_message_ref().expect("found") {
+            Some(IncomingRef::Text(text)) => black_box(text.as_bytes()),
+            Some(IncomingRef::Binary(data)) => black_box(data),
+            _ => continue,
+        };
+        messages += 1;
+    }
+    messages
+}
+
 /// Drains what the session wants to write, as the adapters' loop does
 /// after each read's items.
 pub fn drain(session: &mut Session) {
