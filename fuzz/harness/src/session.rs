@@ -1,7 +1,9 @@
 //! The `session` target: a server `Session` fed the same masked client
 //! frames, cut into the same reads, once for each way of taking what
 //! arrives: pieces (`poll_piece`, assembled here), owned whole messages
-//! (`poll_message`) and lent ones (`poll_message_ref`). Whole messages
+//! (`poll_message`), lent ones (`poll_message_ref`), and each found first
+//! with `message_ready`, as the adapters' lending receives take them, then
+//! taken lent, owned or as one piece in turn. Whole messages
 //! travel by other paths than pieces (straight from the read into the
 //! message, unmasked on the way; through the read buffer; aside while the
 //! next one starts), so every mode must report the same messages, pings
@@ -65,12 +67,14 @@ fn push_frame(wire: &mut Vec<u8>, first: u8, payload: &[u8], key: [u8; 4]) {
 }
 
 /// Feeds `wire` to a fresh server session in reads of `reads` (cycled),
-/// taking items in `mode` (0: pieces, 1: owned, 2: lent).
+/// taking items in `mode` (0: pieces, 1: owned, 2: lent, 3: found with
+/// `message_ready`, then lent, owned or as a piece in turn).
 fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
     let mut session = Session::new(Connection::server(config));
     let mut seen = Vec::new();
     let mut pieces: Vec<u8> = Vec::new();
     let mut at = 0;
+    let mut found = 0u32;
     for &read in reads.iter().cycle() {
         if at >= wire.len() {
             break;
@@ -79,6 +83,20 @@ fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
         session.receive(&wire[at..end]);
         at = end;
         loop {
+            let mode = match mode {
+                3 => match session.message_ready() {
+                    Ok(true) => {
+                        found += 1;
+                        [2, 1, 0][found as usize % 3]
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        seen.push(Seen::Error(e));
+                        return seen;
+                    }
+                },
+                mode => mode,
+            };
             let step = match mode {
                 0 => session.poll_piece().map(|item| {
                     item.map(|item| match item {
@@ -193,8 +211,10 @@ pub fn session(data: &[u8]) {
     let pieces = run(config, &wire, &reads, 0);
     let owned = run(config, &wire, &reads, 1);
     let lent = run(config, &wire, &reads, 2);
+    let ready = run(config, &wire, &reads, 3);
     assert_eq!(owned, pieces, "owned whole messages differ from the pieces");
     assert_eq!(lent, pieces, "lent whole messages differ from the pieces");
+    assert_eq!(ready, pieces, "messages found by message_ready differ from the pieces");
     if valid {
         assert_eq!(pieces, expected, "valid traffic not received as sent");
     }
