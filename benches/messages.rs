@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use wsmachine::{Config, Connection, Incoming, IncomingRef, Message, Session};
 
 mod common;
-use common::session_modes::{drain, take_lent, take_messages, take_pieces};
+use common::session_modes::{feed, take_lent, take_messages, take_pieces};
 use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
 
 /// The sizes measured: small, 16-bit length, read-sized and large.
@@ -34,18 +34,6 @@ const SIZES: [(usize, &str); 4] = [(16, "16B"), (1024, "1KiB"), (64 * 1024, "64K
 /// A server session whose message limit admits 1 MiB messages.
 fn server() -> Session {
     Session::new(Connection::server(Config::default()))
-}
-
-/// Feeds `wire` a read at a time, taking each read's items with `take` and
-/// draining the output after them; returns the messages taken.
-fn feed(session: &mut Session, wire: &[u8], mut take: impl FnMut(&mut Session) -> usize) -> usize {
-    let mut messages = 0;
-    for read in wire.chunks(READ_CHUNK) {
-        session.receive(read);
-        messages += take(session);
-        drain(session);
-    }
-    messages
 }
 
 /// The pieces of `wire`; returns the messages finished.

@@ -13,8 +13,8 @@ use wsmachine::{Config, Connection, Session};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::session_modes::{drain, take_ready_lent};
-use common::{InstructionCase, READ_CHUNK};
+use common::session_modes::{feed, take_ready_lent};
+use common::InstructionCase;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,11 +26,7 @@ fn main() {
     let mut session = Session::new(Connection::server(Config::default()));
     let mut messages = 0;
     for _ in 0..rounds {
-        for read in wire.chunks(READ_CHUNK) {
-            session.receive(read);
-            messages += take_ready_lent(&mut session);
-            drain(&mut session);
-        }
+        messages += feed(&mut session, &wire, take_ready_lent);
     }
     assert_eq!(messages, rounds * count, "every message, whole and right");
 }

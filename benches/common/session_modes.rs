@@ -1,7 +1,7 @@
 //! The ways of taking items from a `Session` after a read, one function per
 //! mode, shared by the `messages` bench (timings) and the
-//! `message_instructions` example (instruction counts), so that both
-//! measure the same code.
+//! `message_instructions` and `ready_instructions` examples (instruction
+//! counts), so that they measure the same code.
 
 use std::hint::black_box;
 
@@ -62,6 +62,18 @@ pub fn take_ready_lent(session: &mut Session) -> usize {
             _ => continue,
         };
         messages += 1;
+    }
+    messages
+}
+
+/// Feeds `wire` a read at a time, taking each read's items with `take` and
+/// draining the output after them; returns the messages taken.
+pub fn feed(session: &mut Session, wire: &[u8], mut take: impl FnMut(&mut Session) -> usize) -> usize {
+    let mut messages = 0;
+    for read in wire.chunks(super::READ_CHUNK) {
+        session.receive(read);
+        messages += take(session);
+        drain(session);
     }
     messages
 }

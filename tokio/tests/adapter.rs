@@ -691,29 +691,41 @@ fn client_frames(payloads: &[&str]) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
-async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
+/// A server connection over an in-memory pipe whose writes are counted,
+/// upgraded by a raw client (the other end, its 101 read): the client end,
+/// the connection and its count of writes.
+async fn counted_upgrade() -> (
+    tokio::io::DuplexStream,
+    wsmachine_tokio::WebSocketStream<CountingWrites>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use tokio::io::AsyncReadExt;
 
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stream = CountingWrites { inner: server, writes: writes.clone() };
+    let accepting = tokio::spawn(accept(stream));
+    client
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .expect("request");
+    let ws = accepting.await.expect("task").expect("accept");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(client.read_u8().await.expect("answer"));
+    }
+    (client, ws, writes)
+}
+
+#[tokio::test]
+async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+
     bounded(async {
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let writes = Arc::new(AtomicUsize::new(0));
-        let stream = CountingWrites { inner: server, writes: writes.clone() };
-        let accepting = tokio::spawn(accept(stream));
-        client
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .await
-            .expect("request");
-        let mut ws = accepting.await.expect("task").expect("accept");
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(client.read_u8().await.expect("answer"));
-        }
+        let (mut client, mut ws, writes) = counted_upgrade().await;
 
         // Three messages in one read: three replies, one write.
         client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
@@ -750,28 +762,12 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
 /// the way are answered; the peer's Close ends it with `None`.
 #[tokio::test]
 async fn recv_ref_lends_messages_and_mixes_with_recv() {
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::AsyncReadExt;
     use wsmachine_tokio::wsmachine::MessageRef;
 
     bounded(async {
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let writes = Arc::new(AtomicUsize::new(0));
-        let stream = CountingWrites { inner: server, writes: writes.clone() };
-        let accepting = tokio::spawn(accept(stream));
-        client
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .await
-            .expect("request");
-        let mut ws = accepting.await.expect("task").expect("accept");
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(client.read_u8().await.expect("answer"));
-        }
+        let (mut client, mut ws, writes) = counted_upgrade().await;
 
         // Three messages in one read: lent, answered, the replies in one write.
         client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
