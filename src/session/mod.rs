@@ -184,8 +184,14 @@ enum Found {
     Control,
     /// A piece in `rx[start..end]`.
     RxPiece { kind: MessageKind, start: usize, end: usize, fin: bool },
-    /// A piece in `piece` (inflated, or assembled before streaming began).
+    /// A piece in `piece` (inflated, or a whole message asked for as a
+    /// piece).
     BufPiece { kind: MessageKind, fin: bool },
+    /// The first piece of a message begun whole and asked for in pieces:
+    /// what the assembly buffer holds so far, moved into `piece` when the
+    /// piece is taken (left where it is, a whole-message call goes on
+    /// assembling the message).
+    SoFar(MessageKind),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -293,8 +299,12 @@ pub struct Session<R: RandomSource = SecureRandom> {
     /// Inflated bytes of the piece last returned, or a partly assembled
     /// message handed out as a piece.
     piece: Vec<u8>,
-    /// An item found by [`piece_ready`](Self::piece_ready), not yet returned.
+    /// An item found by [`piece_ready`](Self::piece_ready) or
+    /// [`message_ready`](Self::message_ready), not yet returned.
     ready: Option<Found>,
+    /// The piece in `ready` continues a message of which earlier pieces
+    /// were handed out (rather than beginning one).
+    piece_continues: bool,
     /// The control frame the last `Found::Control` stands for, in a box
     /// kept for the next one while the connection is busy (freed by
     /// `shrink_buffers`).
@@ -386,6 +396,7 @@ impl<R: RandomSource> Session<R> {
             skipping: false,
             piece: Vec::new(),
             ready: None,
+            piece_continues: false,
             control: None,
             lent: false,
             done: Vec::new(),
@@ -777,6 +788,7 @@ impl<R: RandomSource> Session<R> {
         if let Some(Found::RxMessage { kind: MessageKind::Binary, start, end }) = self.ready {
             // Found by `message_ready`, which leaves only binary there.
             self.ready = Some(Found::RxPiece { kind: MessageKind::Binary, start, end, fin: true });
+            self.piece_continues = false;
         }
         if let Some(Found::Done(kind)) = self.ready {
             self.piece.clear();
@@ -788,6 +800,7 @@ impl<R: RandomSource> Session<R> {
                 }
             }
             self.ready = Some(Found::BufPiece { kind, fin: true });
+            self.piece_continues = false;
         }
         if let Some(Found::Message(kind)) = self.ready {
             self.piece.clear();
@@ -799,6 +812,7 @@ impl<R: RandomSource> Session<R> {
                 }
             }
             self.ready = Some(Found::BufPiece { kind, fin: true });
+            self.piece_continues = false;
         }
     }
 
@@ -886,7 +900,9 @@ impl<R: RandomSource> Session<R> {
     ///
     /// Messages are limited to `Config::max_message_size`. A message whose
     /// first pieces were taken with [`poll_piece`](Self::poll_piece) is
-    /// finished in pieces: here its rest is skipped.
+    /// finished in pieces: here its rest is skipped. A piece that
+    /// [`piece_ready`](Self::piece_ready) found and nobody took was not
+    /// handed out: the message it begins comes whole.
     ///
     /// # Errors
     ///
@@ -911,7 +927,7 @@ impl<R: RandomSource> Session<R> {
             // Found by `message_ready` and taken owned after all.
             Found::RxMessage { kind, start, end } => self.rx_message_owned(kind, start, end)?,
             // Not produced for owned messages.
-            Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+            Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_) => return Ok(None),
         };
         Ok(Some(Incoming::Message(message)))
     }
@@ -941,9 +957,10 @@ impl<R: RandomSource> Session<R> {
         })
     }
 
-    /// What the whole-message calls hand out next: a message in progress
-    /// as pieces is skipped, a piece found earlier is dropped, then the item
-    /// found earlier or the next one (`lend`: may stay in the read buffer).
+    /// What the whole-message calls hand out next: a piece found earlier
+    /// and not taken goes back to its message, a message in progress as
+    /// pieces is skipped, then the item found earlier or the next one
+    /// (`lend`: may stay in the read buffer).
     fn next_whole(&mut self, lend: bool) -> Result<Option<Found>, ProtocolError> {
         self.whole_mode = true;
         self.lend_mode = lend;
@@ -951,8 +968,8 @@ impl<R: RandomSource> Session<R> {
             self.skipping = true;
             self.streaming = false;
         }
-        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. }) = self.ready {
-            self.ready = None;
+        if let Some(Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_)) = self.ready {
+            self.ready_piece_as_message()?;
         }
         self.next_queued();
         match self.ready.take() {
@@ -960,6 +977,66 @@ impl<R: RandomSource> Session<R> {
             None if lend => self.advance::<false, true>(),
             None => self.advance::<false, false>(),
         }
+    }
+
+    /// A piece [`piece_ready`](Self::piece_ready) found, asked for by a
+    /// whole-message call instead of `poll_piece`. When it begins its
+    /// message, nothing of that message was handed out: the message is
+    /// whole after all (found, when the piece ends it; assembled from the
+    /// piece on, when more follows; `next_whole` took it for a streamed
+    /// message and marked it skipped, which is undone here). When earlier
+    /// pieces were handed out, it is dropped, as the rest of that message
+    /// is.
+    #[cold]
+    #[inline(never)]
+    fn ready_piece_as_message(&mut self) -> Result<(), ProtocolError> {
+        let ready = self.ready.take();
+        if self.piece_continues {
+            return Ok(());
+        }
+        // The first piece of a message that goes on: the assembly buffer
+        // (empty, or the piece would be `SoFar`) takes it, validated again
+        // from the message's start, and goes on with the message.
+        let (kind, first) = match ready {
+            Some(Found::RxPiece { kind, start, end, fin: true }) => {
+                // Still where it was unmasked: found as such a message is.
+                self.ready = Some(Found::RxMessage { kind, start, end });
+                return Ok(());
+            }
+            Some(Found::BufPiece { kind, fin: true }) => {
+                // A whole message asked for as a piece, or inflated in one
+                // piece: it waits in `done`, as a finished message does
+                // (the assembly buffer may already hold the next one).
+                let piece = core::mem::take(&mut self.piece);
+                match kind {
+                    MessageKind::Binary => self.done = piece,
+                    MessageKind::Text => match String::from_utf8(piece) {
+                        Ok(text) => self.done_text = text,
+                        Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
+                    },
+                }
+                self.lent_done = false;
+                self.ready = Some(Found::Done(kind));
+                return Ok(());
+            }
+            Some(Found::SoFar(_)) => {
+                // Still in the assembly buffer, which goes on with it.
+                self.skipping = false;
+                return Ok(());
+            }
+            Some(Found::RxPiece { kind, start, end, fin: false }) => (kind, self.rx.get(start..end).unwrap_or(&[])),
+            // An inflated piece.
+            Some(Found::BufPiece { kind, fin: false }) => (kind, &self.piece[..]),
+            _ => return Ok(()),
+        };
+        self.whole.clear();
+        let limit = self.conn.max_message_size();
+        if let Err(e) = self.whole.push(kind, first, false, 0, limit) {
+            return Err(self.fail(e));
+        }
+        self.piece.clear();
+        self.skipping = false;
+        Ok(())
     }
 
     /// Processes buffered input until [`poll_message_ref`](Self::poll_message_ref)
@@ -1077,7 +1154,7 @@ impl<R: RandomSource> Session<R> {
                 }
             }
             // Not produced for whole messages.
-            Found::RxPiece { .. } | Found::BufPiece { .. } => return Ok(None),
+            Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_) => return Ok(None),
         }))
     }
 
@@ -1114,6 +1191,10 @@ impl<R: RandomSource> Session<R> {
                 Streamed::Piece(Piece { kind, data: self.rx.get(start..end).unwrap_or(&[]), fin })
             }
             Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
+            Found::SoFar(kind) => {
+                self.take_so_far(kind);
+                Streamed::Piece(Piece { kind, data: &self.piece, fin: false })
+            }
             // Not produced in streaming mode.
             Found::Message(_) | Found::Done(_) | Found::RxMessage { .. } => return Ok(None),
         }))
@@ -1123,6 +1204,23 @@ impl<R: RandomSource> Session<R> {
     /// an item, without borrowing the session: returns whether it has one.
     /// For adapters whose read loop cannot hold the piece's borrow.
     ///
+    /// A piece found here stays found until it is taken. Asked for by a
+    /// whole-message call instead, it is not lost: when it begins its
+    /// message, that message comes whole; when it continues one whose
+    /// first pieces were taken, it is skipped with the rest of that
+    /// message, as `poll_message` documents.
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, Incoming, Message, Session};
+    ///
+    /// let mut session = Session::new(Connection::server(Config::default()));
+    /// // A masked text message "Hello" (RFC 6455, section 5.7).
+    /// session.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// assert!(session.piece_ready()? && session.has_piece());
+    /// assert_eq!(session.poll_message()?, Some(Incoming::Message(Message::text("Hello"))));
+    /// # Ok::<(), wsmachine::ProtocolError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`poll_message`](Self::poll_message).
@@ -1131,6 +1229,9 @@ impl<R: RandomSource> Session<R> {
         self.next_queued();
         self.ready_message_as_piece();
         if self.ready.is_none() {
+            // Pieces of the message in progress were handed out: a piece
+            // found now continues it (see `ready_piece_as_message`).
+            self.piece_continues = self.streaming;
             self.ready = self.advance::<true, false>()?;
         }
         Ok(self.ready.is_some())
@@ -1139,7 +1240,22 @@ impl<R: RandomSource> Session<R> {
     /// Whether the item [`piece_ready`](Self::piece_ready) found is a
     /// piece of a message (rather than a ping, a pong or a Close).
     pub fn has_piece(&self) -> bool {
-        matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. }))
+        matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_)))
+    }
+
+    /// Moves what the assembly buffer holds of the message in progress into
+    /// the piece buffer, to be handed out as its first piece (with the
+    /// bytes of an unfinished character: the next piece completes it).
+    fn take_so_far(&mut self, kind: MessageKind) {
+        self.piece.clear();
+        match kind {
+            MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
+            MessageKind::Text => {
+                crate::copy::extend(&mut self.piece, self.whole.text.as_bytes());
+                self.piece.extend_from_slice(self.whole.utf8.pending());
+                self.whole.text.clear();
+            }
+        }
     }
 
     /// Feeds buffered input to the connection until an item is complete:
@@ -1170,22 +1286,12 @@ impl<R: RandomSource> Session<R> {
             return Ok(None);
         }
         if pieces && !self.streaming {
-            if let Some(kind) = self.message_kind {
-                // Whole mode began this message: hand out what it holds
-                // (with the bytes of an unfinished character: the next
-                // piece completes it).
+            if let Some(kind) = self.message_kind.filter(|_| !self.whole.is_empty()) {
+                // Whole mode began this message: what it holds is the
+                // first piece. (Streaming begins with a piece that holds
+                // something: until then, nothing was handed out.)
                 self.streaming = true;
-                match kind {
-                    MessageKind::Binary => core::mem::swap(&mut self.piece, &mut self.whole.binary),
-                    MessageKind::Text => {
-                        crate::copy::extend(&mut self.piece, self.whole.text.as_bytes());
-                        self.piece.extend_from_slice(self.whole.utf8.pending());
-                        self.whole.text.clear();
-                    }
-                }
-                if !self.piece.is_empty() {
-                    return Ok(Some(Found::BufPiece { kind, fin: false }));
-                }
+                return Ok(Some(Found::SoFar(kind)));
             }
         }
         loop {
@@ -1287,11 +1393,13 @@ impl<R: RandomSource> Session<R> {
                 // The piece is where the connection unmasked it, in `rx`.
                 let start = (data.as_ptr() as usize).saturating_sub(base);
                 let end = start + data.len();
-                self.streaming = !fin;
                 self.message_kind = if fin { None } else { Some(kind) };
                 if start == end && !fin {
-                    continue; // an empty frame inside a message: nothing to hand out
+                    // An empty frame inside a message: nothing to hand out
+                    // (and nothing handed out yet, if it begins one).
+                    continue;
                 }
+                self.streaming = !fin;
                 return Ok(Some(Found::RxPiece { kind, start, end, fin }));
             } else {
                 if lend && fin && self.message_kind.is_none() {
@@ -1351,10 +1459,10 @@ impl<R: RandomSource> Session<R> {
         }
         self.message_kind = if fin { None } else { Some(kind) };
         if pieces {
-            self.streaming = !fin;
             if self.piece.is_empty() && !fin {
                 return None;
             }
+            self.streaming = !fin;
             return Some(Found::RxPiece { kind, start: 0, end: 0, fin });
         }
         fin.then_some(Found::Message(kind))

@@ -121,6 +121,140 @@ fn whole_mode_skips_the_rest_of_a_streamed_message() {
     client.send_text("next").unwrap();
     pipe(&mut client, &mut server);
     assert_eq!(messages(&mut server), [Incoming::Message(Message::text("next"))]);
+
+    // The same when the last piece was found and not taken: it belongs to
+    // the message handed out in pieces, and goes with it.
+    client.send_fragment(MessageKind::Text, b"ef", false).unwrap();
+    pipe(&mut client, &mut server);
+    let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() else { panic!() };
+    assert_eq!((piece.data, piece.fin), (&b"ef"[..], false));
+    client.send_fragment(MessageKind::Text, b"gh", true).unwrap();
+    client.send_text("after").unwrap();
+    pipe(&mut client, &mut server);
+    assert!(server.piece_ready().unwrap() && server.has_piece());
+    assert_eq!(messages(&mut server), [Incoming::Message(Message::text("after"))]);
+}
+
+/// A piece that `piece_ready` found and nobody took goes back to its
+/// message when a whole-message call comes instead: the message is
+/// whole (lent from the read buffer, assembled from the piece on, or
+/// from what whole mode had begun), in reads of every size.
+#[test]
+fn pieces_found_and_not_taken_go_back_to_their_messages() {
+    let (mut client, _) = pair();
+    let big: Vec<u8> = (0..70 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send_binary(b"one").unwrap();
+    client.send_fragment(MessageKind::Binary, &big[..40_000], false).unwrap();
+    client.send_fragment(MessageKind::Binary, &big[40_000..], true).unwrap();
+    client.send_fragment(MessageKind::Text, "κ".as_bytes()[..1].as_ref(), false).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, "κό".as_bytes()[1..].as_ref(), true).unwrap();
+    // An empty first frame: nothing handed out before the data.
+    client.send_fragment(MessageKind::Binary, b"", false).unwrap();
+    client.send_fragment(MessageKind::Binary, b"xy", true).unwrap();
+    client.send_text(&"μ".repeat(200)).unwrap();
+    let wire = client.poll_output().to_vec();
+    let expected = [
+        Incoming::Message(Message::binary(*b"one")),
+        Incoming::Message(Message::Binary(big.clone())),
+        Incoming::Ping(ControlPayload::new(b"p").unwrap()),
+        Incoming::Message(Message::text("κό")),
+        Incoming::Message(Message::binary(*b"xy")),
+        Incoming::Message(Message::text("μ".repeat(200))),
+    ];
+    for take in [Take::Lent, Take::Owned, Take::Ready] {
+        for read_size in [1, 2, 5, 64, 1000, 10_000, wire.len()] {
+            let (_, mut server) = pair();
+            let mut reads = wire.chunks(read_size);
+            let mut got = Vec::new();
+            loop {
+                let item = match server.piece_ready().unwrap() {
+                    true => match take {
+                        Take::Lent => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
+                        Take::Owned => server.poll_message().unwrap(),
+                        _ => match server.message_ready().unwrap() {
+                            true => Some(server.poll_message_ref().unwrap().unwrap().to_incoming()),
+                            false => None,
+                        },
+                    },
+                    false => None,
+                };
+                match item {
+                    Some(item) => got.push(item),
+                    None => match reads.next() {
+                        Some(read) => server.receive(read),
+                        None => break,
+                    },
+                }
+            }
+            assert!(got == expected, "{take:?}, reads of {read_size}: {:?}", summary(&got));
+        }
+    }
+}
+
+/// Reads that finish one message straight into its buffer and start the
+/// next in the assembly buffer, the finished one found as a piece and
+/// taken whole (owned and lent in turn): the next message keeps the bytes
+/// it already has, at every alignment of the reads.
+#[test]
+fn a_found_piece_taken_whole_leaves_the_next_message_whole() {
+    let data: Vec<u8> = (0..57u8).collect();
+    for prefix in 0..40usize {
+        for phase in 0..6 {
+            for start in 0..2 {
+                let (mut client, _) = pair();
+                client.send_binary(&vec![7u8; prefix]).unwrap();
+                client.send_binary(&data).unwrap();
+                client.send_text("next").unwrap();
+                let wire = client.poll_output().to_vec();
+                // A long read, then five of one byte, in turn.
+                let mut reads = [37usize, 1, 1, 1, 1, 1].into_iter().cycle().skip(phase);
+                let (_, mut server) = pair();
+                let mut at = 0;
+                let mut got = Vec::new();
+                let mut found = start;
+                loop {
+                    let item = match server.piece_ready().unwrap() {
+                        true => {
+                            found += 1;
+                            match found % 2 {
+                                0 => server.poll_message().unwrap(),
+                                _ => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
+                            }
+                        }
+                        false => None,
+                    };
+                    match item {
+                        Some(item) => got.push(item),
+                        None if at == wire.len() => break,
+                        None => {
+                            let end = (at + reads.next().unwrap()).min(wire.len());
+                            server.receive(&wire[at..end]);
+                            at = end;
+                        }
+                    }
+                }
+                let expected = [
+                    Incoming::Message(Message::Binary(vec![7u8; prefix])),
+                    Incoming::Message(Message::Binary(data.clone())),
+                    Incoming::Message(Message::text("next")),
+                ];
+                assert!(got == expected, "prefix {prefix}, phase {phase}, start {start}: {:?}", summary(&got));
+            }
+        }
+    }
+}
+
+/// Items with each message's kind and length only: big messages print
+/// short.
+fn summary(items: &[Incoming]) -> Vec<(Option<MessageKind>, usize)> {
+    items
+        .iter()
+        .map(|item| match item {
+            Incoming::Message(m) => (Some(m.kind()), m.as_bytes().len()),
+            _ => (None, 0),
+        })
+        .collect()
 }
 
 #[test]
@@ -444,6 +578,59 @@ mod deflate {
         assert!(largest <= 264 * 1024, "largest piece {largest}");
     }
 
+    /// Inflated pieces found by `piece_ready` and taken whole: a message
+    /// inflated in one piece, and one whose first piece is handed back to
+    /// the assembly buffer, which inflates the rest.
+    #[test]
+    fn found_inflated_pieces_go_back_to_their_messages() {
+        let deflate = DeflateConfig { threshold: 0, ..DeflateConfig::default() };
+        let options = (
+            ConnectOptions { deflate: Some(deflate), ..ConnectOptions::default() },
+            AcceptOptions { deflate: Some(deflate), ..AcceptOptions::default() },
+        );
+        let (mut client, _) = pair_with(&options.0, &options.1);
+        let big: Vec<u8> = (0..600 * 1024u64).map(|i| (i * i % 251) as u8).collect();
+        let text = "κόσμε 🦀 ".repeat(30_000);
+        client.send_text("short").unwrap();
+        client.send_binary(&big).unwrap();
+        client.send_text(&text).unwrap();
+        client.send_binary(b"last").unwrap();
+        let wire = client.poll_output().to_vec();
+        let expected = [
+            Incoming::Message(Message::text("short")),
+            Incoming::Message(Message::Binary(big)),
+            Incoming::Message(Message::Text(text)),
+            Incoming::Message(Message::binary(*b"last")),
+        ];
+        for lend in [false, true] {
+            for read_size in [7, 1000, wire.len()] {
+                let (_, mut server) = pair_with(&options.0, &options.1);
+                let mut reads = wire.chunks(read_size);
+                let mut got = Vec::new();
+                // Found inflated pieces that do not end their message.
+                let mut first_pieces = 0;
+                loop {
+                    let found = server.piece_ready().unwrap();
+                    first_pieces += usize::from(matches!(server.ready, Some(Found::BufPiece { fin: false, .. })));
+                    let item = match found {
+                        true if lend => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
+                        true => server.poll_message().unwrap(),
+                        false => None,
+                    };
+                    match item {
+                        Some(item) => got.push(item),
+                        None => match reads.next() {
+                            Some(read) => server.receive(read),
+                            None => break,
+                        },
+                    }
+                }
+                assert!(got == expected, "lend {lend}, reads of {read_size}: {:?}", summary(&got));
+                assert!(first_pieces >= 2, "lend {lend}, reads of {read_size}: {first_pieces}");
+            }
+        }
+    }
+
     #[test]
     fn a_declined_offer_leaves_compression_off() {
         let (client, server) = pair_with(
@@ -684,13 +871,15 @@ enum Take {
     Lent,
     Owned,
     Piece,
+    /// Found again with `message_ready`, then lent.
+    Ready,
 }
 
 /// The item `message_ready` found, taken as `take` says.
 fn take_ready(server: &mut Session, take: Take) -> Incoming {
     match take {
         Take::Lent => server.poll_message_ref().unwrap().unwrap().to_incoming(),
-        Take::Owned => server.poll_message().unwrap().unwrap(),
+        Take::Owned | Take::Ready => server.poll_message().unwrap().unwrap(),
         Take::Piece => match server.poll_piece().unwrap().unwrap() {
             Streamed::Piece(piece) => {
                 assert!(piece.fin, "a whole message is one piece");

@@ -3,7 +3,9 @@
 //! arrives: pieces (`poll_piece`, assembled here), owned whole messages
 //! (`poll_message`), lent ones (`poll_message_ref`), and each found first
 //! with `message_ready`, as the adapters' lending receives take them, then
-//! taken lent, owned or as one piece in turn. Whole messages
+//! taken lent, owned or as one piece in turn; last, each item found with
+//! `piece_ready` and then taken whole, owned or lent in turn (a piece
+//! found and not taken goes back to its message). Whole messages
 //! travel by other paths than pieces (straight from the read into the
 //! message, unmasked on the way; through the read buffer; aside while the
 //! next one starts), so every mode must report the same messages, pings
@@ -68,7 +70,8 @@ fn push_frame(wire: &mut Vec<u8>, first: u8, payload: &[u8], key: [u8; 4]) {
 
 /// Feeds `wire` to a fresh server session in reads of `reads` (cycled),
 /// taking items in `mode` (0: pieces, 1: owned, 2: lent, 3: found with
-/// `message_ready`, then lent, owned or as a piece in turn).
+/// `message_ready`, then lent, owned or as a piece in turn, 4: found with
+/// `piece_ready`, then owned or lent in turn).
 fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
     let mut session = Session::new(Connection::server(config));
     let mut seen = Vec::new();
@@ -88,6 +91,17 @@ fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
                     Ok(true) => {
                         found += 1;
                         [2, 1, 0][found as usize % 3]
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        seen.push(Seen::Error(e));
+                        return seen;
+                    }
+                },
+                4 => match session.piece_ready() {
+                    Ok(true) => {
+                        found += 1;
+                        [1, 2][found as usize % 2]
                     }
                     Ok(false) => break,
                     Err(e) => {
@@ -212,9 +226,11 @@ pub fn session(data: &[u8]) {
     let owned = run(config, &wire, &reads, 1);
     let lent = run(config, &wire, &reads, 2);
     let ready = run(config, &wire, &reads, 3);
+    let pieces_found = run(config, &wire, &reads, 4);
     assert_eq!(owned, pieces, "owned whole messages differ from the pieces");
     assert_eq!(lent, pieces, "lent whole messages differ from the pieces");
     assert_eq!(ready, pieces, "messages found by message_ready differ from the pieces");
+    assert_eq!(pieces_found, pieces, "messages found by piece_ready and taken whole differ from the pieces");
     if valid {
         assert_eq!(pieces, expected, "valid traffic not received as sent");
     }
