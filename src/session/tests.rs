@@ -165,28 +165,7 @@ fn pieces_found_and_not_taken_go_back_to_their_messages() {
     for take in [Take::Lent, Take::Owned, Take::Ready] {
         for read_size in [1, 2, 5, 64, 1000, 10_000, wire.len()] {
             let (_, mut server) = pair();
-            let mut reads = wire.chunks(read_size);
-            let mut got = Vec::new();
-            loop {
-                let item = match server.piece_ready().unwrap() {
-                    true => match take {
-                        Take::Lent => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
-                        Take::Owned => server.poll_message().unwrap(),
-                        _ => match server.message_ready().unwrap() {
-                            true => Some(server.poll_message_ref().unwrap().unwrap().to_incoming()),
-                            false => None,
-                        },
-                    },
-                    false => None,
-                };
-                match item {
-                    Some(item) => got.push(item),
-                    None => match reads.next() {
-                        Some(read) => server.receive(read),
-                        None => break,
-                    },
-                }
-            }
+            let got = whole_after_piece_ready(&mut server, wire.chunks(read_size), || take, |_| {});
             assert!(got == expected, "{take:?}, reads of {read_size}: {:?}", summary(&got));
         }
     }
@@ -208,32 +187,19 @@ fn a_found_piece_taken_whole_leaves_the_next_message_whole() {
                 client.send_text("next").unwrap();
                 let wire = client.poll_output().to_vec();
                 // A long read, then five of one byte, in turn.
-                let mut reads = [37usize, 1, 1, 1, 1, 1].into_iter().cycle().skip(phase);
-                let (_, mut server) = pair();
                 let mut at = 0;
-                let mut got = Vec::new();
+                let reads = [37usize, 1, 1, 1, 1, 1].into_iter().cycle().skip(phase).map_while(|n| {
+                    let read = wire.get(at..(at + n).min(wire.len())).filter(|read| !read.is_empty())?;
+                    at += read.len();
+                    Some(read)
+                });
+                let (_, mut server) = pair();
                 let mut found = start;
-                loop {
-                    let item = match server.piece_ready().unwrap() {
-                        true => {
-                            found += 1;
-                            match found % 2 {
-                                0 => server.poll_message().unwrap(),
-                                _ => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
-                            }
-                        }
-                        false => None,
-                    };
-                    match item {
-                        Some(item) => got.push(item),
-                        None if at == wire.len() => break,
-                        None => {
-                            let end = (at + reads.next().unwrap()).min(wire.len());
-                            server.receive(&wire[at..end]);
-                            at = end;
-                        }
-                    }
-                }
+                let mut take = || {
+                    found += 1;
+                    [Take::Owned, Take::Lent][found % 2]
+                };
+                let got = whole_after_piece_ready(&mut server, reads, &mut take, |_| {});
                 let expected = [
                     Incoming::Message(Message::Binary(vec![7u8; prefix])),
                     Incoming::Message(Message::Binary(data.clone())),
@@ -241,6 +207,42 @@ fn a_found_piece_taken_whole_leaves_the_next_message_whole() {
                 ];
                 assert!(got == expected, "prefix {prefix}, phase {phase}, start {start}: {:?}", summary(&got));
             }
+        }
+    }
+}
+
+/// Feeds `reads` to `server` one at a time, each item found with
+/// `piece_ready` first (`found` sees the session then) and then taken by
+/// the whole-message call `take` names for it (`Ready`: found again with
+/// `message_ready`, then lent); returns the items.
+fn whole_after_piece_ready<'a>(
+    server: &mut Session,
+    reads: impl IntoIterator<Item = &'a [u8]>,
+    mut take: impl FnMut() -> Take,
+    mut found: impl FnMut(&Session),
+) -> Vec<Incoming> {
+    let mut reads = reads.into_iter();
+    let mut got = Vec::new();
+    loop {
+        let ready = server.piece_ready().unwrap();
+        found(server);
+        let item = match ready {
+            false => None,
+            true => match take() {
+                Take::Lent => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
+                Take::Ready => match server.message_ready().unwrap() {
+                    true => Some(server.poll_message_ref().unwrap().unwrap().to_incoming()),
+                    false => None,
+                },
+                Take::Owned | Take::Piece => server.poll_message().unwrap(),
+            },
+        };
+        match item {
+            Some(item) => got.push(item),
+            None => match reads.next() {
+                Some(read) => server.receive(read),
+                None => return got,
+            },
         }
     }
 }
@@ -602,31 +604,21 @@ mod deflate {
             Incoming::Message(Message::Text(text)),
             Incoming::Message(Message::binary(*b"last")),
         ];
-        for lend in [false, true] {
+        for take in [Take::Owned, Take::Lent] {
             for read_size in [7, 1000, wire.len()] {
                 let (_, mut server) = pair_with(&options.0, &options.1);
-                let mut reads = wire.chunks(read_size);
-                let mut got = Vec::new();
                 // Found inflated pieces that do not end their message.
                 let mut first_pieces = 0;
-                loop {
-                    let found = server.piece_ready().unwrap();
-                    first_pieces += usize::from(matches!(server.ready, Some(Found::BufPiece { fin: false, .. })));
-                    let item = match found {
-                        true if lend => server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
-                        true => server.poll_message().unwrap(),
-                        false => None,
-                    };
-                    match item {
-                        Some(item) => got.push(item),
-                        None => match reads.next() {
-                            Some(read) => server.receive(read),
-                            None => break,
-                        },
-                    }
-                }
-                assert!(got == expected, "lend {lend}, reads of {read_size}: {:?}", summary(&got));
-                assert!(first_pieces >= 2, "lend {lend}, reads of {read_size}: {first_pieces}");
+                let got = whole_after_piece_ready(
+                    &mut server,
+                    wire.chunks(read_size),
+                    || take,
+                    |server| {
+                        first_pieces += usize::from(matches!(server.ready, Some(Found::BufPiece { fin: false, .. })))
+                    },
+                );
+                assert!(got == expected, "{take:?}, reads of {read_size}: {:?}", summary(&got));
+                assert!(first_pieces >= 2, "{take:?}, reads of {read_size}: {first_pieces}");
             }
         }
     }
