@@ -33,6 +33,7 @@ if [ -n "${UWS_ECHO:-}" ]; then
     UWS_ECHO=$(realpath -m -- "$UWS_ECHO")
 fi
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 
 command -v perf >/dev/null || { echo "perf is needed (Debian: apt-get install linux-perf)" >&2; exit 1; }
 rounds=${LOAD_ROUNDS:-3}
@@ -50,22 +51,10 @@ fi
 cargo build --release -p wsmachine-benches --examples
 bin=${CARGO_TARGET_DIR:-target}/release/examples
 
-pin_client=()
-pin_server=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    pin_client=(taskset -c 0)
-    pin_server=(taskset -c 1)
-fi
+pin_to_cores
 
 scratch=$(mktemp -d)
 server=
-stop_server() {
-    if [ -n "$server" ]; then
-        kill -TERM "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-        server=
-    fi
-}
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
 # One line per server, cell and round: the samples of each kind and the
@@ -82,11 +71,7 @@ for cell in "${cells[@]}"; do
             [ "$name" = uws ] && program=$UWS_ECHO
             "${pin_server[@]}" "$program" 127.0.0.1:0 >"$scratch/server.log" 2>&1 &
             server=$!
-            for _ in $(seq 200); do
-                grep -q '^listening on ' "$scratch/server.log" && break
-                sleep 0.05
-            done
-            addr=$(sed -n 's/^listening on //p' "$scratch/server.log")
+            addr=$(listening_address "$scratch/server.log" 200)
             [ -n "$addr" ] || { echo "echo_$name did not start" >&2; exit 1; }
             "${pin_client[@]}" timeout 120 "$bin/load_client" "$addr" "$conns" "$size" \
                 --in-flight "$in_flight" --seconds $((secs + 2)) --rounds 1 >"$scratch/load.log" 2>&1 &

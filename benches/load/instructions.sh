@@ -31,6 +31,7 @@ if [ -n "${UWS_ECHO:-}" ]; then
     UWS_ECHO=$(realpath -m -- "$UWS_ECHO")
 fi
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 
 secs=${LOAD_SECS:-3}
 servers=(${LOAD_SERVERS:-wsmachine_tokio wsmachine_mio fastwebsockets tokio_websockets})
@@ -49,24 +50,10 @@ CARGO_TARGET_DIR=$target CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
     cargo build --release -p wsmachine-benches --examples
 bin=$target/release/examples
 
-pin_client=()
-pin_server=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    pin_client=(taskset -c 0)
-    pin_server=(taskset -c 1)
-fi
+pin_to_cores
 
 scratch=$(mktemp -d)
 server=
-stop_server() {
-    if [ -n "$server" ]; then
-        # Callgrind writes its counts when the program ends on a signal
-        # (SIGTERM: a background job of a script ignores SIGINT).
-        kill -TERM "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-        server=
-    fi
-}
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
 counts=()
@@ -80,11 +67,7 @@ for cell in "${cells[@]}"; do
         "${pin_server[@]}" valgrind --tool=callgrind --callgrind-out-file="$out.cg" \
             "$program" 127.0.0.1:0 >"$out.log" 2>"$out.valgrind" &
         server=$!
-        for _ in $(seq 600); do
-            grep -q '^listening on ' "$out.log" && break
-            sleep 0.05
-        done
-        addr=$(sed -n 's/^listening on //p' "$out.log")
+        addr=$(listening_address "$out.log" 600)
         [ -n "$addr" ] || { echo "echo_$name did not start under callgrind" >&2; exit 1; }
         line=$("${pin_client[@]}" timeout 120 "$bin/load_client" "$addr" "$conns" "$size" \
             --in-flight "$in_flight" --seconds "$secs" --rounds 1 | grep '^result ')

@@ -30,6 +30,7 @@ if [ -n "${UWS_ECHO:-}" ]; then
     UWS_ECHO=$(realpath -m -- "$UWS_ECHO")
 fi
 cd "$(dirname "$0")/../.."
+source benches/load/lib.sh
 
 rounds=${LOAD_ROUNDS:-5}
 secs=${LOAD_SECS:-2}
@@ -62,14 +63,7 @@ bin=${CARGO_TARGET_DIR:-target}/release/examples
 results=${CARGO_TARGET_DIR:-target}/load-results.tsv
 summary=${CARGO_TARGET_DIR:-target}/load-summary.md
 
-pin_client=()
-pin_server=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    pin_client=(taskset -c 0)
-    pin_server=(taskset -c 1)
-else
-    echo "taskset missing or a single core: generator and server run unpinned" >&2
-fi
+pin_to_cores
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # Every server runs for the whole test, each on its own port (idle while the
@@ -92,11 +86,7 @@ for server in "${servers[@]}"; do
     "${pin_server[@]}" "$program" 127.0.0.1:0 >"$scratch/$server" &
     server_pids+=($!)
     server_pid[$server]=$!
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$scratch/$server" && break
-        sleep 0.05
-    done
-    addr[$server]=$(sed -n 's/^listening on //p' "$scratch/$server")
+    addr[$server]=$(listening_address "$scratch/$server" 100)
     [ -n "${addr[$server]}" ] || { echo "echo_$server did not start" >&2; exit 1; }
 done
 
