@@ -78,13 +78,19 @@ for cell in "${cells[@]}"; do
             client=$!
             sleep 1
             perf record -q -F 10000 -e cpu-clock -p "$server" -o "$scratch/perf.data" -- sleep "$secs" \
-                >/dev/null 2>&1
-            wait "$client"
+                >"$scratch/perf.log" 2>&1 || true
+            wait "$client" || true
             stop_server
             rate=$(awk '/^result / { print $2 }' "$scratch/load.log")
+            [ -n "$rate" ] || { cat "$scratch/load.log" >&2; echo "load_client failed against echo_$name" >&2; exit 1; }
             # Samples by shared object and symbol: "<samples> <dso> <symbol>".
             perf report -i "$scratch/perf.data" -n --no-children --stdio --sort dso,sym -g none 2>/dev/null |
-                awk '/^ +[0-9.]+%/ { $1 = ""; print }' >"$scratch/samples.txt"
+                awk '/^ +[0-9.]+%/ { $1 = ""; print }' >"$scratch/samples.txt" || true
+            if [ ! -s "$scratch/samples.txt" ]; then
+                cat "$scratch/perf.log" >&2
+                echo "perf recorded no samples of echo_$name (see kernel.perf_event_paranoid)" >&2
+                exit 1
+            fi
             awk -v name="$name" -v cell="$conns $size $in_flight" -v msgs="$(awk -v r="$rate" -v s="$secs" 'BEGIN { print r * s }')" '
                 { total += $1 }
                 $2 !~ /kernel/ { user += $1 }
