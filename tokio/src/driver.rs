@@ -196,7 +196,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Reads with `cx`'s waker; writes (pongs, Close answers, keepalive
     /// pings) and timers wake `io`, or the same waker when `None` (no
     /// clone of it per call).
+    #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
+        // A message read ahead with the last one (see `defer_write`):
+        // returned without the call into the receive loop.
+        if let Some(message) = self.ready.take() {
+            self.lending = false;
+            self.held = None;
+            self.received = true;
+            return Poll::Ready(Ok(Some(message)));
+        }
+        self.poll_recv_slow(cx, io)
+    }
+
+    /// [`poll_recv`](Self::poll_recv) with nothing read ahead.
+    #[inline(never)]
+    fn poll_recv_slow(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
         match self.poll_receive::<false>(cx, io) {
             Poll::Ready(Ok(Some(Received::Owned(message)))) => Poll::Ready(Ok(Some(message))),
             // Not produced for owned messages.
@@ -328,7 +343,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.ready_in_session = true;
             } else {
                 let Some(message) = self.next_message() else { return false };
-                self.ready = Some(message);
+                // Empty, as checked above: no drop of an old message to
+                // call, which an assignment makes after the call above.
+                self.ready.get_or_insert(message);
             }
         }
         self.deferred = true;
@@ -455,7 +472,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Ready when a message may be queued: fewer than `max_write_buffer`
     /// bytes wait (or none, for a single larger message).
+    #[inline]
     pub(crate) fn poll_ready(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
+        // The answer to a message of a burst whose replies are gathered:
+        // what the loop below would conclude, without calling it.
+        if self.deferred && self.received && !self.closed && self.session.buffered_output() < self.max_write_buffer {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_ready_slow(io)
+    }
+
+    /// [`poll_ready`](Self::poll_ready) when a write or the timers may
+    /// have work.
+    #[inline(never)]
+    fn poll_ready_slow(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
         let mut io_cx = Context::from_waker(io);
         for _ in 0..TIMER_ROUNDS {
             // Output gathered for one write stays until the batch ends,

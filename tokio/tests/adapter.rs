@@ -692,9 +692,11 @@ fn client_frames(payloads: &[&str]) -> Vec<u8> {
 }
 
 /// A server connection over an in-memory pipe whose writes are counted,
-/// upgraded by a raw client (the other end, its 101 read): the client end,
-/// the connection and its count of writes.
-async fn counted_upgrade() -> (
+/// upgraded by a raw client (the other end, its 101 read) with `options`:
+/// the client end, the connection and its count of writes.
+async fn counted_upgrade(
+    options: AcceptOptions,
+) -> (
     tokio::io::DuplexStream,
     wsmachine_tokio::WebSocketStream<CountingWrites>,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -704,7 +706,7 @@ async fn counted_upgrade() -> (
     let (mut client, server) = tokio::io::duplex(64 * 1024);
     let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stream = CountingWrites { inner: server, writes: writes.clone() };
-    let accepting = tokio::spawn(accept(stream));
+    let accepting = tokio::spawn(async move { accept_with_options(stream, &options, |_, _| Ok(())).await });
     client
         .write_all(
             b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -725,7 +727,7 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     use std::sync::atomic::Ordering::SeqCst;
 
     bounded(async {
-        let (mut client, mut ws, writes) = counted_upgrade().await;
+        let (mut client, mut ws, writes) = counted_upgrade(AcceptOptions::default()).await;
 
         // Three messages in one read: three replies, one write.
         client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
@@ -756,6 +758,33 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     .await;
 }
 
+/// Replies gathered for a burst's one write stay within `max_write_buffer`:
+/// once they reach it, the next send writes them, and the burst's replies
+/// go out in several writes, in order.
+#[tokio::test]
+async fn replies_to_a_burst_are_written_once_they_reach_max_write_buffer() {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    bounded(async {
+        // Each reply is 3 bytes: the fifth send finds 12 bytes waiting.
+        let options = AcceptOptions { max_write_buffer: 10, ..AcceptOptions::default() };
+        let (mut client, mut ws, writes) = counted_upgrade(options).await;
+        let letters = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        client.write_all(&client_frames(&letters)).await.expect("frames");
+        let before = writes.load(SeqCst);
+        for letter in letters {
+            let message = ws.recv().await.expect("recv").expect("a message");
+            assert_eq!(message, Message::text(letter));
+            ws.send(message).await.expect("send");
+            assert!(ws.buffered_amount() <= 10 + 3, "{} bytes wait", ws.buffered_amount());
+        }
+        assert!(writes.load(SeqCst) - before >= 2, "the bound cuts the burst's write");
+        let expected: Vec<u8> = letters.iter().flat_map(|l| [0x81, 1, l.as_bytes()[0]]).collect();
+        assert_eq!(read_n(&mut client, expected.len()).await, expected);
+    })
+    .await;
+}
+
 /// `recv_ref` lends each message, gathers the replies to a burst into one
 /// write as `recv` does, and mixes with `recv` in any order: a message read
 /// ahead for one kind of receive is returned by the other. Pings met on
@@ -767,7 +796,7 @@ async fn recv_ref_lends_messages_and_mixes_with_recv() {
     use wsmachine_tokio::wsmachine::MessageRef;
 
     bounded(async {
-        let (mut client, mut ws, writes) = counted_upgrade().await;
+        let (mut client, mut ws, writes) = counted_upgrade(AcceptOptions::default()).await;
 
         // Three messages in one read: lent, answered, the replies in one write.
         client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
