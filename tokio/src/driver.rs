@@ -224,7 +224,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// As [`poll_recv`](Self::poll_recv), for a lending receive: ready
     /// when a message waits to be lent by [`lend`](Self::lend), which the
     /// caller calls next.
+    #[inline]
     pub(crate) fn poll_recv_lent(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
+        // A message read ahead and left in the session (see `defer_write`):
+        // lent without the call into the receive loop.
+        if self.ready_in_session && self.ready.is_none() {
+            self.ready_in_session = false;
+            self.lending = true;
+            self.held = None;
+            self.received = true;
+            return Poll::Ready(Ok(Some(Received::InSession)));
+        }
+        self.poll_recv_lent_slow(cx)
+    }
+
+    /// [`poll_recv_lent`](Self::poll_recv_lent) with nothing read ahead
+    /// in the session.
+    #[inline(never)]
+    fn poll_recv_lent_slow(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
         self.poll_receive::<true>(cx, None)
     }
 
