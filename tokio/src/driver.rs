@@ -198,20 +198,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// clone of it per call).
     #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
-        // A message read ahead with the last one (see `defer_write`):
-        // returned without the call into the receive loop.
-        if let Some(message) = self.ready.take() {
-            self.lending = false;
-            self.held = None;
-            self.received = true;
-            return Poll::Ready(Ok(Some(message)));
-        }
-        self.poll_recv_slow(cx, io)
-    }
-
-    /// [`poll_recv`](Self::poll_recv) with nothing read ahead.
-    #[inline(never)]
-    fn poll_recv_slow(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
         match self.poll_receive::<false>(cx, io) {
             Poll::Ready(Ok(Some(Received::Owned(message)))) => Poll::Ready(Ok(Some(message))),
             // Not produced for owned messages.
@@ -226,22 +212,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// caller calls next.
     #[inline]
     pub(crate) fn poll_recv_lent(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
-        // A message read ahead and left in the session (see `defer_write`):
-        // lent without the call into the receive loop.
-        if self.ready_in_session && self.ready.is_none() {
-            self.ready_in_session = false;
-            self.lending = true;
-            self.held = None;
-            self.received = true;
-            return Poll::Ready(Ok(Some(Received::InSession)));
-        }
-        self.poll_recv_lent_slow(cx)
-    }
-
-    /// [`poll_recv_lent`](Self::poll_recv_lent) with nothing read ahead
-    /// in the session.
-    #[inline(never)]
-    fn poll_recv_lent_slow(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
         self.poll_receive::<true>(cx, None)
     }
 
@@ -260,16 +230,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// The receive loop, for owned messages or (`LEND`) for messages left
-    /// in the session to be lent.
+    /// A receive, for owned messages or (`LEND`) for messages left in the
+    /// session to be lent. A message read ahead with the last one (see
+    /// `defer_write`) is returned here, inline in the caller's loop;
+    /// anything else goes to [`poll_receive_loop`](Self::poll_receive_loop).
     #[inline]
     fn poll_receive<const LEND: bool>(
         &mut self,
         cx: &Context<'_>,
         io: Option<&Waker>,
     ) -> Poll<Result<Option<Received>, Error>> {
-        let mut read_cx = Context::from_waker(cx.waker());
-        let mut io_cx = Context::from_waker(io.unwrap_or(cx.waker()));
         self.lending = LEND;
         self.held = None;
         if let Some(message) = self.ready.take() {
@@ -286,6 +256,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.received = true;
             return Poll::Ready(Ok(Some(Received::InSession)));
         }
+        self.poll_receive_loop::<LEND>(cx, io)
+    }
+
+    /// The receive loop: items the session holds, then reads, writes and
+    /// timers until one comes.
+    #[inline(never)]
+    fn poll_receive_loop<const LEND: bool>(
+        &mut self,
+        cx: &Context<'_>,
+        io: Option<&Waker>,
+    ) -> Poll<Result<Option<Received>, Error>> {
+        let mut read_cx = Context::from_waker(cx.waker());
+        let mut io_cx = Context::from_waker(io.unwrap_or(cx.waker()));
         loop {
             if let Some(received) = self.next_received::<LEND>() {
                 // Pongs and answers queued meanwhile go out now if the
