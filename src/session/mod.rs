@@ -912,6 +912,9 @@ impl<R: RandomSource> Session<R> {
     /// return `Ok(None)`, and [`poll_transport`](Self::poll_transport)
     /// leads the transport to its end.
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        if self.finds_nothing(false) {
+            return Ok(None);
+        }
         let Some(found) = self.next_whole(false)? else { return Ok(None) };
         // A message leaves by its own return: when the arms built one
         // `Incoming` together, every message was copied out through a
@@ -977,6 +980,34 @@ impl<R: RandomSource> Session<R> {
             None if lend => self.advance::<false, true>(),
             None => self.advance::<false, false>(),
         }
+    }
+
+    /// Whether a whole-message call finds nothing, known without the item
+    /// loop: the read buffer is used up and nothing was found earlier,
+    /// queued or left to settle (an error or a Close to report, the end of
+    /// input, a message lent, or one in progress as pieces, which the loop
+    /// skips). Then the call's mode is noted as
+    /// [`next_whole`](Self::next_whole) notes it.
+    ///
+    /// Adapters ask once more after each message, and in a
+    /// request-and-reply exchange that second call, through the item
+    /// loop, cost about as much as the message's own bookkeeping.
+    #[inline]
+    fn finds_nothing(&mut self, lend: bool) -> bool {
+        let nothing = self.rx_start == self.rx_end
+            && self.ready.is_none()
+            && self.queued.is_empty()
+            && !self.streaming
+            && !self.lent
+            && !self.lent_done
+            && !self.eof
+            && self.pending_error.is_none()
+            && self.pending_close.is_none();
+        if nothing {
+            self.whole_mode = true;
+            self.lend_mode = lend;
+        }
+        nothing
     }
 
     /// A piece [`piece_ready`](Self::piece_ready) found, asked for by a
@@ -1076,6 +1107,9 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn message_ready(&mut self) -> Result<bool, ProtocolError> {
+        if self.finds_nothing(true) {
+            return Ok(false);
+        }
         // Found as `poll_message_ref` finds it (the one caller of the
         // lending loop, which is then inlined there), and kept.
         self.ready = self.next_whole(true)?;
@@ -1110,6 +1144,9 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
+        if self.finds_nothing(true) {
+            return Ok(None);
+        }
         let Some(found) = self.next_whole(true)? else { return Ok(None) };
         Ok(Some(match found {
             Found::Control => match self.control.as_deref() {
@@ -1262,6 +1299,11 @@ impl<R: RandomSource> Session<R> {
     /// a piece (`PIECES`) or a whole message, which may be lent from the
     /// read buffer (`LEND`). Each mode is its own copy of this loop, so
     /// that none pays for another's branches.
+    ///
+    /// [`finds_nothing`](Self::finds_nothing) answers for the whole-message
+    /// modes when this loop would only settle nothing and find nothing: a
+    /// state this loop comes to settle before it reads belongs in that
+    /// check too.
     fn advance<const PIECES: bool, const LEND: bool>(&mut self) -> Result<Option<Found>, ProtocolError> {
         let (pieces, lend) = (PIECES, LEND);
         self.piece.clear();

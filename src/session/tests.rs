@@ -133,6 +133,21 @@ fn whole_mode_skips_the_rest_of_a_streamed_message() {
     pipe(&mut client, &mut server);
     assert!(server.piece_ready().unwrap() && server.has_piece());
     assert_eq!(messages(&mut server), [Incoming::Message(Message::text("after"))]);
+
+    // The same when the whole-message call comes before the rest, with the
+    // read buffer used up: it finds nothing (answered before the item
+    // loop), and still marks the rest to be skipped.
+    client.send_fragment(MessageKind::Text, b"ij", false).unwrap();
+    pipe(&mut client, &mut server);
+    let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() else { panic!() };
+    assert_eq!((piece.data, piece.fin), (&b"ij"[..], false));
+    assert_eq!(server.poll_piece(), Ok(None));
+    assert_eq!(server.poll_message(), Ok(None));
+    client.send_fragment(MessageKind::Text, b"kl", true).unwrap();
+    client.send_text("last").unwrap();
+    pipe(&mut client, &mut server);
+    let Some(Streamed::Piece(piece)) = server.poll_piece().unwrap() else { panic!() };
+    assert_eq!((piece.data, piece.fin), (&b"last"[..], true));
 }
 
 /// A piece that `piece_ready` found and nobody took goes back to its
@@ -1778,4 +1793,59 @@ fn unmasked_frames_in_the_read_buffer_reach_a_client_whole() {
             Incoming::Message(Message::Text(text)),
         ]
     );
+}
+
+/// The calls that find a read's items all taken answer without the item
+/// loop (`finds_nothing`), but settle what the loop settles first. The
+/// end of input after the last message: a Close with 1006, whichever
+/// whole-message call comes next.
+#[test]
+fn the_end_of_input_after_the_last_message_taken_is_reported() {
+    for call in 0..3 {
+        let (mut client, mut server) = pair();
+        client.send_text("hi").unwrap();
+        pipe(&mut client, &mut server);
+        assert_eq!(server.poll_message(), Ok(Some(Incoming::Message(Message::text("hi")))));
+        assert_eq!(server.poll_message(), Ok(None));
+        server.receive_eof();
+        let abnormal = |c: &CloseFrame| c.code() == CloseCode::ABNORMAL;
+        match call {
+            0 => assert!(matches!(server.poll_message(), Ok(Some(Incoming::Close(c))) if abnormal(&c))),
+            1 => assert!(matches!(server.poll_message_ref(), Ok(Some(IncomingRef::Close(c))) if abnormal(&c))),
+            _ => {
+                assert_eq!(server.message_ready(), Ok(true));
+                assert!(!server.has_message());
+                assert!(matches!(server.poll_message(), Ok(Some(Incoming::Close(c))) if abnormal(&c)));
+            }
+        }
+        assert_eq!(server.poll_message(), Ok(None));
+    }
+}
+
+/// A message lent from a buffer the session keeps is released by the
+/// next call, also when that call finds nothing: the buffer is empty
+/// again, and the next message's frames can go straight into it.
+#[test]
+fn a_lent_message_is_released_by_a_call_that_finds_nothing() {
+    // Assembled from two frames: lent from the assembly buffer.
+    let (mut client, mut server) = pair();
+    client.send_fragment(MessageKind::Binary, b"two ", false).unwrap();
+    client.send_fragment(MessageKind::Binary, b"frames", true).unwrap();
+    pipe(&mut client, &mut server);
+    assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Binary(b"two frames"))));
+    assert_eq!(server.poll_message_ref(), Ok(None));
+    assert!(server.whole.binary.is_empty() && !server.lent);
+
+    // Finished by `receive` on the direct path: lent from where it waits.
+    let (mut client, mut server) = pair();
+    let data = vec![5u8; 3_000];
+    client.send_binary(&data).unwrap();
+    let wire = client.poll_output().to_vec();
+    assert_eq!(server.poll_message_ref(), Ok(None)); // lending whole messages
+    server.receive(&wire[..100]);
+    server.receive(&wire[100..]);
+    assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Binary(&data[..]))));
+    assert!(server.lent_done || server.lent);
+    assert_eq!(server.poll_message_ref(), Ok(None));
+    assert!(server.done.is_empty() && server.whole.binary.is_empty() && !server.lent_done && !server.lent);
 }
