@@ -7,29 +7,40 @@
 //! instructions per message.
 //!
 //! ```text
-//! message_instructions MODE KIND SIZE ROUNDS
+//! message_instructions MODE KIND SIZE ROUNDS [one-per-read]
 //!   MODE: streaming | whole | recycled | lent
 //!   KIND: binary | text
 //! ```
+//!
+//! With `one-per-read`, each read holds one frame, as in a
+//! request-and-reply exchange, instead of 64 KiB.
 
 use wsmachine::{Config, Connection, Session};
 
 #[path = "common/mod.rs"]
 mod common;
 use common::session_modes::{drain, take_lent, take_messages, take_pieces};
-use common::{InstructionCase, READ_CHUNK};
+use common::{masked_frame_len, InstructionCase, READ_CHUNK};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [mode, kind, size, rounds] = &args[..] else {
-        eprintln!("usage: message_instructions streaming|whole|recycled|lent binary|text SIZE ROUNDS");
-        std::process::exit(2);
+    let (mode, kind, size, rounds, read_len) = match &args[..] {
+        [mode, kind, size, rounds] => (mode, kind, size, rounds, READ_CHUNK),
+        [mode, kind, size, rounds, one] if one == "one-per-read" => {
+            (mode, kind, size, rounds, masked_frame_len(size.parse().expect("SIZE is a number")))
+        }
+        _ => {
+            eprintln!(
+                "usage: message_instructions streaming|whole|recycled|lent binary|text SIZE ROUNDS [one-per-read]"
+            );
+            std::process::exit(2);
+        }
     };
     let InstructionCase { rounds, count, wire } = InstructionCase::from_args(kind, size, rounds);
     let mut session = Session::new(Connection::server(Config::default()));
     let mut messages = 0;
     for _ in 0..rounds {
-        for read in wire.chunks(READ_CHUNK) {
+        for read in wire.chunks(read_len) {
             session.receive(read);
             messages += match mode.as_str() {
                 "streaming" => take_pieces(&mut session),

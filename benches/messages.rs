@@ -20,13 +20,18 @@
 //!
 //! The target: whole messages within 1.3× of streaming at every
 //! size.
+//!
+//! The `messages-one-per-read-*` groups feed the same frames one per read
+//! (16 B and 1 KiB), as in a request-and-reply exchange: each read's
+//! message is taken, then the call that finds nothing left, which there
+//! is made once per message rather than once per 64 KiB.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wsmachine::{Config, Connection, Incoming, IncomingRef, Message, Session};
 
 mod common;
-use common::session_modes::{feed, take_lent, take_messages, take_pieces};
-use common::{frames_for, masked_frames, payload, Kind, READ_CHUNK};
+use common::session_modes::{feed, feed_reads, take_lent, take_messages, take_pieces};
+use common::{frames_for, masked_frame_len, masked_frames, payload, Kind, READ_CHUNK};
 
 /// The sizes measured: small, 16-bit length, read-sized and large.
 const SIZES: [(usize, &str); 4] = [(16, "16B"), (1024, "1KiB"), (64 * 1024, "64KiB"), (1024 * 1024, "1MiB")];
@@ -106,9 +111,42 @@ fn messages(c: &mut Criterion) {
     }
 }
 
+/// Takes the items a read brought, in one of the modes; returns how many
+/// messages they finished.
+type TakeItems = fn(&mut Session) -> usize;
+
+/// Each mode again with one message per read, at the sizes where the
+/// call that finds nothing left weighs against a message's own work.
+fn one_message_per_read(c: &mut Criterion) {
+    for kind in [Kind::Binary, Kind::Text] {
+        let mut group = c.benchmark_group(format!("messages-one-per-read-{}", kind.name()));
+        for (size, label) in SIZES.into_iter().filter(|&(size, _)| size <= 1024) {
+            let count = frames_for(size);
+            let wire = masked_frames(kind, &payload(kind, size, size as u32), count);
+            let read_len = masked_frame_len(size);
+            assert_eq!(wire.len(), count * read_len, "one frame per read");
+            let modes: [(&str, TakeItems); 3] = [
+                ("streaming", take_pieces),
+                ("whole", |session| take_messages(session, false)),
+                ("whole-ref", take_lent),
+            ];
+            group.throughput(Throughput::Bytes((count * size) as u64));
+            for (mode, take) in modes {
+                // Checked once: every message, one per read.
+                assert_eq!(feed_reads(&mut server(), &wire, read_len, take), count);
+                group.bench_function(BenchmarkId::new(mode, label), |b| {
+                    let mut session = server();
+                    b.iter(|| feed_reads(&mut session, &wire, read_len, take))
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion();
-    targets = messages
+    targets = messages, one_message_per_read
 }
 criterion_main!(benches);

@@ -144,6 +144,17 @@ pub fn payload(kind: Kind, size: usize, seed: u32) -> Vec<u8> {
     }
 }
 
+/// The length on the wire of one frame of [`masked_frames`] carrying
+/// `size` bytes: its header (length field and key included) and payload.
+pub fn masked_frame_len(size: usize) -> usize {
+    let length_field = match size {
+        0..=125 => 0,
+        126..=0xFFFF => 2,
+        _ => 8,
+    };
+    2 + length_field + 4 + size
+}
+
 /// `count` client frames (FIN set, masked with varying keys) carrying
 /// `payload`, back to back: what a server reads from the wire.
 pub fn masked_frames(kind: Kind, payload: &[u8], count: usize) -> Vec<u8> {

@@ -68,9 +68,21 @@ pub fn take_ready_lent(session: &mut Session) -> usize {
 
 /// Feeds `wire` a read at a time, taking each read's items with `take` and
 /// draining the output after them; returns the messages taken.
-pub fn feed(session: &mut Session, wire: &[u8], mut take: impl FnMut(&mut Session) -> usize) -> usize {
+pub fn feed(session: &mut Session, wire: &[u8], take: impl FnMut(&mut Session) -> usize) -> usize {
+    feed_reads(session, wire, super::READ_CHUNK, take)
+}
+
+/// As [`feed`], in reads of `read_len` bytes: the length of one frame
+/// makes each read hold one message, as in a request-and-reply exchange,
+/// where every read's items end with the call that finds none left.
+pub fn feed_reads(
+    session: &mut Session,
+    wire: &[u8],
+    read_len: usize,
+    mut take: impl FnMut(&mut Session) -> usize,
+) -> usize {
     let mut messages = 0;
-    for read in wire.chunks(super::READ_CHUNK) {
+    for read in wire.chunks(read_len) {
         session.receive(read);
         messages += take(session);
         drain(session);
