@@ -156,6 +156,8 @@ const SET_TEXT_COPY_FIRST: usize = 64;
 /// Below this length a whole text message in one piece is validated after
 /// it is copied into its buffer (as `core`'s validator does short text
 /// fastest), from it on before (with the SIMD validator, when compiled in).
+/// It also bounds the whole messages that [`Assembly::push_inline`] takes
+/// itself.
 const SHORT_TEXT: usize = 128;
 
 /// Whole-message assembly, and the UTF-8 validation of the text message in
@@ -267,20 +269,7 @@ impl Assembly {
                     }
                 }
                 MessageKind::Text if self.text.capacity() == 0 && data.len() < SHORT_TEXT => {
-                    // Copied first, validated where it lands: a buffer
-                    // from the allocator starts on a word boundary, so
-                    // `core`'s validator takes ASCII a word at a time from
-                    // the first byte (at an unaligned start it goes byte
-                    // by byte over short text).
-                    let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
-                    bytes.extend_from_slice(data);
-                    match String::from_utf8(bytes) {
-                        Ok(text) => self.text = text,
-                        Err(e) => {
-                            self.keep_spare(e.into_bytes());
-                            return Err(ProtocolError::InvalidUtf8);
-                        }
-                    }
+                    return self.take_short_text(data);
                 }
                 MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
                     Some(text) => {
@@ -298,6 +287,69 @@ impl Assembly {
             return Ok(());
         }
         self.push_slow(kind, data, fin, announced, limit, held)
+    }
+
+    /// [`push`](Self::push), with a whole message of under [`SHORT_TEXT`]
+    /// bytes in one piece (most small messages) taken inline, as `push`
+    /// takes it (text with
+    /// [`take_short_text`](Self::take_short_text)). Out of line, the call
+    /// and `push`'s general checks cost such a message 10 to 30
+    /// instructions more (`benches/message_instructions.sh`). Longer
+    /// messages keep `push`'s copies, which look where they land, and its
+    /// choice of validator.
+    #[inline(always)]
+    pub(crate) fn push_inline(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        announced: u64,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        if fin
+            && self.binary.capacity() == 0
+            && self.text.capacity() == 0
+            && self.utf8.is_complete()
+            && data.len() < SHORT_TEXT
+            && data.len() as u64 <= limit
+        {
+            match kind {
+                MessageKind::Binary => {
+                    self.binary = match self.take_spare(data.len()) {
+                        Some(mut spare) => {
+                            spare.extend_from_slice(data);
+                            spare
+                        }
+                        None => data.to_vec(),
+                    };
+                    return Ok(());
+                }
+                MessageKind::Text => return self.take_short_text(data),
+            }
+        }
+        self.push(kind, data, fin, announced, limit)
+    }
+
+    /// A whole text message of under [`SHORT_TEXT`] bytes into its empty
+    /// buffer: copied into the spare buffer or a new one of its size, then
+    /// validated where it lands. A buffer from the allocator starts on a
+    /// word boundary, so `core`'s validator takes ASCII a word at a time
+    /// from the first byte (at an unaligned start it goes byte by byte over
+    /// short text).
+    #[inline]
+    fn take_short_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        bytes.extend_from_slice(data);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.text = text;
+                Ok(())
+            }
+            Err(e) => {
+                self.keep_spare(e.into_bytes());
+                Err(ProtocolError::InvalidUtf8)
+            }
+        }
     }
 
     /// [`push`](Self::push) into a buffer that holds bytes or capacity.
@@ -562,6 +614,77 @@ mod tests {
             assert_eq!(a.push(&first), Ok(None));
             assert_eq!(a.buffered(), cut);
             assert_eq!(a.push(&last), Ok(Some(Message::text("κόσμε 🦀"))), "cut {cut}");
+        }
+    }
+
+    /// `push_inline` assembles what `push` assembles, into buffers of the
+    /// same capacity, and fails where it fails: a whole message in one piece
+    /// (which it takes itself, from the spare buffer or a new one), one
+    /// after an empty first piece, one in progress, too long for its inline
+    /// case, over the limit, and invalid text.
+    #[test]
+    fn push_inline_assembles_what_push_does() {
+        use MessageKind::{Binary, Text};
+        let long = [b'x'; 200];
+        let cases: &[&[(MessageKind, &[u8], bool)]] = &[
+            &[(Binary, b"hello", true)],
+            &[(Text, "κόσμε".as_bytes(), true)],
+            &[(Text, b"ab\xFFcd", true)],
+            &[(Binary, b"", false), (Binary, b"abc", true)],
+            &[(Text, b"", false), (Text, "é".as_bytes(), true)],
+            &[(Binary, b"ab", false), (Binary, b"cd", true)],
+            &[(Text, b"\xCE", false), (Text, b"\xBA", true)],
+            &[(Text, b"\xCE", false), (Text, b"a", true)],
+            &[(Binary, &long, true)],
+            &[(Text, &long, true)],
+        ];
+        let assembly = |spare: usize, text: usize| {
+            let mut a = Assembly::default();
+            a.keep_spare(Vec::with_capacity(spare));
+            a.text = String::with_capacity(text);
+            a
+        };
+        // After a piece that was only validated (streamed or skipped), a
+        // character it began is finished by the next piece.
+        for (kind, data) in [(Text, "κ".as_bytes()), (Binary, b"ab")] {
+            let (mut inline, mut general) = (assembly(0, 0), assembly(0, 0));
+            for a in [&mut inline, &mut general] {
+                assert_eq!(a.check(kind, &data[..1], false), Ok(()));
+            }
+            let got = inline.push_inline(kind, &data[1..], true, 0, 1 << 20);
+            assert_eq!(got, general.push(kind, &data[1..], true, 0, 1 << 20));
+            assert_eq!((&inline.binary, &inline.text), (&general.binary, &general.text), "{kind:?}");
+        }
+        for limit in [4, 1 << 20] {
+            for spare in [0, 16, 1000] {
+                for text in [0, 8] {
+                    for pieces in cases {
+                        let (mut inline, mut general) = (assembly(spare, text), assembly(spare, text));
+                        for &(kind, data, fin) in *pieces {
+                            let got = inline.push_inline(kind, data, fin, 0, limit);
+                            let expected = general.push(kind, data, fin, 0, limit);
+                            assert_eq!(got, expected, "{pieces:?} limit {limit} spare {spare}");
+                            if got.is_err() {
+                                break;
+                            }
+                        }
+                        let state = |a: &Assembly| {
+                            (
+                                a.binary.clone(),
+                                a.binary.capacity(),
+                                a.text.clone(),
+                                a.text.capacity(),
+                                a.spare_capacity(),
+                            )
+                        };
+                        assert_eq!(
+                            state(&inline),
+                            state(&general),
+                            "{pieces:?} limit {limit} spare {spare} text {text}"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -1453,7 +1453,7 @@ impl<R: RandomSource> Session<R> {
                 // The frame headers announced the message's length so far
                 // (the connection checked it against the limit).
                 let announced = self.conn.message_announced_len();
-                if let Err(e) = self.whole.push(kind, data, fin, announced, limit) {
+                if let Err(e) = self.whole.push_inline(kind, data, fin, announced, limit) {
                     return Err(self.fail(e));
                 }
             }
