@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use wsmachine_tokio::h2::server::{accept_with_options, handshake, is_websocket, serve};
 use wsmachine_tokio::rustls::pki_types::pem::PemObject;
 use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use wsmachine_tokio::rustls::{self, ServerConfig};
+use wsmachine_tokio::rustls::ServerConfig;
 use wsmachine_tokio::{AcceptOptions, Error, PlainRequest, PlainResponse, WebSocketStream};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -48,11 +48,7 @@ async fn main() -> Result<(), BoxError> {
         }
         _ => self_signed()?,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+    let mut config = ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(addr).await?;

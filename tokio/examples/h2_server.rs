@@ -16,10 +16,8 @@ use wsmachine_tokio::{h2, Error, PlainResponse, WebSocketStream};
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
     let key = PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()).into();
-    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)?;
+    let mut tls =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.cert.der().clone()], key)?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(serve(TcpListener::bind("127.0.0.1:9443").await?, TlsAcceptor::from(Arc::new(tls))).await?)
 }

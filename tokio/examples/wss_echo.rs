@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use wsmachine_tokio::rustls::pki_types::pem::PemObject;
 use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use wsmachine_tokio::rustls::{self, ServerConfig};
+use wsmachine_tokio::rustls::ServerConfig;
 use wsmachine_tokio::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,11 +33,7 @@ async fn main() -> Result<(), BoxError> {
         }
         _ => self_signed()?,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+    let config = ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key)?;
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(addr).await?;
     println!("wss echo on wss://{}/", listener.local_addr()?);

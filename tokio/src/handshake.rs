@@ -25,8 +25,11 @@ const HEAD_READ: usize = 4096;
 /// [`ConnectOptions`].
 ///
 /// `wss://` needs the `rustls` feature: the server's certificate is checked
-/// against the webpki roots (Mozilla's list). Without it, or to trust
-/// other roots, connect TLS yourself and use [`client`], or use
+/// against the webpki roots (Mozilla's list), with the rustls provider the
+/// application installed as the process default
+/// (`CryptoProvider::install_default`, before the first `wss://` connect),
+/// else rustls's `ring` provider. Without the feature, or to trust other
+/// roots, connect TLS yourself and use [`client`], or use
 /// `connect_with_tls`.
 ///
 /// ```no_run
@@ -75,9 +78,7 @@ pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSock
 ///
 /// let mut roots = RootCertStore::empty();
 /// roots.add(my_ca)?;
-/// let provider = Arc::new(rustls::crypto::ring::default_provider());
-/// let tls = ClientConfig::builder_with_provider(provider)
-///     .with_safe_default_protocol_versions()?
+/// let tls = ClientConfig::builder() // the process-wide provider (ring)
 ///     .with_root_certificates(roots)
 ///     .with_no_client_auth();
 /// let options = wsmachine_tokio::ConnectOptions::default();

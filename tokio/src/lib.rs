@@ -121,8 +121,9 @@
 //!
 //! # Crate features
 //!
-//! - `rustls`: `wss://` in [`connect`] with rustls (`ring` provider) and the
-//!   webpki roots; `connect_with_tls` for other roots.
+//! - `rustls`: `wss://` in [`connect`] with rustls and the webpki roots
+//!   (the provider installed as the process default, else `ring`);
+//!   `connect_with_tls` for other roots.
 //! - `deflate`: permessage-deflate (RFC 7692), switched on with the
 //!   options' `deflate` field.
 //! - `http`: wsmachine's `handshake::http`, for upgrades done by hyper or

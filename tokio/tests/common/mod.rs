@@ -84,7 +84,7 @@ pub mod tls {
 
     use tokio_rustls::TlsAcceptor;
     use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+    use wsmachine_tokio::rustls::{ClientConfig, RootCertStore, ServerConfig};
 
     /// A certificate for `localhost` and `127.0.0.1`, and the TLS acceptor
     /// that serves it, offering `alpn` (none when empty).
@@ -92,10 +92,7 @@ pub mod tls {
         let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).expect("cert");
         let cert = certified.cert.der().clone();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
+        let mut config = ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(vec![cert.clone()], key)
             .expect("server config");
@@ -107,12 +104,7 @@ pub mod tls {
     pub fn trusting(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(cert).expect("root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         Arc::new(config)
     }
 }
