@@ -128,8 +128,10 @@ async fn within<F: std::future::Future>(deadline: Option<Instant>, future: F) ->
 
 /// Connects to the server of `url` and starts HTTP/2 on the connection,
 /// ready for [`connect`]: TLS with ALPN `h2` for `wss://` (feature
-/// `rustls`, the webpki roots), cleartext HTTP/2 with prior knowledge for
-/// `ws://`. The path of `url` is not used: each [`connect`] names its own.
+/// `rustls`, the webpki roots, and the rustls provider installed as the
+/// process default, else `ring`, as in [`crate::connect`]), cleartext
+/// HTTP/2 with prior knowledge for `ws://`. The path of `url` is not used:
+/// each [`connect`] names its own.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), wsmachine_tokio::Error> {
