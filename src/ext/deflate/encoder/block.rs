@@ -268,8 +268,7 @@ const FIXED: Code = {
         };
         i += 1;
     }
-    let mut codes = [0u16; 288];
-    canonical_codes(&lengths, &mut codes);
+    let codes = canonical_codes(&lengths);
     let mut code = Code {
         litlen_len: [0; LITLEN_SYMBOLS],
         litlen_code: [0; LITLEN_SYMBOLS],
@@ -282,7 +281,7 @@ const FIXED: Code = {
         code.litlen_code[s] = codes[s];
         s += 1;
     }
-    canonical_codes(&[5; DIST_SYMBOLS], &mut code.dist_code);
+    code.dist_code = canonical_codes(&[5; DIST_SYMBOLS]);
     code
 };
 
@@ -297,10 +296,7 @@ struct Code {
 
 impl Code {
     fn from_lengths(litlen_len: [u8; LITLEN_SYMBOLS], dist_len: [u8; DIST_SYMBOLS]) -> Self {
-        let mut code = Code { litlen_len, litlen_code: [0; LITLEN_SYMBOLS], dist_len, dist_code: [0; DIST_SYMBOLS] };
-        canonical_codes(&code.litlen_len, &mut code.litlen_code);
-        canonical_codes(&code.dist_len, &mut code.dist_code);
-        code
+        Code { litlen_code: canonical_codes(&litlen_len), dist_code: canonical_codes(&dist_len), litlen_len, dist_len }
     }
 
     /// A code fitted to the counts, lengths limited to 15 bits.
@@ -389,8 +385,7 @@ impl DynamicHeader {
         }
         let mut cl_len = [0u8; 19];
         trees.code_lengths(&cl_freq, 7, &mut cl_len);
-        let mut cl_code = [0u16; 19];
-        canonical_codes(&cl_len, &mut cl_code);
+        let cl_code = canonical_codes(&cl_len);
         let hclen = 4.max(19 - CODE_LENGTH_ORDER.iter().rev().take_while(|&&s| cl_len[s] == 0).count());
 
         let mut bits = 5 + 5 + 4 + 3 * hclen as u64;

@@ -138,8 +138,11 @@ const REVERSED_BYTE: [u8; 256] = {
 /// The canonical code of each symbol from its length (RFC 1951 §3.2.2),
 /// bit-reversed, since DEFLATE sends Huffman codes most significant bit
 /// first into its least-significant-first bit stream. A `const fn`, so the
-/// fixed code is computed at compile time.
-pub(super) const fn canonical_codes(lengths: &[u8], codes: &mut [u16]) {
+/// fixed code is computed at compile time; it returns the codes rather
+/// than filling a `&mut` slice, which a `const fn` may take only from
+/// Rust 1.83 on (the crate builds with 1.81).
+pub(super) const fn canonical_codes<const N: usize>(lengths: &[u8; N]) -> [u16; N] {
+    let mut codes = [0u16; N];
     let mut count = [0u16; 16];
     let mut i = 0;
     while i < lengths.len() {
@@ -167,6 +170,7 @@ pub(super) const fn canonical_codes(lengths: &[u8], codes: &mut [u16]) {
         }
         symbol += 1;
     }
+    codes
 }
 
 #[cfg(test)]
@@ -222,8 +226,7 @@ mod tests {
         // RFC 1951 §3.2.2: lengths (3, 3, 3, 3, 3, 2, 4, 4) give codes
         // 010, 011, 100, 101, 110, 00, 1110, 1111.
         let lengths = [3, 3, 3, 3, 3, 2, 4, 4];
-        let mut codes = [0u16; 8];
-        canonical_codes(&lengths, &mut codes);
+        let codes = canonical_codes(&lengths);
         let expected = [0b010u16, 0b011, 0b100, 0b101, 0b110, 0b00, 0b1110, 0b1111];
         for (i, (&code, &want)) in codes.iter().zip(&expected).enumerate() {
             let len = u32::from(lengths[i]);
