@@ -246,6 +246,8 @@
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
 #![no_std]
+// On docs.rs (nightly rustdoc), each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // `unsafe` is allowed in one module only, `mask::simd` (AVX2 chosen at run
 // time), with a `SAFETY:` comment on every block.
 #![deny(unsafe_code)]

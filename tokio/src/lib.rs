@@ -131,6 +131,8 @@
 //! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, both
 //!   roles: the [`h2`] module.
 #![forbid(unsafe_code)]
+// On docs.rs (nightly rustdoc), each item shows the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
