@@ -108,8 +108,9 @@ use crate::time::Instant;
 const WRITE_SLICES: usize = 32;
 
 /// What the adapter needs from a stream besides [`Read`] and [`Write`]:
-/// a read timeout, through which the timers run, and a way to shut down
-/// the write side, through which the connection is closed without a reset.
+/// a read timeout, through which the timers run, a way to shut down
+/// the write side, through which the connection is closed without a reset,
+/// and blocking mode.
 ///
 /// Implemented for [`TcpStream`] and (on Unix) `UnixStream`. For a TLS
 /// stream, forward to the socket underneath; shutting down should send
@@ -136,6 +137,9 @@ const WRITE_SLICES: usize = 32;
 ///         // With rustls: self.conn.send_close_notify(); self.flush()?;
 ///         self.sock.shutdown(Shutdown::Write)
 ///     }
+///     fn set_blocking(&mut self) -> io::Result<()> {
+///         self.sock.set_nonblocking(false)
+///     }
 /// }
 /// ```
 pub trait Stream: Read + Write {
@@ -156,11 +160,32 @@ pub trait Stream: Read + Write {
     fn vectored_writes(&self) -> bool {
         false
     }
+
+    /// Puts the stream in blocking mode, which the adapter's reads and
+    /// writes need; called once, before the handshake. In non-blocking
+    /// mode a read that finds nothing would return at once and be tried
+    /// again, spinning, and a write to a full socket would fail with
+    /// `WouldBlock`. The provided method does nothing, so a stream of your
+    /// own must block (a TLS stream over a socket in blocking mode does).
+    /// [`TcpStream`] and `UnixStream` leave non-blocking mode: a stream
+    /// accepted from a non-blocking listener keeps that mode on macOS and
+    /// the BSDs (not on Linux).
+    ///
+    /// # Errors
+    ///
+    /// When the mode cannot be set.
+    fn set_blocking(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Stream for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        self.set_nonblocking(false)
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -185,6 +210,10 @@ impl Stream for std::os::unix::net::UnixStream {
     fn vectored_writes(&self) -> bool {
         true
     }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        self.set_nonblocking(false)
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for &mut S {
@@ -194,6 +223,10 @@ impl<S: Stream + ?Sized> Stream for &mut S {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        (**self).set_blocking()
     }
 
     fn vectored_writes(&self) -> bool {
@@ -208,6 +241,10 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        (**self).set_blocking()
     }
 
     fn vectored_writes(&self) -> bool {
@@ -376,6 +413,7 @@ where
     G: FnOnce(&PlainRequest<'_, '_>) -> PlainResponse,
 {
     let epoch = std::time::Instant::now();
+    stream.set_blocking()?;
     let mut start = ServerStart::new(options);
     let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = [0u8; 4096];
@@ -489,6 +527,7 @@ fn finish_client<S: Stream>(
     epoch: std::time::Instant,
     timeout: Option<Duration>,
 ) -> Result<WebSocket<S>, Error> {
+    stream.set_blocking()?;
     stream.write_all(start.request())?;
     stream.flush()?;
     let mut buf = [0u8; 4096];

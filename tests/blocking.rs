@@ -571,3 +571,42 @@ fn the_read_timeout_is_not_set_again_for_every_message() {
     let set = timeouts_set.load(Ordering::SeqCst);
     assert!(set <= 8, "the read timeout was set {set} times for {MESSAGES} messages");
 }
+
+/// Whether a read on `stream` waits for input (blocking mode) rather than
+/// returning at once (non-blocking mode): nothing arrives while it reads,
+/// and the read's 100 ms timeout must pass first. Only a lower bound on
+/// the time taken, which a slow machine cannot break.
+fn waits_for_input(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let start = std::time::Instant::now();
+    let error = stream.read(&mut [0u8; 1]).expect_err("nothing is sent while the stream is probed");
+    assert!(matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{error}");
+    start.elapsed() >= Duration::from_millis(50)
+}
+
+#[test]
+fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
+    // On macOS and the BSDs a stream accepted from a non-blocking listener
+    // is non-blocking too. The adapter would then spin, each read that
+    // finds nothing returning at once, and a write to a full socket would
+    // fail with WouldBlock. Both roles get such a stream here.
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept()?;
+        tcp.set_nonblocking(true)?;
+        let mut ws = blocking::accept(tcp)?;
+        assert!(waits_for_input(ws.get_mut()), "the server's stream is still non-blocking");
+        while let Some(message) = ws.read()? {
+            ws.send(message)?;
+        }
+        Ok::<_, Error>(())
+    });
+    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let mut ws = blocking::client(&url, tcp).unwrap();
+    assert!(waits_for_input(ws.get_mut()), "the client's stream is still non-blocking");
+    ws.send("after the probe").unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::text("after the probe")));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap().unwrap();
+}
