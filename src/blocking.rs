@@ -184,16 +184,16 @@ impl Stream for TcpStream {
         TcpStream::set_read_timeout(self, timeout)
     }
 
-    fn set_blocking(&mut self) -> io::Result<()> {
-        self.set_nonblocking(false)
-    }
-
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
 
     fn vectored_writes(&self) -> bool {
         true
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        self.set_nonblocking(false)
     }
 }
 
@@ -225,12 +225,12 @@ impl<S: Stream + ?Sized> Stream for &mut S {
         (**self).shutdown_write()
     }
 
-    fn set_blocking(&mut self) -> io::Result<()> {
-        (**self).set_blocking()
-    }
-
     fn vectored_writes(&self) -> bool {
         (**self).vectored_writes()
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        (**self).set_blocking()
     }
 }
 
@@ -243,12 +243,12 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
         (**self).shutdown_write()
     }
 
-    fn set_blocking(&mut self) -> io::Result<()> {
-        (**self).set_blocking()
-    }
-
     fn vectored_writes(&self) -> bool {
         (**self).vectored_writes()
+    }
+
+    fn set_blocking(&mut self) -> io::Result<()> {
+        (**self).set_blocking()
     }
 }
 

@@ -591,6 +591,7 @@ fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
     // finds nothing returning at once, and a write to a full socket would
     // fail with WouldBlock. Both roles get such a stream here.
     let (listener, url) = listen();
+    let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
         let (tcp, _) = listener.accept()?;
         tcp.set_nonblocking(true)?;
@@ -601,7 +602,7 @@ fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
         }
         Ok::<_, Error>(())
     });
-    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_nonblocking(true).unwrap();
     let mut ws = blocking::client(&url, tcp).unwrap();
     assert!(waits_for_input(ws.get_mut()), "the client's stream is still non-blocking");
