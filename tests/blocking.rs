@@ -589,14 +589,18 @@ fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
     // On macOS and the BSDs a stream accepted from a non-blocking listener
     // is non-blocking too. The adapter would then spin, each read that
     // finds nothing returning at once, and a write to a full socket would
-    // fail with WouldBlock. Both roles get such a stream here.
+    // fail with WouldBlock. Both roles get such a stream here. The client
+    // sends only once the server's probe is over, so that nothing arrives
+    // during it however late the server's thread runs.
     let (listener, url) = listen();
     let addr = listener.local_addr().unwrap();
+    let (probed, server_probed) = std::sync::mpsc::channel();
     let server = thread::spawn(move || {
         let (tcp, _) = listener.accept()?;
         tcp.set_nonblocking(true)?;
         let mut ws = blocking::accept(tcp)?;
         assert!(waits_for_input(ws.get_mut()), "the server's stream is still non-blocking");
+        probed.send(()).unwrap();
         while let Some(message) = ws.read()? {
             ws.send(message)?;
         }
@@ -606,6 +610,7 @@ fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
     tcp.set_nonblocking(true).unwrap();
     let mut ws = blocking::client(&url, tcp).unwrap();
     assert!(waits_for_input(ws.get_mut()), "the client's stream is still non-blocking");
+    server_probed.recv().unwrap();
     ws.send("after the probe").unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::text("after the probe")));
     ws.close(CloseCode::NORMAL, "").unwrap();
