@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let agent = args.next().unwrap_or_else(|| "wsmachine".to_string());
     let base = base.trim_end_matches('/');
 
-    let mut ws = blocking::connect(&format!("{base}/getCaseCount"))?;
+    let mut ws = blocking::connect(format!("{base}/getCaseCount"))?;
     let Some(Message::Text(count)) = ws.read()? else { return Err("no case count".into()) };
     let count: u32 = count.trim().parse()?;
     echo(ws)?; // until the server closes
@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // The server writes the reports, then drops the connection without a Close.
-    match echo(blocking::connect(&format!("{base}/updateReports?agent={agent}"))?) {
+    match echo(blocking::connect(format!("{base}/updateReports?agent={agent}"))?) {
         Ok(()) | Err(blocking::Error::ConnectionLost) => println!("reports updated for agent {agent}"),
         Err(e) => return Err(e.into()),
     }

@@ -254,13 +254,22 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
 /// Connects to a `ws://` URL over TCP with the default [`ConnectOptions`].
 ///
-/// For `wss://`, connect a TLS stream yourself and use [`client`].
+/// `url` is anything that gives a `&str`: a literal, a `String` from
+/// `format!`, a `url::Url`. For `wss://`, connect a TLS stream yourself and
+/// use [`client`].
+///
+/// ```no_run
+/// # fn run(port: u16) -> Result<(), wsmachine::blocking::Error> {
+/// let mut ws = wsmachine::blocking::connect(format!("ws://127.0.0.1:{port}/chat"))?;
+/// ws.send("hello")?;
+/// # Ok(()) }
+/// ```
 ///
 /// # Errors
 ///
 /// [`Error::Io`] when the connection cannot be made (or the URL is
 /// `wss://`), [`Error::Handshake`] when the server does not accept it.
-pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+pub fn connect(url: impl AsRef<str>) -> Result<WebSocket<TcpStream>, Error> {
     connect_with(url, &ConnectOptions::default())
 }
 
@@ -270,10 +279,10 @@ pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
 /// # Errors
 ///
 /// As [`connect`].
-pub fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSocket<TcpStream>, Error> {
+pub fn connect_with(url: impl AsRef<str>, options: &ConnectOptions) -> Result<WebSocket<TcpStream>, Error> {
     let epoch = std::time::Instant::now();
     let parts = RequestParts::new(options);
-    let start = ClientStart::new(url, &parts, os_random()?)?;
+    let start = ClientStart::new(url.as_ref(), &parts, os_random()?)?;
     if start.is_secure() {
         let e = "a wss:// URL needs TLS: connect a TLS stream and pass it to blocking::client";
         return Err(Error::Io(io::Error::new(ErrorKind::Unsupported, e)));
@@ -285,12 +294,13 @@ pub fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSocket<Tcp
 
 /// Opens a WebSocket over `stream`, already connected to the server of
 /// `url` (a TLS stream for `wss://`), with the default [`ConnectOptions`].
+/// `url` is anything that gives a `&str`, as for [`connect`].
 ///
 /// # Errors
 ///
 /// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
 /// server does not accept the connection.
-pub fn client<S: Stream>(url: &str, stream: S) -> Result<WebSocket<S>, Error> {
+pub fn client<S: Stream>(url: impl AsRef<str>, stream: S) -> Result<WebSocket<S>, Error> {
     client_with(url, stream, &ConnectOptions::default())
 }
 
@@ -299,10 +309,14 @@ pub fn client<S: Stream>(url: &str, stream: S) -> Result<WebSocket<S>, Error> {
 /// # Errors
 ///
 /// As [`client`].
-pub fn client_with<S: Stream>(url: &str, stream: S, options: &ConnectOptions) -> Result<WebSocket<S>, Error> {
+pub fn client_with<S: Stream>(
+    url: impl AsRef<str>,
+    stream: S,
+    options: &ConnectOptions,
+) -> Result<WebSocket<S>, Error> {
     let epoch = std::time::Instant::now();
     let parts = RequestParts::new(options);
-    let start = ClientStart::new(url, &parts, os_random()?)?;
+    let start = ClientStart::new(url.as_ref(), &parts, os_random()?)?;
     finish_client(stream, start, epoch, options.handshake_timeout)
 }
 

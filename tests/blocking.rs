@@ -197,7 +197,7 @@ fn the_server_may_refuse_or_pick_a_subprotocol() {
             ws.send(message).unwrap();
         }
     });
-    let refused = blocking::connect(&format!("{url}private")).unwrap_err();
+    let refused = blocking::connect(format!("{url}private")).unwrap_err();
     match &refused {
         Error::Handshake(e) => assert_eq!(e.status(), Some(403)),
         other => panic!("{other}"),

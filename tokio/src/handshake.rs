@@ -22,7 +22,8 @@ use crate::{Error, MaybeTlsStream, WebSocketStream};
 const HEAD_READ: usize = 4096;
 
 /// Connects to a `ws://` or `wss://` URL with the default
-/// [`ConnectOptions`].
+/// [`ConnectOptions`]. `url` is anything that gives a `&str`: a literal, a
+/// `String` from `format!`, a `url::Url`.
 ///
 /// `wss://` needs the `rustls` feature: the server's certificate is checked
 /// against the webpki roots (Mozilla's list), with the rustls provider the
@@ -47,7 +48,7 @@ const HEAD_READ: usize = 4096;
 /// [`Error::Io`] when the connection cannot be made (or the URL is
 /// `wss://` without the `rustls` feature), [`Error::Handshake`] when the
 /// server does not accept it.
-pub async fn connect(url: &str) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+pub async fn connect(url: impl AsRef<str>) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
     connect_with(url, &ConnectOptions::default()).await
 }
 
@@ -57,14 +58,17 @@ pub async fn connect(url: &str) -> Result<WebSocketStream<MaybeTlsStream>, Error
 /// # Errors
 ///
 /// As [`connect`].
-pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
+pub async fn connect_with(
+    url: impl AsRef<str>,
+    options: &ConnectOptions,
+) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
     #[cfg(feature = "rustls")]
     {
-        connect_inner(url, options, None).await
+        connect_inner(url.as_ref(), options, None).await
     }
     #[cfg(not(feature = "rustls"))]
     {
-        connect_inner(url, options).await
+        connect_inner(url.as_ref(), options).await
     }
 }
 
@@ -92,11 +96,11 @@ pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<WebSock
 /// [`Error::Io`] with kind `InvalidData`.
 #[cfg(feature = "rustls")]
 pub async fn connect_with_tls(
-    url: &str,
+    url: impl AsRef<str>,
     options: &ConnectOptions,
     tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 ) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
-    connect_inner(url, options, Some(tls)).await
+    connect_inner(url.as_ref(), options, Some(tls)).await
 }
 
 async fn connect_inner(
@@ -135,12 +139,13 @@ async fn connect_inner(
 
 /// Opens a WebSocket over `stream`, already connected to the server of
 /// `url` (a TLS stream for `wss://`), with the default [`ConnectOptions`].
+/// `url` is anything that gives a `&str`, as for [`connect`].
 ///
 /// # Errors
 ///
 /// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
 /// server does not accept the connection.
-pub async fn client<S>(url: &str, stream: S) -> Result<WebSocketStream<S>, Error>
+pub async fn client<S>(url: impl AsRef<str>, stream: S) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -152,7 +157,11 @@ where
 /// # Errors
 ///
 /// As [`client`].
-pub async fn client_with<S>(url: &str, stream: S, options: &ConnectOptions) -> Result<WebSocketStream<S>, Error>
+pub async fn client_with<S>(
+    url: impl AsRef<str>,
+    stream: S,
+    options: &ConnectOptions,
+) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -161,7 +170,7 @@ where
     let parts = RequestParts::new(options);
     // Boxed, as the server's start in `accept_inner`: the answer's head is
     // inline and would stay in the connection's future.
-    let start = Box::new(ClientStart::new(url, &parts, os_random()?)?);
+    let start = Box::new(ClientStart::new(url.as_ref(), &parts, os_random()?)?);
     finish_client(stream, start, epoch, deadline, options.max_write_buffer).await
 }
 

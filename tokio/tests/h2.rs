@@ -67,7 +67,7 @@ async fn client() -> (ws_h2::client::SendRequest, String) {
 async fn messages_ping_and_close_over_one_stream() {
     bounded(async {
         let (connection, base) = client().await;
-        let mut ws = ws_h2::client::connect(&connection, &format!("{base}/echo")).await.expect("connect");
+        let mut ws = ws_h2::client::connect(&connection, format!("{base}/echo")).await.expect("connect");
         ws.send("hello").await.expect("send");
         assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("hello")));
         let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();

@@ -39,7 +39,7 @@ async fn wss_echo_over_loopback() {
         let server = tokio::spawn(serve(listener, acceptor, 3));
 
         // The default roots do not know this certificate: refused.
-        let refused = connect(&format!("wss://localhost:{port}/")).await;
+        let refused = connect(format!("wss://localhost:{port}/")).await;
         match refused {
             Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}"),
             other => panic!("expected a certificate error, got {other:?}"),

@@ -51,7 +51,7 @@ async fn connect_uses_the_installed_provider() {
             acceptor.accept(tcp).await.map(drop)
         });
 
-        match connect(&format!("wss://127.0.0.1:{port}/")).await {
+        match connect(format!("wss://127.0.0.1:{port}/")).await {
             Err(Error::Io(e)) => {
                 assert!(e.to_string().contains("HandshakeFailure"), "expected the server's refusal, got {e}")
             }

@@ -62,12 +62,13 @@ fn not_enabled() -> Error {
 
 /// Opens a WebSocket to `url` (`wss://` or `ws://`: the `:scheme` is
 /// `https` or `http`) as a new stream of the HTTP/2 connection behind
-/// `send_request`, with the default [`ConnectOptions`].
+/// `send_request`, with the default [`ConnectOptions`]. `url` is anything
+/// that gives a `&str` (a literal, a `String`, a `url::Url`).
 ///
 /// # Errors
 ///
 /// As [`connect_with`].
-pub async fn connect(send_request: &SendRequest, url: &str) -> Result<WebSocketStream<H2Stream>, Error> {
+pub async fn connect(send_request: &SendRequest, url: impl AsRef<str>) -> Result<WebSocketStream<H2Stream>, Error> {
     connect_with(send_request, url, &ConnectOptions::default()).await
 }
 
@@ -83,11 +84,11 @@ pub async fn connect(send_request: &SendRequest, url: &str) -> Result<WebSocketS
 /// stream was refused or reset, or the handshake timed out.
 pub async fn connect_with(
     send_request: &SendRequest,
-    url: &str,
+    url: impl AsRef<str>,
     options: &ConnectOptions,
 ) -> Result<WebSocketStream<H2Stream>, Error> {
     let rng = SecureRandom::from_os().map_err(|e| Error::Io(std::io::Error::other(e)))?;
-    let start = ExtendedConnectStart::new(url, options, rng).map_err(Error::Handshake)?;
+    let start = ExtendedConnectStart::new(url.as_ref(), options, rng).map_err(Error::Handshake)?;
     if !send_request.is_extended_connect_protocol_enabled() {
         return Err(not_enabled());
     }
@@ -147,14 +148,14 @@ async fn within<F: std::future::Future>(deadline: Option<Instant>, future: F) ->
 /// [`Error::Io`] when the connection or TLS fails, the server does not
 /// choose `h2` in ALPN, or it does not allow extended CONNECT;
 /// [`Error::Handshake`] for an invalid URL.
-pub async fn open(url: &str) -> Result<SendRequest, Error> {
+pub async fn open(url: impl AsRef<str>) -> Result<SendRequest, Error> {
     #[cfg(feature = "rustls")]
     {
-        open_inner(url, None).await
+        open_inner(url.as_ref(), None).await
     }
     #[cfg(not(feature = "rustls"))]
     {
-        open_inner(url).await
+        open_inner(url.as_ref()).await
     }
 }
 
@@ -166,10 +167,10 @@ pub async fn open(url: &str) -> Result<SendRequest, Error> {
 /// As [`open`].
 #[cfg(feature = "rustls")]
 pub async fn open_with_tls(
-    url: &str,
+    url: impl AsRef<str>,
     tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 ) -> Result<SendRequest, Error> {
-    open_inner(url, Some(tls)).await
+    open_inner(url.as_ref(), Some(tls)).await
 }
 
 async fn open_inner(
