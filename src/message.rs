@@ -48,6 +48,57 @@ impl Message {
     pub fn binary(data: impl Into<Vec<u8>>) -> Self {
         Message::Binary(data.into())
     }
+
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// The text of a text message; `None` for a binary one (its bytes
+    /// are not checked as UTF-8: a peer that sends text sends a text
+    /// message).
+    ///
+    /// ```
+    /// use wsmachine::Message;
+    /// assert_eq!(Message::text("hi").as_text(), Some("hi"));
+    /// assert_eq!(Message::binary(*b"hi").as_text(), None);
+    /// ```
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
+        }
+    }
+
+    /// The payload, as bytes: a text message's `String` becomes its
+    /// bytes without a copy.
+    ///
+    /// ```
+    /// use wsmachine::Message;
+    /// assert_eq!(Message::text("hi").into_bytes(), b"hi".to_vec());
+    /// assert_eq!(Message::binary([1, 2]).into_bytes(), vec![1, 2]);
+    /// ```
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) => data,
+        }
+    }
 }
 
 impl From<String> for Message {
@@ -62,6 +113,12 @@ impl From<&str> for Message {
     }
 }
 
+impl From<&String> for Message {
+    fn from(text: &String) -> Self {
+        Message::Text(text.clone())
+    }
+}
+
 impl From<Vec<u8>> for Message {
     fn from(data: Vec<u8>) -> Self {
         Message::Binary(data)
@@ -71,6 +128,25 @@ impl From<Vec<u8>> for Message {
 impl From<&[u8]> for Message {
     fn from(data: &[u8]) -> Self {
         Message::Binary(data.into())
+    }
+}
+
+/// So that `send(b"bytes")` sends a binary message.
+impl<const N: usize> From<&[u8; N]> for Message {
+    fn from(data: &[u8; N]) -> Self {
+        Message::Binary(data.to_vec())
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Message {
+    fn from(data: [u8; N]) -> Self {
+        Message::Binary(data.to_vec())
+    }
+}
+
+impl From<Message> for Vec<u8> {
+    fn from(message: Message) -> Self {
+        message.into_bytes()
     }
 }
 
@@ -99,7 +175,7 @@ pub enum MessageRef<'a> {
     Binary(&'a [u8]),
 }
 
-impl MessageRef<'_> {
+impl<'a> MessageRef<'a> {
     /// The message's kind.
     pub fn kind(&self) -> MessageKind {
         match self {
@@ -113,6 +189,35 @@ impl MessageRef<'_> {
         match self {
             MessageRef::Text(t) => t.as_bytes(),
             MessageRef::Binary(b) => b,
+        }
+    }
+
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, MessageRef::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, MessageRef::Binary(_))
+    }
+
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    /// The text of a text message; `None` for a binary one. The `&str`
+    /// keeps the lent message's lifetime.
+    pub fn as_text(&self) -> Option<&'a str> {
+        match *self {
+            MessageRef::Text(text) => Some(text),
+            MessageRef::Binary(_) => None,
         }
     }
 
@@ -575,6 +680,36 @@ impl MessageAssembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accessors_tell_text_from_binary() {
+        let text = Message::text("héllo");
+        let binary = Message::binary([0xFF, 0, 1]);
+        let empty = Message::binary(Vec::new());
+        assert!(text.is_text() && !text.is_binary());
+        assert!(binary.is_binary() && !binary.is_text());
+        assert_eq!((text.len(), binary.len(), empty.len()), (6, 3, 0));
+        assert!(!text.is_empty() && !binary.is_empty() && empty.is_empty());
+        assert_eq!((text.as_text(), binary.as_text()), (Some("héllo"), None));
+        for message in [&text, &binary, &empty] {
+            let lent = MessageRef::from(message);
+            assert_eq!(lent.is_text(), message.is_text());
+            assert_eq!(lent.is_binary(), message.is_binary());
+            assert_eq!((lent.len(), lent.is_empty()), (message.len(), message.is_empty()));
+            assert_eq!(lent.as_text(), message.as_text());
+        }
+        assert_eq!(text.into_bytes(), "héllo".as_bytes());
+        assert_eq!(Vec::from(binary), [0xFF, 0, 1]);
+    }
+
+    #[test]
+    fn conversions_pick_the_kind_from_the_type() {
+        let line = String::from("a line");
+        assert_eq!(Message::from(&line), Message::Text(line.clone()));
+        assert_eq!(Message::from(b"raw"), Message::Binary(b"raw".to_vec()));
+        assert_eq!(Message::from([7u8; 3]), Message::Binary([7, 7, 7].to_vec()));
+        assert_eq!(Message::from(&b""[..]), Message::Binary(Vec::new()));
+    }
 
     #[test]
     fn limit_is_checked_before_copying() {

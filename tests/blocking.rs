@@ -102,11 +102,14 @@ fn text_binary_and_a_200_kib_message_come_back() {
     let (url, server) = echo_server(AcceptOptions::default());
     let mut ws = blocking::connect(&url).unwrap();
     let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    let line = String::from("three");
     ws.send("one").unwrap();
-    ws.send(b"two".as_slice()).unwrap();
+    ws.send(b"two").unwrap();
+    ws.send(&line).unwrap();
     ws.send(big.clone()).unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::text("one")));
     assert_eq!(ws.read().unwrap(), Some(Message::binary(b"two".to_vec())));
+    assert_eq!(ws.read().unwrap().as_ref().and_then(Message::as_text), Some(line.as_str()));
     assert_eq!(ws.read().unwrap(), Some(Message::Binary(big)));
     ws.close(CloseCode::NORMAL, "done").unwrap();
     assert_eq!(ws.close_frame().map(|c| c.code()), Some(CloseCode::NORMAL));
