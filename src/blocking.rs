@@ -613,8 +613,9 @@ impl<S: Stream> WebSocket<S> {
         }
     }
 
-    /// Sends a message: anything that converts into one (`&str` and
-    /// `String` as text, `Vec<u8>` and `&[u8]` as binary), compressed when
+    /// Sends a message: anything that converts into one (`&str`, `String`
+    /// and `&String` as text; `Vec<u8>`, `&[u8]`, `b"bytes"` and `[u8; N]`
+    /// as binary), compressed when
     /// permessage-deflate is in use, written through before returning.
     ///
     /// # Errors

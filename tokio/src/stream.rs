@@ -154,8 +154,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.driver.poll_recv(cx, None)
     }
 
-    /// Sends a message: anything that converts into one (`&str` and
-    /// `String` as text, `Vec<u8>` and `&[u8]` as binary), compressed when
+    /// Sends a message: anything that converts into one (`&str`, `String`
+    /// and `&String` as text; `Vec<u8>`, `&[u8]`, `b"bytes"` and `[u8; N]`
+    /// as binary), compressed when
     /// permessage-deflate is in use.
     ///
     /// Waits while `max_write_buffer` bytes or more are queued, then queues
