@@ -69,9 +69,8 @@ impl Message {
         self.as_bytes().is_empty()
     }
 
-    /// The text of a text message; `None` for a binary one (its bytes
-    /// are not checked as UTF-8: a peer that sends text sends a text
-    /// message).
+    /// The text of a text message; `None` for a binary one, whatever its
+    /// bytes.
     ///
     /// ```
     /// use wsmachine::Message;
