@@ -142,7 +142,9 @@ pub enum Transport {
     /// connection and destroy bytes the peer has not read yet, such as our
     /// Close frame. Returned once.
     ShutdownWrite,
-    /// Close the transport: the peer closed its side, or a timeout passed.
+    /// Close the transport: the peer closed its side, a timeout passed, or
+    /// a timer found the peer dead (our Close is written; nothing is
+    /// waited for from a peer that answers nothing).
     Close,
 }
 
@@ -362,7 +364,8 @@ pub struct Session<R: RandomSource = SecureRandom> {
     segment_bytes: usize,
 
     // --- the transport ---
-    /// The connection's close timer gave up on the peer.
+    /// The connection's close timer gave up on the peer, or a timer found
+    /// it dead: the transport is closed once the output is written.
     gave_up: bool,
     /// [`Transport::ShutdownWrite`] was returned.
     write_shut: bool,
@@ -1937,7 +1940,13 @@ impl<R: RandomSource> Session<R> {
         let before = self.conn.should_close_transport();
         if let Some(Event::Close(close)) = self.conn.handle_timeout(now) {
             match self.conn.state() {
-                State::Failed(e) => self.pending_error = Some(e),
+                State::Failed(e) => {
+                    self.pending_error = Some(e);
+                    // A peer found dead has nothing left to drain: once
+                    // the Close is written the transport is closed, not
+                    // kept for `close_timeout` more waiting for its end.
+                    self.gave_up |= matches!(e, ProtocolError::PingTimeout | ProtocolError::IdleTimeout);
+                }
                 _ => self.pending_close = Some(Box::new(close)),
             }
         }

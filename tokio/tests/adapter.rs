@@ -499,6 +499,26 @@ async fn an_echo_loop_finds_a_peer_that_falls_silent_dead() {
     drop(client);
 }
 
+/// A peer found dead is reported once the Close is written: the
+/// connection does not wait out the close timeout (10 s here) for the end
+/// of a transport whose peer answered no ping.
+#[tokio::test(start_paused = true)]
+async fn a_dead_peer_is_reported_without_waiting_out_the_close_timeout() {
+    let config = Config {
+        ping_interval: Some(Duration::from_millis(50)),
+        ping_timeout: Some(Duration::from_millis(50)),
+        close_timeout: Some(Duration::from_secs(10)),
+        ..adapter_config()
+    };
+    let (client, mut server) = upgraded(AcceptOptions { config, ..AcceptOptions::default() }).await;
+    // The client is never polled: it answers no ping.
+    let start = tokio::time::Instant::now();
+    let e = server.recv().await.expect_err("the peer is dead");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(1), "reported after {:?}", start.elapsed());
+    drop(client);
+}
+
 #[tokio::test]
 async fn a_transport_that_ends_without_a_close_is_a_lost_connection() {
     bounded(async {
