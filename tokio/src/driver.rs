@@ -47,6 +47,13 @@ const TIMER_ROUNDS: usize = 4;
 /// keeps them instead of allocating them again for each message.
 const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long replies gathered for one write may wait (see
+/// [`Driver::defer_write`]): 100 µs, the time of some twenty write system
+/// calls. A burst answered faster than that goes out in one write; a
+/// handler that takes longer over a message (a query, a sleep) has each
+/// reply written by its own send, as if nothing had been read ahead.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// Where the message a receive found is.
 #[derive(Debug)]
 pub(crate) enum Received {
@@ -139,6 +146,19 @@ pub(crate) struct Driver<S> {
     /// between writes, so a task that stops receiving never holds output
     /// back).
     received: bool,
+    /// When the receive loop last returned a message, or the replies
+    /// gathered since were last written: the start of the window in which
+    /// replies may wait ([`BATCH_WINDOW`]).
+    batch_start: tokio::time::Instant,
+    /// Writes what is queued before the connection is dropped, without
+    /// waiting (set where the stream's bounds are known; `Drop` has none).
+    write_before_drop: fn(&mut Driver<S>),
+}
+
+impl<S> Drop for Driver<S> {
+    fn drop(&mut self) {
+        (self.write_before_drop)(self);
+    }
 }
 
 impl<S> Driver<S> {
@@ -185,7 +205,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             held: None,
             deferred: false,
             received: false,
+            batch_start: epoch,
+            write_before_drop: Self::write_queued_without_waiting,
         }
+    }
+
+    /// Hands the transport what is queued, as far as it takes it now: a
+    /// reply that [`defer_write`](Self::defer_write) held for the batch's
+    /// write, or the rest of a large send, is not lost when the connection
+    /// is dropped right after its send returned.
+    fn write_queued_without_waiting(&mut self) {
+        if self.closed || !self.session.wants_write() {
+            return;
+        }
+        let waker = Waker::from(std::sync::Arc::new(NoWake));
+        let _ = self.poll_write(&mut Context::from_waker(&waker));
     }
 
     // --- receiving ---
@@ -278,6 +312,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     let _ = self.poll_write(&mut io_cx);
                 }
                 self.received = true;
+                self.batch_start = tokio::time::Instant::now();
                 return Poll::Ready(Ok(Some(received)));
             }
             if self.closed {
@@ -329,8 +364,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// receive just returned and the bytes already read hold one more
     /// whole message (read ahead into `ready`, returned by the next
     /// receive): that receive, or the one that finds no message waiting,
-    /// writes every reply at once. Pings, pongs and the peer's Close met
-    /// on the way are handled as a receive would.
+    /// writes every reply at once. It may not once the replies waited
+    /// [`BATCH_WINDOW`]. Pings, pongs and the peer's Close met on the way
+    /// are handled as a receive would.
     pub(crate) fn defer_write(&mut self) -> bool {
         if !std::mem::take(&mut self.received) {
             return false;
@@ -347,6 +383,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // call, which an assignment makes after the call above.
                 self.ready.get_or_insert(message);
             }
+        }
+        // Replies wait for the batch's write only within its window: once
+        // it passed (the handler took its time over a message, or the
+        // burst is long), this send writes what waits, and the replies
+        // that follow start a new window.
+        let now = tokio::time::Instant::now();
+        if now.saturating_duration_since(self.batch_start) >= BATCH_WINDOW {
+            self.batch_start = now;
+            return false;
         }
         self.deferred = true;
         true
@@ -839,4 +884,12 @@ fn poll_sleep(sleep: &mut Pin<Box<Sleep>>, registered: &mut Option<Waker>, cx: &
         *registered = Some(cx.waker().clone());
     }
     false
+}
+
+/// A waker that does nothing: for the one write attempt made when a
+/// connection is dropped, after which nobody waits.
+struct NoWake;
+
+impl std::task::Wake for NoWake {
+    fn wake(self: std::sync::Arc<Self>) {}
 }

@@ -170,8 +170,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// (the peer sent several at once), the write waits for the next
     /// `recv`, so a burst of requests is answered in one write once all of
     /// them are received (as uWebSockets corks a socket while its handlers
-    /// run). A second send without a `recv` between, [`flush`](Self::flush)
-    /// or the split halves write at once.
+    /// run). Only while the handler is quick: a send that finds the
+    /// replies waiting since 100 µs or more writes them, so a reply waits
+    /// at most for the handling of one more message, and a handler that
+    /// takes its time over each message (a query, a sleep) has each reply
+    /// written by its own send.
+    /// A second send without a `recv` between, [`flush`](Self::flush) or
+    /// the split halves write at once, and a connection dropped with
+    /// replies waiting writes what the transport takes without waiting.
+    /// A returned send means the message is queued: to know it was handed
+    /// to the transport (before a long pause in receiving, say), call
+    /// [`flush`](Self::flush).
     ///
     /// # Errors
     ///

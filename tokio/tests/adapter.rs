@@ -742,7 +742,7 @@ async fn counted_upgrade(
     (client, ws, writes)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     use std::sync::atomic::Ordering::SeqCst;
 
@@ -778,10 +778,56 @@ async fn replies_to_a_burst_go_out_in_one_write_and_a_lone_reply_at_once() {
     .await;
 }
 
+/// Replies wait for the burst's one write only while the handler is quick:
+/// one that takes its time over each message (10 ms here, on the paused
+/// clock: past the 100 µs window) has each reply written by its own send,
+/// so that no reply waits for the handling of the messages after it.
+#[tokio::test(start_paused = true)]
+async fn a_slow_handler_has_each_reply_written_by_its_send() {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    bounded(async {
+        let (mut client, mut ws, writes) = counted_upgrade(AcceptOptions::default()).await;
+        client.write_all(&client_frames(&["a", "b", "c"])).await.expect("frames");
+        for letter in ["a", "b", "c"] {
+            let message = ws.recv().await.expect("recv").expect("a message");
+            assert_eq!(message, Message::text(letter));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let before = writes.load(SeqCst);
+            ws.send(message).await.expect("send");
+            assert_eq!(writes.load(SeqCst) - before, 1, "the reply to {letter} is written by its send");
+            assert_eq!(read_n(&mut client, 3).await, [0x81, 1, letter.as_bytes()[0]]);
+        }
+    })
+    .await;
+}
+
+/// A reply held for the burst's one write is not lost when the connection
+/// is dropped right after its send: the drop writes it.
+#[tokio::test(start_paused = true)]
+async fn a_reply_held_for_the_burst_is_written_when_the_connection_is_dropped() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::AsyncReadExt;
+
+    bounded(async {
+        let (mut client, mut ws, writes) = counted_upgrade(AcceptOptions::default()).await;
+        client.write_all(&client_frames(&["a", "b"])).await.expect("frames");
+        let message = ws.recv().await.expect("recv").expect("a message");
+        let before = writes.load(SeqCst);
+        ws.send(message).await.expect("send");
+        assert_eq!(writes.load(SeqCst), before, "the reply waits: another message was received");
+        drop(ws);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.expect("read");
+        assert_eq!(rest, b"\x81\x01a");
+    })
+    .await;
+}
+
 /// Replies gathered for a burst's one write stay within `max_write_buffer`:
 /// once they reach it, the next send writes them, and the burst's replies
 /// go out in several writes, in order.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn replies_to_a_burst_are_written_once_they_reach_max_write_buffer() {
     use std::sync::atomic::Ordering::SeqCst;
 
@@ -809,7 +855,7 @@ async fn replies_to_a_burst_are_written_once_they_reach_max_write_buffer() {
 /// write as `recv` does, and mixes with `recv` in any order: a message read
 /// ahead for one kind of receive is returned by the other. Pings met on
 /// the way are answered; the peer's Close ends it with `None`.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn recv_ref_lends_messages_and_mixes_with_recv() {
     use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::AsyncReadExt;
@@ -867,7 +913,7 @@ async fn recv_ref_lends_messages_and_mixes_with_recv() {
 /// Control frames are answered while the server only echoes, alone or
 /// behind a message in the same read: the pong, and the Close's answer
 /// (then the server shuts its write side down), go out after the echo.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn pings_and_a_close_are_answered_alone_or_behind_a_message() {
     use tokio::io::AsyncReadExt;
 

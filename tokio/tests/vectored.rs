@@ -184,7 +184,7 @@ async fn echoed_bytes_are_the_same_vectored_or_not_however_writes_split() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_burst_of_large_replies_goes_out_in_one_vectored_write() {
     bounded(async {
         // Three messages and the Close, arriving in one read.
