@@ -134,6 +134,14 @@ pub(crate) struct Driver<S> {
     /// The last receive lent its message: a read ahead leaves the next one
     /// in the session, to be lent in turn.
     lending: bool,
+    /// The last receive reported pings, pongs and the peer's Close
+    /// ([`poll_recv_incoming`](Self::poll_recv_incoming)): one met while
+    /// taking messages waits in `control`, and ends a read ahead.
+    reporting: bool,
+    /// A ping, a pong or the peer's Close met while `reporting`, for the
+    /// next reporting receive. Boxed: it has room for a control payload,
+    /// and is rarely there.
+    control: Option<Box<Incoming>>,
     /// A message read ahead owned and then asked for by a lending receive,
     /// which lends it from here; dropped at the next receive.
     held: Option<Message>,
@@ -202,6 +210,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             ready: None,
             ready_in_session: false,
             lending: false,
+            reporting: false,
+            control: None,
             held: None,
             deferred: false,
             received: false,
@@ -232,7 +242,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// clone of it per call).
     #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &Context<'_>, io: Option<&Waker>) -> Poll<Result<Option<Message>, Error>> {
-        match self.poll_receive::<false>(cx, io) {
+        match self.poll_receive::<false, false>(cx, io) {
             Poll::Ready(Ok(Some(Received::Owned(message)))) => Poll::Ready(Ok(Some(message))),
             // Not produced for owned messages.
             Poll::Ready(Ok(Some(Received::InSession | Received::Held) | None)) => Poll::Ready(Ok(None)),
@@ -246,7 +256,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// caller calls next.
     #[inline]
     pub(crate) fn poll_recv_lent(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Received>, Error>> {
-        self.poll_receive::<true>(cx, None)
+        self.poll_receive::<true, false>(cx, None)
+    }
+
+    /// As [`poll_recv`](Self::poll_recv), reporting pings (already
+    /// answered), pongs and the peer's Close too, in the order they came
+    /// among the messages.
+    pub(crate) fn poll_recv_incoming(&mut self, cx: &Context<'_>) -> Poll<Result<Option<Incoming>, Error>> {
+        // A message read ahead came before any item met after it.
+        if self.ready.is_none() {
+            if let Some(control) = self.control.take() {
+                self.reporting = true;
+                self.received = false;
+                return Poll::Ready(Ok(Some(*control)));
+            }
+        }
+        match self.poll_receive::<false, true>(cx, None) {
+            Poll::Ready(Ok(Some(Received::Owned(message)))) => Poll::Ready(Ok(Some(Incoming::Message(message)))),
+            // The receive loop stopped at a control item.
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(self.control.take().map(|control| *control))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// The message [`poll_recv_lent`](Self::poll_recv_lent) found, lent
@@ -269,12 +300,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// `defer_write`) is returned here, inline in the caller's loop;
     /// anything else goes to [`poll_receive_loop`](Self::poll_receive_loop).
     #[inline]
-    fn poll_receive<const LEND: bool>(
+    fn poll_receive<const LEND: bool, const REPORT: bool>(
         &mut self,
         cx: &Context<'_>,
         io: Option<&Waker>,
     ) -> Poll<Result<Option<Received>, Error>> {
         self.lending = LEND;
+        self.reporting = REPORT;
         self.held = None;
         if let Some(message) = self.ready.take() {
             self.received = true;
@@ -290,13 +322,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.received = true;
             return Poll::Ready(Ok(Some(Received::InSession)));
         }
-        self.poll_receive_loop::<LEND>(cx, io)
+        self.poll_receive_loop::<LEND, REPORT>(cx, io)
     }
 
     /// The receive loop: items the session holds, then reads, writes and
     /// timers until one comes.
     #[inline(never)]
-    fn poll_receive_loop<const LEND: bool>(
+    fn poll_receive_loop<const LEND: bool, const REPORT: bool>(
         &mut self,
         cx: &Context<'_>,
         io: Option<&Waker>,
@@ -314,6 +346,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.received = true;
                 self.batch_start = tokio::time::Instant::now();
                 return Poll::Ready(Ok(Some(received)));
+            }
+            if REPORT && self.control.is_some() {
+                // A ping, a pong or the peer's Close to report: its answer
+                // goes out first if the transport takes it.
+                let _ = self.poll_write(&mut io_cx);
+                self.received = false;
+                return Poll::Ready(Ok(None));
             }
             if self.closed {
                 return Poll::Ready(self.outcome().map(|()| None));
@@ -410,6 +449,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 // handshake on.
                 Ok(Some(Incoming::Message(message))) => return Some(message),
                 Ok(None) => self.may_have_item = false,
+                Ok(Some(control)) if self.reporting => {
+                    self.control = Some(Box::new(control.clone()));
+                    self.note_control(Ok(Some(control)));
+                    return None;
+                }
                 other => self.note_control(other),
             }
         }

@@ -161,8 +161,8 @@ pub use wsmachine::Error;
 /// matches.
 pub use wsmachine;
 pub use wsmachine::{
-    AcceptOptions, Answer, CloseCode, CloseFrame, ConnectOptions, Message, PlainRequest, PlainResponse, ProtocolError,
-    Rejection, Request, SendError, UpgradeError,
+    AcceptOptions, Answer, CloseCode, CloseFrame, ConnectOptions, Incoming, Message, PlainRequest, PlainResponse,
+    ProtocolError, Rejection, Request, SendError, UpgradeError,
 };
 
 /// The permessage-deflate settings of the options' `deflate` switch

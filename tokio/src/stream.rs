@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wsmachine::{CloseCode, CloseFrame, Message, MessageRef, Session};
+use wsmachine::{CloseCode, CloseFrame, Incoming, Message, MessageRef, Session};
 
 use crate::driver::Driver;
 use crate::split::{self, ReadHalf, WriteHalf};
@@ -149,6 +149,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Ok(received.and_then(|received| self.driver.lend(received)))
     }
 
+    /// Receives the next thing the peer sent, control frames included: a
+    /// whole [`Message`](Incoming::Message), a [`Ping`](Incoming::Ping)
+    /// (its pong is already queued), a [`Pong`](Incoming::Pong) (to a
+    /// [`ping`](Self::ping)) or the peer's [`Close`](Incoming::Close) (our
+    /// answer is queued; keep receiving until `Ok(None)`, which comes once
+    /// the connection is over, as for [`recv`](Self::recv)). In the order
+    /// they came. `recv` and `recv_ref` handle the control frames and
+    /// report none; one that came before a message they returned is not
+    /// reported later. Cancel-safe, as `recv`.
+    ///
+    /// ```no_run
+    /// use wsmachine_tokio::{Error, Incoming};
+    ///
+    /// # async fn run(mut ws: wsmachine_tokio::WebSocketStream<tokio::net::TcpStream>) -> Result<(), Error> {
+    /// ws.ping(b"are you there?").await?;
+    /// while let Some(incoming) = ws.recv_incoming().await? {
+    ///     match incoming {
+    ///         Incoming::Pong(payload) if payload.as_bytes() == b"are you there?" => break,
+    ///         Incoming::Message(message) => println!("{message:?}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_incoming(&mut self) -> Result<Option<Incoming>, Error> {
+        poll_fn(|cx| self.driver.poll_recv_incoming(cx)).await
+    }
+
     /// Polls for the next message, as [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
         self.driver.poll_recv(cx, None)
@@ -205,7 +237,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Sends a ping (at most 125 bytes of payload); the pong is handled
-    /// while receiving and not reported.
+    /// while receiving, and reported by [`recv_incoming`](Self::recv_incoming)
+    /// only.
     ///
     /// # Errors
     ///

@@ -824,6 +824,51 @@ async fn a_reply_held_for_the_burst_is_written_when_the_connection_is_dropped() 
     .await;
 }
 
+/// `recv_incoming` reports pings, pongs and the peer's Close in the order
+/// they came among the messages, one met by a reply's read ahead
+/// included; then `Ok(None)` once the connection is over.
+#[tokio::test(start_paused = true)]
+async fn recv_incoming_reports_control_frames_in_order() {
+    use tokio::io::AsyncReadExt;
+    use wsmachine_tokio::Incoming;
+
+    bounded(async {
+        let (mut client, mut ws, _) = counted_upgrade(AcceptOptions::default()).await;
+        // A message, a ping, a message and a pong, in one write.
+        let mut frames = client_frames(&["a"]);
+        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+        frames.extend(client_frames(&["b"]));
+        frames.extend_from_slice(&[0x8a, 0x81, 0, 0, 0, 0, b'q']);
+        client.write_all(&frames).await.expect("frames");
+        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("a"))));
+        // The reply's send reads ahead and meets the ping: it is kept for
+        // the next receive, and the reply and the pong go out.
+        ws.send("A").await.expect("send");
+        assert_eq!(read_n(&mut client, 6).await, b"\x81\x01A\x8a\x01p");
+        match ws.recv_incoming().await.expect("recv") {
+            Some(Incoming::Ping(payload)) => assert_eq!(payload.as_bytes(), b"p"),
+            other => panic!("expected the ping, got {other:?}"),
+        }
+        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("b"))));
+        match ws.recv_incoming().await.expect("recv") {
+            Some(Incoming::Pong(payload)) => assert_eq!(payload.as_bytes(), b"q"),
+            other => panic!("expected the pong, got {other:?}"),
+        }
+        // The peer's Close (1000): reported, answered, then the end.
+        client.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.expect("close");
+        match ws.recv_incoming().await.expect("recv") {
+            Some(Incoming::Close(frame)) => assert_eq!(frame.code(), CloseCode::NORMAL),
+            other => panic!("expected the Close, got {other:?}"),
+        }
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.expect("answer");
+        assert_eq!(answer, b"\x88\x02\x03\xe8");
+        drop(client);
+        assert_eq!(ws.recv_incoming().await.expect("the end"), None);
+    })
+    .await;
+}
+
 /// Replies gathered for a burst's one write stay within `max_write_buffer`:
 /// once they reach it, the next send writes them, and the burst's replies
 /// go out in several writes, in order.
