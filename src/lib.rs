@@ -205,7 +205,7 @@
 //!   [`HandshakeError::Timeout`] (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
-//! with feature `http`, [`handshake::http`] validates it, builds the `101`
+//! with feature `http`, `handshake::http` validates it, builds the `101`
 //! `http::Response`, and the connection then runs on the upgraded stream
 //! fed with the library's leftover bytes first.
 //!

@@ -69,7 +69,9 @@ pub struct AcceptOptions {
     /// Limits and timers of the connection. Default [`adapter_config()`]:
     /// the core's limits, keepalive pings every 20 s of silence, a dead
     /// peer dropped 20 s after an unanswered ping, 10 s for the close
-    /// handshake.
+    /// handshake. Change it as `Config { max_message_size: 1 << 20,
+    /// ..adapter_config() }`: `..Config::default()` would turn the timers
+    /// off, as the sans-IO core has them.
     pub config: Config,
     /// Subprotocols this server speaks, by preference: the first one the
     /// client also offered is chosen (RFC 6455 §4.2.2 leaves the choice to

@@ -129,7 +129,7 @@
 //! - `http`: wsmachine's `handshake::http`, for upgrades done by hyper or
 //!   axum.
 //! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, both
-//!   roles: the [`h2`] module.
+//!   roles: the `h2` module.
 #![forbid(unsafe_code)]
 // On docs.rs (nightly rustdoc), each item shows the features it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -161,8 +161,8 @@ pub use wsmachine::Error;
 /// matches.
 pub use wsmachine;
 pub use wsmachine::{
-    AcceptOptions, Answer, CloseCode, CloseFrame, ConnectOptions, Incoming, Message, PlainRequest, PlainResponse,
-    ProtocolError, Rejection, Request, SendError, UpgradeError,
+    adapter_config, AcceptOptions, Answer, CloseCode, CloseFrame, Config, ConnectOptions, Incoming, Message,
+    MessageRef, PlainRequest, PlainResponse, ProtocolError, Rejection, Request, SendError, UpgradeError,
 };
 
 /// The permessage-deflate settings of the options' `deflate` switch

@@ -123,8 +123,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         self.shared.lock().poll_recv(cx, Some(&self.shared.io))
     }
 
-    /// The peer's Close frame once it came (code 1006 if the connection
-    /// ended without one).
+    /// The peer's Close frame once it came (code 1006 if the transport
+    /// ended without one). `None` while the connection is open, and when
+    /// it ended with an error: the error (a protocol violation, a limit, a
+    /// dead peer) is what a receive returned.
     pub fn close_frame(&self) -> Option<CloseFrame> {
         self.shared.lock().peer_close().copied()
     }

@@ -294,6 +294,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// is idle. Each call locks the shared state only within a poll, never
     /// across an `.await`.
     ///
+    /// The reader comes first, as with `tokio::io::split`; futures'
+    /// `StreamExt::split`, which code written for tokio-tungstenite calls,
+    /// returns the writer (the `Sink`) first. So write `let (mut reader,
+    /// mut writer) = ws.split();`. The halves are a `Stream` and a `Sink`
+    /// too: `reader.forward(writer)` works as it does there.
+    ///
     /// ```
     /// use wsmachine_tokio::{CloseCode, Error, Message};
     ///
@@ -332,8 +338,10 @@ impl<S> WebSocketStream<S> {
         self.driver.session.is_compressed()
     }
 
-    /// The peer's Close frame once it came (code 1006 if the connection
-    /// ended without one).
+    /// The peer's Close frame once it came (code 1006 if the transport
+    /// ended without one). `None` while the connection is open, and when
+    /// it ended with an error: the error (a protocol violation, a limit, a
+    /// dead peer) is what a receive returned.
     pub fn close_frame(&self) -> Option<&CloseFrame> {
         self.driver.peer_close()
     }
