@@ -307,6 +307,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Poll<Result<Option<Received>, Error>> {
         self.lending = LEND;
         self.reporting = REPORT;
+        if !REPORT && self.control.is_some() {
+            // Kept for a reporting receive, this one handled it already: a
+            // later one must not report it after the messages that followed.
+            self.control = None;
+        }
         self.held = None;
         if let Some(message) = self.ready.take() {
             self.received = true;

@@ -869,6 +869,29 @@ async fn recv_incoming_reports_control_frames_in_order() {
     .await;
 }
 
+/// A control item kept for `recv_incoming` is dropped by a `recv` that
+/// comes instead: a later `recv_incoming` does not report it after the
+/// messages that followed it.
+#[tokio::test(start_paused = true)]
+async fn recv_drops_a_control_item_kept_for_recv_incoming() {
+    use wsmachine_tokio::Incoming;
+
+    bounded(async {
+        let (mut client, mut ws, _) = counted_upgrade(AcceptOptions::default()).await;
+        let mut frames = client_frames(&["a"]);
+        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+        frames.extend(client_frames(&["b"]));
+        client.write_all(&frames).await.expect("frames");
+        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("a"))));
+        ws.send("A").await.expect("send"); // reads ahead: the ping is kept
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("b")));
+        client.write_all(&client_frames(&["c"])).await.expect("frame");
+        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("c"))));
+        assert_eq!(read_n(&mut client, 6).await, b"\x81\x01A\x8a\x01p");
+    })
+    .await;
+}
+
 /// Replies gathered for a burst's one write stay within `max_write_buffer`:
 /// once they reach it, the next send writes them, and the burst's replies
 /// go out in several writes, in order.
