@@ -824,6 +824,26 @@ async fn a_reply_held_for_the_burst_is_written_when_the_connection_is_dropped() 
     .await;
 }
 
+/// A server connection sent, in one write, the text "a", a ping "p", the
+/// text "b" and then `rest`; it took "a" with `recv_incoming` and answered
+/// "A", whose send read ahead and met the ping, kept for the next
+/// reporting receive. The client end and the connection.
+async fn ping_kept_by_a_reply(
+    rest: &[u8],
+) -> (tokio::io::DuplexStream, wsmachine_tokio::WebSocketStream<CountingWrites>) {
+    use wsmachine_tokio::Incoming;
+
+    let (mut client, mut ws, _) = counted_upgrade(AcceptOptions::default()).await;
+    let mut frames = client_frames(&["a"]);
+    frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+    frames.extend(client_frames(&["b"]));
+    frames.extend_from_slice(rest);
+    client.write_all(&frames).await.expect("frames");
+    assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("a"))));
+    ws.send("A").await.expect("send");
+    (client, ws)
+}
+
 /// `recv_incoming` reports pings, pongs and the peer's Close in the order
 /// they came among the messages, one met by a reply's read ahead
 /// included; then `Ok(None)` once the connection is over.
@@ -833,17 +853,8 @@ async fn recv_incoming_reports_control_frames_in_order() {
     use wsmachine_tokio::Incoming;
 
     bounded(async {
-        let (mut client, mut ws, _) = counted_upgrade(AcceptOptions::default()).await;
         // A message, a ping, a message and a pong, in one write.
-        let mut frames = client_frames(&["a"]);
-        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
-        frames.extend(client_frames(&["b"]));
-        frames.extend_from_slice(&[0x8a, 0x81, 0, 0, 0, 0, b'q']);
-        client.write_all(&frames).await.expect("frames");
-        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("a"))));
-        // The reply's send reads ahead and meets the ping: it is kept for
-        // the next receive, and the reply and the pong go out.
-        ws.send("A").await.expect("send");
+        let (mut client, mut ws) = ping_kept_by_a_reply(&[0x8a, 0x81, 0, 0, 0, 0, b'q']).await;
         assert_eq!(read_n(&mut client, 6).await, b"\x81\x01A\x8a\x01p");
         match ws.recv_incoming().await.expect("recv") {
             Some(Incoming::Ping(payload)) => assert_eq!(payload.as_bytes(), b"p"),
@@ -877,13 +888,7 @@ async fn recv_drops_a_control_item_kept_for_recv_incoming() {
     use wsmachine_tokio::Incoming;
 
     bounded(async {
-        let (mut client, mut ws, _) = counted_upgrade(AcceptOptions::default()).await;
-        let mut frames = client_frames(&["a"]);
-        frames.extend_from_slice(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
-        frames.extend(client_frames(&["b"]));
-        client.write_all(&frames).await.expect("frames");
-        assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("a"))));
-        ws.send("A").await.expect("send"); // reads ahead: the ping is kept
+        let (mut client, mut ws) = ping_kept_by_a_reply(&[]).await;
         assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("b")));
         client.write_all(&client_frames(&["c"])).await.expect("frame");
         assert_eq!(ws.recv_incoming().await.expect("recv"), Some(Incoming::Message(Message::text("c"))));
