@@ -313,8 +313,8 @@ pub use options::{
 #[cfg(feature = "alloc")]
 pub use session::{
     accept_extended_connect, Answer, ClientStart, ConnectResponse, ExtendedConnectStart, Incoming, IncomingRef, Piece,
-    PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, Session, Streamed, Transport, UpgradeError,
-    CONNECT_PROTOCOL, READ_CHUNK, SEND_OWNED_MIN,
+    PlainRequest, PlainResponse, Refusal, Rejection, RequestParts, ServerStart, Session, Streamed, Transport,
+    UpgradeError, CONNECT_PROTOCOL, READ_CHUNK, SEND_OWNED_MIN,
 };
 pub use time::Instant;
 pub use utf8::{Utf8Error, Utf8Validator};

@@ -4,10 +4,12 @@
 //! so an adapter is a thin loop of reads, writes and a clock.
 
 mod connect;
+mod refusal;
 mod start;
 
 pub use connect::{accept_extended_connect, ConnectResponse, ExtendedConnectStart, CONNECT_PROTOCOL};
 
+pub use refusal::Refusal;
 pub use start::{Answer, ClientStart, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, UpgradeError};
 
 use alloc::collections::VecDeque;

@@ -6,6 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::refusal::Refusal;
 use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
@@ -37,8 +38,10 @@ pub enum UpgradeError {
     /// no WebSocket connection.
     Served(u16),
     /// Client: the server's answer is not an acceptance. A status other
-    /// than 101 is [`ResponseError::UnexpectedStatus`]; an answer that did
-    /// not arrive within the handshake timeout is
+    /// than 101 is [`ResponseError::UnexpectedStatus`], and
+    /// [`ClientStart::take_refusal`] then gives its headers and body (the
+    /// adapters return them as `Error::Refused`); an answer that did not
+    /// arrive within the handshake timeout is
     /// `ResponseError::Head(HandshakeError::Timeout)`.
     Response(ResponseError),
     /// Client: the server's permessage-deflate answer does not fit the
@@ -557,6 +560,14 @@ pub struct ClientStart<'p, R: RandomSource = SecureRandom> {
     /// The mask source, handed to the connection at the end.
     rng: Option<R>,
     request: Vec<u8>,
+    /// The server's refusal, once its head arrived: `refused` is the error
+    /// to report, `body_left` how many more bytes of its body to keep
+    /// before reporting it.
+    refusal: Option<Refusal>,
+    refused: Option<ResponseError>,
+    body_left: usize,
+    /// The most of a refusal's body kept: the head's limit.
+    max_body: usize,
 }
 
 impl<'p, R: RandomSource> ClientStart<'p, R> {
@@ -585,6 +596,10 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
             deflate: parts.options.deflate,
             rng: Some(rng),
             request,
+            refusal: None,
+            refused: None,
+            body_left: 0,
+            max_body: parts.options.handshake.max_head_len,
         })
     }
 
@@ -613,17 +628,36 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
     /// # Errors
     ///
     /// [`UpgradeError::Response`] when the answer is not a valid
-    /// acceptance of this request (including a status other than 101),
-    /// [`UpgradeError::Deflate`] when its permessage-deflate parameters do
-    /// not fit the offer. The connection MUST then be closed (RFC 6455
-    /// §4.1); nothing is sent.
+    /// acceptance of this request, [`UpgradeError::Deflate`] when its
+    /// permessage-deflate parameters do not fit the offer. The connection
+    /// MUST then be closed (RFC 6455 §4.1); nothing is sent.
+    ///
+    /// A status other than 101 is reported once the body the head
+    /// announces has arrived (its `Content-Length`, kept up to the head's
+    /// limit; without one, the bytes that came with the head), as
+    /// [`ResponseError::UnexpectedStatus`]; [`take_refusal`](Self::take_refusal)
+    /// then gives the status, headers and body.
     pub fn receive(&mut self, input: &[u8]) -> Result<Option<Session<R>>, UpgradeError> {
+        if self.refused.is_some() {
+            return self.keep_body(input);
+        }
         if self.rng.is_none() {
             return Err(UpgradeError::Done);
         }
         let mut headers = [Header::EMPTY; DEFAULT_MAX_HEADERS];
-        let (status, leftover) =
-            feed_response(&mut self.machine, input, &mut headers).map_err(UpgradeError::Response)?;
+        let (status, leftover) = match feed_response(&mut self.machine, input, &mut headers) {
+            Ok(received) => received,
+            Err(e @ ResponseError::UnexpectedStatus { status, consumed, .. }) => {
+                let refusal = Refusal::from_head(status, &headers);
+                let body = input.get(consumed..).unwrap_or(&[]);
+                self.body_left = refusal.content_length().unwrap_or(body.len()).min(self.max_body);
+                self.refusal = Some(refusal);
+                self.refused = Some(e);
+                self.rng = None;
+                return self.keep_body(body);
+            }
+            Err(e) => return Err(UpgradeError::Response(e)),
+        };
         let Status::Complete(response) = status else { return Ok(None) };
         let Some(rng) = self.rng.take() else { return Err(UpgradeError::Done) };
         #[cfg(feature = "deflate")]
@@ -644,9 +678,51 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
         Ok(Some(session))
     }
 
-    /// The handshake timeout passed before the answer was complete.
+    /// Keeps bytes of a refusal's body; reports the refusal once the body
+    /// it waits for is whole.
+    fn keep_body(&mut self, input: &[u8]) -> Result<Option<Session<R>>, UpgradeError> {
+        let taken = input.get(..self.body_left).unwrap_or(input);
+        if let Some(refusal) = &mut self.refusal {
+            refusal.body.extend_from_slice(taken);
+        }
+        self.body_left -= taken.len();
+        match self.refused {
+            Some(e) if self.body_left == 0 => Err(UpgradeError::Response(e)),
+            Some(_) => Ok(None),
+            None => Err(UpgradeError::Done),
+        }
+    }
+
+    /// The server's refusal (a status other than 101), its headers and
+    /// body, once [`receive`](Self::receive), [`ended`](Self::ended) or
+    /// [`timeout`](Self::timeout) has reported it. Taken once.
+    pub fn take_refusal(&mut self) -> Option<Refusal> {
+        if self.refused.is_some() && self.body_left == 0 {
+            self.refusal.take()
+        } else {
+            None
+        }
+    }
+
+    /// The transport ended before the answer was complete:
+    /// [`UpgradeError::Incomplete`], or the refusal whose body it cut short.
+    pub fn ended(&mut self) -> UpgradeError {
+        self.rng = None;
+        self.body_left = 0;
+        match self.refused {
+            Some(e) => UpgradeError::Response(e),
+            None => UpgradeError::Incomplete,
+        }
+    }
+
+    /// The handshake timeout passed before the answer was complete: the
+    /// timeout, or the refusal whose body was still arriving.
     pub fn timeout(&mut self) -> UpgradeError {
         self.rng = None;
-        UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout))
+        self.body_left = 0;
+        match self.refused {
+            Some(e) => UpgradeError::Response(e),
+            None => UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)),
+        }
     }
 }

@@ -547,6 +547,86 @@ fn handshake_errors_carry_their_answer() {
     assert!(matches!(e, UpgradeError::Response(ResponseError::UnexpectedStatus { status: 403, .. })));
 }
 
+/// A client's start fed `answer` in the given pieces, with a head limit of
+/// `max_head_len`: what each piece returned, as `None` (read more) or the
+/// status reported.
+fn refused_in_pieces(max_head_len: usize, pieces: &[&[u8]]) -> (ClientStart<'static>, Vec<Option<u16>>) {
+    let options = Box::leak(Box::new(ConnectOptions {
+        handshake: crate::handshake::HandshakeConfig { max_head_len },
+        ..ConnectOptions::default()
+    }));
+    let parts = Box::leak(Box::new(RequestParts::new(options)));
+    let mut client = ClientStart::new("ws://example.com/", parts, seeded()).unwrap();
+    let returned = pieces
+        .iter()
+        .map(|piece| match client.receive(piece) {
+            Ok(None) => None,
+            Err(e) => Some(e.status().unwrap()),
+            Ok(Some(_)) => panic!("a refusal was accepted"),
+        })
+        .collect();
+    (client, returned)
+}
+
+#[test]
+fn a_refusal_is_reported_with_its_headers_once_its_body_arrived() {
+    let head = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 11\r\n\r\nhello";
+    let (mut client, returned) = refused_in_pieces(8192, &[head, b" wor", b"ld and more"]);
+    assert_eq!(returned, [None, None, Some(401)]);
+    let refusal = client.take_refusal().expect("the refusal");
+    assert_eq!(refusal.status, 401);
+    assert_eq!(refusal.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(refusal.headers.len(), 2);
+    assert_eq!(refusal.body, b"hello world");
+    assert_eq!(client.take_refusal(), None);
+    assert_eq!(client.receive(b"x").unwrap_err().status(), Some(401));
+}
+
+#[test]
+fn a_refusal_without_a_length_keeps_the_bytes_that_came_with_its_head() {
+    let (mut client, returned) = refused_in_pieces(8192, &[b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n\r\ntry later"]);
+    assert_eq!(returned, [Some(503)]);
+    let refusal = client.take_refusal().expect("the refusal");
+    assert_eq!((refusal.header("Retry-After"), &refusal.body[..]), (Some("5"), &b"try later"[..]));
+    // A chunked body's length is in its chunks: what came is kept as sent.
+    let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nno";
+    let (mut client, returned) = refused_in_pieces(8192, &[chunked]);
+    assert_eq!(returned, [Some(404)]);
+    assert_eq!(client.take_refusal().unwrap().body, b"2\r\nno");
+}
+
+#[test]
+fn a_refusal_keeps_at_most_the_head_limit_of_its_body() {
+    let head = b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 100000\r\n\r\n";
+    let (mut client, returned) = refused_in_pieces(100, &[head, &[b'a'; 60], &[b'b'; 60]]);
+    assert_eq!(returned, [None, None, Some(302)]);
+    let refusal = client.take_refusal().unwrap();
+    assert_eq!(refusal.header("location"), Some("/elsewhere"));
+    assert_eq!(refusal.body.len(), 100);
+    assert_eq!(&refusal.body[58..62], b"aabb");
+}
+
+#[test]
+fn a_refusal_cut_short_is_reported_with_what_arrived() {
+    let head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nno";
+    let (mut client, returned) = refused_in_pieces(8192, &[head]);
+    assert_eq!(returned, [None]);
+    assert_eq!(client.take_refusal(), None, "not before its body is whole or cut short");
+    assert_eq!(client.ended().status(), Some(403));
+    assert_eq!(client.take_refusal().unwrap().body, b"no");
+
+    let (mut client, _) = refused_in_pieces(8192, &[head]);
+    assert_eq!(client.timeout().status(), Some(403));
+    assert_eq!(client.take_refusal().unwrap().body, b"no");
+
+    // Without a refusal, the end and the timeout are what they were.
+    let (mut client, _) = refused_in_pieces(8192, &[b"HTTP/1.1 101"]);
+    assert_eq!(client.ended(), UpgradeError::Incomplete);
+    let (mut client, _) = refused_in_pieces(8192, &[b"HTTP/1.1 101"]);
+    assert_eq!(client.timeout(), UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)));
+    assert_eq!(client.take_refusal(), None);
+}
+
 #[cfg(feature = "deflate")]
 mod deflate {
     use super::*;
