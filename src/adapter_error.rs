@@ -1,12 +1,13 @@
 //! The error of the adapters (feature `std`): I/O, the opening handshake,
 //! the protocol and refused sends, in one type.
 
+use std::boxed::Box;
 use std::io::{self, ErrorKind};
 
 use crate::close::CloseCode;
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, ResponseError};
-use crate::session::UpgradeError;
+use crate::session::{Refusal, UpgradeError};
 
 /// Why a call on a WebSocket failed, in either adapter: `wsmachine::blocking`
 /// and the `wsmachine-tokio` crate both return this type.
@@ -25,6 +26,22 @@ pub enum Error {
     /// The opening handshake failed; [`UpgradeError::status`] gives the
     /// HTTP status answered (server) or received (client).
     Handshake(UpgradeError),
+    /// Client: the server refused the upgrade with this answer, a status
+    /// other than 101 (or outside 2xx over HTTP/2), with its headers and
+    /// body: a redirect's `Location`, a 401's `WWW-Authenticate`, a 429's
+    /// `Retry-After`.
+    ///
+    /// ```no_run
+    /// use wsmachine::{blocking, Error};
+    /// match blocking::connect("ws://127.0.0.1:9001/chat") {
+    ///     Err(Error::Refused(refusal)) if refusal.status == 401 => {
+    ///         println!("log in first: {:?}", refusal.header("WWW-Authenticate"));
+    ///     }
+    ///     Err(e) => eprintln!("{e}"),
+    ///     Ok(_ws) => {}
+    /// }
+    /// ```
+    Refused(Box<Refusal>),
     /// The peer broke the protocol, sent more than a limit allows, or a
     /// timer found it dead ([`ProtocolError::PingTimeout`]). We sent a
     /// Close with [`ProtocolError::close_code`] and closed the connection.
@@ -58,6 +75,24 @@ impl Error {
         }
     }
 
+    /// The HTTP status of a failed opening handshake: the one we answered
+    /// a refused client with (server), or the one the server refused us
+    /// with (client).
+    ///
+    /// ```
+    /// use wsmachine::{Error, Refusal, UpgradeError};
+    /// assert_eq!(Error::Handshake(UpgradeError::Rejected(403)).status(), Some(403));
+    /// let refusal = Refusal { status: 503, ..Refusal::default() };
+    /// assert_eq!(Error::Refused(Box::new(refusal)).status(), Some(503));
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Handshake(e) => e.status(),
+            Error::Refused(refusal) => Some(refusal.status),
+            _ => None,
+        }
+    }
+
     /// The close code we sent, for a protocol failure.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
@@ -72,6 +107,7 @@ impl std::fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "the stream failed: {e}"),
             Error::Handshake(e) => write!(f, "the opening handshake failed: {e}"),
+            Error::Refused(refusal) => write!(f, "the server refused the upgrade with {}", refusal.status),
             Error::Protocol(e) => write!(f, "the connection failed: {e}"),
             Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
             Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),

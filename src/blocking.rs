@@ -268,7 +268,9 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 /// # Errors
 ///
 /// [`Error::Io`] when the connection cannot be made (or the URL is
-/// `wss://`), [`Error::Handshake`] when the server does not accept it.
+/// `wss://`), [`Error::Refused`] when the server answers with a status
+/// other than 101 (its headers and body included), [`Error::Handshake`]
+/// when its answer is not a valid acceptance.
 pub fn connect(url: impl AsRef<str>) -> Result<WebSocket<TcpStream>, Error> {
     connect_with(url, &ConnectOptions::default())
 }
@@ -298,8 +300,9 @@ pub fn connect_with(url: impl AsRef<str>, options: &ConnectOptions) -> Result<We
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
-/// server does not accept the connection.
+/// [`Error::Io`] when the stream fails; [`Error::Refused`] or
+/// [`Error::Handshake`] when the server does not accept the connection, as
+/// for [`connect`].
 pub fn client<S: Stream>(url: impl AsRef<str>, stream: S) -> Result<WebSocket<S>, Error> {
     client_with(url, stream, &ConnectOptions::default())
 }
@@ -546,15 +549,19 @@ fn finish_client<S: Stream>(
     stream.flush()?;
     let mut buf = [0u8; 4096];
     loop {
-        match read_until(&mut stream, &mut buf, epoch, timeout)? {
-            Some(0) => return Err(Error::Handshake(UpgradeError::Incomplete)),
-            Some(n) => {
-                if let Some(session) = start.receive(&buf[..n])? {
-                    return Ok(WebSocket::new(stream, session, epoch));
-                }
-            }
-            None => return Err(Error::Handshake(start.timeout())),
-        }
+        let failed = match read_until(&mut stream, &mut buf, epoch, timeout)? {
+            Some(0) => start.ended(),
+            Some(n) => match start.receive(&buf[..n]) {
+                Ok(Some(session)) => return Ok(WebSocket::new(stream, session, epoch)),
+                Ok(None) => continue,
+                Err(e) => e,
+            },
+            None => start.timeout(),
+        };
+        return Err(match start.take_refusal() {
+            Some(refusal) => Error::Refused(Box::new(refusal)),
+            None => Error::Handshake(failed),
+        });
     }
 }
 

@@ -185,7 +185,7 @@ fn the_server_may_refuse_or_pick_a_subprotocol() {
         let (stream, _) = listener.accept().unwrap();
         let refused = blocking::accept_with(stream, |request, _| {
             assert_eq!(request.path(), "/private");
-            Err(Rejection::new(403).body("no"))
+            Err(Rejection::new(403).header("Retry-After", "5").body("no"))
         });
         assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
         let (stream, _) = listener.accept().unwrap();
@@ -202,15 +202,52 @@ fn the_server_may_refuse_or_pick_a_subprotocol() {
     });
     let refused = blocking::connect(format!("{url}private")).unwrap_err();
     match &refused {
-        Error::Handshake(e) => assert_eq!(e.status(), Some(403)),
+        Error::Refused(refusal) => {
+            assert_eq!(refusal.status, 403);
+            assert_eq!(refusal.header("retry-after"), Some("5"));
+            assert_eq!(refusal.body, b"no");
+        }
         other => panic!("{other}"),
     }
+    assert_eq!(refused.status(), Some(403));
     let options = ConnectOptions { protocols: vec!["a".into(), "b".into()], ..ConnectOptions::default() };
     let mut ws = blocking::connect_with(&url, &options).unwrap();
     assert_eq!(ws.protocol(), Some("b"));
     ws.send("hi").unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::text("hi")));
     ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_refusal_whose_body_follows_its_head_is_read_whole() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert_ne!(n, 0, "the request ended early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let head = "HTTP/1.1 307 Temporary Redirect\r\nLocation: ws://127.0.0.1:1/moved\r\nContent-Length: 9\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.flush().unwrap();
+        // The body in writes of its own, as a server streaming a page sends it.
+        thread::sleep(Duration::from_millis(20));
+        stream.write_all(b"moved ").unwrap();
+        thread::sleep(Duration::from_millis(20));
+        stream.write_all(b"on\n").unwrap();
+    });
+    match blocking::connect(url) {
+        Err(Error::Refused(refusal)) => {
+            assert_eq!(refusal.status, 307);
+            assert_eq!(refusal.header("Location"), Some("ws://127.0.0.1:1/moved"));
+            assert_eq!(refusal.body, b"moved on\n");
+        }
+        other => panic!("expected the refusal, got {:?}", other.map(|_| ())),
+    }
     server.join().unwrap();
 }
 

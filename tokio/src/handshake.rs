@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wsmachine::{
     AcceptOptions, Answer, ClientStart, ConnectOptions, PlainRequest, PlainResponse, Rejection, Request, RequestParts,
-    SecureRandom, ServerStart, Session, UpgradeError, DEFAULT_CLOSE_TIMEOUT,
+    SecureRandom, ServerStart, UpgradeError, DEFAULT_CLOSE_TIMEOUT,
 };
 
 use crate::driver::Driver;
@@ -46,8 +46,10 @@ const HEAD_READ: usize = 4096;
 /// # Errors
 ///
 /// [`Error::Io`] when the connection cannot be made (or the URL is
-/// `wss://` without the `rustls` feature), [`Error::Handshake`] when the
-/// server does not accept it.
+/// `wss://` without the `rustls` feature), [`Error::Refused`] when the
+/// server answers with a status other than 101 (its headers and body
+/// included), [`Error::Handshake`] when its answer is not a valid
+/// acceptance.
 pub async fn connect(url: impl AsRef<str>) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
     connect_with(url, &ConnectOptions::default()).await
 }
@@ -143,8 +145,9 @@ async fn connect_inner(
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the stream fails, [`Error::Handshake`] when the
-/// server does not accept the connection.
+/// [`Error::Io`] when the stream fails; [`Error::Refused`] or
+/// [`Error::Handshake`] when the server does not accept the connection, as
+/// for [`connect`].
 pub async fn client<S>(url: impl AsRef<str>, stream: S) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -380,19 +383,25 @@ where
         loop {
             let received = read_with(&mut stream, |read| (!read.is_empty()).then(|| start.receive(read))).await?;
             match received {
-                None => return Err(Error::Handshake(UpgradeError::Incomplete)),
-                Some(Ok(Some(session))) => return Ok::<Box<Session>, Error>(Box::new(session)),
+                None => return Ok(Err(start.ended())),
+                Some(Ok(Some(session))) => return Ok::<_, Error>(Ok(Box::new(session))),
                 Some(Ok(None)) => {}
-                Some(Err(e)) => return Err(e.into()),
+                Some(Err(e)) => return Ok(Err(e)),
             }
         }
     };
-    let answered = within(deadline, handshake).await;
-    let session = match answered {
-        Some(result) => result?,
-        None => return Err(Error::Handshake(start.timeout())),
+    let failed = match within(deadline, handshake).await {
+        Some(Ok(Ok(session))) => {
+            return Ok(WebSocketStream::new(Driver::new(stream, session, max_write_buffer, epoch)))
+        }
+        Some(Err(e)) => return Err(e),
+        Some(Ok(Err(e))) => e,
+        None => start.timeout(),
     };
-    Ok(WebSocketStream::new(Driver::new(stream, session, max_write_buffer, epoch)))
+    Err(match start.take_refusal() {
+        Some(refusal) => Error::Refused(Box::new(refusal)),
+        None => Error::Handshake(failed),
+    })
 }
 
 /// Reads once, into a buffer on the stack of the poll that reads, and hands

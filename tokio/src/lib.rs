@@ -162,7 +162,7 @@ pub use wsmachine::Error;
 pub use wsmachine;
 pub use wsmachine::{
     adapter_config, AcceptOptions, Answer, CloseCode, CloseFrame, Config, ConnectOptions, Incoming, Message,
-    MessageRef, PlainRequest, PlainResponse, ProtocolError, Rejection, Request, SendError, UpgradeError,
+    MessageRef, PlainRequest, PlainResponse, ProtocolError, Refusal, Rejection, Request, SendError, UpgradeError,
 };
 
 /// The permessage-deflate settings of the options' `deflate` switch

@@ -278,6 +278,40 @@ async fn recv_is_cancel_safe() {
 }
 
 #[tokio::test]
+async fn a_refusal_whose_body_ends_with_the_connection_is_read_to_its_end() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await.expect("read");
+                assert_ne!(n, 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            let head =
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"chat\"\r\nContent-Length: 20\r\n\r\n";
+            tcp.write_all(head.as_bytes()).await.expect("write");
+            // Part of the body in a write of its own, and then the end:
+            // the refusal is reported with what arrived.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tcp.write_all(b"log in").await.expect("write");
+        });
+        match connect(&url).await {
+            Err(Error::Refused(refusal)) => {
+                assert_eq!(refusal.status, 401);
+                assert_eq!(refusal.header("www-authenticate"), Some("Basic realm=\"chat\""));
+                assert_eq!(refusal.body, b"log in");
+            }
+            other => panic!("expected the refusal, got {:?}", other.map(|_| ())),
+        }
+        server.await.expect("server task");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
     bounded(async {
         let (listener, url) = listen().await;
@@ -286,7 +320,7 @@ async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
             let (tcp, _) = listener.accept().await.expect("accept");
             let refused = accept_with(tcp, |request, _| {
                 assert_eq!(request.path(), "/test");
-                Err(Rejection::new(403).body("no"))
+                Err(Rejection::new(403).header("Retry-After", "5").body("no"))
             })
             .await;
             assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
@@ -309,7 +343,11 @@ async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
             ..ConnectOptions::default()
         };
         match connect_with(&url, &options).await {
-            Err(Error::Handshake(e)) => assert_eq!(e.status(), Some(403)),
+            Err(Error::Refused(refusal)) => {
+                assert_eq!(refusal.status, 403);
+                assert_eq!(refusal.header("retry-after"), Some("5"));
+                assert_eq!(refusal.body, b"no");
+            }
             other => panic!("expected a refusal, got {other:?}"),
         }
         let mut ws = connect_with(&url, &options).await.expect("connect");

@@ -37,7 +37,7 @@ async fn echo_server(listener: TcpListener) -> Result<(), Error> {
         let decide = |request: &wsmachine_tokio::wsmachine::handshake::ExtendedConnect<'_, '_>, _: &mut _| match request
             .path()
         {
-            "/refuse" => Err(Rejection::new(403).body("no")),
+            "/refuse" => Err(Rejection::new(403).header("retry-after", "5").body("no")),
             _ => Ok(()),
         };
         let Ok(mut ws) = ws_h2::server::accept_with_options(request, respond, &AcceptOptions::default(), decide) else {
@@ -160,12 +160,16 @@ async fn a_reset_stream_reads_as_a_close_without_handshake() {
 }
 
 #[tokio::test]
-async fn refusals_carry_their_status() {
+async fn refusals_carry_their_status_headers_and_body() {
     bounded(async {
         let (connection, base) = client().await;
         let refused = ws_h2::client::connect(&connection, &format!("{base}/refuse")).await;
         match refused {
-            Err(Error::Handshake(e)) => assert_eq!(e.status(), Some(403)),
+            Err(Error::Refused(refusal)) => {
+                assert_eq!(refusal.status, 403);
+                assert_eq!(refusal.header("Retry-After"), Some("5"));
+                assert_eq!(refusal.body, b"no");
+            }
             other => panic!("expected a 403 refusal, got {:?}", other.map(|_| ())),
         }
         // The connection is still good.

@@ -4,10 +4,12 @@
 use std::future::poll_fn;
 
 use bytes::Bytes;
+use h2::RecvStream;
 use http::{Method, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
-use wsmachine::{ConnectOptions, ExtendedConnectStart, SecureRandom, UpgradeError};
+use wsmachine::handshake::ResponseError;
+use wsmachine::{ConnectOptions, ExtendedConnectStart, Refusal, SecureRandom, UpgradeError};
 
 use super::h2_error;
 use super::io::H2Stream;
@@ -78,8 +80,9 @@ pub async fn connect(send_request: &SendRequest, url: impl AsRef<str>) -> Result
 ///
 /// # Errors
 ///
-/// [`Error::Handshake`] when the answer is not 2xx (`UpgradeError::Response`
-/// with the status) or does not fit the request; [`Error::Io`] when the
+/// [`Error::Refused`] when the answer is not 2xx (with its headers and
+/// up to the head's limit of its body), [`Error::Handshake`] when it does
+/// not fit the request; [`Error::Io`] when the
 /// server does not allow extended CONNECT, the connection failed, the
 /// stream was refused or reset, or the handshake timed out.
 pub async fn connect_with(
@@ -105,11 +108,35 @@ pub async fn connect_with(
     within(deadline, poll_fn(|cx| sender.poll_ready(cx))).await?.map_err(h2_error)?;
     let (response, send) = sender.send_request(request, false).map_err(h2_error)?;
     let response = within(deadline, response).await?.map_err(h2_error)?;
-    let (parts, body) = response.into_parts();
+    let (parts, mut body) = response.into_parts();
     let fields: Vec<(&str, &str)> =
         parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
-    let session = start.finish(parts.status.as_u16(), &fields).map_err(Error::Handshake)?;
+    let session = match start.finish(parts.status.as_u16(), &fields) {
+        Ok(session) => session,
+        Err(UpgradeError::Response(ResponseError::UnexpectedStatus { status, .. })) => {
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect();
+            let body = refusal_body(&mut body, options.handshake.max_head_len, deadline).await;
+            return Err(Error::Refused(Box::new(Refusal { status, headers, body })));
+        }
+        Err(e) => return Err(Error::Handshake(e)),
+    };
     Ok(WebSocketStream::from_session(H2Stream::new(send, body), session, options.max_write_buffer))
+}
+
+/// The body of a refusal, up to `max` bytes: what arrives before the
+/// stream ends, fails or the handshake's deadline passes.
+async fn refusal_body(body: &mut RecvStream, max: usize, deadline: Option<Instant>) -> Vec<u8> {
+    let mut kept = Vec::new();
+    while kept.len() < max {
+        let Ok(Some(Ok(data))) = within(deadline, body.data()).await else { break };
+        let _ = body.flow_control().release_capacity(data.len());
+        kept.extend_from_slice(data.get(..max - kept.len()).unwrap_or(&data));
+    }
+    kept
 }
 
 /// An `http` builder error: only a header the options hold can cause one.
