@@ -3,7 +3,9 @@
 
 1. `blocking_client` (wsmachine::blocking) against a `websockets` echo
    server: its three texts and its 200 KiB binary message come back, and it
-   closes with 1000 "done".
+   closes with 1000 "done". Against a `websockets` server that refuses
+   the upgrade with 401, it fails with `Error::Refused`, holding the
+   server's `WWW-Authenticate` header and its whole body.
 2. `chat` (wsmachine-tokio) with two `websockets` clients at once: what
    either sends reaches both.
 3. `deflate_echo` (wsmachine-tokio, feature `deflate`) with a `websockets`
@@ -18,6 +20,7 @@ Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WS
 Prints one line per check and `N passed, M failed`; exits non-zero on failure.
 """
 import asyncio
+import http
 import os
 import re
 import ssl
@@ -53,6 +56,35 @@ async def blocking_client(binary):
         raise AssertionError(f"exit {process.returncode}, printed {lines}")
     if closes != [(1000, "done")]:
         raise AssertionError(f"the server saw closes {closes}")
+
+
+async def blocking_client_refused(binary):
+    body = "log in first\n"
+
+    def refuse(connection, request):
+        response = connection.respond(http.HTTPStatus.UNAUTHORIZED, body)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="chat"'
+        return response
+
+    async def never(ws):
+        raise AssertionError("the refused client got a connection")
+
+    async with serve(never, "127.0.0.1", 0, process_request=refuse) as server:
+        port = server.sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            binary, f"ws://127.0.0.1:{port}/", stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await process.communicate()
+    err = err.decode()
+    # The example returns the error from main, which prints its Debug form.
+    expected = [
+        "Refused(Refusal { status: 401,",
+        '("WWW-Authenticate", "Bearer realm=\\"chat\\"")',
+        f"body: {list(body.encode())}",
+    ]
+    missing = [part for part in expected if part not in err]
+    if process.returncode == 0 or missing:
+        raise AssertionError(f"exit {process.returncode}, missing {missing} in {err!r}")
 
 
 async def start(binary, cwd=None):
@@ -136,6 +168,7 @@ async def deflate_echo(binary):
 async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary):
     checks = [
         ("blocking_client <-> websockets echo server", blocking_client(blocking)),
+        ("blocking_client refused by a websockets server: status, header, body", blocking_client_refused(blocking)),
         ("chat with two websockets clients", chat(chat_binary)),
         ("deflate_echo <-> websockets client, compressed", deflate_echo(deflate_binary)),
         ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
