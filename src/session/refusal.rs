@@ -13,10 +13,13 @@ use crate::handshake::Header;
 /// HTTP/3). The adapters return it as `Error::Refused`.
 ///
 /// The body is what the server sent of it within the handshake's limits:
-/// over HTTP/1.1, up to its `Content-Length` when it gives one (else the
-/// bytes that came with the head), and at most
+/// at most
 /// [`HandshakeConfig::max_head_len`](crate::handshake::HandshakeConfig::max_head_len)
-/// bytes.
+/// bytes, and what arrived before the handshake timeout. Over HTTP/1.1 it
+/// is delimited as HTTP says: by its `Content-Length`, else by the end of
+/// the connection; none for 1xx, 204 and 304. A body in a transfer coding
+/// (chunked) is not decoded: it holds the bytes that came with the head,
+/// as sent.
 ///
 /// ```
 /// use wsmachine::Refusal;
@@ -55,13 +58,31 @@ impl Refusal {
         Refusal { status, headers, body: Vec::new() }
     }
 
-    /// The body's length the head announces, when it announces one that
-    /// reads: a `Content-Length` that is a number, and no chunked
-    /// `Transfer-Encoding` (whose length only the chunks give).
-    pub(crate) fn content_length(&self) -> Option<usize> {
-        if self.header("transfer-encoding").is_some() {
-            return None;
+    /// How the body is delimited (RFC 9112 §6.3).
+    pub(crate) fn framing(&self) -> Framing {
+        if matches!(self.status, 100..=199 | 204 | 304) {
+            return Framing::Empty;
         }
-        self.header("content-length")?.parse().ok()
+        if self.header("transfer-encoding").is_some() {
+            return Framing::AsSent;
+        }
+        match self.header("content-length").map(str::parse) {
+            Some(Ok(length)) => Framing::Length(length),
+            _ => Framing::UntilEnd,
+        }
     }
+}
+
+/// How a refusal's body is delimited, and so how much of it to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body: 1xx, 204 and 304.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(usize),
+    /// A transfer coding (chunked): not decoded, so the bytes that came
+    /// with the head are kept as sent, without waiting for more.
+    AsSent,
+    /// No length: the body ends with the connection.
+    UntilEnd,
 }

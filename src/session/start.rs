@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::refusal::Refusal;
+use super::refusal::{Framing, Refusal};
 use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
@@ -632,11 +632,13 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
     /// permessage-deflate parameters do not fit the offer. The connection
     /// MUST then be closed (RFC 6455 §4.1); nothing is sent.
     ///
-    /// A status other than 101 is reported once the body the head
-    /// announces has arrived (its `Content-Length`, kept up to the head's
-    /// limit; without one, the bytes that came with the head), as
-    /// [`ResponseError::UnexpectedStatus`]; [`take_refusal`](Self::take_refusal)
-    /// then gives the status, headers and body.
+    /// A status other than 101 is reported as
+    /// [`ResponseError::UnexpectedStatus`] once its body has arrived, or
+    /// as much of it as is kept (the head's limit): its `Content-Length`,
+    /// or without one the bytes up to the end of the transport, which
+    /// [`ended`](Self::ended) then reports (see [`Refusal`]).
+    /// [`take_refusal`](Self::take_refusal) gives the status, headers and
+    /// body.
     pub fn receive(&mut self, input: &[u8]) -> Result<Option<Session<R>>, UpgradeError> {
         if self.refused.is_some() {
             return self.keep_body(input);
@@ -650,7 +652,13 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
             Err(e @ ResponseError::UnexpectedStatus { status, consumed, .. }) => {
                 let refusal = Refusal::from_head(status, &headers);
                 let body = input.get(consumed..).unwrap_or(&[]);
-                self.body_left = refusal.content_length().unwrap_or(body.len()).min(self.max_body);
+                self.body_left = match refusal.framing() {
+                    Framing::Empty => 0,
+                    Framing::Length(length) => length,
+                    Framing::AsSent => body.len(),
+                    Framing::UntilEnd => usize::MAX,
+                }
+                .min(self.max_body);
                 self.refusal = Some(refusal);
                 self.refused = Some(e);
                 self.rng = None;

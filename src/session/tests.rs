@@ -583,12 +583,26 @@ fn a_refusal_is_reported_with_its_headers_once_its_body_arrived() {
 }
 
 #[test]
-fn a_refusal_without_a_length_keeps_the_bytes_that_came_with_its_head() {
-    let (mut client, returned) = refused_in_pieces(8192, &[b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n\r\ntry later"]);
-    assert_eq!(returned, [Some(503)]);
+fn a_refusal_without_a_length_is_read_to_the_end_of_the_transport() {
+    let head: &[u8] = b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n\r\ntry ";
+    let (mut client, returned) = refused_in_pieces(8192, &[head, b"later"]);
+    assert_eq!(returned, [None, None]);
+    assert_eq!(client.ended().status(), Some(503));
     let refusal = client.take_refusal().expect("the refusal");
     assert_eq!((refusal.header("Retry-After"), &refusal.body[..]), (Some("5"), &b"try later"[..]));
-    // A chunked body's length is in its chunks: what came is kept as sent.
+    // Up to the head's limit, then reported without waiting for the end.
+    let (mut client, returned) = refused_in_pieces(100, &[head, &[b'a'; 90], &[b'b'; 10]]);
+    assert_eq!(returned, [None, None, Some(503)]);
+    assert_eq!(client.take_refusal().unwrap().body.len(), 100);
+}
+
+#[test]
+fn a_refusal_without_a_body_or_in_chunks_is_reported_with_its_head() {
+    // 204 and 304 have no body, whatever follows.
+    let (mut client, returned) = refused_in_pieces(8192, &[b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n"]);
+    assert_eq!(returned, [Some(204)]);
+    assert_eq!(client.take_refusal().unwrap().body, b"");
+    // A chunked body is not decoded: what came with the head, as sent.
     let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nno";
     let (mut client, returned) = refused_in_pieces(8192, &[chunked]);
     assert_eq!(returned, [Some(404)]);
