@@ -13,13 +13,13 @@ use wsmachine::handshake::{
 use wsmachine::RandomSource;
 
 /// Small enough that fuzz inputs reach the size limit.
-const MAX_HEAD: usize = 2048;
+pub(crate) const MAX_HEAD: usize = 2048;
 const HEADERS: usize = 24;
 /// Inputs up to this size are also fed one byte at a time.
-const BYTEWISE_MAX: usize = 1024;
+pub(crate) const BYTEWISE_MAX: usize = 1024;
 
 /// Ends of growing prefixes of `data`, the last one whole; chunk sizes derived from the bytes.
-fn prefixes(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+pub(crate) fn prefixes(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut n = 0usize;
     let mut k = 0usize;
     core::iter::from_fn(move || {
@@ -110,7 +110,7 @@ pub fn handshake_request(data: &[u8]) {
 
 /// Always the RFC 6455 §1.3 sample nonce, so seeds can carry the matching
 /// accept value `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`.
-struct SampleNonce;
+pub(crate) struct SampleNonce;
 
 impl RandomSource for SampleNonce {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
@@ -161,8 +161,10 @@ fn new_client<S>(storage: S) -> Option<ClientHandshake<'static, S>> {
     ClientHandshake::with_storage("ws://server.example.com/chat", options, config, storage, &mut SampleNonce).ok()
 }
 
-/// Fuzz body for the client-side response parser.
+/// Fuzz body for the client-side response parser, and for the session's
+/// client handshake over the same bytes.
 pub fn handshake_response(data: &[u8]) {
+    crate::client_start::client_start(data);
     let (Some(mut a), Some(mut b), Some(mut c)) =
         (new_client([0; MAX_HEAD]), new_client(HeadBuffer::new()), new_client([0; MAX_HEAD]))
     else {

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+mod client_start;
 mod conn;
 mod deflate;
 pub mod differential;
