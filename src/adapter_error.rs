@@ -28,8 +28,8 @@ pub enum Error {
     Handshake(UpgradeError),
     /// Client: the server refused the upgrade with this answer, a status
     /// other than 101 (or outside 2xx over HTTP/2), with its headers and
-    /// body: a redirect's `Location`, a 401's `WWW-Authenticate`, a 429's
-    /// `Retry-After`.
+    /// body (as much as [`Refusal`] says is kept): a redirect's
+    /// `Location`, a 401's `WWW-Authenticate`, a 429's `Retry-After`.
     ///
     /// ```no_run
     /// use wsmachine::{blocking, Error};
