@@ -895,6 +895,10 @@ impl<S: Stream> WebSocket<S> {
     /// messages that still arrive, until the peer closed or
     /// `close_timeout` passed. Returns once the stream is done with.
     ///
+    /// A peer that never answers is not an error: `close` returns `Ok`
+    /// once `close_timeout` passed, and [`close_frame`](Self::close_frame)
+    /// then gives 1006 where a peer's Close gives its code.
+    ///
     /// # Errors
     ///
     /// [`Error::Send`] for a code that may not be sent or a reason too

@@ -251,6 +251,24 @@ fn a_refusal_whose_body_follows_its_head_is_read_whole() {
     server.join().unwrap();
 }
 
+#[test]
+fn a_close_the_peer_never_answers_ends_after_the_close_timeout_as_1006() {
+    let (listener, url) = listen();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        // Answers the handshake, then reads nothing until the client is done.
+        let ws = blocking::accept(listener.accept().unwrap().0).unwrap();
+        let _ = wait.recv();
+        drop(ws);
+    });
+    let options = ConnectOptions { config: short(None, 100), ..ConnectOptions::default() };
+    let mut ws = blocking::connect_with(&url, &options).unwrap();
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(ws.close_frame().map(|frame| frame.code()), Some(CloseCode::ABNORMAL));
+    done.send(()).unwrap();
+    server.join().unwrap();
+}
+
 #[cfg(feature = "deflate")]
 #[test]
 fn compression_is_negotiated_and_transparent() {

@@ -271,6 +271,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// connection, or `close_timeout` passed. Called after the peer
     /// closed, it finishes the handshake the same way.
     ///
+    /// A peer that never answers is not an error: `close` returns `Ok`
+    /// once `close_timeout` passed, and [`close_frame`](Self::close_frame)
+    /// then gives 1006 where a peer's Close gives its code.
+    ///
     /// # Errors
     ///
     /// [`Error::Send`] for a code that may not be sent or a reason too

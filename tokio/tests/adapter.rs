@@ -1158,3 +1158,27 @@ async fn without_timers_the_buffers_are_freed_at_once() {
     assert!(poll!(std::pin::pin!(server.recv())).is_pending());
     assert_eq!(server.session().buffer_capacity(), 0);
 }
+
+/// `close` ends well when the peer never answers, after `close_timeout`
+/// (simulated on the paused clock), and `close_frame` then tells it: 1006.
+#[tokio::test(start_paused = true)]
+async fn a_close_the_peer_never_answers_ends_after_the_close_timeout_as_1006() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        // Answers the handshake, then reads nothing.
+        let ws = accept(tcp).await.expect("accept");
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        drop(ws);
+    });
+    let config = Config { close_timeout: Some(Duration::from_secs(2)), ..adapter_config() };
+    let options = ConnectOptions { config, ..ConnectOptions::default() };
+    let mut ws = connect_with(&url, &options).await.expect("connect");
+    let start = tokio::time::Instant::now();
+    ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+    let waited = start.elapsed();
+    assert!((Duration::from_secs(2)..Duration::from_millis(2010)).contains(&waited), "{waited:?}");
+    let frame = ws.close_frame().expect("the end is reported");
+    assert_eq!(frame.code(), CloseCode::ABNORMAL);
+    server.abort();
+}
