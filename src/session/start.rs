@@ -715,22 +715,20 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
     /// The transport ended before the answer was complete:
     /// [`UpgradeError::Incomplete`], or the refusal whose body it cut short.
     pub fn ended(&mut self) -> UpgradeError {
-        self.rng = None;
-        self.body_left = 0;
-        match self.refused {
-            Some(e) => UpgradeError::Response(e),
-            None => UpgradeError::Incomplete,
-        }
+        self.stop(UpgradeError::Incomplete)
     }
 
     /// The handshake timeout passed before the answer was complete: the
     /// timeout, or the refusal whose body was still arriving.
     pub fn timeout(&mut self) -> UpgradeError {
+        self.stop(UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)))
+    }
+
+    /// Stops reading the answer: the refusal whose body was arriving is
+    /// reported with what came, else `otherwise`.
+    fn stop(&mut self, otherwise: UpgradeError) -> UpgradeError {
         self.rng = None;
         self.body_left = 0;
-        match self.refused {
-            Some(e) => UpgradeError::Response(e),
-            None => UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)),
-        }
+        self.refused.map_or(otherwise, UpgradeError::Response)
     }
 }
