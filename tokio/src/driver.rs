@@ -125,8 +125,9 @@ pub(crate) struct Driver<S> {
     we_closed: bool,
     /// The end of the connection was returned by a receive.
     end_reported: bool,
-    /// A message read ahead by [`defer_write`](Self::defer_write),
-    /// returned by the next receive before anything else.
+    /// A message read ahead by [`defer_write`](Self::defer_write) or a
+    /// send's [`read_arrived`](Self::read_arrived), returned by the next
+    /// receive before anything else.
     ready: Option<Message>,
     /// The same, for a lending receive: the message waits in the session
     /// (found by `Session::message_ready`), not taken yet.
@@ -161,6 +162,10 @@ pub(crate) struct Driver<S> {
     /// Writes what is queued before the connection is dropped, without
     /// waiting (set where the stream's bounds are known; `Drop` has none).
     write_before_drop: fn(&mut Driver<S>),
+    /// A send that answers no message just received reads what arrived
+    /// ([`read_arrived`](Self::read_arrived)). Off once split: only the
+    /// reader reads, with its own waker.
+    pub(crate) reads_on_send: bool,
 }
 
 impl<S> Drop for Driver<S> {
@@ -213,6 +218,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             reporting: false,
             control: None,
             held: None,
+            reads_on_send: true,
             deferred: false,
             received: false,
             batch_start: epoch,
@@ -581,6 +587,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     #[inline(never)]
     fn poll_ready_slow(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
         let mut io_cx = Context::from_waker(io);
+        if !self.received {
+            // Its pongs, pings and Close act in the loop below.
+            self.read_arrived(&mut io_cx);
+        }
         for _ in 0..TIMER_ROUNDS {
             // Output gathered for one write stays until the batch ends,
             // within the bound.
@@ -605,6 +615,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         } else {
             // `poll_write` is pending on the transport, which wakes `io`.
             Poll::Pending
+        }
+    }
+
+    /// What a send does with input: a task that only sends (a feed pushed
+    /// to a client, a stream of updates) still answers the peer's pings,
+    /// sees its pongs, which keep the keepalive from dropping a live peer,
+    /// and its Close. Reads once, without waiting, what already arrived,
+    /// when the session holds nothing unread; a data message found is read
+    /// ahead for the next receive, as [`defer_write`](Self::defer_write)
+    /// does, and input stops there, so what a sender never receives costs
+    /// at most one message (within `max_message_size`) and one read. A
+    /// ping, a pong or a Close kept for a reporting receive stops it too.
+    fn read_arrived(&mut self, cx: &mut Context<'_>) {
+        if !self.reads_on_send
+            || self.closed
+            || self.read_eof
+            || self.ready.is_some()
+            || self.ready_in_session
+            || self.control.is_some()
+        {
+            return;
+        }
+        if self.read_ahead() || self.control.is_some() || self.poll_read(cx).is_pending() {
+            return;
+        }
+        self.read_ahead();
+    }
+
+    /// Takes the session's next message into `ready` (or, after a lending
+    /// receive, finds it and leaves it there): whether there was one.
+    fn read_ahead(&mut self) -> bool {
+        if self.lending {
+            self.ready_in_session = self.next_lent();
+            self.ready_in_session
+        } else if let Some(message) = self.next_message() {
+            self.ready.get_or_insert(message);
+            true
+        } else {
+            false
         }
     }
 
@@ -670,8 +719,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let _ = self.poll_write(&mut Context::from_waker(io));
     }
 
-    /// Why nothing can be sent.
+    /// Why nothing can be sent: the failure that ended the connection
+    /// (a keepalive ping the peer never answered, a protocol error met
+    /// while reading), the stream's error, or the close handshake.
     fn send_refusal(&mut self) -> Error {
+        if let Some(e) = self.session.connection().error() {
+            return Error::Protocol(e);
+        }
         match self.io_error.take() {
             Some(e) => Error::Io(e),
             None => Error::Closed,

@@ -69,7 +69,8 @@ impl<S> Shared<S> {
     }
 }
 
-pub(crate) fn split<S>(driver: Driver<S>) -> (ReadHalf<S>, WriteHalf<S>) {
+pub(crate) fn split<S>(mut driver: Driver<S>) -> (ReadHalf<S>, WriteHalf<S>) {
+    driver.reads_on_send = false;
     let wakers = Arc::new(Wakers::default());
     let io = Waker::from(wakers.clone());
     let shared = Arc::new(Shared { driver: Mutex::new(driver), wakers, io });
@@ -142,7 +143,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         }
         drop(writer);
         match Arc::try_unwrap(self.shared) {
-            Ok(shared) => Ok(WebSocketStream::new(shared.driver.into_inner().unwrap_or_else(PoisonError::into_inner))),
+            Ok(shared) => {
+                let mut driver = shared.driver.into_inner().unwrap_or_else(PoisonError::into_inner);
+                driver.reads_on_send = true;
+                Ok(WebSocketStream::new(driver))
+            }
             // Not expected: the two halves hold the only references.
             Err(shared) => Err(ReuniteError(ReadHalf { shared: shared.clone() }, WriteHalf { shared })),
         }

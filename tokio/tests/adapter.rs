@@ -508,9 +508,82 @@ async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
     // A ping after 50 ms without input, then 50 ms for its pong.
     assert!(start.elapsed() >= Duration::from_millis(100), "{:?}: {e:?}", start.elapsed());
     assert!(start.elapsed() < Duration::from_millis(300), "{:?}: {e:?}", start.elapsed());
+    // The send says why, not only that the connection is closed.
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    assert!(e.is_timeout());
     let e = server.recv().await.expect_err("the dead peer is reported");
     assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
     drop(client);
+}
+
+/// Server and client with [`quick_timers`] over an in-memory pipe.
+async fn upgraded_with_quick_timers() -> (Piped, Piped) {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let options = quick_timers();
+    let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
+    let client_options = ConnectOptions { config: quick_timers().config, ..ConnectOptions::default() };
+    let client = client_with("ws://localhost/", client_io, &client_options).await.expect("client");
+    (client, server.await.expect("server task").expect("accept"))
+}
+
+/// A task that only sends (a feed pushed to a client) reads what arrived
+/// at each send: the peer's pongs keep its keepalive from dropping a live
+/// peer, and the peer's pings are answered. Before, its keepalive pings
+/// went out and their pongs were never read: the connection failed after
+/// the ping interval and timeout (here 100 ms; 40 s with the defaults).
+/// The clock is paused: the waits are simulated.
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_only_sends_keeps_a_live_peer_and_answers_its_pings() {
+    let (mut client, mut server) = upgraded_with_quick_timers().await;
+    let reader = tokio::spawn(async move {
+        let (mut messages, mut pings, mut pongs) = (0, 0, 0);
+        loop {
+            match client.recv_incoming().await? {
+                Some(Incoming::Message(_)) => messages += 1,
+                Some(Incoming::Ping(_)) => pings += 1,
+                Some(Incoming::Pong(_)) => pongs += 1,
+                Some(Incoming::Close(_)) | None => return Ok::<_, Error>((messages, pings, pongs)),
+            }
+        }
+    });
+    // A send every 80 ms for 800 ms: each side goes 50 ms without input
+    // between two, and pings.
+    for i in 0..10u32 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        server.send(i.to_string()).await.expect("a live peer is kept");
+    }
+    server.close(CloseCode::NORMAL, "done").await.expect("close");
+    assert_eq!(server.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
+    let (messages, pings, pongs) = reader.await.expect("reader task").expect("the client saw no failure");
+    assert_eq!(messages, 10);
+    assert!(pings >= 1, "the server's keepalive pinged: {pings}");
+    assert!(pongs >= 1, "the server answered the client's pings while sending: {pongs}");
+}
+
+/// A task that only sends sees the peer's Close at its next send, which
+/// answers it and then fails with [`Error::Closed`].
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_only_sends_sees_the_peers_close() {
+    let (mut client, mut server) = upgraded_with_quick_timers().await;
+    let closer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        client.close(CloseCode::GOING_AWAY, "bye").await.expect("close");
+        client.close_frame().map(|frame| frame.code())
+    });
+    let mut sent = 0;
+    let e = loop {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        match server.send("tick").await {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 100, "the peer's Close was never seen");
+    };
+    assert!(matches!(e, Error::Closed), "{e:?}");
+    let frame = server.close_frame().expect("the peer's Close");
+    assert_eq!((frame.code(), frame.reason()), (CloseCode::GOING_AWAY, "bye"));
+    // The client got the answer to its Close, not the close timeout's 1006.
+    assert_eq!(closer.await.expect("closer task"), Some(CloseCode::GOING_AWAY));
 }
 
 /// An echo loop (each send answering the message just received) finds a
