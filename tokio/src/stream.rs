@@ -203,10 +203,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// `recv`, so a burst of requests is answered in one write once all of
     /// them are received (as uWebSockets corks a socket while its handlers
     /// run). Only while the handler is quick: a send that finds the
-    /// replies waiting since 100 µs or more writes them, so a reply waits
-    /// at most for the handling of one more message, and a handler that
-    /// takes its time over each message (a query, a sleep) has each reply
-    /// written by its own send.
+    /// replies waiting since 100 µs or more writes them, and a handler
+    /// that takes its time over each message before answering (a query, a
+    /// sleep) has each reply written by its own send. A reply held for the
+    /// batch waits for this connection's next call (`recv`, `send`,
+    /// `flush`), so a handler that does slow work after answering (a
+    /// database write, a wait on something else) calls
+    /// [`flush`](Self::flush) first, or its reply waits for that work.
     /// A second send without a `recv` between, [`flush`](Self::flush) or
     /// the split halves write at once, and a connection dropped with
     /// replies waiting writes what the transport takes without waiting.
@@ -214,11 +217,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// to the transport (before a long pause in receiving, say), call
     /// [`flush`](Self::flush).
     ///
+    /// A send that does not answer a message just received also reads,
+    /// without waiting, what has already arrived: a task that only sends
+    /// (a feed pushed to a client) answers the peer's pings, sees its
+    /// pongs, so that the keepalive keeps a live peer, and its Close (the
+    /// next send then fails with [`Error::Closed`]). A data message found
+    /// there waits for the next `recv`, and reading stops until it is
+    /// taken, so a peer that sends messages nobody receives is stopped
+    /// there and found dead by the keepalive. The split halves leave
+    /// reading to the reader: keep its `recv` running.
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] once a Close was sent or received,
-    /// [`Error::Protocol`] after a failure, [`Error::Io`] when the stream
-    /// failed.
+    /// [`Error::Protocol`] after a failure (a keepalive ping the peer never
+    /// answered is [`ProtocolError::PingTimeout`](crate::ProtocolError::PingTimeout)),
+    /// [`Error::Io`] when the stream failed.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         poll_fn(|cx| self.driver.poll_ready(cx.waker())).await?;
