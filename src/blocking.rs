@@ -92,11 +92,12 @@ use std::time::Duration;
 
 pub use crate::adapter_error::Error;
 use crate::close::{CloseCode, CloseFrame};
+use crate::config::DEFAULT_CLOSE_TIMEOUT;
 use crate::conn::MessageKind;
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::Request;
 use crate::message::{Message, MessageRef};
-use crate::options::{AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT};
+use crate::options::{AcceptOptions, ConnectOptions};
 use crate::random::SecureRandom;
 use crate::session::{
     Answer, ClientStart, Incoming, IncomingRef, Piece, PlainRequest, PlainResponse, Rejection, RequestParts,

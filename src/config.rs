@@ -3,6 +3,17 @@
 use core::num::NonZeroU32;
 use core::time::Duration;
 
+/// Keepalive Ping after this long with nothing received: 20 s, short
+/// enough for NATs and proxies that drop quiet flows after 30–60 s.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Time allowed for any sign of life after a keepalive Ping: 20 s, so a
+/// vanished peer is dropped 20–40 s after its last byte.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed for the close handshake and for the peer to close the
+/// transport: 10 s, far more than a round trip, short enough that a peer
+/// that never answers does not hold a thread or task for long.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Limits, timers and behaviour switches for a connection.
 ///
 /// The defaults are safe for a public server: every limit is enforced from
@@ -37,6 +48,27 @@ use core::time::Duration;
 /// let config = Config { max_message_size: 1 << 20, ..Config::default() };
 /// assert!(config.auto_pong);
 /// assert_eq!(config.frame_limit(), 1 << 20, "the frame limit follows the message limit");
+/// ```
+///
+/// # Timers
+///
+/// The defaults turn on a keepalive Ping after 20 s of silence, drop a
+/// peer that answers nothing 20 s after it, and wait 10 s for the close
+/// handshake, as Python `websockets` does; the adapters run them on their
+/// clock, so `..Config::default()` keeps them wherever a `Config` is
+/// built. A [`Connection`](crate::Connection) has no clock: the timers
+/// act only when its caller drives time
+/// ([`poll_timeout`](crate::Connection::poll_timeout) and
+/// [`handle_timeout`](crate::Connection::handle_timeout)), and do nothing
+/// otherwise. [`without_timers`](Self::without_timers) turns them all off.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsmachine::Config;
+/// let config = Config::default();
+/// assert_eq!(config.ping_interval, Some(Duration::from_secs(20)));
+/// assert_eq!(config.close_timeout, Some(Duration::from_secs(10)));
+/// assert_eq!(Config::default().without_timers().ping_interval, None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -94,7 +126,7 @@ pub struct Config {
     /// compressed, and the extension validates the inflated text.
     pub extension_rsv_bits: RsvBits,
     /// Keepalive: after this long with nothing received, send a Ping.
-    /// Default `None` (off).
+    /// Default [`DEFAULT_PING_INTERVAL`] (20 s); `None` turns it off.
     ///
     /// A Ping keeps NATs and proxies from dropping a quiet connection, and
     /// with [`ping_timeout`](Self::ping_timeout) detects a peer that went
@@ -103,7 +135,8 @@ pub struct Config {
     /// [`Connection::poll_timeout`](crate::Connection::poll_timeout)).
     pub ping_interval: Option<Duration>,
     /// Dead peer: fail the connection when nothing at all arrives within
-    /// this long of a keepalive Ping. Default `None` (off).
+    /// this long of a keepalive Ping. Default [`DEFAULT_PING_TIMEOUT`]
+    /// (20 s); `None` turns it off (pings are still sent).
     ///
     /// The connection then sends Close 1011 with the reason "keepalive ping
     /// timeout" (as Python's `websockets` does), and
@@ -117,7 +150,8 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Close handshake: once our Close is sent, wait at most this long for
     /// the peer's Close (and, for a client, for the server to close the
-    /// transport after it, RFC 6455 §7.1.1). Default `None` (wait forever).
+    /// transport after it, RFC 6455 §7.1.1). Default
+    /// [`DEFAULT_CLOSE_TIMEOUT`] (10 s); `None` waits forever.
     ///
     /// When it passes, [`Connection::should_close_transport`](crate::Connection::should_close_transport)
     /// becomes true and, if the peer's Close never came,
@@ -159,6 +193,21 @@ impl Config {
     pub const fn frame_limit(&self) -> u64 {
         frame_limit(self.max_frame_payload, self.max_message_size)
     }
+
+    /// The same limits with every timer off: no keepalive, no idle
+    /// timeout, a close handshake waited for as long as it takes.
+    ///
+    /// ```
+    /// use wsmachine::Config;
+    /// let config = Config { max_message_size: 1 << 20, ..Config::default() }.without_timers();
+    /// assert_eq!((config.ping_interval, config.ping_timeout), (None, None));
+    /// assert_eq!((config.idle_timeout, config.close_timeout), (None, None));
+    /// assert_eq!(config.max_message_size, 1 << 20);
+    /// ```
+    #[must_use]
+    pub const fn without_timers(self) -> Self {
+        Config { ping_interval: None, ping_timeout: None, idle_timeout: None, close_timeout: None, ..self }
+    }
 }
 
 impl Default for Config {
@@ -170,10 +219,10 @@ impl Default for Config {
             auto_pong: true,
             allow_non_minimal_lengths: false,
             extension_rsv_bits: RsvBits::NONE,
-            ping_interval: None,
-            ping_timeout: None,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            ping_timeout: Some(DEFAULT_PING_TIMEOUT),
             idle_timeout: None,
-            close_timeout: None,
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
         }
     }
 }

@@ -292,7 +292,9 @@ mod utf8;
 #[cfg(feature = "std")]
 pub use adapter_error::Error;
 pub use close::{CloseCode, CloseFrame, ClosePayloadError, MAX_CLOSE_REASON};
-pub use config::{Config, RsvBits, EMPTY_FRAME_COST};
+pub use config::{
+    Config, RsvBits, DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT, EMPTY_FRAME_COST,
+};
 pub use conn::{
     Connection, ControlPayload, Event, MessageKind, Received, Role, State, MAX_CONTROL_PAYLOAD, UNWRITTEN_CLOSE,
 };
@@ -306,10 +308,7 @@ pub use mask::{apply_mask, apply_mask_naive};
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler, MessageRef};
 #[cfg(feature = "alloc")]
-pub use options::{
-    adapter_config, AcceptOptions, ConnectOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_WRITE_BUFFER, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
-};
+pub use options::{AcceptOptions, ConnectOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_WRITE_BUFFER};
 #[cfg(feature = "alloc")]
 pub use session::{
     accept_extended_connect, Answer, ClientStart, ConnectResponse, ExtendedConnectStart, Incoming, IncomingRef, Piece,

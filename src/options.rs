@@ -1,11 +1,6 @@
 //! What an adapter needs to know to run a connection in each role: limits,
 //! timers, subprotocols, extra headers, permessage-deflate and the
 //! handshake deadline (feature `alloc`).
-//!
-//! The core's [`Config::default()`] keeps every timer off, because a bare
-//! [`Connection`](crate::Connection) has no clock of its own. The adapters
-//! have one, so these options turn the timers on by default: see
-//! [`adapter_config`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -14,40 +9,11 @@ use core::time::Duration;
 use crate::config::Config;
 use crate::handshake::HandshakeConfig;
 
-/// Keepalive Ping after this long with nothing received: 20 s, short
-/// enough for NATs and proxies that drop quiet flows after 30–60 s.
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
-/// Time allowed for any sign of life after a keepalive Ping: 20 s, so a
-/// vanished peer is dropped 20–40 s after its last byte.
-pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
-/// Time allowed for the close handshake and for the peer to close the
-/// transport: 10 s, far more than a round trip, short enough that a peer
-/// that never answers does not hold a thread or task for long.
-pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for the opening handshake head to arrive: 10 s. A request
 /// not complete by then is answered 408 (slowloris protection).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes an adapter may hold queued for writing before sends wait: 1 MiB.
 pub const DEFAULT_MAX_WRITE_BUFFER: usize = 1 << 20;
-
-/// The [`Config`] the adapters start from: the core's limits with the
-/// timers on ([`DEFAULT_PING_INTERVAL`], [`DEFAULT_PING_TIMEOUT`],
-/// [`DEFAULT_CLOSE_TIMEOUT`]; no idle timeout, since keepalive already
-/// catches a silent peer).
-///
-/// ```
-/// let config = wsmachine::adapter_config();
-/// assert_eq!(config.ping_interval, Some(core::time::Duration::from_secs(20)));
-/// assert_eq!(config.max_message_size, wsmachine::Config::default().max_message_size);
-/// ```
-pub fn adapter_config() -> Config {
-    Config {
-        ping_interval: Some(DEFAULT_PING_INTERVAL),
-        ping_timeout: Some(DEFAULT_PING_TIMEOUT),
-        close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-        ..Config::default()
-    }
-}
 
 /// How a server accepts connections: what the adapters'
 /// `accept` functions and [`ServerStart`](crate::ServerStart) use.
@@ -62,16 +28,15 @@ pub fn adapter_config() -> Config {
 ///     headers: vec![("Server".into(), "demo".into())],
 ///     ..AcceptOptions::default()
 /// };
-/// assert!(options.config.ping_interval.is_some()); // timers on in the adapters
+/// assert!(options.config.ping_interval.is_some()); // keepalive on by default
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptOptions {
-    /// Limits and timers of the connection. Default [`adapter_config()`]:
-    /// the core's limits, keepalive pings every 20 s of silence, a dead
-    /// peer dropped 20 s after an unanswered ping, 10 s for the close
+    /// Limits and timers of the connection. Default [`Config::default()`]:
+    /// a 64 MiB message limit, keepalive pings every 20 s of silence, a
+    /// dead peer dropped 20 s after an unanswered ping, 10 s for the close
     /// handshake. Change it as `Config { max_message_size: 1 << 20,
-    /// ..adapter_config() }`: `..Config::default()` would turn the timers
-    /// off, as the sans-IO core has them.
+    /// ..Config::default() }`.
     pub config: Config,
     /// Subprotocols this server speaks, by preference: the first one the
     /// client also offered is chosen (RFC 6455 §4.2.2 leaves the choice to
@@ -105,7 +70,7 @@ pub struct AcceptOptions {
 impl Default for AcceptOptions {
     fn default() -> Self {
         AcceptOptions {
-            config: adapter_config(),
+            config: Config::default(),
             protocols: Vec::new(),
             headers: Vec::new(),
             #[cfg(feature = "deflate")]
@@ -135,7 +100,7 @@ impl Default for AcceptOptions {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
-    /// Limits and timers of the connection. Default [`adapter_config()`],
+    /// Limits and timers of the connection. Default [`Config::default()`],
     /// as for [`AcceptOptions::config`].
     pub config: Config,
     /// Subprotocols to offer, by preference (each a token, each once).
@@ -166,7 +131,7 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            config: adapter_config(),
+            config: Config::default(),
             protocols: Vec::new(),
             headers: Vec::new(),
             origin: None,

@@ -161,8 +161,8 @@ pub use wsmachine::Error;
 /// matches.
 pub use wsmachine;
 pub use wsmachine::{
-    adapter_config, AcceptOptions, Answer, CloseCode, CloseFrame, Config, ConnectOptions, Incoming, Message,
-    MessageRef, PlainRequest, PlainResponse, ProtocolError, Refusal, Rejection, Request, SendError, UpgradeError,
+    AcceptOptions, Answer, CloseCode, CloseFrame, Config, ConnectOptions, Incoming, Message, MessageRef, PlainRequest,
+    PlainResponse, ProtocolError, Refusal, Rejection, Request, SendError, UpgradeError,
 };
 
 /// The permessage-deflate settings of the options' `deflate` switch

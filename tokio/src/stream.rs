@@ -64,12 +64,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// are queued.
     ///
     /// ```no_run
-    /// use wsmachine_tokio::wsmachine::{adapter_config, Connection, Session};
+    /// use wsmachine_tokio::wsmachine::{Config, Connection, Session};
     /// use wsmachine_tokio::WebSocketStream;
     ///
     /// # async fn run(io: tokio::net::TcpStream, leftover: &[u8]) {
     /// // `io` was upgraded by an HTTP server, which read `leftover` past the head.
-    /// let mut session = Session::new(Connection::server(adapter_config()));
+    /// let mut session = Session::new(Connection::server(Config::default()));
     /// session.receive(leftover);
     /// let ws = WebSocketStream::from_session(io, session, wsmachine_tokio::wsmachine::DEFAULT_MAX_WRITE_BUFFER);
     /// # }

@@ -11,7 +11,7 @@ use common::{bounded, listen, RawServer};
 use futures_util::{poll, SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use wsmachine_tokio::wsmachine::{adapter_config, Config, Incoming};
+use wsmachine_tokio::wsmachine::{Config, Incoming};
 use wsmachine_tokio::{
     accept, accept_or_serve, accept_with, accept_with_options, client_with, connect, connect_with, AcceptOptions,
     CloseCode, ConnectOptions, Error, Message, PlainRequest, PlainResponse, ProtocolError, Rejection, UpgradeError,
@@ -463,7 +463,7 @@ async fn a_silent_peer_is_dropped_by_the_keepalive() {
             ping_interval: Some(Duration::from_millis(50)),
             ping_timeout: Some(Duration::from_millis(50)),
             close_timeout: Some(Duration::from_millis(50)),
-            ..adapter_config()
+            ..Config::default()
         };
         let options = ConnectOptions { config, ..ConnectOptions::default() };
         let mut ws = connect_with(&url, &options).await.expect("connect");
@@ -482,7 +482,7 @@ fn quick_timers() -> AcceptOptions {
         ping_interval: Some(Duration::from_millis(50)),
         ping_timeout: Some(Duration::from_millis(50)),
         close_timeout: Some(Duration::from_millis(50)),
-        ..adapter_config()
+        ..Config::default()
     };
     AcceptOptions { config, ..AcceptOptions::default() }
 }
@@ -618,7 +618,7 @@ async fn a_dead_peer_is_reported_without_waiting_out_the_close_timeout() {
         ping_interval: Some(Duration::from_millis(50)),
         ping_timeout: Some(Duration::from_millis(50)),
         close_timeout: Some(Duration::from_secs(10)),
-        ..adapter_config()
+        ..Config::default()
     };
     let (client, mut server) = upgraded(AcceptOptions { config, ..AcceptOptions::default() }).await;
     // The client is never polled: it answers no ping.
@@ -1104,7 +1104,7 @@ async fn pings_and_a_close_are_answered_alone_or_behind_a_message() {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         // No keepalive: nothing but the frames received makes the server
         // write.
-        let config = Config { ping_interval: None, ping_timeout: None, ..adapter_config() };
+        let config = Config { ping_interval: None, ping_timeout: None, ..Config::default() };
         let options = AcceptOptions { config, ..AcceptOptions::default() };
         let echo = tokio::spawn(async move {
             let mut ws = accept_with_options(server, &options, |_, _| Ok(())).await?;
@@ -1225,7 +1225,7 @@ async fn the_first_wait_frees_the_handshake_answer() {
 /// driver), the buffers are freed as soon as a receive waits.
 #[tokio::test]
 async fn without_timers_the_buffers_are_freed_at_once() {
-    let config = Config { ping_interval: None, ping_timeout: None, close_timeout: None, ..adapter_config() };
+    let config = Config::default().without_timers();
     let options = AcceptOptions { config, ..AcceptOptions::default() };
     let (_client, mut server) = echoed_three(options).await;
     assert!(poll!(std::pin::pin!(server.recv())).is_pending());
@@ -1244,7 +1244,7 @@ async fn a_close_the_peer_never_answers_ends_after_the_close_timeout_as_1006() {
         tokio::time::sleep(Duration::from_secs(100)).await;
         drop(ws);
     });
-    let config = Config { close_timeout: Some(Duration::from_secs(2)), ..adapter_config() };
+    let config = Config { close_timeout: Some(Duration::from_secs(2)), ..Config::default() };
     let options = ConnectOptions { config, ..ConnectOptions::default() };
     let mut ws = connect_with(&url, &options).await.expect("connect");
     let start = tokio::time::Instant::now();

@@ -233,7 +233,7 @@ async fn split_halves_and_timers_work_over_a_stream() {
         let options = wsmachine_tokio::ConnectOptions {
             config: wsmachine_tokio::wsmachine::Config {
                 ping_interval: Some(Duration::from_millis(50)),
-                ..wsmachine_tokio::wsmachine::adapter_config()
+                ..wsmachine_tokio::wsmachine::Config::default()
             },
             ..Default::default()
         };

@@ -24,7 +24,7 @@ fn keepalive() -> Config {
     Config {
         ping_interval: Some(Duration::from_millis(INTERVAL)),
         ping_timeout: Some(Duration::from_millis(TIMEOUT)),
-        ..Config::default()
+        ..Config::default().without_timers()
     }
 }
 
@@ -66,11 +66,34 @@ const ROLES: [Role; 2] = [Role::Server, Role::Client];
 #[test]
 fn no_timer_configured_means_no_deadline() {
     for role in ROLES {
-        let mut c = conn(role, Config::default());
+        let mut c = conn(role, Config::default().without_timers());
         assert_eq!(c.poll_timeout(), None);
         assert_eq!(c.handle_timeout(ms(u64::MAX)), None);
         assert!(!c.wants_write());
         assert_eq!(c.state(), State::Open);
+    }
+}
+
+/// `Config::default()` has the timers on: a Ping after 20 s of silence,
+/// the peer dropped 20 s after it, 10 s for a Close to be answered. They
+/// act only when the caller drives time.
+#[test]
+fn the_default_timers_ping_drop_a_silent_peer_and_bound_the_close() {
+    for role in ROLES {
+        let mut c = started(role, Config::default());
+        assert_eq!(c.poll_timeout(), Some(ms(20_000)));
+        assert_eq!(c.handle_timeout(ms(20_000)), None);
+        let frames = sent(&mut c);
+        assert_eq!(frames[0].opcode(), OpCode::Ping, "{role:?}");
+        assert_eq!(c.poll_timeout(), Some(ms(40_000)));
+        assert_eq!(ev(c.handle_timeout(ms(40_000))), Some(Ev::close(1006, "keepalive ping timeout")), "{role:?}");
+
+        let mut c = started(role, Config::default());
+        c.send_close(CloseCode::NORMAL, "", &mut Vec::new()).expect("close");
+        assert_eq!(c.handle_timeout(ms(1)), None);
+        assert_eq!(c.poll_timeout(), Some(ms(10_001)), "{role:?}: the close timeout");
+        assert_eq!(ev(c.handle_timeout(ms(10_001))), Some(Ev::close(1006, "close handshake timeout")), "{role:?}");
+        assert!(c.should_close_transport());
     }
 }
 
@@ -109,7 +132,7 @@ fn activity_postpones_the_keepalive() {
 
 #[test]
 fn activity_is_seen_when_the_next_deadline_falls_due() {
-    let config = Config { idle_timeout: Some(Duration::from_secs(60)), ..Config::default() };
+    let config = Config { idle_timeout: Some(Duration::from_secs(60)), ..Config::default().without_timers() };
     let mut c = started(Role::Server, config);
     let mut text = cf(0x81, b"hi");
     feed(&mut c, &mut text);
@@ -148,7 +171,7 @@ fn a_silent_peer_fails_the_ping_timeout() {
 
 #[test]
 fn a_silent_peer_fails_the_idle_timeout() {
-    let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
+    let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default().without_timers() };
     for role in ROLES {
         let mut c = started(role, config);
         assert_eq!(c.poll_timeout(), Some(ms(30_000)));
@@ -164,7 +187,7 @@ fn a_silent_peer_fails_the_idle_timeout() {
 
 #[test]
 fn idle_timeout_without_keepalive_sends_no_ping() {
-    let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
+    let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default().without_timers() };
     let mut c = started(Role::Server, config);
     for t in [10_000, 29_999] {
         assert_eq!(c.handle_timeout(ms(t)), None);
@@ -174,7 +197,7 @@ fn idle_timeout_without_keepalive_sends_no_ping() {
 
 #[test]
 fn without_ping_timeout_keepalive_pings_every_interval() {
-    let config = Config { ping_interval: Some(Duration::from_millis(INTERVAL)), ..Config::default() };
+    let config = Config { ping_interval: Some(Duration::from_millis(INTERVAL)), ..Config::default().without_timers() };
     let mut c = started(Role::Server, config);
     for k in 1..=3 {
         assert_eq!(c.poll_timeout(), Some(ms(k * INTERVAL)));
@@ -232,7 +255,7 @@ fn a_peer_trickling_one_byte_per_interval_counts_as_alive() {
 
 #[test]
 fn close_timeout_gives_up_on_a_close_never_answered() {
-    let config = Config { close_timeout: Some(Duration::from_secs(5)), ..Config::default() };
+    let config = Config { close_timeout: Some(Duration::from_secs(5)), ..Config::default().without_timers() };
     for role in ROLES {
         let mut c = started(role, config);
         assert_eq!(c.poll_timeout(), None, "{role:?}: nothing to time while open");
@@ -256,7 +279,7 @@ fn close_timeout_gives_up_on_a_close_never_answered() {
 
 #[test]
 fn a_client_stops_waiting_for_the_server_to_close_the_transport() {
-    let config = Config { close_timeout: Some(Duration::from_secs(5)), ..Config::default() };
+    let config = Config { close_timeout: Some(Duration::from_secs(5)), ..Config::default().without_timers() };
     let mut c = started(Role::Client, config);
     let mut out = Vec::new();
     c.send_close(CloseCode::NORMAL, "", &mut out).expect("close");
@@ -374,7 +397,7 @@ fn sends_after_a_dead_peer_are_refused() {
 #[test]
 fn zero_durations_still_move_time_on() {
     let zero = Some(Duration::ZERO);
-    let config = Config { ping_interval: zero, ping_timeout: zero, ..Config::default() };
+    let config = Config { ping_interval: zero, ping_timeout: zero, ..Config::default().without_timers() };
     let mut c = started(Role::Server, config);
     assert_eq!(c.poll_timeout(), Some(ms(1)), "a zero duration counts as 1 ms");
     c.handle_timeout(ms(1));
@@ -427,7 +450,7 @@ proptest! {
         steps in prop::collection::vec(step(), 0..40),
     ) {
         let role = if client { Role::Client } else { Role::Server };
-        let config = Config { ping_interval, ping_timeout, idle_timeout, close_timeout, ..Config::default() };
+        let config = Config { ping_interval, ping_timeout, idle_timeout, close_timeout, ..Config::default().without_timers() };
         let mut c = conn(role, config);
         let mut now = 0u64;
         for step in steps {
