@@ -34,7 +34,7 @@ fn echo(stream: TcpStream) -> Result<(), blocking::Error> {
         deflate: Some(wsmachine::ext::deflate::DeflateConfig::default()),
         ..AcceptOptions::default()
     };
-    let mut ws = blocking::accept_with_options(stream, &options, |_, _| Ok(()))?;
+    let mut ws = blocking::accept_with(stream, &options)?;
     while let Some(message) = ws.read()? {
         ws.send(message)?;
     }

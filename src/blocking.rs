@@ -2,8 +2,9 @@
 //!
 //! The adapter most programs want: [`connect`] to a `ws://` URL (or
 //! [`client`] over any stream, such as your own TLS stream), [`accept`] a
-//! connection on a server (or [`accept_with`] to look at the request
-//! first, [`accept_or_serve`] to also answer browsers with a page), then
+//! connection on a server (or [`accept_with`] with options,
+//! [`accept_or_reject`] to look at the request first, [`accept_or_serve`]
+//! to also answer browsers with a page), then
 //! [`WebSocket::send`] and [`WebSocket::read`] whole [`Message`]s. Pings
 //! are answered, keepalive and dead-peer timers run, permessage-deflate is
 //! applied when enabled, and the connection is closed the way RFC 6455
@@ -333,7 +334,29 @@ pub fn client_with<S: Stream>(
 /// answered with its status: 400, 426…, or 408 when it did not arrive
 /// within the handshake timeout), [`Error::Io`] when the stream fails.
 pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with_options(stream, &AcceptOptions::default(), |_, _| Ok(()))
+    accept_with(stream, &AcceptOptions::default())
+}
+
+/// As [`accept`], with `options` (subprotocols, headers, limits, timers,
+/// permessage-deflate, the handshake timeout).
+///
+/// ```no_run
+/// use wsmachine::{blocking, AcceptOptions, Config};
+/// # fn run(stream: std::net::TcpStream) -> Result<(), blocking::Error> {
+/// let options = AcceptOptions {
+///     config: Config { max_message_size: 1 << 20, ..Config::default() },
+///     protocols: vec!["chat.v1".into()],
+///     ..AcceptOptions::default()
+/// };
+/// let ws = blocking::accept_with(stream, &options)?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept`].
+pub fn accept_with<S: Stream>(stream: S, options: &AcceptOptions) -> Result<WebSocket<S>, Error> {
+    accept_or_reject(stream, options, |_, _| Ok(()))
 }
 
 /// Accepts a WebSocket connection on `stream` after `decide` looked at the
@@ -342,9 +365,9 @@ pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
 /// [`Rejection`] (any status from 300 to 599, headers, a body).
 ///
 /// ```no_run
-/// use wsmachine::{blocking, Rejection};
+/// use wsmachine::{blocking, AcceptOptions, Rejection};
 /// # fn run(stream: std::net::TcpStream) -> Result<(), blocking::Error> {
-/// let ws = blocking::accept_with(stream, |request, answer| {
+/// let ws = blocking::accept_or_reject(stream, &AcceptOptions::default(), |request, answer| {
 ///     if request.origin() != Some("https://app.example") {
 ///         return Err(Rejection::new(403));
 ///     }
@@ -357,21 +380,7 @@ pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
 /// # Errors
 ///
 /// As [`accept`]; a refusal is `Error::Handshake(UpgradeError::Rejected(status))`.
-pub fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocket<S>, Error>
-where
-    S: Stream,
-    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
-{
-    accept_with_options(stream, &AcceptOptions::default(), decide)
-}
-
-/// As [`accept_with`], with `options` (subprotocols, headers, limits,
-/// timers, permessage-deflate).
-///
-/// # Errors
-///
-/// As [`accept_with`].
-pub fn accept_with_options<S, F>(stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
+pub fn accept_or_reject<S, F>(stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocket<S>, Error>
 where
     S: Stream,
     F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
@@ -379,7 +388,7 @@ where
     accept_inner(stream, options, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>)
 }
 
-/// As [`accept_with_options`], and a plain HTTP request (a `GET` without
+/// As [`accept_or_reject`], and a plain HTTP request (a `GET` without
 /// any WebSocket header, as a browser sends when the address is opened as
 /// a page) is answered with what `serve` returns: a page, a redirect, a
 /// 404. Then the result is `Ok(None)`: the request was served and the
@@ -400,7 +409,7 @@ where
 ///
 /// # Errors
 ///
-/// As [`accept_with`].
+/// As [`accept_or_reject`].
 pub fn accept_or_serve<S, F, G>(
     stream: S,
     options: &AcceptOptions,
@@ -584,7 +593,7 @@ fn refuse<S: Stream>(mut stream: S, response: &[u8], drain: Option<Duration>) {
 
 /// A WebSocket connection over a blocking stream.
 ///
-/// Made by [`connect`], [`client`], [`accept`] or [`accept_with`]. Each
+/// Made by [`connect`], [`client`], [`accept`] and its variants. Each
 /// call does its I/O before returning: `send` writes the frame through,
 /// `read` reads until a message is complete, answering pings and running
 /// the timers meanwhile.

@@ -28,7 +28,7 @@ fn echo_server(options: AcceptOptions) -> (String, thread::JoinHandle<Result<(),
     let (listener, url) = listen();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept()?;
-        let mut ws = blocking::accept_with_options(stream, &options, |_, _| Ok(()))?;
+        let mut ws = blocking::accept_with(stream, &options)?;
         while let Some(message) = ws.read()? {
             ws.send(message)?;
         }
@@ -183,13 +183,13 @@ fn the_server_may_refuse_or_pick_a_subprotocol() {
     let (listener, url) = listen();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        let refused = blocking::accept_with(stream, |request, _| {
+        let refused = blocking::accept_or_reject(stream, &AcceptOptions::default(), |request, _| {
             assert_eq!(request.path(), "/private");
             Err(Rejection::new(403).header("Retry-After", "5").body("no"))
         });
         assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
         let (stream, _) = listener.accept().unwrap();
-        let mut ws = blocking::accept_with(stream, |request, answer| {
+        let mut ws = blocking::accept_or_reject(stream, &AcceptOptions::default(), |request, answer| {
             assert!(request.protocols().eq(["a", "b"]));
             answer.protocol = Some("b".into());
             Ok(())
@@ -318,7 +318,7 @@ fn a_silent_peer_is_detected_and_dropped() {
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let options = AcceptOptions { config: short(Some(100), 500), ..AcceptOptions::default() };
-        let mut ws = blocking::accept_with_options(stream, &options, |_, _| Ok(())).unwrap();
+        let mut ws = blocking::accept_with(stream, &options).unwrap();
         ws.read()
     });
     // A peer that completes the handshake, then never answers.
@@ -383,7 +383,7 @@ fn a_handshake_that_never_completes_gets_408() {
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(200)), ..AcceptOptions::default() };
-        blocking::accept_with_options(stream, &options, |_, _| Ok(())).map(drop)
+        blocking::accept_with(stream, &options).map(drop)
     });
     let mut peer = TcpStream::connect(addr).unwrap();
     peer.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

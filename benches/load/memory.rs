@@ -255,7 +255,7 @@ async fn wsmachine_tokio_echo(
     upgraded: Arc<AtomicUsize>,
     options: AcceptOptions,
 ) -> Result<(), BoxError> {
-    let mut ws = wsmachine_tokio::accept_with_options(tcp, &options, |_, _| Ok(())).await?;
+    let mut ws = wsmachine_tokio::accept_with(tcp, &options).await?;
     if options.deflate.is_some() && !ws.is_compressed() {
         return Err("permessage-deflate was not negotiated".into());
     }

@@ -28,7 +28,7 @@ pub async fn serve(listener: TcpListener) -> Result<(), Error> {
         let (tcp, _) = listener.accept().await?;
         let options = options.clone();
         tokio::spawn(async move {
-            let mut ws = wsmachine_tokio::accept_with_options(tcp, &options, |_, _| Ok(())).await?;
+            let mut ws = wsmachine_tokio::accept_with(tcp, &options).await?;
             while let Some(message) = ws.recv().await? {
                 ws.send(message).await?;
             }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use wsmachine_tokio::h2::server::{accept_with_options, handshake, is_websocket, serve};
+use wsmachine_tokio::h2::server::{accept_with, handshake, is_websocket, serve};
 use wsmachine_tokio::rustls::pki_types::pem::PemObject;
 use wsmachine_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsmachine_tokio::rustls::ServerConfig;
@@ -87,7 +87,7 @@ where
             continue;
         }
         let path = request.uri().path().to_string();
-        let ws = accept_with_options(request, respond, &AcceptOptions::default(), |_, _| Ok(()))?;
+        let ws = accept_with(request, respond, &AcceptOptions::default())?;
         counts.http2.fetch_add(1, Ordering::Relaxed);
         println!("{peer}: connected to {path} over HTTP/2 (stream {})", u32::from(ws.get_ref().stream_id()));
         let peer = peer.to_string();

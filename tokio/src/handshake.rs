@@ -205,7 +205,32 @@ pub async fn accept<S>(stream: S) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    accept_with_options(stream, &AcceptOptions::default(), |_, _| Ok(())).await
+    accept_with(stream, &AcceptOptions::default()).await
+}
+
+/// As [`accept`], with `options` (subprotocols, headers, limits, timers,
+/// permessage-deflate, the handshake timeout, the write buffer's bound).
+///
+/// ```no_run
+/// use wsmachine_tokio::{AcceptOptions, Config};
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine_tokio::Error> {
+/// let options = AcceptOptions {
+///     config: Config { max_message_size: 1 << 20, ..Config::default() },
+///     protocols: vec!["chat.v1".into()],
+///     ..AcceptOptions::default()
+/// };
+/// let ws = wsmachine_tokio::accept_with(tcp, &options).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`accept`].
+pub async fn accept_with<S>(stream: S, options: &AcceptOptions) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_or_reject(stream, options, |_, _| Ok(())).await
 }
 
 /// Accepts a WebSocket connection on `stream` after `decide` looked at the
@@ -214,9 +239,9 @@ where
 /// [`Rejection`] (any status from 300 to 599, headers, a body).
 ///
 /// ```no_run
-/// use wsmachine_tokio::Rejection;
+/// use wsmachine_tokio::{AcceptOptions, Rejection};
 /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), wsmachine_tokio::Error> {
-/// let ws = wsmachine_tokio::accept_with(tcp, |request, answer| {
+/// let ws = wsmachine_tokio::accept_or_reject(tcp, &AcceptOptions::default(), |request, answer| {
 ///     if request.origin() != Some("https://app.example") {
 ///         return Err(Rejection::new(403));
 ///     }
@@ -230,25 +255,7 @@ where
 /// # Errors
 ///
 /// As [`accept`]; a refusal is `Error::Handshake(UpgradeError::Rejected(status))`.
-pub async fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocketStream<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
-{
-    accept_with_options(stream, &AcceptOptions::default(), decide).await
-}
-
-/// As [`accept_with`], with `options` (subprotocols, headers, limits,
-/// timers, permessage-deflate, the write buffer's bound).
-///
-/// # Errors
-///
-/// As [`accept_with`].
-pub async fn accept_with_options<S, F>(
-    stream: S,
-    options: &AcceptOptions,
-    decide: F,
-) -> Result<WebSocketStream<S>, Error>
+pub async fn accept_or_reject<S, F>(stream: S, options: &AcceptOptions, decide: F) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request<'_, '_>, &mut Answer) -> Result<(), Rejection>,
@@ -256,7 +263,7 @@ where
     accept_inner(stream, options, decide, None::<fn(&PlainRequest<'_, '_>) -> PlainResponse>).await
 }
 
-/// As [`accept_with_options`], and a plain HTTP request (a `GET` without
+/// As [`accept_or_reject`], and a plain HTTP request (a `GET` without
 /// any WebSocket header, as a browser sends when the address is opened as
 /// a page) is answered with what `serve` returns: a page, a redirect, a
 /// 404. Then the result is `Ok(None)`: the request was served and the
@@ -280,7 +287,7 @@ where
 ///
 /// # Errors
 ///
-/// As [`accept_with`].
+/// As [`accept_or_reject`].
 pub async fn accept_or_serve<S, F, G>(
     stream: S,
     options: &AcceptOptions,

@@ -3,8 +3,9 @@
 //! WebSockets on tokio, over the sans-IO engine [`wsmachine`]: the
 //! protocol lives there, this crate moves bytes and time. [`connect`] to a
 //! `ws://` or `wss://` URL (or [`client`] over any stream), [`accept`] on
-//! a server (or [`accept_with`] to look at the request first,
-//! [`accept_or_serve`] to also answer browsers with a page), then
+//! a server (or [`accept_with`] with options, [`accept_or_reject`] to
+//! look at the request first, [`accept_or_serve`] to also answer browsers
+//! with a page), then
 //! [`recv`](WebSocketStream::recv) and [`send`](WebSocketStream::send)
 //! whole [`Message`]s, or use the connection as a
 //! `Stream<Item = Result<Message, Error>>` and a `Sink<Message>`, as code
@@ -147,7 +148,7 @@ mod tls;
 #[cfg(feature = "rustls")]
 pub use handshake::connect_with_tls;
 pub use handshake::{
-    accept, accept_or_serve, accept_with, accept_with_options, client, client_with, connect, connect_with,
+    accept, accept_or_reject, accept_or_serve, accept_with, client, client_with, connect, connect_with,
 };
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::WebSocketStream;

@@ -17,7 +17,7 @@ use crate::Error;
 /// upgrade, a Unix socket…).
 ///
 /// Made by [`connect`](crate::connect), [`client`](crate::client),
-/// [`accept`](crate::accept) or [`accept_with`](crate::accept_with), or
+/// [`accept`](crate::accept) and its variants, or
 /// from a [`Session`] upgraded elsewhere with
 /// [`from_session`](Self::from_session).
 ///

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use wsmachine_tokio::wsmachine::{Config, Incoming};
 use wsmachine_tokio::{
-    accept, accept_or_serve, accept_with, accept_with_options, client_with, connect, connect_with, AcceptOptions,
+    accept, accept_or_reject, accept_or_serve, accept_with, client_with, connect, connect_with, AcceptOptions,
     CloseCode, ConnectOptions, Error, Message, PlainRequest, PlainResponse, ProtocolError, Rejection, UpgradeError,
 };
 
@@ -317,7 +317,7 @@ async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
         let server = tokio::spawn(async move {
             // First connection: refused.
             let (tcp, _) = listener.accept().await.expect("accept");
-            let refused = accept_with(tcp, |request, _| {
+            let refused = accept_or_reject(tcp, &AcceptOptions::default(), |request, _| {
                 assert_eq!(request.path(), "/test");
                 Err(Rejection::new(403).header("Retry-After", "5").body("no"))
             })
@@ -325,7 +325,7 @@ async fn the_request_is_seen_a_protocol_picked_or_the_request_refused() {
             assert!(matches!(refused, Err(Error::Handshake(UpgradeError::Rejected(403)))));
             // Second: a subprotocol picked and a header added.
             let (tcp, _) = listener.accept().await.expect("accept");
-            let mut ws = accept_with(tcp, |request, answer| {
+            let mut ws = accept_or_reject(tcp, &AcceptOptions::default(), |request, answer| {
                 assert_eq!(request.origin(), Some("https://app.example"));
                 answer.protocol = request.protocols().find(|p| *p == "chat.v2").map(String::from);
                 answer.headers.push(("X-Room".into(), "lobby".into()));
@@ -364,7 +364,7 @@ async fn a_request_that_never_completes_is_answered_408() {
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.expect("accept");
             let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(100)), ..Default::default() };
-            accept_with_options(tcp, &options, |_, _| Ok(())).await.map(drop)
+            accept_with(tcp, &options).await.map(drop)
         });
         let mut tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/test")).await.expect("tcp");
         use tokio::io::AsyncReadExt;
@@ -520,7 +520,7 @@ async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
 async fn upgraded_with_quick_timers() -> (Piped, Piped) {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     let options = quick_timers();
-    let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
+    let server = tokio::spawn(async move { accept_with(server_io, &options).await });
     let client_options = ConnectOptions { config: quick_timers().config, ..ConnectOptions::default() };
     let client = client_with("ws://localhost/", client_io, &client_options).await.expect("client");
     (client, server.await.expect("server task").expect("accept"))
@@ -715,7 +715,7 @@ async fn compression_is_a_switch() {
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await?;
             let options = AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() };
-            let mut ws = accept_with_options(tcp, &options, |_, _| Ok(())).await?;
+            let mut ws = accept_with(tcp, &options).await?;
             assert!(ws.is_compressed());
             while let Some(message) = ws.recv().await? {
                 ws.send(message).await?;
@@ -755,7 +755,7 @@ fn the_futures_are_send() {
 async fn the_handshake_futures_stay_small() {
     let (_client, server) = tokio::io::duplex(64);
     let options = AcceptOptions::default();
-    let accepting = accept_with_options(server, &options, |_, _| Ok(()));
+    let accepting = accept_with(server, &options);
     assert!(size_of_val(&accepting) < 4096, "accept future: {} bytes", size_of_val(&accepting));
     let connecting = connect("ws://127.0.0.1:9/");
     assert!(size_of_val(&connecting) < 4096, "connect future: {} bytes", size_of_val(&connecting));
@@ -836,7 +836,7 @@ async fn counted_upgrade(
     let (mut client, server) = tokio::io::duplex(64 * 1024);
     let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stream = CountingWrites { inner: server, writes: writes.clone() };
-    let accepting = tokio::spawn(async move { accept_with_options(stream, &options, |_, _| Ok(())).await });
+    let accepting = tokio::spawn(async move { accept_with(stream, &options).await });
     client
         .write_all(
             b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -1107,7 +1107,7 @@ async fn pings_and_a_close_are_answered_alone_or_behind_a_message() {
         let config = Config { ping_interval: None, ping_timeout: None, ..Config::default() };
         let options = AcceptOptions { config, ..AcceptOptions::default() };
         let echo = tokio::spawn(async move {
-            let mut ws = accept_with_options(server, &options, |_, _| Ok(())).await?;
+            let mut ws = accept_with(server, &options).await?;
             while let Some(message) = ws.recv().await? {
                 ws.send(message).await?;
             }
@@ -1156,7 +1156,7 @@ type Piped = wsmachine_tokio::WebSocketStream<tokio::io::DuplexStream>;
 /// server's options are `options`.
 async fn upgraded(options: AcceptOptions) -> (Piped, Piped) {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
-    let server = tokio::spawn(async move { accept_with_options(server_io, &options, |_, _| Ok(())).await });
+    let server = tokio::spawn(async move { accept_with(server_io, &options).await });
     let client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
     (client, server.await.expect("server task").expect("accept"))
 }

@@ -40,7 +40,7 @@ async fn echo_server(listener: TcpListener) -> Result<(), Error> {
             "/refuse" => Err(Rejection::new(403).header("retry-after", "5").body("no")),
             _ => Ok(()),
         };
-        let Ok(mut ws) = ws_h2::server::accept_with_options(request, respond, &AcceptOptions::default(), decide) else {
+        let Ok(mut ws) = ws_h2::server::accept_or_reject(request, respond, &AcceptOptions::default(), decide) else {
             continue;
         };
         tokio::spawn(async move {

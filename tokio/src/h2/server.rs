@@ -60,9 +60,23 @@ pub fn is_websocket<B>(request: &Request<B>) -> bool {
 ///
 /// # Errors
 ///
-/// As [`accept_with_options`].
+/// As [`accept_or_reject`].
 pub fn accept(request: Request<RecvStream>, respond: SendResponse) -> Result<WebSocketStream<H2Stream>, Error> {
-    accept_with_options(request, respond, &AcceptOptions::default(), |_, _| Ok(()))
+    accept_with(request, respond, &AcceptOptions::default())
+}
+
+/// As [`accept`], with `options` (subprotocols, headers, limits, timers,
+/// permessage-deflate, the write buffer's bound).
+///
+/// # Errors
+///
+/// As [`accept_or_reject`].
+pub fn accept_with(
+    request: Request<RecvStream>,
+    respond: SendResponse,
+    options: &AcceptOptions,
+) -> Result<WebSocketStream<H2Stream>, Error> {
+    accept_or_reject(request, respond, options, |_, _| Ok(()))
 }
 
 /// Accepts the WebSocket that `request` asks for, after `decide` looked
@@ -77,7 +91,7 @@ pub fn accept(request: Request<RecvStream>, respond: SendResponse) -> Result<Web
 /// ([`UpgradeError::ExtendedConnect`], answered 400 or 501) or was
 /// refused (answered with the rejection); the stream is then ended.
 /// [`Error::Io`] when the stream was already reset.
-pub fn accept_with_options<F>(
+pub fn accept_or_reject<F>(
     request: Request<RecvStream>,
     mut respond: SendResponse,
     options: &AcceptOptions,
