@@ -77,7 +77,8 @@ impl Error {
 
     /// The HTTP status of a failed opening handshake: the one we answered
     /// a refused client with (server), or the one the server refused us
-    /// with (client).
+    /// with (client). `None` for everything else, a client's URL that is
+    /// not a WebSocket URL among them: it fails before anything is sent.
     ///
     /// ```
     /// use wsmachine::{Error, Refusal, UpgradeError};

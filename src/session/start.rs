@@ -64,13 +64,16 @@ pub enum UpgradeError {
 
 impl UpgradeError {
     /// The HTTP status involved: the one a server answered, or the one a
-    /// client received instead of 101.
+    /// client received instead of 101. A usage error is the 500 a server
+    /// answers it with, but for a URL that is not a WebSocket URL, which
+    /// only a client has, and which fails before anything is sent: `None`.
     pub fn status(&self) -> Option<u16> {
         match self {
             UpgradeError::Request(e) => Some(e.status()),
             UpgradeError::ExtendedConnect(e) => Some(e.status()),
             UpgradeError::Rejected(status) | UpgradeError::Served(status) => Some(*status),
             UpgradeError::Response(ResponseError::UnexpectedStatus { status, .. }) => Some(*status),
+            UpgradeError::Usage(UsageError::InvalidUrl(_)) => None,
             UpgradeError::Usage(_) => Some(500),
             _ => None,
         }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::*;
-use crate::handshake::{HandshakeError, ResponseError};
+use crate::handshake::{HandshakeError, ResponseError, UsageError};
 use crate::options::{AcceptOptions, ConnectOptions};
 
 fn seeded() -> SecureRandom {
@@ -495,6 +495,19 @@ fn a_failure_queues_its_close_then_shuts_down_and_drains() {
     server.receive_eof();
     assert_eq!(server.poll_message(), Ok(None));
     assert_eq!(server.poll_transport(), Transport::Close);
+}
+
+/// A client's URL that is not a WebSocket URL fails before anything is
+/// sent: no status, where a server's usage error is the 500 it answered.
+#[test]
+fn a_bad_url_has_no_status() {
+    let options = ConnectOptions::default();
+    let parts = RequestParts::new(&options);
+    for url in ["127.0.0.1:9001", "http://example.com/", "ws://"] {
+        let e = ClientStart::new(url, &parts, seeded()).expect_err(url);
+        assert!(matches!(e, UpgradeError::Usage(UsageError::InvalidUrl(_))), "{url}: {e:?}");
+        assert_eq!(e.status(), None, "{url}");
+    }
 }
 
 #[test]
