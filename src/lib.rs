@@ -239,7 +239,7 @@
 //! - `simdutf8` (default): SIMD UTF-8 validation.
 //! - `http`: `handshake::http`, the bridge to the `http` crate's request
 //!   and response types.
-//! - `deflate`: permessage-deflate (RFC 7692) in [`ext::deflate`], safe
+//! - `deflate`: permessage-deflate (RFC 7692) in `ext::deflate`, safe
 //!   against decompression bombs; implies `alloc` (wsmachine's own
 //!   compressor, `miniz_oxide` to inflate; pure Rust, `no_std`).
 //!

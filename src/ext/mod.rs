@@ -9,7 +9,7 @@
 //! turns the data events of the messages it owns back into plain data
 //! events, and writes its own messages through the connection.
 //!
-//! - [`deflate`] (feature `deflate`): permessage-deflate, RFC 7692.
+//! - `deflate` (feature `deflate`): permessage-deflate, RFC 7692.
 
 #[cfg(feature = "deflate")]
 pub mod deflate;

@@ -337,7 +337,7 @@ impl<R: RandomSource> ExtendedConnectStart<R> {
     /// [`UpgradeError::Response`]: a status outside 200–299
     /// ([`ResponseError::UnexpectedStatus`]), a subprotocol that was not
     /// offered, an extension that was not offered;
-    /// [`UpgradeError::Deflate`] for permessage-deflate parameters that do
+    /// `UpgradeError::Deflate` (feature `deflate`) for permessage-deflate parameters that do
     /// not fit the offer. The stream MUST then be reset or ended.
     pub fn finish(self, status: u16, fields: &[(&str, &str)]) -> Result<Session<R>, UpgradeError> {
         if !(200..=299).contains(&status) {

@@ -631,7 +631,7 @@ impl<'p, R: RandomSource> ClientStart<'p, R> {
     /// # Errors
     ///
     /// [`UpgradeError::Response`] when the answer is not a valid
-    /// acceptance of this request, [`UpgradeError::Deflate`] when its
+    /// acceptance of this request, `UpgradeError::Deflate` (feature `deflate`) when its
     /// permessage-deflate parameters do not fit the offer. The connection
     /// MUST then be closed (RFC 6455 §4.1); nothing is sent.
     ///
