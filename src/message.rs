@@ -98,6 +98,25 @@ impl Message {
             Message::Binary(data) => data,
         }
     }
+
+    /// The text of a text message, owned; a binary message is given back
+    /// unchanged, whatever its bytes (it is not decoded as UTF-8).
+    ///
+    /// ```
+    /// use wsmachine::Message;
+    /// assert_eq!(Message::text("hi").into_text(), Ok(String::from("hi")));
+    /// assert_eq!(Message::binary(*b"hi").into_text(), Err(Message::binary(*b"hi")));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The message itself, when it is binary.
+    pub fn into_text(self) -> Result<String, Message> {
+        match self {
+            Message::Text(text) => Ok(text),
+            binary @ Message::Binary(_) => Err(binary),
+        }
+    }
 }
 
 impl From<String> for Message {
