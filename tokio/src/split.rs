@@ -2,9 +2,10 @@
 //!
 //! Both share one [`Driver`] behind a `std::sync::Mutex`, locked inside a
 //! poll and released before it returns. Only the reader reads the stream,
-//! with its own waker. Writes and timers are polled with a waker that
-//! wakes both halves, since either may be waiting on them: the writer for
-//! room in the queue, the reader to get a pong out.
+//! with its own waker; once it is dropped, the writer's sends read what
+//! arrived, as an unsplit connection's do. Writes and timers are polled
+//! with a waker that wakes both halves, since either may be waiting on
+//! them: the writer for room in the queue, the reader to get a pong out.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -141,16 +142,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         if !Arc::ptr_eq(&self.shared, &writer.shared) {
             return Err(ReuniteError(self, writer));
         }
+        let shared = Arc::clone(&self.shared);
+        // Dropping the reader lets sends read again.
+        drop(self);
         drop(writer);
-        match Arc::try_unwrap(self.shared) {
-            Ok(shared) => {
-                let mut driver = shared.driver.into_inner().unwrap_or_else(PoisonError::into_inner);
-                driver.reads_on_send = true;
-                Ok(WebSocketStream::new(driver))
+        match Arc::try_unwrap(shared) {
+            Ok(shared) => Ok(WebSocketStream::new(shared.driver.into_inner().unwrap_or_else(PoisonError::into_inner))),
+            // Not expected: the two halves held the only references.
+            Err(shared) => {
+                shared.lock().reads_on_send = false;
+                Err(ReuniteError(ReadHalf { shared: shared.clone() }, WriteHalf { shared }))
             }
-            // Not expected: the two halves hold the only references.
-            Err(shared) => Err(ReuniteError(ReadHalf { shared: shared.clone() }, WriteHalf { shared })),
         }
+    }
+}
+
+/// A writer left alone reads at its sends, as an unsplit connection does
+/// (see [`WebSocketStream::send`]): pings are answered, pongs keep the
+/// keepalive from dropping a live peer, the peer's Close is seen.
+impl<S> Drop for ReadHalf<S> {
+    fn drop(&mut self) {
+        self.shared.lock().reads_on_send = true;
     }
 }
 

@@ -224,8 +224,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// next send then fails with [`Error::Closed`]). A data message found
     /// there waits for the next `recv`, and reading stops until it is
     /// taken, so a peer that sends messages nobody receives is stopped
-    /// there and found dead by the keepalive. The split halves leave
-    /// reading to the reader: keep its `recv` running.
+    /// there and found dead by the keepalive. After [`split`](Self::split)
+    /// the reader alone reads, while it lives: keep its `recv` running, or
+    /// drop it, and the writer's sends read as this one does.
     ///
     /// # Errors
     ///

@@ -560,6 +560,35 @@ async fn a_connection_that_only_sends_keeps_a_live_peer_and_answers_its_pings() 
     assert!(pongs >= 1, "the server answered the client's pings while sending: {pongs}");
 }
 
+/// A writer whose reader was dropped reads at its sends, as an unsplit
+/// connection does: nothing else would answer the peer's pings or see the
+/// pongs of its own keepalive.
+#[tokio::test(start_paused = true)]
+async fn a_writer_whose_reader_was_dropped_keeps_a_live_peer() {
+    let (mut client, server) = upgraded_with_quick_timers().await;
+    let (reader, mut writer) = server.split();
+    drop(reader);
+    let client_task = tokio::spawn(async move {
+        let (mut messages, mut pongs) = (0, 0);
+        loop {
+            match client.recv_incoming().await? {
+                Some(Incoming::Message(_)) => messages += 1,
+                Some(Incoming::Pong(_)) => pongs += 1,
+                Some(Incoming::Ping(_)) => {}
+                Some(Incoming::Close(_)) | None => return Ok::<_, Error>((messages, pongs)),
+            }
+        }
+    });
+    for i in 0..10u32 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        writer.send(i.to_string()).await.expect("a live peer is kept");
+    }
+    writer.close(CloseCode::NORMAL, "done").await.expect("close");
+    let (messages, pongs) = client_task.await.expect("client task").expect("the client saw no failure");
+    assert_eq!(messages, 10);
+    assert!(pongs >= 1, "the writer answered the client's pings: {pongs}");
+}
+
 /// A task that only sends sees the peer's Close at its next send, which
 /// answers it and then fails with [`Error::Closed`].
 #[tokio::test(start_paused = true)]
