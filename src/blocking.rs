@@ -635,6 +635,11 @@ impl<S: Stream> WebSocket<S> {
     /// as binary), compressed when
     /// permessage-deflate is in use, written through before returning.
     ///
+    /// A send reads nothing: the peer's pings are answered, and its Close
+    /// seen, by the reads. A thread that only sends reads between sends,
+    /// with a short [`set_read_timeout`](Self::set_read_timeout), or a
+    /// peer that pings drops the connection for a missing pong.
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] once a Close was sent or received,
