@@ -47,7 +47,7 @@ pub struct AcceptOptions {
     pub headers: Vec<(String, String)>,
     /// permessage-deflate (feature `deflate`): `Some` accepts a client's
     /// offer and compresses and inflates messages transparently. Default
-    /// `None` (off): compression costs memory (about 340 KiB per connection
+    /// `None` (off): compression costs memory (about 253 KiB per connection
     /// once used in both directions) and opens the door to attacks on
     /// secrets mixed with attacker data (CRIME/BREACH), so it is opted into.
     #[cfg(feature = "deflate")]

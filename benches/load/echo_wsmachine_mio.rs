@@ -14,8 +14,9 @@
 //! that fills less than the buffer left the socket empty, so the loop
 //! waits for the next event instead of reading again to see `WouldBlock`
 //! (the kernel raises a new edge for any byte that arrives after it), as
-//! tokio's own `TcpStream` does. The default configuration arms no timer,
-//! so the loop has no deadline to wait for.
+//! tokio's own `TcpStream` does. The timers are off
+//! (`Config::default().without_timers()`), so the loop has no deadline to
+//! wait for.
 
 #[allow(dead_code)]
 #[path = "common.rs"]
@@ -26,7 +27,7 @@ use std::net::Shutdown;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use wsmachine::{AcceptOptions, Incoming, ServerStart, Session, Transport};
+use wsmachine::{AcceptOptions, Config, Incoming, ServerStart, Session, Transport};
 
 /// The listener's token; connections take their slot's index.
 const LISTENER: Token = Token(usize::MAX);
@@ -59,7 +60,8 @@ fn main() -> io::Result<()> {
     let mut listener = TcpListener::bind(addr)?;
     common::listening(listener.local_addr()?);
     // The handshake's options live as long as the server.
-    let options: &'static AcceptOptions = Box::leak(Box::default());
+    let options: &'static AcceptOptions =
+        Box::leak(Box::new(AcceptOptions { config: Config::default().without_timers(), ..AcceptOptions::default() }));
     let mut poll = Poll::new()?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);
