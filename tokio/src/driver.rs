@@ -3,6 +3,7 @@
 //! calls them directly; the split halves call them under a lock, released
 //! before each poll returns.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
 use std::mem::MaybeUninit;
@@ -46,6 +47,10 @@ const TIMER_ROUNDS: usize = 4;
 /// connection holds none, while one whose messages come closer together
 /// keeps them instead of allocating them again for each message.
 const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How many bytes of messages, beyond the first, a send that answers
+/// none of them reads ahead (see [`Driver::read_arrived`]): 64 KiB.
+const READ_AHEAD_LIMIT: usize = 64 * 1024;
 
 /// How long replies gathered for one write may wait (see
 /// [`Driver::defer_write`]): 100 µs, the time of some twenty write system
@@ -129,6 +134,12 @@ pub(crate) struct Driver<S> {
     /// send's [`read_arrived`](Self::read_arrived), returned by the next
     /// receive before anything else.
     ready: Option<Message>,
+    /// Messages that came after `ready`, read ahead by a send that answers
+    /// none of them ([`read_arrived`](Self::read_arrived)), so that the
+    /// pings, pongs and Close behind them act; returned in order after it.
+    ready_more: VecDeque<Message>,
+    /// The payload bytes in `ready_more`, held to [`READ_AHEAD_LIMIT`].
+    ready_more_bytes: usize,
     /// The same, for a lending receive: the message waits in the session
     /// (found by `Session::message_ready`), not taken yet.
     ready_in_session: bool,
@@ -213,6 +224,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             we_closed: false,
             end_reported: false,
             ready: None,
+            ready_more: VecDeque::new(),
+            ready_more_bytes: 0,
             ready_in_session: false,
             lending: false,
             reporting: false,
@@ -320,6 +333,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         self.held = None;
         if let Some(message) = self.ready.take() {
+            if !self.ready_more.is_empty() {
+                self.ready = self.ready_more.pop_front();
+                self.ready_more_bytes -= self.ready.as_ref().map_or(0, Message::len);
+            }
             self.received = true;
             if LEND {
                 self.held = Some(message);
@@ -621,40 +638,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// What a send does with input: a task that only sends (a feed pushed
     /// to a client, a stream of updates) still answers the peer's pings,
     /// sees its pongs, which keep the keepalive from dropping a live peer,
-    /// and its Close. Reads once, without waiting, what already arrived,
-    /// when the session holds nothing unread; a data message found is read
-    /// ahead for the next receive, as [`defer_write`](Self::defer_write)
-    /// does, and input stops there, so what a sender never receives costs
-    /// at most one message (within `max_message_size`) and one read. A
+    /// and its Close. Takes the items the session holds, then reads once,
+    /// without waiting, what already arrived, and takes those. Data
+    /// messages are read ahead for the next receives, in order, so that
+    /// the items behind them act too; reading stops once those beyond the
+    /// first hold [`READ_AHEAD_LIMIT`] bytes, so what a sender never
+    /// receives costs at most that, one message (within
+    /// `max_message_size`) and one read. After a lending receive the
+    /// message found stays in the session, and reading stops at it; a
     /// ping, a pong or a Close kept for a reporting receive stops it too.
     fn read_arrived(&mut self, cx: &mut Context<'_>) {
-        if !self.reads_on_send
-            || self.closed
-            || self.read_eof
-            || self.ready.is_some()
-            || self.ready_in_session
-            || self.control.is_some()
-        {
+        if !self.reads_on_send || self.closed || self.ready_in_session || self.control.is_some() {
             return;
         }
-        if self.read_ahead() || self.control.is_some() || self.poll_read(cx).is_pending() {
+        if !self.take_arrived() || self.read_eof || self.poll_read(cx).is_pending() {
             return;
         }
-        self.read_ahead();
+        self.take_arrived();
     }
 
-    /// Takes the session's next message into `ready` (or, after a lending
-    /// receive, finds it and leaves it there): whether there was one.
-    fn read_ahead(&mut self) -> bool {
+    /// Takes the items the session holds: data messages read ahead,
+    /// the others handled. Whether it took them all, so that reading may
+    /// go on.
+    fn take_arrived(&mut self) -> bool {
         if self.lending {
+            if self.ready.is_some() {
+                return false;
+            }
             self.ready_in_session = self.next_lent();
-            self.ready_in_session
-        } else if let Some(message) = self.next_message() {
-            self.ready.get_or_insert(message);
-            true
-        } else {
-            false
+            return !self.ready_in_session && self.control.is_none();
         }
+        while self.ready_more_bytes < READ_AHEAD_LIMIT {
+            let Some(message) = self.next_message() else { return self.control.is_none() };
+            if self.ready.is_none() {
+                self.ready = Some(message);
+            } else {
+                self.ready_more_bytes += message.len();
+                self.ready_more.push_back(message);
+            }
+        }
+        false
     }
 
     /// Queues a message (compressed when negotiated). On a stream that

@@ -221,10 +221,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// without waiting, what has already arrived: a task that only sends
     /// (a feed pushed to a client) answers the peer's pings, sees its
     /// pongs, so that the keepalive keeps a live peer, and its Close (the
-    /// next send then fails with [`Error::Closed`]). A data message found
-    /// there waits for the next `recv`, and reading stops until it is
-    /// taken, so a peer that sends messages nobody receives is stopped
-    /// there and found dead by the keepalive. After [`split`](Self::split)
+    /// next send then fails with [`Error::Closed`]). Data messages found
+    /// there wait for the next `recv`s, in order, and the items behind them
+    /// act; once 64 KiB of them beyond the first wait, reading stops until
+    /// they are taken, so a peer that sends more than that nobody receives
+    /// is found dead by the keepalive, its pongs unread. After [`split`](Self::split)
     /// the reader alone reads, while it lives: keep its `recv` running, or
     /// drop it, and the writer's sends read as this one does.
     ///

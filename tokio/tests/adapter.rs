@@ -535,6 +535,11 @@ async fn upgraded_with_quick_timers() -> (Piped, Piped) {
 #[tokio::test(start_paused = true)]
 async fn a_connection_that_only_sends_keeps_a_live_peer_and_answers_its_pings() {
     let (mut client, mut server) = upgraded_with_quick_timers().await;
+    // Messages nobody receives until the end: the pings and pongs behind
+    // them act all the same.
+    for request in ["subscribe", "hello", "still here"] {
+        client.send(request).await.expect("send");
+    }
     let reader = tokio::spawn(async move {
         let (mut messages, mut pings, mut pongs) = (0, 0, 0);
         loop {
@@ -552,12 +557,46 @@ async fn a_connection_that_only_sends_keeps_a_live_peer_and_answers_its_pings() 
         tokio::time::sleep(Duration::from_millis(80)).await;
         server.send(i.to_string()).await.expect("a live peer is kept");
     }
+    // What was read ahead is received in order.
+    for request in ["subscribe", "hello", "still here"] {
+        assert_eq!(server.recv().await.expect("recv"), Some(Message::text(request)));
+    }
     server.close(CloseCode::NORMAL, "done").await.expect("close");
     assert_eq!(server.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
     let (messages, pings, pongs) = reader.await.expect("reader task").expect("the client saw no failure");
     assert_eq!(messages, 10);
     assert!(pings >= 1, "the server's keepalive pinged: {pings}");
     assert!(pongs >= 1, "the server answered the client's pings while sending: {pongs}");
+}
+
+/// What a task that only sends reads ahead is bounded: past 64 KiB of
+/// messages nobody received it stops reading, and a peer whose pongs wait
+/// behind more is found dead by the keepalive, as it would be by a
+/// receive that stopped.
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_only_sends_stops_reading_what_it_never_receives() {
+    let (mut client, mut server) = upgraded_with_quick_timers().await;
+    for _ in 0..100 {
+        client.send(vec![7u8; 4096]).await.expect("send");
+    }
+    let reader = tokio::spawn(async move { while let Ok(Some(_)) = client.recv().await {} });
+    let mut refused = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(e) = server.send("tick").await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("the peer's pongs were never read");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    let mut received = 0;
+    while let Ok(Some(_)) = server.recv().await {
+        received += 1;
+    }
+    // 64 KiB beyond the first message, and what the last read brought.
+    assert!((17..40).contains(&received), "{received} of 100 read ahead");
+    reader.abort();
 }
 
 /// A writer whose reader was dropped reads at its sends, as an unsplit
