@@ -496,15 +496,7 @@ async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
     let (client, mut server) = upgraded(quick_timers()).await;
     // The client is never polled: it reads nothing and answers no ping.
     let start = tokio::time::Instant::now();
-    let mut refused = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        if let Err(e) = server.send("tick").await {
-            refused = Some(e);
-            break;
-        }
-    }
-    let e = refused.expect("a send fails once the peer is found dead");
+    let e = tick_until_refused(&mut server).await.expect("a send fails once the peer is found dead");
     // A ping after 50 ms without input, then 50 ms for its pong.
     assert!(start.elapsed() >= Duration::from_millis(100), "{:?}: {e:?}", start.elapsed());
     assert!(start.elapsed() < Duration::from_millis(300), "{:?}: {e:?}", start.elapsed());
@@ -514,6 +506,18 @@ async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
     let e = server.recv().await.expect_err("the dead peer is reported");
     assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
     drop(client);
+}
+
+/// Sends a text every 10 ms (of the paused clock), at most 100 times,
+/// until a send fails: its error.
+async fn tick_until_refused(ws: &mut Piped) -> Option<Error> {
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(e) = ws.send("tick").await {
+            return Some(e);
+        }
+    }
+    None
 }
 
 /// Server and client with [`quick_timers`] over an in-memory pipe.
@@ -580,15 +584,7 @@ async fn a_connection_that_only_sends_stops_reading_what_it_never_receives() {
         client.send(vec![7u8; 4096]).await.expect("send");
     }
     let reader = tokio::spawn(async move { while let Ok(Some(_)) = client.recv().await {} });
-    let mut refused = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        if let Err(e) = server.send("tick").await {
-            refused = Some(e);
-            break;
-        }
-    }
-    let e = refused.expect("the peer's pongs were never read");
+    let e = tick_until_refused(&mut server).await.expect("the peer's pongs were never read");
     assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
     let mut received = 0;
     while let Ok(Some(_)) = server.recv().await {
@@ -638,15 +634,7 @@ async fn a_connection_that_only_sends_sees_the_peers_close() {
         client.close(CloseCode::GOING_AWAY, "bye").await.expect("close");
         client.close_frame().map(|frame| frame.code())
     });
-    let mut sent = 0;
-    let e = loop {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        match server.send("tick").await {
-            Ok(()) => sent += 1,
-            Err(e) => break e,
-        }
-        assert!(sent < 100, "the peer's Close was never seen");
-    };
+    let e = tick_until_refused(&mut server).await.expect("the peer's Close is seen");
     assert!(matches!(e, Error::Closed), "{e:?}");
     let frame = server.close_frame().expect("the peer's Close");
     assert_eq!((frame.code(), frame.reason()), (CloseCode::GOING_AWAY, "bye"));
