@@ -522,12 +522,8 @@ async fn tick_until_refused(ws: &mut Piped) -> Option<Error> {
 
 /// Server and client with [`quick_timers`] over an in-memory pipe.
 async fn upgraded_with_quick_timers() -> (Piped, Piped) {
-    let (client_io, server_io) = tokio::io::duplex(1 << 16);
-    let options = quick_timers();
-    let server = tokio::spawn(async move { accept_with(server_io, &options).await });
     let client_options = ConnectOptions { config: quick_timers().config, ..ConnectOptions::default() };
-    let client = client_with("ws://localhost/", client_io, &client_options).await.expect("client");
-    (client, server.await.expect("server task").expect("accept"))
+    upgraded_with(quick_timers(), &client_options).await
 }
 
 /// A task that only sends (a feed pushed to a client) reads what arrived
@@ -1211,9 +1207,14 @@ type Piped = wsmachine_tokio::WebSocketStream<tokio::io::DuplexStream>;
 /// A connection and its client over an in-memory pipe, upgraded; the
 /// server's options are `options`.
 async fn upgraded(options: AcceptOptions) -> (Piped, Piped) {
+    upgraded_with(options, &ConnectOptions::default()).await
+}
+
+/// As [`upgraded`], with the client's options too.
+async fn upgraded_with(options: AcceptOptions, client_options: &ConnectOptions) -> (Piped, Piped) {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     let server = tokio::spawn(async move { accept_with(server_io, &options).await });
-    let client = wsmachine_tokio::client("ws://localhost/", client_io).await.expect("client");
+    let client = client_with("ws://localhost/", client_io, client_options).await.expect("client");
     (client, server.await.expect("server task").expect("accept"))
 }
 
