@@ -205,9 +205,10 @@
 //!   [`HandshakeError::Timeout`] (408).
 //!
 //! Servers on hyper or axum already hold an `http::Request` at the upgrade:
-//! with feature `http`, `handshake::http` validates it, builds the `101`
-//! `http::Response`, and the connection then runs on the upgraded stream
-//! fed with the library's leftover bytes first.
+//! with feature `http`, `accept_http` answers it with the
+//! [`AcceptOptions`] and gives the [`Session`] to run on the upgraded
+//! stream (wsmachine-tokio's `hyper` module does both for hyper and axum),
+//! and `handshake::http` has the steps one by one.
 //!
 //! # Errors say what to send
 //!
@@ -309,6 +310,8 @@ pub use mask::{apply_mask, apply_mask_naive};
 pub use message::{Message, MessageAssembler, MessageRef};
 #[cfg(feature = "alloc")]
 pub use options::{AcceptOptions, ConnectOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_WRITE_BUFFER};
+#[cfg(feature = "http")]
+pub use session::accept_http;
 #[cfg(feature = "alloc")]
 pub use session::{
     accept_extended_connect, Answer, ClientStart, ConnectResponse, ExtendedConnectStart, Incoming, IncomingRef, Piece,

@@ -376,3 +376,134 @@ fn loopback_upgrade_with_leftover_bytes() {
     assert_eq!(got.as_deref(), Some("sent with the request"));
     server.join().unwrap();
 }
+
+/// A head's status and its header fields, names lowercased and sorted,
+/// without `Content-Length` (the wire answer needs it, an `http::Response`
+/// leaves it to the HTTP library).
+fn answer_of_wire(raw: &[u8]) -> (u16, Vec<(String, String)>) {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    assert!(parsed.parse(raw).unwrap().is_complete());
+    let mut fields: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8(h.value.to_vec()).unwrap()))
+        .filter(|(name, _)| name != "content-length")
+        .collect();
+    fields.sort();
+    (parsed.code.unwrap(), fields)
+}
+
+fn answer_of_http<B>(response: &http::Response<B>) -> (u16, Vec<(String, String)>) {
+    let mut fields: Vec<(String, String)> =
+        response.headers().iter().map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap().to_string())).collect();
+    fields.sort();
+    (response.status().as_u16(), fields)
+}
+
+#[test]
+fn accept_http_answers_as_server_start_does() {
+    use wsmachine::{accept_http, AcceptOptions, Answer, Rejection, ServerStart, UpgradeError};
+
+    let mut requests: Vec<String> = vec![
+        VALID.to_string(),
+        VALID.replace("Sec-WebSocket-Protocol: chat, superchat\r\n", ""),
+        VALID.replace("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", ""),
+        VALID.replace("permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover"),
+        VALID.replace("permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=10"),
+    ];
+    requests.extend(
+        [
+            ("GET ", "POST "),
+            ("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
+            ("Upgrade: websocket\r\n", ""),
+            ("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZQ=="),
+            ("Origin:", "Content-Length: 5\r\nOrigin:"),
+        ]
+        .map(|(from, to)| VALID.replace(from, to)),
+    );
+    #[allow(unused_mut)] // only the deflate feature adds to it
+    let mut all_options = vec![
+        AcceptOptions::default(),
+        AcceptOptions {
+            protocols: vec!["superchat".into(), "chat".into()],
+            headers: vec![("Server".into(), "demo".into()), ("Set-Cookie".into(), "a=1".into())],
+            ..AcceptOptions::default()
+        },
+    ];
+    #[cfg(feature = "deflate")]
+    all_options.push(AcceptOptions {
+        deflate: Some(wsmachine::ext::deflate::DeflateConfig::default()),
+        ..AcceptOptions::default()
+    });
+    type Decide = fn(&str, &mut Answer) -> Result<(), Rejection>;
+    let decisions: [Decide; 5] = [
+        |_, _| Ok(()),
+        |_, answer| {
+            answer.protocol = None;
+            answer.headers.push(("X-Room".into(), "1".into()));
+            Ok(())
+        },
+        |path, _| Err(Rejection::new(403).header("X-Why", path).body("not here")),
+        |_, _| Err(Rejection::new(200)), // not a refusal: 500
+        |_, _| Err(Rejection::new(400).header("Content-Length", "99")), // written by the answer: 500
+    ];
+    for raw in &requests {
+        let (request, _) = to_http_request(raw.as_bytes()).unwrap();
+        for options in &all_options {
+            for decide in decisions {
+                let mut start = ServerStart::new(options);
+                let (wire_answer, wire_result) = match start.receive(raw.as_bytes(), |r, a| decide(r.path(), a)) {
+                    Ok(Some(mut session)) => {
+                        let answer = answer_of_wire(session.poll_output());
+                        (answer, Ok(session))
+                    }
+                    Ok(None) => panic!("incomplete test request"),
+                    Err(e) => (answer_of_wire(start.response()), Err(e)),
+                };
+                let (response, result) = accept_http(options, &request, |r, a| decide(r.path(), a));
+                let case = format!("{raw}{options:?}");
+                assert_eq!(answer_of_http(&response), wire_answer, "{case}");
+                let body = &response.body()[..];
+                match (result, wire_result) {
+                    (Ok(mut session), Ok(wire_session)) => {
+                        assert_eq!(session.protocol(), wire_session.protocol(), "{case}");
+                        assert_eq!(session.poll_output(), b"", "{case}: the HTTP library writes the 101");
+                        assert_eq!(body, b"");
+                    }
+                    (Err(e), Err(wire_e)) => {
+                        assert_eq!(e, wire_e, "{case}");
+                        let expected: &[u8] = if e == UpgradeError::Rejected(403) { b"not here" } else { b"" };
+                        assert_eq!(body, expected, "{case}");
+                    }
+                    (result, wire_result) => panic!("{case}: {:?} against {:?}", result.err(), wire_result.err()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn accept_http_runs_the_negotiated_compression() {
+    use wsmachine::ext::deflate::DeflateConfig;
+    use wsmachine::{accept_http, AcceptOptions, ClientStart, ConnectOptions, SecureRandom};
+
+    let client_options = ConnectOptions { deflate: Some(DeflateConfig::default()), ..ConnectOptions::default() };
+    let parts = wsmachine::RequestParts::new(&client_options);
+    let mut client = ClientStart::new("ws://example.com/chat", &parts, SecureRandom::from_seed([3; 32])).unwrap();
+    let (request, _) = to_http_request(client.request()).unwrap();
+    let options = AcceptOptions { deflate: Some(DeflateConfig::default()), ..AcceptOptions::default() };
+    let (response, server) = accept_http(&options, &request, |_, _| Ok(()));
+    let mut server = server.unwrap();
+    let mut head = Vec::new();
+    write_response_head(&response, &mut head).unwrap();
+    let mut client = client.receive(&head).unwrap().expect("the 101 is complete");
+
+    let text = "compressible ".repeat(1000);
+    client.send_text(&text).unwrap();
+    let wire = client.poll_output().to_vec();
+    assert!(wire.len() < text.len() / 10, "{} bytes on the wire: compressed", wire.len());
+    server.receive(&wire);
+    assert_eq!(server.poll_message().unwrap(), Some(wsmachine::Incoming::Message(Message::Text(text))));
+}

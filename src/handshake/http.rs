@@ -16,8 +16,18 @@
 //! Once the library hands over the upgraded stream (hyper:
 //! `hyper::upgrade::on(request)`), run a server [`Connection`](crate::Connection)
 //! on it. Bytes the library read past the request head belong to the
-//! WebSocket stream and MUST be fed to the connection first (hyper:
-//! `Upgraded::downcast` returns them as `Parts::read_buf`).
+//! WebSocket stream and MUST reach the connection first. hyper's
+//! `Upgraded` returns them before the socket's own bytes, so reading from
+//! it is enough; only a stream taken out of it (`Upgraded::downcast`,
+//! which fails when the server wraps its sockets, as axum and hyper-util's
+//! `auto` builder do) needs its `Parts::read_buf` fed first.
+//!
+//! [`accept_http`](crate::accept_http) does all of this with
+//! [`AcceptOptions`](crate::AcceptOptions) (subprotocols, extra headers,
+//! permessage-deflate, limits and timers) and gives the
+//! [`Session`](crate::Session) to run; wsmachine-tokio's `hyper` module
+//! wraps it for hyper and axum servers. The items below are the steps it
+//! takes, for a server that needs them one by one.
 //!
 //! The HTTP library has already bounded the head's size and header count, so
 //! [`HandshakeConfig`](super::HandshakeConfig) limits do not apply here.

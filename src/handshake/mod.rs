@@ -144,6 +144,8 @@ pub use write::Reject;
 
 #[cfg(feature = "alloc")]
 pub(crate) use server::parse_plain_request;
+#[cfg(feature = "http")]
+pub(crate) use write::check_extra_headers;
 #[cfg(feature = "alloc")]
 pub(crate) use write::write_closing_answer;
 

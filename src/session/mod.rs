@@ -4,11 +4,15 @@
 //! so an adapter is a thin loop of reads, writes and a clock.
 
 mod connect;
+#[cfg(feature = "http")]
+mod http_upgrade;
 mod refusal;
 mod start;
 
 pub use connect::{accept_extended_connect, ConnectResponse, ExtendedConnectStart, CONNECT_PROTOCOL};
 
+#[cfg(feature = "http")]
+pub use http_upgrade::accept_http;
 pub use refusal::Refusal;
 pub use start::{Answer, ClientStart, PlainRequest, PlainResponse, Rejection, RequestParts, ServerStart, UpgradeError};
 

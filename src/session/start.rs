@@ -461,7 +461,10 @@ impl<'o> ServerStart<'o> {
 }
 
 #[cfg(feature = "deflate")]
-fn server_session(config: Config, deflate: Option<(DeflateConfig, crate::ext::deflate::DeflateParams)>) -> Session {
+pub(super) fn server_session(
+    config: Config,
+    deflate: Option<(DeflateConfig, crate::ext::deflate::DeflateParams)>,
+) -> Session {
     match deflate {
         Some((deflate, params)) => Session::with_deflate(
             Connection::server(Deflate::connection_config(config)),
@@ -472,7 +475,7 @@ fn server_session(config: Config, deflate: Option<(DeflateConfig, crate::ext::de
 }
 
 #[cfg(not(feature = "deflate"))]
-fn server_session(config: Config) -> Session {
+pub(super) fn server_session(config: Config) -> Session {
     Session::new(Connection::server(config))
 }
 
