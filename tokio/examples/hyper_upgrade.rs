@@ -1,23 +1,25 @@
 //! A hyper 1.x server that upgrades requests to WebSockets and echoes
 //! every message: hyper parses the HTTP request, wsmachine validates the
-//! upgrade (`wsmachine::handshake::http`) and builds the `101` answer, then
-//! the tokio adapter runs on the upgraded connection. The same server
+//! upgrade and builds the `101` answer, then the tokio adapter runs on
+//! the upgraded connection. The same server
 //! speaks HTTP/2 (cleartext, prior knowledge, through hyper-util's `auto`
 //! builder) with extended CONNECT allowed, so a WebSocket can also be one
 //! stream of an HTTP/2 connection (RFC 8441): hyper hands over the stream
 //! as an upgrade, and `accept_extended_connect` answers the request.
 //!
 //! ```sh
-//! cargo run -p wsmachine-tokio --features http --example hyper_upgrade -- 127.0.0.1:9002
+//! cargo run -p wsmachine-tokio --features hyper --example hyper_upgrade -- 127.0.0.1:9002
 //! ```
 //!
 //! Upgrades on any path of the address given as the first argument
 //! (`127.0.0.1:0` picks a free port; the first line printed names it). A
 //! request that is not an upgrade gets the error's status (400, 426…).
 //!
-//! Bytes hyper read past the request head (a client may send its first
-//! frame right behind the request) belong to the WebSocket: they are fed
-//! to the session before the first read.
+//! HTTP/1.1 upgrades go through `wsmachine_tokio::hyper::accept`, which
+//! also serves axum (see the `axum_echo` example). Bytes hyper read past
+//! the request head (a client may send its first frame right behind the
+//! request) belong to the WebSocket: hyper's upgraded connection returns
+//! them first.
 
 use std::convert::Infallible;
 
@@ -27,10 +29,9 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-use wsmachine_tokio::wsmachine::handshake::http::{extended_connect_fields, reject_response, UpgradeRequest};
-use wsmachine_tokio::wsmachine::handshake::Accept;
-use wsmachine_tokio::wsmachine::{accept_extended_connect, Connection, Session};
+use tokio::net::TcpListener;
+use wsmachine_tokio::wsmachine::accept_extended_connect;
+use wsmachine_tokio::wsmachine::handshake::http::extended_connect_fields;
 use wsmachine_tokio::{AcceptOptions, Error, WebSocketStream};
 
 #[tokio::main]
@@ -94,47 +95,24 @@ fn extended_connect(mut request: Request<Incoming>) -> Response<String> {
     response.body(String::new()).unwrap_or_default()
 }
 
-/// An HTTP/1.1 upgrade request: `101` and a WebSocket task.
+/// An HTTP/1.1 upgrade request: `101` and a WebSocket task, or the status
+/// that says what was wrong with the request.
 fn http1_upgrade(mut request: Request<Incoming>) -> Response<String> {
-    let answer = match UpgradeRequest::parse(&request) {
-        // No subprotocol; a permessage-deflate offer is declined by not answering it.
-        Ok(upgrade) => upgrade.accept(&Accept::default()).map_err(|e| e.to_string()),
-        Err(e) => return reject_response(&e).map(|()| format!("{e}\n")),
-    };
-    let response = match answer {
-        Ok(response) => response,
-        Err(e) => return Response::builder().status(500).body(e).unwrap_or_default(),
-    };
-    let upgraded = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
-        let result = match upgraded.await {
-            Ok(upgraded) => http1_websocket(upgraded).await,
-            Err(e) => Err(Error::Io(std::io::Error::other(e))),
-        };
-        if let Err(e) = result {
-            eprintln!("WebSocket ended: {e}");
-        }
-    });
-    response.map(|()| String::new())
-}
-
-/// The WebSocket on an upgraded HTTP/1.1 connection: the bytes hyper read
-/// past the head first, then the socket itself. The `auto` builder keeps
-/// the socket behind its own wrapper, so when that cannot be taken apart
-/// the upgraded connection itself is the stream: it replays those bytes
-/// first on its own.
-async fn http1_websocket(upgraded: hyper::upgrade::Upgraded) -> Result<(), Error> {
-    let options = AcceptOptions::default();
-    let mut session = Session::new(Connection::server(options.config));
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => {
-            session.receive(&parts.read_buf);
-            echo(WebSocketStream::from_session(parts.io.into_inner(), session, options.max_write_buffer)).await
-        }
-        Err(upgraded) => {
-            echo(WebSocketStream::from_session(TokioIo::new(upgraded), session, options.max_write_buffer)).await
-        }
+    let (response, upgrade) = wsmachine_tokio::hyper::accept::<_, Vec<u8>>(&mut request);
+    if let Ok(upgrade) = upgrade {
+        tokio::spawn(async move {
+            // hyper's upgraded connection first returns the bytes it read
+            // past the head (a first frame sent right behind the request).
+            let result = match upgrade.await {
+                Ok(ws) => echo(ws).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                eprintln!("WebSocket ended: {e}");
+            }
+        });
     }
+    response.map(|body| String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Sends every message back until the peer closes.

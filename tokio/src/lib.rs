@@ -114,11 +114,13 @@
 //!
 //! # Upgrades from hyper or axum
 //!
-//! With the `http` feature, `wsmachine::handshake::http` validates the
-//! `http::Request` and builds the `101` response; then
-//! [`WebSocketStream::from_session`] runs the connection on the upgraded
-//! stream, with the bytes hyper read past the head fed first (the
-//! `hyper_upgrade` example).
+//! With the `hyper` feature, `hyper::upgrade(&mut request, handler)`
+//! answers an upgrade request a hyper or axum server received (with the
+//! options' subprotocols, headers, limits and permessage-deflate) and
+//! runs `handler` on the WebSocket once hyper hands the connection over
+//! (the `hyper` module). Underneath it is `wsmachine::accept_http`
+//! (feature `http`), which any server on the `http` crate's types can
+//! call, with [`WebSocketStream::from_session`] on the upgraded stream.
 //!
 //! # Crate features
 //!
@@ -127,8 +129,10 @@
 //!   `connect_with_tls` for other roots.
 //! - `deflate`: permessage-deflate (RFC 7692), switched on with the
 //!   options' `deflate` field.
-//! - `http`: wsmachine's `handshake::http`, for upgrades done by hyper or
-//!   axum.
+//! - `hyper`: the `hyper` module, WebSockets in hyper 1.x and axum
+//!   servers.
+//! - `http`: wsmachine's `handshake::http` and `accept_http`, for servers
+//!   on other stacks built on the `http` crate.
 //! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, both
 //!   roles: the `h2` module.
 #![forbid(unsafe_code)]
@@ -141,6 +145,8 @@ mod driver;
 #[cfg(feature = "h2")]
 pub mod h2;
 mod handshake;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod split;
 mod stream;
 mod tls;

@@ -55,13 +55,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// A connection over `stream`, whose opening handshake was done
-    /// elsewhere: by an HTTP server that upgraded it (hyper, axum; see
-    /// `wsmachine::handshake::http`), or with wsmachine's
+    /// elsewhere: by an HTTP server that upgraded it (for hyper and axum,
+    /// the `hyper` module does it all), by
+    /// `wsmachine::accept_http`, or with wsmachine's
     /// [`ServerStart`](wsmachine::ServerStart) /
     /// [`ClientStart`](wsmachine::ClientStart). Bytes read past the
-    /// handshake head MUST already be in the session
-    /// ([`Session::receive`]). Sends wait while `max_write_buffer` bytes
-    /// are queued.
+    /// handshake head that `stream` will not return itself MUST already be
+    /// in the session ([`Session::receive`]); hyper's upgraded connection
+    /// returns them itself. Sends wait while `max_write_buffer` bytes are
+    /// queued.
     ///
     /// ```no_run
     /// use wsmachine_tokio::wsmachine::{Config, Connection, Session};

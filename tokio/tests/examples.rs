@@ -76,12 +76,12 @@ async fn deflate_echo_compresses_for_clients_that_offer_it() {
     .await;
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "hyper")]
 #[allow(dead_code)]
 #[path = "../examples/hyper_upgrade.rs"]
 mod hyper_upgrade;
 
-#[cfg(feature = "http")]
+#[cfg(feature = "hyper")]
 #[tokio::test]
 async fn hyper_upgrades_and_the_adapter_runs_on_the_upgraded_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,0 +1,179 @@
+//! The `hyper` module under a real axum server on loopback: the
+//! `axum_echo` example driven by clients, the options of `upgrade_with`
+//! and the refusals of `accept_or_reject`.
+#![cfg(feature = "hyper")]
+
+mod common;
+
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use common::bounded;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsmachine_tokio::{connect, connect_with, AcceptOptions, CloseCode, ConnectOptions, Error, Message, Rejection};
+
+#[allow(dead_code)]
+#[path = "../examples/axum_echo.rs"]
+mod axum_echo;
+
+/// Starts the example on a free port; returns its address.
+async fn start_example() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    tokio::spawn(axum_echo::serve(listener));
+    addr
+}
+
+/// Serves `app` on a free port; returns its address.
+async fn start(app: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// Writes `request` on a new connection and reads until the server closes
+/// it or `until` is in what arrived.
+async fn exchange(addr: &str, request: &[u8], until: &[u8]) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(until.len()).any(|w| w == until) {
+        let n = tcp.read(&mut buf).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    answer
+}
+
+#[tokio::test]
+async fn the_axum_example_echoes_and_closes() {
+    bounded(async {
+        let addr = start_example().await;
+        let mut ws = connect(format!("ws://{addr}/ws")).await.expect("upgrade");
+        ws.send("hello").await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("hello")));
+        ws.send(vec![7u8; 1 << 20]).await.expect("send 1 MiB");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::binary(vec![7u8; 1 << 20])));
+        ws.close(CloseCode(4001), "bye").await.expect("close");
+        let answer = ws.close_frame().expect("the server's answer");
+        assert_eq!((answer.code(), answer.reason()), (CloseCode(4001), "bye"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_axum_example_broadcasts_its_chat() {
+    bounded(async {
+        let addr = start_example().await;
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(connect(format!("ws://{addr}/chat")).await.expect("join"));
+        }
+        clients[0].send("hi all").await.expect("send");
+        for client in &mut clients {
+            assert_eq!(client.recv().await.expect("recv"), Some(Message::text("hi all")));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_axum_example_serves_its_page_and_refuses_a_plain_get_on_the_websocket() {
+    bounded(async {
+        let addr = start_example().await;
+        let page = exchange(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"</p>").await;
+        assert!(page.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&page));
+        let refused = exchange(&addr, b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"\r\n\r\n").await;
+        assert!(refused.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&refused));
+    })
+    .await;
+}
+
+/// A client may send its first frame right behind its request, before the
+/// 101: hyper has read it with the head, and the WebSocket still gets it.
+#[tokio::test]
+async fn a_frame_behind_the_request_reaches_the_websocket() {
+    bounded(async {
+        let addr = start_example().await;
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        // "Hello", masked, as RFC 6455 §5.7 gives it.
+        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let answer = exchange(&addr, &[request.as_bytes(), &frame].concat(), b"Hello").await;
+        assert!(answer.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&answer));
+        assert!(answer.ends_with(&[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']), "{answer:?}");
+    })
+    .await;
+}
+
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn upgrade_with_applies_the_options_subprotocol_and_compression() {
+    use wsmachine_tokio::DeflateConfig;
+
+    async fn handler(mut request: Request) -> Response {
+        let options = AcceptOptions {
+            protocols: vec!["chat.v2".into()],
+            deflate: Some(DeflateConfig::default()),
+            ..AcceptOptions::default()
+        };
+        wsmachine_tokio::hyper::upgrade_with(&mut request, &options, |mut ws| async move {
+            let protocol = ws.protocol().unwrap_or("none").to_string();
+            while let Some(message) = ws.recv().await? {
+                ws.send(format!("{protocol}: {}", message.as_text().unwrap_or("binary"))).await?;
+            }
+            Ok(())
+        })
+    }
+    bounded(async {
+        let addr = start(Router::new().route("/", get(handler))).await;
+        let options = ConnectOptions {
+            protocols: vec!["chat.v1".into(), "chat.v2".into()],
+            deflate: Some(DeflateConfig::default()),
+            ..ConnectOptions::default()
+        };
+        let mut ws = connect_with(format!("ws://{addr}/"), &options).await.expect("upgrade");
+        assert_eq!(ws.protocol(), Some("chat.v2"));
+        let long = "compressible ".repeat(10_000);
+        ws.send(long.as_str()).await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text(format!("chat.v2: {long}"))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accept_or_reject_sends_the_rejection_to_the_client() {
+    async fn handler(mut request: Request) -> Response {
+        let (response, upgrade) = wsmachine_tokio::hyper::accept_or_reject(
+            &mut request,
+            &AcceptOptions::default(),
+            |request, _| match request.origin() {
+                Some("https://app.example") => Ok(()),
+                _ => Err(Rejection::new(403).header("X-Reason", "origin").body("not from this origin")),
+            },
+        );
+        assert!(matches!(upgrade, Err(Error::Handshake(wsmachine_tokio::UpgradeError::Rejected(403)))));
+        response
+    }
+    bounded(async {
+        let addr = start(Router::new().route("/", get(handler))).await;
+        let options = ConnectOptions { origin: Some("https://elsewhere.example".into()), ..ConnectOptions::default() };
+        match connect_with(format!("ws://{addr}/"), &options).await {
+            Err(Error::Refused(refusal)) => {
+                assert_eq!(refusal.status, 403);
+                assert_eq!(refusal.header("X-Reason"), Some("origin"));
+                assert_eq!(refusal.body, b"not from this origin");
+            }
+            other => panic!("expected the 403, got {:?}", other.map(|_| ())),
+        }
+    })
+    .await;
+}
