@@ -19,7 +19,12 @@ fn main() -> Result<(), blocking::Error> {
         match ws.read()? {
             Some(Message::Text(text)) => println!("text: {text}"),
             Some(Message::Binary(data)) => println!("binary: {} bytes", data.len()),
-            None => break, // the server closed
+            None => {
+                if let Some(frame) = ws.close_frame() {
+                    println!("closed by the server: {} {}", frame.code().0, frame.reason());
+                }
+                return Ok(()); // the close handshake is done
+            }
         }
     }
     ws.close(CloseCode::NORMAL, "done")

@@ -5,7 +5,9 @@
    server: its three texts and its 200 KiB binary message come back, and it
    closes with 1000 "done". Against a `websockets` server that refuses
    the upgrade with 401, it fails with `Error::Refused`, holding the
-   server's `WWW-Authenticate` header and its whole body.
+   server's `WWW-Authenticate` header and its whole body. Against a
+   `websockets` server that closes with 1012 (service restart, a code
+   registered with IANA after RFC 6455), it reports that code and reason.
 2. `chat` (wsmachine-tokio) with two `websockets` clients at once: what
    either sends reaches both.
 3. `deflate_echo` (wsmachine-tokio, feature `deflate`) with a `websockets`
@@ -15,8 +17,11 @@
    `websockets` client: the first message rides right behind the request.
 5. `wss_echo` (rustls) with a `websockets` client over TLS that trusts the
    self-signed certificate the server wrote.
+6. `axum_echo` (an axum server, wsmachine-tokio's `hyper` module) with
+   `websockets` clients: the echo route, the chat route with two clients,
+   and a client closing with 1013 (try again later) gets 1013 back.
 
-Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO
+Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO AXUM_ECHO
 Prints one line per check and `N passed, M failed`; exits non-zero on failure.
 """
 import asyncio
@@ -85,6 +90,22 @@ async def blocking_client_refused(binary):
     missing = [part for part in expected if part not in err]
     if process.returncode == 0 or missing:
         raise AssertionError(f"exit {process.returncode}, missing {missing} in {err!r}")
+
+
+async def blocking_client_server_restart(binary):
+    async def restart(ws):
+        await ws.recv()
+        await ws.close(1012, "restarting")
+
+    async with serve(restart, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            binary, f"ws://127.0.0.1:{port}/", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await process.communicate()
+    lines = out.decode().splitlines()
+    if process.returncode != 0 or lines != ["closed by the server: 1012 restarting"]:
+        raise AssertionError(f"exit {process.returncode}, printed {lines}")
 
 
 async def start(binary, cwd=None):
@@ -165,16 +186,36 @@ async def deflate_echo(binary):
         await process.wait()
 
 
-async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary):
+async def axum_echo(binary):
+    process, addr = await start(binary)
+    try:
+        async with connect(f"ws://{addr}/ws", max_size=None) as ws:
+            await echo_checks(ws)
+            await ws.close(1013, "busy")
+            if (ws.close_code, ws.close_reason) != (1013, "busy"):
+                raise AssertionError(f"closed with {ws.close_code} {ws.close_reason!r}")
+        async with connect(f"ws://{addr}/chat") as alice, connect(f"ws://{addr}/chat") as bob:
+            await alice.send("hello from alice")
+            for client in (alice, bob):
+                if await client.recv() != "hello from alice":
+                    raise AssertionError("the chat lost a message")
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary, axum_binary):
     checks = [
         ("blocking_client <-> websockets echo server", blocking_client(blocking)),
         ("blocking_client refused by a websockets server: status, header, body", blocking_client_refused(blocking)),
+        ("blocking_client sees a websockets server close with 1012", blocking_client_server_restart(blocking)),
         ("chat with two websockets clients", chat(chat_binary)),
         ("deflate_echo <-> websockets client, compressed", deflate_echo(deflate_binary)),
         ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
         ("wss_echo <-> websockets client over TLS", wss_echo(wss_binary)),
+        ("axum_echo <-> websockets clients: echo, close 1013, chat", axum_echo(axum_binary)),
     ]
     return await run_checks(checks, TIMEOUT)
 
 if __name__ == "__main__":
-    sys.exit(0 if asyncio.run(main(*sys.argv[1:6])) else 1)
+    sys.exit(0 if asyncio.run(main(*sys.argv[1:7])) else 1)

@@ -37,15 +37,26 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: (server) an unexpected condition prevented fulfilling the request.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012: (server) the service is restarting; a client may reconnect
+    /// (registered with IANA).
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1013: (server) temporary overload; a client should try again later
+    /// (registered with IANA).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: (gateway) the upstream server gave an invalid answer
+    /// (registered with IANA).
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
     /// 1015: reserved; reports a TLS handshake failure. Never sent.
     pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
 
-    /// Whether the code may appear in a Close frame: 1000–1003, 1007–1011,
-    /// and 3000–4999 (registered and private use). 0–999, 1004–1006,
-    /// 1012–2999 (reserved for future protocol use, including the
-    /// never-sent 1015) and 5000 and above are not.
+    /// Whether the code may appear in a Close frame: 1000–1003 and
+    /// 1007–1014 (RFC 6455 §7.4.1 and the codes registered since in the
+    /// IANA WebSocket Close Code Number Registry), and 3000–4999
+    /// (registered and private use). 0–999, 1004–1006, 1015–2999 (the
+    /// never-sent 1015, and codes reserved for future protocol use) and
+    /// 5000 and above are not, as the Autobahn testsuite checks.
     pub const fn is_valid_on_wire(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
 
@@ -204,8 +215,8 @@ mod tests {
 
     #[test]
     fn code_ranges_follow_rfc6455_7_4() {
-        let valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999];
-        let invalid = [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
+        let valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
+        let invalid = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
         for c in valid {
             assert!(CloseCode(c).is_valid_on_wire(), "{c}");
         }

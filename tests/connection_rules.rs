@@ -519,7 +519,7 @@ reject_close_code! {
     reject_close_code_1004: 1004,
     reject_close_code_1005: 1005,
     reject_close_code_1006: 1006,
-    reject_close_code_1012: 1012,
+    reject_close_code_1016: 1016,
     reject_close_code_1015: 1015,
     reject_close_code_2999: 2999,
     reject_close_code_5000: 5000,
@@ -561,6 +561,9 @@ accept_close_code! {
     accept_close_code_1009: 1009,
     accept_close_code_1010: 1010,
     accept_close_code_1011: 1011,
+    accept_close_code_1012: 1012, // IANA: service restart
+    accept_close_code_1013: 1013, // IANA: try again later
+    accept_close_code_1014: 1014, // IANA: bad gateway
     accept_close_code_3000: 3000,
     accept_close_code_4999: 4999,
 }
@@ -1029,7 +1032,7 @@ fn send_control_payload_over_125_is_refused() {
 fn send_close_with_invalid_code_is_refused() {
     let mut conn = server();
     let mut out = Vec::new();
-    for code in [0, 999, 1004, 1006, 1012, 1015, 2999, 5000] {
+    for code in [0, 999, 1004, 1006, 1015, 1016, 2999, 5000] {
         assert_eq!(conn.send_close(CloseCode(code), "", &mut out), Err(SendError::InvalidCloseCode(CloseCode(code))));
     }
     assert_eq!(
@@ -1038,6 +1041,17 @@ fn send_close_with_invalid_code_is_refused() {
     );
     assert!(out.is_empty());
     assert_eq!(conn.state(), State::Open);
+}
+
+#[test]
+fn send_close_with_a_registered_code_is_sent() {
+    for code in [CloseCode::SERVICE_RESTART, CloseCode::TRY_AGAIN_LATER, CloseCode::BAD_GATEWAY] {
+        let mut conn = server();
+        let mut out = Vec::new();
+        conn.send_close(code, "restarting", &mut out).unwrap();
+        let frames = parse_frames_masked(&out, false);
+        assert_eq!(frames[0].payload, [&code.0.to_be_bytes()[..], b"restarting"].concat());
+    }
 }
 
 #[test]
