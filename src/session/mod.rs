@@ -150,7 +150,11 @@ pub enum Transport {
     ShutdownWrite,
     /// Close the transport: the peer closed its side, a timeout passed, or
     /// a timer found the peer dead (our Close is written; nothing is
-    /// waited for from a peer that answers nothing).
+    /// waited for from a peer that answers nothing). When the peer took
+    /// none of our last output within `close_timeout`, the output is
+    /// dropped and the transport is to be closed without shutting down
+    /// its write side, which could wait on the same peer
+    /// ([`Session::output_abandoned`]).
     Close,
 }
 
@@ -375,9 +379,14 @@ pub struct Session<R: RandomSource = SecureRandom> {
     gave_up: bool,
     /// [`Transport::ShutdownWrite`] was returned.
     write_shut: bool,
-    /// When the drain after the write side was shut down started (stamped
-    /// by the first `handle_timeout` after it).
+    /// When the session started finishing (stamped by the first
+    /// `handle_timeout` after it): writing its last output, then, once the
+    /// write side is shut down, draining until the peer's end. One
+    /// `close_timeout` bounds both, so that a peer that stops reading
+    /// cannot hold the connection open with output it never takes.
     drain_since: Option<Instant>,
+    /// That `close_timeout` passed: the transport is closed, and any
+    /// output still waiting was dropped.
     drain_expired: bool,
     close_timeout: Option<Duration>,
 }
@@ -1921,15 +1930,49 @@ impl<R: RandomSource> Session<R> {
         Transport::Open
     }
 
+    /// Whether the session gave up on writing: it was finishing (the
+    /// connection failed or ended, or its close handshake gave up) and the
+    /// peer took none of the output left within `close_timeout`, so the
+    /// output was dropped. Close the transport without shutting down its
+    /// write side (a TLS close_notify would wait on the same peer).
+    pub fn output_abandoned(&self) -> bool {
+        self.drain_expired && !self.write_shut
+    }
+
+    /// The session only has its last output to write and the peer's end
+    /// to wait for (see `drain_since`).
+    fn finishing(&self) -> bool {
+        self.write_shut
+            || self.gave_up
+            || self.eof
+            || matches!(self.conn.state(), State::Failed(_))
+            || self.conn.should_close_transport()
+    }
+
+    /// While finishing, whether anything is still waited for: output the
+    /// peer has not taken, or, after the write side was shut down, the
+    /// peer's end.
+    fn finish_waits(&self) -> bool {
+        !self.drain_expired && self.finishing() && (self.buffered_output() > 0 || (self.write_shut && !self.eof))
+    }
+
     // --- time ---
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout)
     /// has work (a keepalive Ping, a dead peer, the close timeout, the end
     /// of the drain after shutting down the write side), or `None`.
     /// [`Instant::ZERO`] means at once.
+    ///
+    /// Once the connection failed or ended, `close_timeout` also bounds
+    /// the wait for the peer to take our last output (the failure's Close
+    /// among it): a peer that stopped reading is dropped then
+    /// ([`output_abandoned`](Self::output_abandoned)) instead of holding
+    /// the connection open with bytes it never takes.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let drain = match (self.write_shut && !self.drain_expired && !self.eof, self.close_timeout) {
-            (true, Some(timeout)) => Some(self.drain_since.map_or(Instant::ZERO, |since| since + timeout)),
+        let drain = match self.close_timeout {
+            Some(timeout) if self.finish_waits() => {
+                Some(self.drain_since.map_or(Instant::ZERO, |since| since + timeout))
+            }
             _ => None,
         };
         match (self.conn.poll_timeout(), drain) {
@@ -1959,14 +2002,18 @@ impl<R: RandomSource> Session<R> {
         if !before && self.conn.should_close_transport() && !matches!(self.conn.state(), State::Failed(_)) {
             self.gave_up = true;
         }
-        if self.write_shut && !self.drain_expired {
+        self.transmit();
+        if self.finish_waits() {
             match (self.drain_since, self.close_timeout) {
                 (None, _) => self.drain_since = Some(now),
-                (Some(since), Some(timeout)) if since + timeout <= now => self.drain_expired = true,
+                (Some(since), Some(timeout)) if since + timeout <= now => {
+                    self.drain_expired = true;
+                    // A peer that took none of it in that long never will.
+                    self.consume_output(self.buffered_output());
+                }
                 _ => {}
             }
         }
-        self.transmit();
     }
 }
 

@@ -473,6 +473,67 @@ fn a_silent_peer_is_dropped() {
     assert_eq!(client.poll_timeout(), None, "nothing left to wait for");
 }
 
+/// A peer that stops reading: what we send piles up unwritten, the
+/// keepalive finds the peer dead, and its Close waits behind the rest.
+/// The close timeout bounds that wait too: the output is dropped and the
+/// transport closed, instead of kept open for as long as the peer likes.
+#[test]
+fn a_peer_that_stops_reading_is_dropped_after_the_close_timeout() {
+    let (_client, mut server) = pair_with(
+        &ConnectOptions::default(),
+        &AcceptOptions { config: timers(5, Some(20)), ..AcceptOptions::default() },
+    );
+    let mut now = Instant::ZERO;
+    server.handle_timeout(now);
+    server.send_binary(&vec![7; 1 << 20]).unwrap(); // never written: the peer reads nothing
+    now = run_timers(&mut server, now, Instant::from_millis(40_000));
+    assert_eq!(server.poll_message(), Err(ProtocolError::PingTimeout));
+    assert!(server.buffered_output() > 1 << 20, "the Close waits behind the message");
+    assert_eq!(server.poll_transport(), Transport::Open);
+    assert!(!server.output_abandoned());
+    now = run_timers(&mut server, now, Instant::from_millis(44_999));
+    assert_eq!(server.poll_transport(), Transport::Open, "the peer gets the whole close timeout");
+    run_timers(&mut server, now, Instant::from_millis(45_000));
+    assert!(server.output_abandoned());
+    assert_eq!(server.buffered_output(), 0);
+    assert!(!server.wants_write());
+    assert_eq!(server.poll_transport(), Transport::Close);
+    assert_eq!(server.poll_timeout(), None, "nothing left to wait for");
+}
+
+/// The same bound when our own Close waits behind output the peer does
+/// not take: the close handshake gives up after the close timeout, and
+/// the output after another.
+#[test]
+fn a_close_stuck_behind_unread_output_ends_within_two_close_timeouts() {
+    let (_client, mut server) =
+        pair_with(&ConnectOptions::default(), &AcceptOptions { config: timers(5, None), ..AcceptOptions::default() });
+    let mut now = Instant::ZERO;
+    server.handle_timeout(now);
+    server.send_binary(&vec![7; 1 << 20]).unwrap();
+    server.send_close(CloseCode::GOING_AWAY, "").unwrap();
+    now = run_timers(&mut server, now, Instant::from_millis(9_999));
+    assert_eq!(server.poll_transport(), Transport::Open);
+    run_timers(&mut server, now, Instant::from_millis(10_000));
+    assert!(server.output_abandoned());
+    assert_eq!(server.poll_transport(), Transport::Close);
+}
+
+/// Without a close timeout nothing is bounded, as `without_timers` says.
+#[test]
+fn without_a_close_timeout_unread_output_is_kept() {
+    let config = Config { close_timeout: None, ..timers(5, Some(20)) };
+    let (_client, mut server) =
+        pair_with(&ConnectOptions::default(), &AcceptOptions { config, ..AcceptOptions::default() });
+    server.handle_timeout(Instant::ZERO);
+    server.send_binary(&[7; 100]).unwrap();
+    run_timers(&mut server, Instant::ZERO, Instant::from_millis(1_000_000));
+    assert_eq!(server.poll_message(), Err(ProtocolError::PingTimeout));
+    assert!(!server.output_abandoned());
+    assert_eq!(server.poll_transport(), Transport::Open);
+    assert_eq!(server.poll_timeout(), None);
+}
+
 #[test]
 fn a_failure_queues_its_close_then_shuts_down_and_drains() {
     let (_client, mut server) =
