@@ -628,11 +628,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         let buffered = self.session.buffered_output();
         if buffered == 0 || buffered < self.max_write_buffer {
-            Poll::Ready(Ok(()))
-        } else {
-            // `poll_write` is pending on the transport, which wakes `io`.
-            Poll::Pending
+            return Poll::Ready(Ok(()));
         }
+        // `poll_write` is pending on the transport, which wakes `io`. A
+        // peer that stopped reading would keep it pending for ever: the
+        // timers run here too (even for the answer to a received message),
+        // so the keepalive finds that peer dead and the close timeout
+        // bounds the wait for it to take our last output.
+        for _ in 0..TIMER_ROUNDS {
+            if !self.poll_timers(&mut io_cx) {
+                return Poll::Pending;
+            }
+            let _ = self.poll_write(&mut io_cx);
+            if self.closed {
+                return Poll::Ready(Err(self.send_refusal()));
+            }
+        }
+        // Deadlines kept falling due: let the task run and come back.
+        io.wake_by_ref();
+        Poll::Pending
     }
 
     /// What a send does with input: a task that only sends (a feed pushed
@@ -727,8 +741,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     pub(crate) fn poll_flush(&mut self, io: &Waker) -> Poll<Result<(), Error>> {
         self.received = false;
         let mut io_cx = Context::from_waker(io);
-        if self.poll_write(&mut io_cx).is_pending() {
-            return Poll::Pending;
+        let mut rounds = 0;
+        while self.poll_write(&mut io_cx).is_pending() {
+            // As for a send that waits: the timers bound the wait for a
+            // peer that stopped reading.
+            rounds += 1;
+            if rounds > TIMER_ROUNDS {
+                // Deadlines kept falling due: let the task run and come back.
+                io.wake_by_ref();
+                return Poll::Pending;
+            }
+            if !self.poll_timers(&mut io_cx) {
+                return Poll::Pending;
+            }
         }
         match self.io_error.take() {
             Some(e) => Poll::Ready(Err(Error::Io(e))),
@@ -841,7 +866,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Poll::Ready(());
                 }
                 Transport::ShutdownWrite => self.shutdown_due = true,
-                Transport::Close if !self.write_shut => self.shutdown_due = true,
+                // Output the peer never took was dropped: a shutdown (a TLS
+                // close_notify) would wait on the same peer.
+                Transport::Close if !self.write_shut && !self.session.output_abandoned() => self.shutdown_due = true,
                 Transport::Close => self.closed = true,
             }
         }

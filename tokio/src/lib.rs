@@ -65,6 +65,9 @@
 //! by default, in [`AcceptOptions`] and [`ConnectOptions`]) are queued, so
 //! a peer that stops reading makes the sender wait instead of the memory
 //! grow. [`flush`](WebSocketStream::flush) waits until all is written.
+//! The timers run while a send waits: such a peer answers no ping and is
+//! found dead, `close_timeout` bounds the wait for it to take our last
+//! output, and the send then fails with the reason.
 //!
 //! # No background task
 //!

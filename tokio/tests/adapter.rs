@@ -508,6 +508,64 @@ async fn a_connection_that_only_sends_finds_a_silent_peer_dead() {
     drop(client);
 }
 
+/// A peer that stops reading: our sends pile up unwritten until a send
+/// waits for room, the keepalive finds the peer dead, and the failure's
+/// Close waits behind the rest. The close timeout bounds that wait: the
+/// output is dropped, the connection closed, and the send says why.
+/// Before, the send waited for as long as the peer kept the connection.
+/// The clock is paused: the waits are simulated.
+#[tokio::test(start_paused = true)]
+async fn a_send_to_a_peer_that_stops_reading_ends_within_the_timers() {
+    let (client, mut server) = upgraded(quick_timers()).await;
+    let start = tokio::time::Instant::now();
+    let sending = async {
+        loop {
+            if let Err(e) = server.send(vec![7u8; 256 * 1024]).await {
+                return e;
+            }
+        }
+    };
+    let e = tokio::time::timeout(Duration::from_secs(10), sending).await.expect("the send ends");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    // A ping after 50 ms of silence, 50 ms for its pong, then 50 ms for
+    // the peer to take the rest.
+    assert!(start.elapsed() >= Duration::from_millis(150), "{:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_millis(400), "{:?}", start.elapsed());
+    drop(client);
+}
+
+/// The same for an echo whose send waits for room while answering a
+/// message the receive took from those read ahead: the peer sends but
+/// does not read. A small pipe and write buffer make each read hold
+/// several messages and each echo wait. The clock is paused: the waits
+/// are simulated.
+#[tokio::test(start_paused = true)]
+async fn an_echo_to_a_peer_that_stops_reading_ends_within_the_timers() {
+    let options = AcceptOptions { max_write_buffer: 2048, ..quick_timers() };
+    let (mut client, mut server) = upgraded_over(4096, options, &ConnectOptions::default()).await;
+    // The client sends and never receives (its sends read 64 KiB ahead,
+    // then stop reading), until its own sends wait for room.
+    let flood = tokio::spawn(async move {
+        while client.send(vec![1u8; 1000]).await.is_ok() {}
+        client
+    });
+    let echo = async {
+        loop {
+            let message = match server.recv().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Error::Closed,
+                Err(e) => return e,
+            };
+            if let Err(e) = server.send(message).await {
+                return e;
+            }
+        }
+    };
+    let e = tokio::time::timeout(Duration::from_secs(10), echo).await.expect("the echo ends");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    flood.abort();
+}
+
 /// Sends a text every 10 ms (of the paused clock), at most 100 times,
 /// until a send fails: its error.
 async fn tick_until_refused(ws: &mut Piped) -> Option<Error> {
@@ -1212,7 +1270,12 @@ async fn upgraded(options: AcceptOptions) -> (Piped, Piped) {
 
 /// As [`upgraded`], with the client's options too.
 async fn upgraded_with(options: AcceptOptions, client_options: &ConnectOptions) -> (Piped, Piped) {
-    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    upgraded_over(1 << 16, options, client_options).await
+}
+
+/// As [`upgraded_with`], over a pipe that holds `pipe_bytes` each way.
+async fn upgraded_over(pipe_bytes: usize, options: AcceptOptions, client_options: &ConnectOptions) -> (Piped, Piped) {
+    let (client_io, server_io) = tokio::io::duplex(pipe_bytes);
     let server = tokio::spawn(async move { accept_with(server_io, &options).await });
     let client = client_with("ws://localhost/", client_io, client_options).await.expect("client");
     (client, server.await.expect("server task").expect("accept"))
