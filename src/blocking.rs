@@ -154,6 +154,23 @@ pub trait Stream: Read + Write {
     /// after the bytes already written, and we can still read.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
+    /// Sets how long a `write` may block (`None`: forever). The adapter
+    /// sets it once, to the shortest of the connection's timers, so that
+    /// a write to a peer that stopped reading returns now and then and the
+    /// timers run: the keepalive finds that peer dead, and the close
+    /// timeout bounds the wait for it to take our last output. The
+    /// provided method does nothing (such a write then blocks until the
+    /// peer reads or the connection breaks); [`TcpStream`] and
+    /// `UnixStream` set their socket's write timeout.
+    ///
+    /// # Errors
+    ///
+    /// When the timeout cannot be set (the adapter then goes on without).
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
     /// Whether [`Write::write_vectored`] writes several slices in one
     /// call (`writev`) rather than only the first. When it does, a large
     /// message's payload is written after its header without being
@@ -186,6 +203,10 @@ impl Stream for TcpStream {
         TcpStream::set_read_timeout(self, timeout)
     }
 
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
@@ -203,6 +224,10 @@ impl Stream for TcpStream {
 impl Stream for std::os::unix::net::UnixStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -223,6 +248,10 @@ impl<S: Stream + ?Sized> Stream for &mut S {
         (**self).set_read_timeout(timeout)
     }
 
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         (**self).shutdown_write()
     }
@@ -239,6 +268,10 @@ impl<S: Stream + ?Sized> Stream for &mut S {
 impl<S: Stream + ?Sized> Stream for Box<S> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -613,10 +646,22 @@ pub struct WebSocket<S> {
     we_closed: bool,
     /// The stream is done with: closed by the session's rules or failed.
     transport_closed: bool,
+    /// Writes time out (`Stream::set_write_timeout`), so a write that
+    /// returns `WouldBlock` or `TimedOut` is that timeout, not an error.
+    write_timeout: bool,
 }
 
 impl<S: Stream> WebSocket<S> {
-    fn new(stream: S, session: Session, epoch: std::time::Instant) -> Self {
+    fn new(mut stream: S, session: Session, epoch: std::time::Instant) -> Self {
+        let config = session.config();
+        let shortest = [config.ping_interval, config.ping_timeout, config.idle_timeout, config.close_timeout]
+            .into_iter()
+            .flatten()
+            .min();
+        // Writes return at least this often, so the timers run while a
+        // peer that stopped reading holds one (see `flush`).
+        let write_timeout =
+            shortest.filter(|t| !t.is_zero()).is_some_and(|timeout| stream.set_write_timeout(Some(timeout)).is_ok());
         WebSocket {
             stream,
             session,
@@ -627,6 +672,7 @@ impl<S: Stream> WebSocket<S> {
             error: None,
             we_closed: false,
             transport_closed: false,
+            write_timeout,
         }
     }
 
@@ -639,6 +685,12 @@ impl<S: Stream> WebSocket<S> {
     /// seen, by the reads. A thread that only sends reads between sends,
     /// with a short [`set_read_timeout`](Self::set_read_timeout), or a
     /// peer that pings drops the connection for a missing pong.
+    ///
+    /// A write to a peer that stopped reading blocks, but not for ever:
+    /// the stream's write timeout ([`Stream::set_write_timeout`]) lets the
+    /// timers run, the keepalive finds the peer dead, and once
+    /// `close_timeout` passed without the peer taking anything the send
+    /// fails with [`Error::Protocol`] (`PingTimeout`).
     ///
     /// # Errors
     ///
@@ -1022,12 +1074,25 @@ impl<S: Stream> WebSocket<S> {
                 (!out.is_empty()).then(|| self.stream.write(out))
             };
             let Some(written) = written else {
+                if self.session.output_abandoned() {
+                    // The peer took none of it within the close timeout:
+                    // the connection is over, and says why.
+                    self.transport_closed = true;
+                    self.error = self.error.or(self.session.connection().error());
+                    return Err(self.error.map_or(Error::ConnectionLost, Error::Protocol));
+                }
                 return self.stream.flush().map_err(|e| self.lost(e));
             };
             match written {
                 Ok(0) => return Err(self.lost(ErrorKind::WriteZero.into())),
                 Ok(n) => self.session.consume_output(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // The write timeout `new` set: the peer takes nothing.
+                // The timers run, and may find it dead and then give up
+                // on the output.
+                Err(e) if self.write_timeout && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    self.session.handle_timeout(Instant::from_duration(self.epoch.elapsed()));
+                }
                 Err(e) => return Err(self.lost(e)),
             }
         }

@@ -333,6 +333,38 @@ fn a_silent_peer_is_detected_and_dropped() {
     assert_eq!(&wire[6..], b"keepalive ping timeout");
 }
 
+/// A peer that stops reading: the sends fill the socket buffers, then a
+/// write blocks. The write timeout the adapter sets lets the timers run
+/// meanwhile: the keepalive finds the peer dead, the close timeout bounds
+/// the wait for it to take the rest, and the send fails with the reason.
+/// Before, the thread stayed in that write for as long as the peer kept
+/// the connection.
+#[test]
+fn a_send_to_a_peer_that_stops_reading_fails_within_the_timers() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = AcceptOptions { config: short(Some(100), 200), ..AcceptOptions::default() };
+        let mut ws = blocking::accept_with(stream, &options).unwrap();
+        // Bounded: at most 4 GiB, far more than any socket buffer holds.
+        for _ in 0..16_384 {
+            if let Err(e) = ws.send(vec![7u8; 256 * 1024]) {
+                return done.send(Some(e));
+            }
+        }
+        done.send(None)
+    });
+    // A peer that completes the handshake, then reads nothing.
+    let peer = raw_client(addr);
+    // A bound for the test, not a measured threshold: a broken adapter
+    // fails it instead of hanging the run.
+    let e = result.recv_timeout(Duration::from_secs(60)).expect("the send ends").expect("a send fails");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    drop(peer);
+}
+
 #[test]
 fn a_close_never_answered_ends_after_the_close_timeout() {
     let (listener, url) = listen();
