@@ -270,6 +270,13 @@ impl<R: RandomSource> Connection<R> {
         self.config.config()
     }
 
+    /// Lets `bits` through on the first frame of a data message, for an
+    /// extension put in place after the connection was built.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn claim_rsv(&mut self, bits: crate::config::RsvBits) {
+        self.config.extension_rsv_bits = self.config.extension_rsv_bits | bits;
+    }
+
     /// Where the close handshake stands.
     pub fn state(&self) -> State {
         if let Some(e) = self.failed {

@@ -441,11 +441,14 @@ impl<R: RandomSource> Session<R> {
     }
 
     /// A session with permessage-deflate in use (feature `deflate`), for a
-    /// connection upgraded elsewhere: `conn` MUST be built with
-    /// [`Deflate::connection_config`] (which lets RSV1 through), and
-    /// `deflate` with the parameters negotiated in the handshake.
+    /// connection upgraded elsewhere: `deflate` is built with the
+    /// parameters negotiated in the handshake. The connection is made to
+    /// let RSV1 through on the first frame of a message, as
+    /// [`Deflate::connection_config`] does, whether or not `conn` was
+    /// built with it (without, every compressed message failed with 1002).
     #[cfg(feature = "deflate")]
-    pub fn with_deflate(conn: Connection<R>, deflate: Deflate) -> Self {
+    pub fn with_deflate(mut conn: Connection<R>, deflate: Deflate) -> Self {
+        conn.claim_rsv(crate::config::RsvBits::RSV1);
         let mut session = Session::new(conn);
         let mut deflate = Box::new(deflate);
         deflate.leave_text_validation_to_caller();

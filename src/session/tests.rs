@@ -743,6 +743,23 @@ mod deflate {
         assert_eq!(messages(&mut client), [Incoming::Message(Message::Text(text))]);
     }
 
+    /// A session given a connection built with the plain configuration
+    /// (as a server upgraded elsewhere easily does) still lets the
+    /// compressed messages in; they failed with 1002 before.
+    #[test]
+    fn with_deflate_lets_rsv1_through_on_a_plain_connection() {
+        use crate::ext::deflate::{Deflate, DeflateParams};
+
+        let (mut client, _) = compressed_pair();
+        let config = DeflateConfig::default();
+        let deflate = Deflate::new(Role::Server, DeflateParams::default(), &config);
+        let mut server = Session::with_deflate(Connection::server(Config::default()), deflate);
+        let text = "compressible ".repeat(1000);
+        client.send_text(&text).unwrap();
+        pipe(&mut client, &mut server);
+        assert_eq!(messages(&mut server), [Incoming::Message(Message::Text(text))]);
+    }
+
     #[test]
     fn compressed_messages_stream_in_bounded_pieces() {
         let (mut client, mut server) = compressed_pair();
