@@ -1155,7 +1155,10 @@ impl<S: Stream> WebSocket<S> {
             self.stream_timeout = Some(timeout);
         }
         match self.stream.read(self.session.read_buf()) {
+            // A TLS stream reports a peer that closed TCP without its
+            // close_notify as `UnexpectedEof`: the transport ended.
             Ok(0) => self.session.receive_eof(),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => self.session.receive_eof(),
             Ok(n) => self.session.filled(n),
             Err(e) if is_retry(&e) => {}
             Err(e) => return Err(self.lost(e)),

@@ -706,3 +706,47 @@ fn a_non_blocking_tcp_stream_is_put_in_blocking_mode() {
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap().unwrap();
 }
+
+/// A TCP stream that reports its end as TLS does when the peer closed TCP
+/// without a close_notify: `UnexpectedEof` instead of a read of 0 bytes.
+struct TruncatingTls(TcpStream);
+
+impl Read for TruncatingTls {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for TruncatingTls {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl blocking::Stream for TruncatingTls {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+    fn shutdown_write(&mut self) -> std::io::Result<()> {
+        self.0.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// A peer that drops the connection without a Close, over a stream that
+/// reports that as `UnexpectedEof` (TLS without close_notify): the read
+/// says the connection was lost, as over TCP.
+#[test]
+fn a_peer_that_drops_a_tls_like_stream_is_connection_lost() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || drop(raw_server(&listener)));
+    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    let mut ws = blocking::client(&url, TruncatingTls(tcp)).unwrap();
+    server.join().unwrap();
+    assert!(matches!(ws.read(), Err(Error::ConnectionLost)));
+}

@@ -564,12 +564,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.may_have_item = true;
         }
         match read {
-            Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                // The transport's end decides what becomes of it.
-                self.write_idle = false;
-                self.read_eof = true;
-                self.session.receive_eof();
-            }
+            // A TLS stream reports a peer that closed TCP without its
+            // close_notify as `UnexpectedEof`: the transport ended, as
+            // for TCP, and a connection without a close handshake is
+            // lost (`ConnectionLost`), the same over TLS as without.
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => self.read_ended(),
+            Poll::Ready(Err(e)) if e.kind() == ErrorKind::UnexpectedEof => self.read_ended(),
             Poll::Ready(Ok(())) => {
                 self.read_since_wait = true;
                 self.large_reads = buf.filled().len() >= SMALL_READ_SIZE;
@@ -583,6 +583,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             Poll::Pending => return Poll::Pending,
         }
         Poll::Ready(())
+    }
+
+    /// The transport's read side ended; the session decides what becomes
+    /// of the connection.
+    fn read_ended(&mut self) {
+        self.write_idle = false;
+        self.read_eof = true;
+        self.session.receive_eof();
     }
 
     // --- sending ---

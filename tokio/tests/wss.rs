@@ -62,3 +62,32 @@ async fn wss_echo_over_loopback() {
     })
     .await;
 }
+
+/// A server that drops its connection without a close handshake, and
+/// without TLS's close_notify: the client's receive says the connection
+/// was lost, as over TCP, not an I/O error (rustls reports the missing
+/// close_notify as `UnexpectedEof`).
+#[tokio::test]
+async fn a_tls_peer_that_drops_the_connection_is_connection_lost() {
+    bounded(async {
+        let (cert, acceptor) = tls_server();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let mut ws = accept(acceptor.accept(tcp).await?).await?;
+            ws.recv().await?;
+            drop(ws); // no Close, no close_notify: the TCP connection just ends
+            Ok::<_, Error>(())
+        });
+        let url = format!("wss://localhost:{port}/");
+        let mut ws = connect_with_tls(&url, &ConnectOptions::default(), trusting(cert)).await.expect("connect");
+        ws.send("bye").await.expect("send");
+        server.await.expect("server task").expect("server");
+        match ws.recv().await {
+            Err(Error::ConnectionLost) => {}
+            other => panic!("expected ConnectionLost, got {other:?}"),
+        }
+    })
+    .await;
+}
