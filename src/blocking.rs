@@ -883,6 +883,9 @@ impl<S: Stream> WebSocket<S> {
     /// with nothing to return, it returns [`Error::ReadTimeout`] and the
     /// connection goes on, so one thread can read and also send what other
     /// threads hand it. `None` (the default) waits as long as it takes.
+    /// A zero timeout (or a deadline a loop computed and already passed)
+    /// still takes what has already arrived: only a read that finds
+    /// nothing there is the timeout.
     /// The timers run either way; [`close`](Self::close) is bounded by the
     /// close timeout alone.
     ///
@@ -1143,11 +1146,13 @@ impl<S: Stream> WebSocket<S> {
             Transport::Open => {}
         }
         let mut wait = self.session.poll_timeout().map(|at| at.saturating_duration_since(now));
+        // Past the read call's deadline (or given none at all: a zero
+        // timeout), one more read takes what has already arrived, waiting
+        // at most the shortest wait; nothing there is the timeout.
+        let mut last_read = false;
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(Error::ReadTimeout);
-            }
+            last_read = left.is_zero();
             wait = Some(wait.map_or(left, |wait| wait.min(left)));
         }
         if let Some(timeout) = stream_timeout_to_set(self.stream_timeout, wait) {
@@ -1160,6 +1165,7 @@ impl<S: Stream> WebSocket<S> {
             Ok(0) => self.session.receive_eof(),
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => self.session.receive_eof(),
             Ok(n) => self.session.filled(n),
+            Err(e) if is_retry(&e) && last_read => return Err(Error::ReadTimeout),
             Err(e) if is_retry(&e) => {}
             Err(e) => return Err(self.lost(e)),
         }

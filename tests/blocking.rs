@@ -750,3 +750,32 @@ fn a_peer_that_drops_a_tls_like_stream_is_connection_lost() {
     server.join().unwrap();
     assert!(matches!(ws.read(), Err(Error::ConnectionLost)));
 }
+
+/// A zero read timeout (as a loop computing what is left of its own
+/// deadline gets when it runs late) still takes what has already arrived;
+/// only a read that finds nothing is the timeout.
+#[test]
+fn a_zero_read_timeout_takes_what_already_arrived() {
+    let (url, server) = echo_server(AcceptOptions::default());
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.send("already here").unwrap();
+    ws.set_read_timeout(Some(Duration::ZERO));
+    // The echo arrives within some of these pauses (they bound the test;
+    // none is a measured threshold); before, every read timed out.
+    let mut got = None;
+    for _ in 0..200 {
+        thread::sleep(Duration::from_millis(50));
+        match ws.read() {
+            Err(Error::ReadTimeout) => continue,
+            other => {
+                got = Some(other.unwrap());
+                break;
+            }
+        }
+    }
+    assert_eq!(got, Some(Some(Message::text("already here"))));
+    assert!(matches!(ws.read(), Err(Error::ReadTimeout)));
+    ws.set_read_timeout(None);
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap().unwrap();
+}
