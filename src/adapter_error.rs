@@ -57,7 +57,8 @@ pub enum Error {
     /// Nothing arrived within the timeout set with the blocking adapter's
     /// [`WebSocket::set_read_timeout`](crate::blocking::WebSocket::set_read_timeout).
     /// The connection is intact (and its timers ran meanwhile): read again,
-    /// or send.
+    /// or send. Only the blocking adapter reports it (wsmachine-tokio
+    /// bounds a receive with `tokio::time::timeout` instead).
     ReadTimeout,
 }
 
@@ -108,7 +109,18 @@ impl std::fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "the stream failed: {e}"),
             Error::Handshake(e) => write!(f, "the opening handshake failed: {e}"),
-            Error::Refused(refusal) => write!(f, "the server refused the upgrade with {}", refusal.status),
+            Error::Refused(refusal) => {
+                write!(f, "the server refused the upgrade with {}", refusal.status)?;
+                // The first line of a text body usually says why.
+                let line = core::str::from_utf8(&refusal.body).ok().and_then(|body| body.lines().next());
+                match line.map(str::trim).filter(|line| !line.is_empty()) {
+                    Some(line) => match line.char_indices().nth(120) {
+                        Some((end, _)) => write!(f, ": {}…", &line[..end]),
+                        None => write!(f, ": {line}"),
+                    },
+                    None => Ok(()),
+                }
+            }
             Error::Protocol(e) => write!(f, "the connection failed: {e}"),
             Error::ConnectionLost => f.write_str("the connection ended without a closing handshake"),
             Error::Closed => f.write_str("the connection is closed: nothing more can be sent"),

@@ -55,6 +55,10 @@ pub struct AcceptOptions {
     /// Time allowed for the request head; a request not complete by then is
     /// answered 408 ([`HandshakeError::Timeout`](crate::HandshakeError::Timeout)).
     /// Default [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s); `None` waits forever.
+    /// The adapters keep this deadline; [`ServerStart`](crate::ServerStart)
+    /// has no clock: a loop of your own calls
+    /// [`ServerStart::timeout`](crate::ServerStart::timeout) when it passes
+    /// and writes the 408 it leaves in `response()`.
     pub handshake_timeout: Option<Duration>,
     /// Limits of the request head (size; the header count is 64). The head
     /// is kept in a [`HeadBuffer`](crate::handshake::HeadBuffer), which
@@ -104,7 +108,9 @@ pub struct ConnectOptions {
     /// as for [`AcceptOptions::config`].
     pub config: Config,
     /// Subprotocols to offer, by preference (each a token, each once).
-    /// Default none.
+    /// Default none. A server may choose none of them (RFC 6455 §4.2.2):
+    /// the connection then opens with `protocol()` `None`; refuse it
+    /// yourself if you need one.
     pub protocols: Vec<String>,
     /// Headers added to the request (`Authorization`, `Cookie`,
     /// `User-Agent`…). Default none.

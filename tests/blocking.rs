@@ -245,6 +245,9 @@ fn a_refusal_whose_body_follows_its_head_is_read_whole() {
             assert_eq!(refusal.status, 307);
             assert_eq!(refusal.header("Location"), Some("ws://127.0.0.1:1/moved"));
             assert_eq!(refusal.body, b"moved on\n");
+            // The message says why, as the body's first line does.
+            let e = Error::Refused(refusal);
+            assert_eq!(e.to_string(), "the server refused the upgrade with 307: moved on");
         }
         other => panic!("expected the refusal, got {:?}", other.map(|_| ())),
     }

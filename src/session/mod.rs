@@ -931,7 +931,9 @@ impl<R: RandomSource> Session<R> {
     /// exceeded or a timer found the peer dead. The Close with its code is
     /// queued in the output and the session is finished: later calls
     /// return `Ok(None)`, and [`poll_transport`](Self::poll_transport)
-    /// leads the transport to its end.
+    /// leads the transport to its end. So do not leave the connection on
+    /// the error (`poll_message()?` out of the loop that writes): write
+    /// the output first, or the peer gets no Close and reports 1006.
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if self.finds_nothing(false) {
             return Ok(None);

@@ -88,6 +88,9 @@ impl core::fmt::Display for UpgradeError {
             UpgradeError::Served(status) => {
                 write!(f, "the request was not a WebSocket upgrade; it was answered with {status}")
             }
+            UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)) => {
+                f.write_str("no answer from the server within the handshake timeout")
+            }
             UpgradeError::Response(e) => write!(f, "the server's answer was refused: {e}"),
             #[cfg(feature = "deflate")]
             UpgradeError::Deflate(e) => write!(f, "the server's permessage-deflate answer was refused: {e}"),

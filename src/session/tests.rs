@@ -713,6 +713,8 @@ fn a_refusal_cut_short_is_reported_with_what_arrived() {
     let (mut client, _) = refused_in_pieces(8192, &[b"HTTP/1.1 101"]);
     assert_eq!(client.timeout(), UpgradeError::Response(ResponseError::Head(HandshakeError::Timeout)));
     assert_eq!(client.take_refusal(), None);
+    // Nothing was refused or malformed: no answer came.
+    assert_eq!(alloc::format!("{}", client.timeout()), "no answer from the server within the handshake timeout");
 }
 
 #[cfg(feature = "deflate")]

@@ -78,12 +78,13 @@ pub async fn connect_with(
 /// `wss://` (your roots, client certificates, ALPN; feature `rustls`).
 ///
 /// ```no_run
-/// # async fn run(my_ca: wsmachine_tokio::rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use wsmachine_tokio::rustls::{self, ClientConfig, RootCertStore};
+/// use wsmachine_tokio::rustls::pki_types::{pem::PemObject, CertificateDer};
+/// use wsmachine_tokio::rustls::{ClientConfig, RootCertStore};
 ///
 /// let mut roots = RootCertStore::empty();
-/// roots.add(my_ca)?;
+/// roots.add(CertificateDer::from_pem_file("ca.pem")?)?; // your CA, or the server's self-signed certificate
 /// let tls = ClientConfig::builder() // the process-wide provider (ring)
 ///     .with_root_certificates(roots)
 ///     .with_no_client_auth();
@@ -91,6 +92,17 @@ pub async fn connect_with(
 /// let ws = wsmachine_tokio::connect_with_tls("wss://localhost:9443/", &options, Arc::new(tls)).await?;
 /// # Ok(()) }
 /// ```
+///
+/// Two things that trip a first program:
+/// - A self-signed server certificate trusted this way must not be marked
+///   as a CA: rustls refuses one the server presents itself
+///   (`CaUsedAsEndEntity`). `openssl req -x509` marks it so unless given
+///   `-addext basicConstraints=critical,CA:FALSE`.
+/// - Build the configuration with the rustls re-exported here
+///   (`wsmachine_tokio::rustls`). A program that also depends on rustls
+///   with its default features compiles in a second provider (aws-lc-rs),
+///   and `ClientConfig::builder()` then panics until the program installs
+///   one with `CryptoProvider::install_default`.
 ///
 /// # Errors
 ///
@@ -458,7 +470,10 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
 }
 
 fn timed_out() -> Error {
-    Error::Io(io::Error::new(ErrorKind::TimedOut, "the handshake timeout passed while connecting"))
+    Error::Io(io::Error::new(
+        ErrorKind::TimedOut,
+        "the handshake timeout passed before the connection (TCP, then TLS for wss://) was made",
+    ))
 }
 
 fn os_random() -> Result<SecureRandom, Error> {

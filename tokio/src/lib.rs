@@ -162,9 +162,10 @@ pub use handshake::{
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::WebSocketStream;
 pub use tls::MaybeTlsStream;
-/// Why a call failed: the same type as the blocking adapter's
-/// (`wsmachine::Error`). [`Error::ReadTimeout`] belongs to the blocking
-/// adapter's read timeout and never comes from this crate.
+// The same type as the blocking adapter's, its own docs shown unchanged
+// (a doc comment here would be prepended to them). Its `ReadTimeout`
+// belongs to the blocking adapter's read timeout and never comes from
+// this crate, as its docs say.
 pub use wsmachine::Error;
 
 /// The sans-IO engine underneath, re-exported so its version always
