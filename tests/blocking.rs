@@ -782,3 +782,23 @@ fn a_zero_read_timeout_takes_what_already_arrived() {
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap().unwrap();
 }
+
+/// A plain HTTP/1.0 server's answer (a 404 page, then the end of the
+/// connection) is the server's refusal, with its status and body.
+#[test]
+fn an_http_1_0_answer_is_a_refusal() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        read_head(&mut stream);
+        stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n\r\nno such page\n").unwrap();
+    });
+    match blocking::connect(url) {
+        Err(Error::Refused(refusal)) => {
+            assert_eq!(refusal.status, 404);
+            assert_eq!(refusal.body, b"no such page\n");
+        }
+        other => panic!("expected the refusal, got {:?}", other.map(|_| ())),
+    }
+    server.join().unwrap();
+}

@@ -1018,6 +1018,20 @@ bad_response!(
 bad_response!(response_obs_fold, &[], None, ok_with("X-A: 1\r\n 2\r\n"), ResponseError::Head(HandshakeError::ObsFold));
 bad_response!(response_bare_lf, &[], None, ok_with("X-A: 1\n"), ResponseError::Head(HandshakeError::BareLf));
 
+/// An HTTP/1.0 server cannot upgrade, but its answer is still the
+/// server's refusal, with a status to report (a plain web server's 404),
+/// not a version error. A 101 over HTTP/1.0 is refused above.
+#[test]
+fn response_non_101_over_http_1_0_is_a_refusal() {
+    let data = b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n<h1>no</h1>";
+    let mut client = sample_client(&[], None);
+    let mut headers = [Header::EMPTY; 16];
+    let err = client.receive(data, &mut headers).unwrap_err();
+    let ResponseError::UnexpectedStatus { status, consumed, .. } = err else { panic!("{err:?}") };
+    assert_eq!(status, 404);
+    assert_eq!(&data[consumed..], b"<h1>no</h1>");
+}
+
 #[test]
 fn response_non_101_carries_status_and_body_offset() {
     let data = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 5\r\n\r\nlogin";

@@ -426,7 +426,11 @@ fn parse_response<'h, 'b>(
     let count = parse_headers(crate::utf8::as_str(head), rest, &mut *headers).map_err(E::Head)?.count;
     let headers: &'h [Header<'b>] = headers;
     let headers = headers.get(..count).unwrap_or(&[]);
-    if !is_supported_version(version) {
+    // An HTTP/1.0 server cannot upgrade; its answer (a 404 page, a
+    // redirect) is still a refusal with a status to report, as a 1.1
+    // one is.
+    let refusal_from_1_0 = version == (1, 0) && status != 101;
+    if !is_supported_version(version) && !refusal_from_1_0 {
         return Err(E::UnsupportedHttpVersion);
     }
     // RFC 6455 §4.1: anything but 101 is handled per HTTP by the caller.
