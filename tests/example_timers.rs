@@ -1,8 +1,9 @@
 //! The examples' timers over a real loopback socket (127.0.0.1, ephemeral
 //! ports), with timeouts short enough that each test takes about a second:
-//! `echo_server` and `tokio_echo` drop a peer that goes silent after the
-//! handshake, answer a request head that never ends with 408, and the
-//! `client` closes its transport when its Close is never answered.
+//! `echo_server`, `tokio_echo` and `session_mio` drop a peer that goes
+//! silent after the handshake, answer a request head that never ends with
+//! 408, `session_mio` drops a peer that stops reading, and the `client`
+//! closes its transport when its Close is never answered.
 
 use std::io::{Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,6 +23,10 @@ mod client;
 #[allow(dead_code)]
 #[path = "../examples/tokio_echo.rs"]
 mod tokio_echo;
+
+#[allow(dead_code)]
+#[path = "../examples/session_mio.rs"]
+mod session_mio;
 
 const REQUEST: &[u8] = b"GET /quiet HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
@@ -215,4 +220,90 @@ fn client_closes_its_transport_when_its_close_is_never_answered() {
         ops
     };
     assert_eq!(opcodes, [0x1, 0x8]);
+}
+
+/// Runs `session_mio` with `options` on a free port; returns its address.
+fn start_session_mio(options: AcceptOptions) -> SocketAddr {
+    let (listener, addr) = listener();
+    listener.set_nonblocking(true).expect("nonblocking for mio");
+    thread::spawn(move || session_mio::serve(mio::net::TcpListener::from_std(listener), &options));
+    addr
+}
+
+#[test]
+fn session_mio_echoes_many_connections_at_once() {
+    let addr = start_session_mio(AcceptOptions::default());
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut ws = wsmachine::blocking::connect(format!("ws://{addr}/")).expect("connect");
+                for round in 0..10 {
+                    let text = format!("client {i} round {round}");
+                    ws.send(text.as_str()).expect("send");
+                    assert_eq!(ws.read().expect("read"), Some(wsmachine::Message::text(text)));
+                }
+                ws.send(vec![7u8; 300_000]).expect("send a large message");
+                assert_eq!(ws.read().expect("read").map(|m| m.len()), Some(300_000));
+                ws.close(wsmachine::CloseCode::NORMAL, "").expect("close");
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client");
+    }
+}
+
+#[test]
+fn session_mio_drops_a_peer_that_goes_silent() {
+    let addr = start_session_mio(AcceptOptions { config: short_keepalive(), ..AcceptOptions::default() });
+    let mut stream = silent_client(addr);
+    assert_dropped_after_a_ping(&mut stream);
+}
+
+#[test]
+fn session_mio_answers_a_request_head_that_never_ends_with_408() {
+    let options = AcceptOptions { handshake_timeout: Some(Duration::from_millis(300)), ..AcceptOptions::default() };
+    let addr = start_session_mio(options);
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a bound on the test");
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("half a head");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("the answer, then the end");
+    assert!(answer.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"), "{}", String::from_utf8_lossy(&answer));
+}
+
+/// A peer that sends large messages and never reads the echoes, nor
+/// answers a ping: the server's output piles up unwritten, the keepalive
+/// finds the peer dead, and the close timeout bounds the wait for it to
+/// take the rest. The server then drops the connection.
+#[test]
+fn session_mio_drops_a_peer_that_stops_reading() {
+    let addr = start_session_mio(AcceptOptions { config: short_keepalive(), ..AcceptOptions::default() });
+    let mut stream = silent_client(addr);
+    let payload = vec![0u8; 1 << 20];
+    let mut frame = vec![0x82, 0xFF];
+    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]); // a zero mask: the payload as it is
+    frame.extend_from_slice(&payload);
+    // Until the socket takes no more: the server's echoes fill its side,
+    // then it stops reading ours.
+    stream.set_write_timeout(Some(Duration::from_millis(500))).expect("a bound on each write");
+    for _ in 0..64 {
+        if stream.write_all(&frame).is_err() {
+            break;
+        }
+    }
+    // Reading nothing ever, the client only writes: once the server drops
+    // the connection (with our frames unread, which resets it), a write
+    // fails. Until then each write waits for room and times out.
+    let started = Instant::now();
+    loop {
+        match stream.write(&frame) {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break, // reset, or a broken pipe
+            Ok(_) => {}
+        }
+        // The bound of the test, not a measured threshold.
+        assert!(started.elapsed() < Duration::from_secs(20), "the server kept the connection");
+    }
 }
