@@ -131,7 +131,11 @@ pub struct Config {
     /// A Ping keeps NATs and proxies from dropping a quiet connection, and
     /// with [`ping_timeout`](Self::ping_timeout) detects a peer that went
     /// away without closing. Any byte received counts as activity, so a busy
-    /// connection sends no pings. Needs the caller to drive time (see
+    /// connection sends no pings. Receiving only notes that bytes came (it
+    /// reads no clock); the deadline that falls due next sees the note and
+    /// starts the period again from then. So the Ping goes out one to two
+    /// intervals after the last byte (20–40 s with the default), and a
+    /// peer gone silent is dropped 40–60 s after its last byte. Needs the caller to drive time (see
     /// [`Connection::poll_timeout`](crate::Connection::poll_timeout)).
     pub ping_interval: Option<Duration>,
     /// Dead peer: fail the connection when nothing at all arrives within

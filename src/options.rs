@@ -33,9 +33,9 @@ pub const DEFAULT_MAX_WRITE_BUFFER: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptOptions {
     /// Limits and timers of the connection. Default [`Config::default()`]:
-    /// a 64 MiB message limit, keepalive pings every 20 s of silence, a
-    /// dead peer dropped 20 s after an unanswered ping, 10 s for the close
-    /// handshake. Change it as `Config { max_message_size: 1 << 20,
+    /// a 64 MiB message limit, a keepalive ping after 20–40 s of silence
+    /// (see [`Config::ping_interval`]), a dead peer dropped 20 s after an
+    /// unanswered ping, 10 s for the close handshake. Change it as `Config { max_message_size: 1 << 20,
     /// ..Config::default() }`.
     pub config: Config,
     /// Subprotocols this server speaks, by preference: the first one the

@@ -120,7 +120,7 @@ impl std::error::Error for UpgradeError {
 }
 
 /// The server's answer to a request, as the application shapes it in the
-/// adapters' `accept_with` callback (or [`ServerStart::receive`]'s).
+/// adapters' `accept_or_reject` callback (or [`ServerStart::receive`]'s).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answer {
     /// The subprotocol to answer with. Starts as the first of

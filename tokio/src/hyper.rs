@@ -39,7 +39,8 @@ use std::task::{Context, Poll};
 use ::hyper::upgrade::{OnUpgrade, Upgraded};
 use http::{Request, Response};
 use hyper_util::rt::TokioIo;
-use wsmachine::handshake::http::UpgradeRequest;
+// What a `decide` callback sees (its own docs shown unchanged).
+pub use wsmachine::handshake::http::UpgradeRequest;
 use wsmachine::{accept_http, AcceptOptions, Answer, Rejection, Session};
 
 use crate::{Error, WebSocketStream};
@@ -74,7 +75,48 @@ where
     F: FnOnce(HyperWebSocket) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
-    let (response, upgrade) = accept_with(request, options);
+    upgrade_or_reject(request, options, |_, _| Ok(()), handler)
+}
+
+/// As [`upgrade_with`], after `decide` looked at the validated request
+/// (path, `Origin`, offered subprotocols, every header): it may pick a
+/// subprotocol or add headers in the [`Answer`], or refuse with a
+/// [`Rejection`], whose status, headers and body the response carries
+/// (and `handler` then never runs).
+///
+/// ```no_run
+/// use axum::{extract::Request, response::Response};
+/// use wsmachine_tokio::{AcceptOptions, Rejection};
+///
+/// async fn chat(mut request: Request) -> Response {
+///     let options = AcceptOptions { protocols: vec!["chat.v2".into()], ..AcceptOptions::default() };
+///     let only_our_pages = |request: &wsmachine_tokio::hyper::UpgradeRequest<'_>, _: &mut _| {
+///         match request.origin() {
+///             Some("https://app.example") => Ok(()),
+///             _ => Err(Rejection::new(403).body("not from this origin")),
+///         }
+///     };
+///     wsmachine_tokio::hyper::upgrade_or_reject(&mut request, &options, only_our_pages, |mut ws| async move {
+///         while let Some(message) = ws.recv().await? {
+///             ws.send(message).await?;
+///         }
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn upgrade_or_reject<B, R, D, F, Fut>(
+    request: &mut Request<B>,
+    options: &AcceptOptions,
+    decide: D,
+    handler: F,
+) -> Response<R>
+where
+    R: From<Vec<u8>>,
+    D: FnOnce(&UpgradeRequest<'_>, &mut Answer) -> Result<(), Rejection>,
+    F: FnOnce(HyperWebSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let (response, upgrade) = accept_or_reject(request, options, decide);
     if let Ok(upgrade) = upgrade {
         tokio::spawn(async move {
             if let Ok(ws) = upgrade.await {

@@ -177,3 +177,40 @@ async fn accept_or_reject_sends_the_rejection_to_the_client() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn upgrade_or_reject_runs_the_handler_only_for_an_accepted_request() {
+    async fn handler(mut request: Request) -> Response {
+        let options = AcceptOptions { protocols: vec!["chat.v2".into()], ..AcceptOptions::default() };
+        let decide = |request: &wsmachine_tokio::hyper::UpgradeRequest<'_>, _: &mut _| match request.origin() {
+            Some("https://app.example") => Ok(()),
+            _ => Err(Rejection::new(403).body("not from this origin")),
+        };
+        wsmachine_tokio::hyper::upgrade_or_reject(&mut request, &options, decide, |mut ws| async move {
+            let protocol = ws.protocol().unwrap_or("none").to_string();
+            while let Some(message) = ws.recv().await? {
+                ws.send(format!("{protocol}: {}", message.as_text().unwrap_or("binary"))).await?;
+            }
+            Ok(())
+        })
+    }
+    bounded(async {
+        let addr = start(Router::new().route("/", get(handler))).await;
+        let ours = ConnectOptions {
+            origin: Some("https://app.example".into()),
+            protocols: vec!["chat.v2".into()],
+            ..ConnectOptions::default()
+        };
+        let mut ws = connect_with(format!("ws://{addr}/"), &ours).await.expect("accepted");
+        ws.send("hi").await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("chat.v2: hi")));
+        let theirs = ConnectOptions { origin: Some("https://elsewhere.example".into()), ..ConnectOptions::default() };
+        match connect_with(format!("ws://{addr}/"), &theirs).await {
+            Err(Error::Refused(refusal)) => {
+                assert_eq!((refusal.status, &refusal.body[..]), (403, &b"not from this origin"[..]))
+            }
+            other => panic!("expected the 403, got {:?}", other.map(|_| ())),
+        }
+    })
+    .await;
+}
