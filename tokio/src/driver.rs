@@ -651,6 +651,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.closed {
                 return Poll::Ready(Err(self.send_refusal()));
             }
+            if self.session.buffered_output() < self.max_write_buffer {
+                return Poll::Ready(Ok(()));
+            }
         }
         // Deadlines kept falling due: let the task run and come back.
         io.wake_by_ref();
