@@ -12,6 +12,7 @@ use axum::Router;
 use common::bounded;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wsmachine_tokio::hyper::HyperWebSocket;
 use wsmachine_tokio::{connect, connect_with, AcceptOptions, CloseCode, ConnectOptions, Error, Message, Rejection};
 
 #[allow(dead_code)]
@@ -32,6 +33,15 @@ async fn start(app: Router) -> String {
     let addr = listener.local_addr().expect("address").to_string();
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
+}
+
+/// Echoes each text message prefixed with the subprotocol chosen.
+async fn echo_with_protocol(mut ws: HyperWebSocket) -> Result<(), Error> {
+    let protocol = ws.protocol().unwrap_or("none").to_string();
+    while let Some(message) = ws.recv().await? {
+        ws.send(format!("{protocol}: {}", message.as_text().unwrap_or("binary"))).await?;
+    }
+    Ok(())
 }
 
 /// Writes `request` on a new connection and reads until the server closes
@@ -125,13 +135,7 @@ async fn upgrade_with_applies_the_options_subprotocol_and_compression() {
             deflate: Some(DeflateConfig::default()),
             ..AcceptOptions::default()
         };
-        wsmachine_tokio::hyper::upgrade_with(&mut request, &options, |mut ws| async move {
-            let protocol = ws.protocol().unwrap_or("none").to_string();
-            while let Some(message) = ws.recv().await? {
-                ws.send(format!("{protocol}: {}", message.as_text().unwrap_or("binary"))).await?;
-            }
-            Ok(())
-        })
+        wsmachine_tokio::hyper::upgrade_with(&mut request, &options, echo_with_protocol)
     }
     bounded(async {
         let addr = start(Router::new().route("/", get(handler))).await;
@@ -186,13 +190,7 @@ async fn upgrade_or_reject_runs_the_handler_only_for_an_accepted_request() {
             Some("https://app.example") => Ok(()),
             _ => Err(Rejection::new(403).body("not from this origin")),
         };
-        wsmachine_tokio::hyper::upgrade_or_reject(&mut request, &options, decide, |mut ws| async move {
-            let protocol = ws.protocol().unwrap_or("none").to_string();
-            while let Some(message) = ws.recv().await? {
-                ws.send(format!("{protocol}: {}", message.as_text().unwrap_or("binary"))).await?;
-            }
-            Ok(())
-        })
+        wsmachine_tokio::hyper::upgrade_or_reject(&mut request, &options, decide, echo_with_protocol)
     }
     bounded(async {
         let addr = start(Router::new().route("/", get(handler))).await;
