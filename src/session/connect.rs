@@ -7,7 +7,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::start::{Answer, Rejection, UpgradeError};
+use super::start::{Answer, Rejection, ServerExtensions, UpgradeError};
 use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
@@ -124,9 +124,7 @@ where
             );
         }
     };
-    let offered = |p: &&String| request.protocols().any(|offer| offer == p.as_str());
-    let mut answer =
-        Answer { protocol: options.protocols.iter().find(offered).cloned(), headers: options.headers.clone() };
+    let mut answer = Answer::prepared(options, |p| request.protocols().any(|offer| offer == p));
     if let Err(rejection) = decide(&request, &mut answer) {
         if !(300..=599).contains(&rejection.status) {
             return refused_internally(UsageError::InvalidStatus);
@@ -142,13 +140,8 @@ where
         let response = ConnectResponse { status: rejection.status, headers, body: rejection.body };
         return (response, Err(UpgradeError::Rejected(rejection.status)));
     }
-    #[cfg(feature = "deflate")]
-    let deflate = options.deflate.and_then(|config| Some((config, config.accept(request.extensions())?)));
-    #[cfg(feature = "deflate")]
-    let extensions = deflate.map(|(_, params)| params.answer());
-    #[cfg(not(feature = "deflate"))]
-    let extensions: Option<String> = None;
-    let accepted = match request.accept(answer.protocol.as_deref(), extensions.as_deref()) {
+    let extensions = ServerExtensions::negotiate(options, request.extensions());
+    let accepted = match request.accept(answer.protocol.as_deref(), extensions.answer()) {
         Ok(accepted) => accepted,
         Err(e) => return refused_internally(e),
     };
@@ -161,16 +154,7 @@ where
         }
         headers.push((name, value));
     }
-    #[cfg(feature = "deflate")]
-    let mut session = match deflate {
-        Some((config, params)) => Session::with_deflate(
-            Connection::server(Deflate::connection_config(options.config)),
-            Deflate::new(crate::conn::Role::Server, params, &config),
-        ),
-        None => Session::new(Connection::server(options.config)),
-    };
-    #[cfg(not(feature = "deflate"))]
-    let mut session = Session::new(Connection::server(options.config));
+    let mut session = extensions.session(options.config);
     session.protocol = answer.protocol;
     (ConnectResponse { status: 200, headers, body: Vec::new() }, Ok(session))
 }

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
-use super::start::{server_session, Answer, Rejection, UpgradeError};
+use super::start::{Answer, Rejection, ServerExtensions, UpgradeError};
 use super::Session;
 use crate::handshake::http::{reject_response, UpgradeRequest};
 use crate::handshake::{check_extra_headers, Accept, UsageError};
@@ -67,32 +67,22 @@ where
         Ok(request) => request,
         Err(e) => return (reject_response(&e).map(|()| Vec::new()), Err(UpgradeError::Request(e))),
     };
-    let offered = |p: &&alloc::string::String| request.protocols().any(|offer| offer == p.as_str());
-    let mut answer =
-        Answer { protocol: options.protocols.iter().find(offered).cloned(), headers: options.headers.clone() };
+    let mut answer = Answer::prepared(options, |p| request.protocols().any(|offer| offer == p));
     if let Err(rejection) = decide(&request, &mut answer) {
         return match rejection_response(rejection) {
             Ok((response, status)) => (response, Err(UpgradeError::Rejected(status))),
             Err(e) => refused_internally(e),
         };
     }
-    #[cfg(feature = "deflate")]
-    let deflate = options.deflate.and_then(|config| Some((config, config.accept(request.extensions())?)));
-    #[cfg(feature = "deflate")]
-    let extensions = deflate.map(|(_, params)| params.answer());
-    #[cfg(not(feature = "deflate"))]
-    let extensions: Option<alloc::string::String> = None;
+    let extensions = ServerExtensions::negotiate(options, request.extensions());
     let headers: Vec<(&str, &str)> = answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let accept =
-        Accept { protocol: answer.protocol.as_deref(), extensions: extensions.as_deref(), extra_headers: &headers };
+        Accept { protocol: answer.protocol.as_deref(), extensions: extensions.answer(), extra_headers: &headers };
     let response = match request.accept(&accept) {
         Ok(response) => response.map(|()| Vec::new()),
         Err(e) => return refused_internally(e),
     };
-    #[cfg(feature = "deflate")]
-    let mut session = server_session(options.config, deflate);
-    #[cfg(not(feature = "deflate"))]
-    let mut session = server_session(options.config);
+    let mut session = extensions.session(options.config);
     session.protocol = answer.protocol;
     (response, Ok(session))
 }

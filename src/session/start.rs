@@ -11,7 +11,7 @@ use super::Session;
 use crate::config::Config;
 use crate::conn::Connection;
 use crate::handshake::{
-    parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, ExtendedConnectError,
+    parse_plain_request, write_closing_answer, Accept, ClientHandshake, ClientOptions, ExtendedConnectError, Extension,
     HandshakeError, HeadBuffer, Header, Reject, Request, Response, ResponseError, ServerHandshake, Status, UsageError,
     DEFAULT_MAX_HEADERS,
 };
@@ -415,9 +415,7 @@ impl<'o> ServerStart<'o> {
         };
         let Status::Complete(request) = status else { return Ok(None) };
         self.done = true;
-        let offered = |p: &&String| request.protocols().any(|offer| offer == p.as_str());
-        let mut answer =
-            Answer { protocol: options.protocols.iter().find(offered).cloned(), headers: options.headers.clone() };
+        let mut answer = Answer::prepared(options, |p| request.protocols().any(|offer| offer == p));
         if let Err(rejection) = decide(&request, &mut answer) {
             let headers: Vec<(&str, &str)> = rejection.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             let reject = Reject { status: rejection.status, extra_headers: &headers, body: &rejection.body };
@@ -427,19 +425,11 @@ impl<'o> ServerStart<'o> {
                 Err(e) => Err(internal_error(&mut self.response, e)),
             };
         }
-        #[cfg(feature = "deflate")]
-        let deflate = options.deflate.and_then(|config| Some((config, config.accept(request.extensions())?)));
-        #[cfg(feature = "deflate")]
-        let extensions = deflate.map(|(_, params)| params.answer());
-        #[cfg(not(feature = "deflate"))]
-        let extensions: Option<String> = None;
+        let extensions = ServerExtensions::negotiate(options, request.extensions());
         let headers: Vec<(&str, &str)> = answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let accept =
-            Accept { protocol: answer.protocol.as_deref(), extensions: extensions.as_deref(), extra_headers: &headers };
-        #[cfg(feature = "deflate")]
-        let mut session = server_session(options.config, deflate);
-        #[cfg(not(feature = "deflate"))]
-        let mut session = server_session(options.config);
+            Accept { protocol: answer.protocol.as_deref(), extensions: extensions.answer(), extra_headers: &headers };
+        let mut session = extensions.session(options.config);
         if let Err(e) = request.accept(&accept, &mut session.out) {
             return Err(internal_error(&mut self.response, e));
         }
@@ -463,23 +453,57 @@ impl<'o> ServerStart<'o> {
     }
 }
 
-#[cfg(feature = "deflate")]
-pub(super) fn server_session(
-    config: Config,
-    deflate: Option<(DeflateConfig, crate::ext::deflate::DeflateParams)>,
-) -> Session {
-    match deflate {
-        Some((deflate, params)) => Session::with_deflate(
-            Connection::server(Deflate::connection_config(config)),
-            Deflate::new(crate::conn::Role::Server, params, &deflate),
-        ),
-        None => Session::new(Connection::server(config)),
+impl Answer {
+    /// The answer `options` prepare for a request: the first of
+    /// [`AcceptOptions::protocols`] that `offered` says the client
+    /// offered, and [`AcceptOptions::headers`].
+    pub(super) fn prepared(options: &AcceptOptions, offered: impl Fn(&str) -> bool) -> Answer {
+        Answer { protocol: options.protocols.iter().find(|p| offered(p)).cloned(), headers: options.headers.clone() }
     }
 }
 
-#[cfg(not(feature = "deflate"))]
-pub(super) fn server_session(config: Config) -> Session {
-    Session::new(Connection::server(config))
+/// What a server's options make of the extensions a request offers: the
+/// `Sec-WebSocket-Extensions` answer, then the session that runs them.
+/// Every server handshake shares it (HTTP/1.1 read from a socket or
+/// through the `http` crate, extended CONNECT).
+pub(super) struct ServerExtensions {
+    #[cfg(feature = "deflate")]
+    deflate: Option<(DeflateConfig, crate::ext::deflate::DeflateParams)>,
+    answer: Option<String>,
+}
+
+impl ServerExtensions {
+    /// Accepts what `options` allow of the `offered` extensions.
+    pub(super) fn negotiate<'b>(options: &AcceptOptions, offered: impl IntoIterator<Item = Extension<'b>>) -> Self {
+        #[cfg(feature = "deflate")]
+        {
+            let deflate = options.deflate.and_then(|config| Some((config, config.accept(offered)?)));
+            let answer = deflate.map(|(_, params)| params.answer());
+            ServerExtensions { deflate, answer }
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (options, offered);
+            ServerExtensions { answer: None }
+        }
+    }
+
+    /// The `Sec-WebSocket-Extensions` value to answer with, if any.
+    pub(super) fn answer(&self) -> Option<&str> {
+        self.answer.as_deref()
+    }
+
+    /// The server session running the accepted extensions.
+    pub(super) fn session(&self, config: Config) -> Session {
+        #[cfg(feature = "deflate")]
+        if let Some((deflate, params)) = self.deflate {
+            return Session::with_deflate(
+                Connection::server(Deflate::connection_config(config)),
+                Deflate::new(crate::conn::Role::Server, params, &deflate),
+            );
+        }
+        Session::new(Connection::server(config))
+    }
 }
 
 /// Writes the answer to a bad request.
