@@ -132,9 +132,18 @@ macro_rules! reject {
             assert_eq!(err.status(), $status, "{err:?}");
             let mut out = Vec::new();
             err.write_response(&mut out).unwrap();
-            let expected_start = format!("HTTP/1.1 {} ", $status);
-            assert!(out.starts_with(expected_start.as_bytes()));
-            assert!(out.ends_with(b"Content-Length: 0\r\nConnection: close\r\n\r\n") || $status == 426);
+            let answer = String::from_utf8(out).unwrap();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with(&format!("HTTP/1.1 {} ", $status)), "{head}");
+            assert!(head.ends_with("\r\nConnection: close") || $status == 426, "{head}");
+            // The body says what was wrong, except to a method that may be HEAD.
+            if $status == 405 {
+                assert_eq!(body, "");
+            } else {
+                assert!(body.starts_with(&format!("{err}\n")), "{body}");
+                assert!(head.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"), "{head}");
+            }
+            assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())), "{head}");
         }
     };
 }
@@ -317,12 +326,17 @@ fn hixie76_answer_names_version_13() {
     let err = parse_error(HIXIE_76);
     let text = err.to_string();
     assert!(text.contains("obsolete") && text.contains("version 13"), "{text}");
-    let mut out = [0u8; 256];
+    let mut out = [0u8; 512];
     let n = err.write_response(&mut out[..]).unwrap();
+    let body = format!("{text}\n");
     assert_eq!(
-        &out[..n],
-        b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n\
-Content-Length: 0\r\nConnection: Upgrade, close\r\n\r\n"
+        out[..n],
+        *format!(
+            "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: Upgrade, close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes()
     );
 }
 
@@ -330,7 +344,20 @@ Content-Length: 0\r\nConnection: Upgrade, close\r\n\r\n"
 fn error_answers() {
     let mut out = Vec::new();
     HandshakeError::MissingHeader("Host").write_response(&mut out).unwrap();
-    assert_eq!(out, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        out,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n\
+Connection: close\r\n\r\nmissing Host header\n"
+    );
+    out.clear();
+    // A browser or curl opening the address learns what it is for.
+    HandshakeError::MissingHeader("Upgrade").write_response(&mut out).unwrap();
+    assert_eq!(
+        out,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 98\r\n\
+Connection: close\r\n\r\nmissing Upgrade header\n\
+This address takes WebSocket connections: open it with a WebSocket client.\n"
+    );
     out.clear();
     HandshakeError::MethodNotAllowed.write_response(&mut out).unwrap();
     assert_eq!(out, b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -340,7 +367,11 @@ fn error_answers() {
     out.clear();
     // The answer a wrapper sends when the head does not arrive in time.
     HandshakeError::Timeout.write_response(&mut out).unwrap();
-    assert_eq!(out, b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        out,
+        b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 42\r\n\
+Connection: close\r\n\r\nthe handshake head did not arrive in time\n"
+    );
     let mut small = [0u8; 8];
     assert!(matches!(HandshakeError::BareLf.write_response(&mut small[..]), Err(BufferTooSmall { .. })));
     assert_eq!(small, [0; 8]);

@@ -6,7 +6,7 @@ use core::fmt;
 use crate::output::BufferTooSmall;
 use crate::Output;
 
-use super::write::{put_status_line, write_with};
+use super::write::{put_decimal, put_status_line, write_with, Sink};
 
 /// An error in the client's opening handshake (the request), found by
 /// [`ServerHandshake`](super::ServerHandshake).
@@ -83,6 +83,11 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// The most bytes [`write_response`](Self::write_response) writes for
+    /// an error this crate reports: a buffer of this size always holds the
+    /// answer.
+    pub const MAX_RESPONSE_LEN: usize = 512;
+
     /// The HTTP status code to answer with.
     pub fn status(&self) -> u16 {
         use HandshakeError::*;
@@ -98,24 +103,84 @@ impl HandshakeError {
 
     /// Writes the complete HTTP answer for this error into `out`: status
     /// line, `Sec-WebSocket-Version: 13` and `Upgrade: websocket` for 426,
-    /// `Allow: GET` for 405, `Content-Length: 0` and `Connection: close`
-    /// (with the `Upgrade` option for 426, as RFC 9110 §7.8 requires of a
-    /// sender of `Upgrade`).
+    /// `Allow: GET` for 405, `Connection: close` (with the `Upgrade` option
+    /// for 426, as RFC 9110 §7.8 requires of a sender of `Upgrade`), and a
+    /// `text/plain` body that says what was wrong ([`write_body`](Self::write_body)),
+    /// so that someone who opens the address with curl or a browser reads
+    /// why. A 405 has no body: the method may be `HEAD`.
     ///
-    /// Returns the number of bytes written. On error nothing was written.
+    /// Returns the number of bytes written, at most
+    /// [`MAX_RESPONSE_LEN`](Self::MAX_RESPONSE_LEN). On error nothing was
+    /// written.
+    ///
+    /// ```
+    /// use wsmachine::handshake::HandshakeError;
+    ///
+    /// let mut out = Vec::new();
+    /// HandshakeError::MissingHeader("Upgrade").write_response(&mut out).unwrap();
+    /// let answer = String::from_utf8(out).unwrap();
+    /// assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+    /// assert!(answer.contains("Connection: close\r\n\r\nmissing Upgrade header\n"));
+    /// ```
     pub fn write_response<O: Output + ?Sized>(&self, out: &mut O) -> Result<usize, BufferTooSmall> {
         let status = self.status();
+        let mut length = Length(0);
+        if status != 405 {
+            let _ = self.write_body(&mut length);
+        }
         write_with(out, |w| {
             put_status_line(w, status);
             match status {
-                426 => {
-                    w.put(b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
-                    w.put(b"Content-Length: 0\r\nConnection: Upgrade, close\r\n\r\n");
-                }
-                405 => w.put(b"Allow: GET\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-                _ => w.put(b"Content-Length: 0\r\nConnection: close\r\n\r\n"),
+                426 => w.put(b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n"),
+                405 => w.put(b"Allow: GET\r\n"),
+                _ => {}
+            }
+            if length.0 > 0 {
+                w.put(b"Content-Type: text/plain; charset=utf-8\r\n");
+            }
+            w.put(b"Content-Length: ");
+            put_decimal(w, length.0 as u64);
+            w.put(if status == 426 {
+                b"\r\nConnection: Upgrade, close\r\n\r\n"
+            } else {
+                b"\r\nConnection: close\r\n\r\n"
+            });
+            if length.0 > 0 {
+                let _ = self.write_body(&mut SinkText(w));
             }
         })
+    }
+
+    /// Writes the body of the answer to this error: what was wrong, on one
+    /// line, and for a request with no `Upgrade` header (a browser or curl
+    /// opening the address) a second line saying that it takes WebSocket
+    /// clients.
+    pub fn write_body(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        writeln!(out, "{self}")?;
+        if *self == HandshakeError::MissingHeader("Upgrade") {
+            out.write_str("This address takes WebSocket connections: open it with a WebSocket client.\n")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts the bytes of text written to it.
+struct Length(usize);
+
+impl fmt::Write for Length {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 = self.0.saturating_add(s.len());
+        Ok(())
+    }
+}
+
+/// Text written into a head's sink.
+struct SinkText<'w>(&'w mut dyn Sink);
+
+impl fmt::Write for SinkText<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.put(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -342,3 +407,44 @@ impl std::error::Error for UsageError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for UrlError {}
+
+#[cfg(test)]
+mod tests {
+    use super::HandshakeError::{self, *};
+
+    #[test]
+    fn every_answer_fits_the_documented_bound() {
+        let fixed = [
+            HeadTooLarge,
+            TooManyHeaders,
+            BareLf,
+            ObsFold,
+            ControlByte,
+            MalformedRequestLine,
+            InvalidRequestTarget,
+            InvalidHttpVersion,
+            UnsupportedHttpVersion,
+            MethodNotAllowed,
+            MalformedHeaderLine,
+            InvalidHeaderName,
+            WhitespaceBeforeColon,
+            UpgradeNotWebSocket,
+            ConnectionNotUpgrade,
+            InvalidKey,
+            MissingVersion,
+            UnsupportedVersion,
+            LegacyHixie76,
+            RequestBody,
+            Timeout,
+        ];
+        // The longest header names the crate reports.
+        let named = ["Sec-WebSocket-Extensions", "Sec-WebSocket-Version", "Upgrade"]
+            .into_iter()
+            .flat_map(|name| [MissingHeader(name), DuplicateHeader(name), InvalidHeaderValue(name)]);
+        for error in fixed.into_iter().chain(named) {
+            let mut answer = [0u8; HandshakeError::MAX_RESPONSE_LEN];
+            let written = error.write_response(&mut answer[..]);
+            assert!(written.is_ok(), "{error:?}: {written:?}");
+        }
+    }
+}

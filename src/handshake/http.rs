@@ -354,7 +354,9 @@ pub fn extended_connect_fields<'a, B>(
 /// The answer to a refused upgrade, headers only, as
 /// [`HandshakeError::write_response`] writes it: the error's status,
 /// `sec-websocket-version: 13` and `upgrade: websocket` for 426, `allow: GET`
-/// for 405, and `connection: close` (with `Upgrade` for 426).
+/// for 405, and `connection: close` (with `Upgrade` for 426). The body is
+/// yours to add: [`HandshakeError::write_body`] writes the text
+/// `write_response` sends (`wsmachine::accept_http` adds it).
 ///
 /// ```
 /// use wsmachine::handshake::http::{reject_response, UpgradeRequest};

@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use super::start::{Answer, Rejection, ServerExtensions, UpgradeError};
 use super::Session;
 use crate::handshake::http::{reject_response, UpgradeRequest};
-use crate::handshake::{check_extra_headers, Accept, UsageError};
+use crate::handshake::{check_extra_headers, Accept, HandshakeError, UsageError};
 use crate::options::AcceptOptions;
 
 /// Answers an HTTP/1.1 WebSocket upgrade that an HTTP library (hyper,
@@ -65,7 +65,7 @@ where
 {
     let request = match UpgradeRequest::parse(request) {
         Ok(request) => request,
-        Err(e) => return (reject_response(&e).map(|()| Vec::new()), Err(UpgradeError::Request(e))),
+        Err(e) => return (error_response(&e), Err(UpgradeError::Request(e))),
     };
     let mut answer = Answer::prepared(options, |p| request.protocols().any(|offer| offer == p));
     if let Err(rejection) = decide(&request, &mut answer) {
@@ -85,6 +85,22 @@ where
     let mut session = extensions.session(options.config);
     session.protocol = answer.protocol;
     (response, Ok(session))
+}
+
+/// The answer to a request that is not a valid upgrade, with the text
+/// body [`HandshakeError::write_response`] sends.
+fn error_response(error: &HandshakeError) -> Response<Vec<u8>> {
+    let mut body = alloc::string::String::new();
+    if error.status() != 405 {
+        let _ = error.write_body(&mut body);
+    }
+    let mut response = reject_response(error).map(|()| body.into_bytes());
+    if !response.body().is_empty() {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    }
+    response
 }
 
 /// The application's refusal as a response, checked as on a socket

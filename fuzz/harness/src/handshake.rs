@@ -67,7 +67,7 @@ fn request_outcome<S: HeadStorage>(hs: &mut ServerHandshake<S>, buf: &[u8]) -> R
             }
         }
         Err(e) => {
-            let mut answer = [0u8; 256];
+            let mut answer = [0u8; HandshakeError::MAX_RESPONSE_LEN];
             assert!(e.write_response(&mut answer[..]).is_ok());
             RequestOutcome::Error(e)
         }
