@@ -9,8 +9,9 @@ Against the echo_server example built with feature `deflate`:
    compressed frame is a little larger than the data), echoed whole.
 3. 4 MiB in 65 536 fragments of 64 bytes and an empty final frame (the
    shape of Autobahn cases 9.3.1 and 9.4.1: 65 537 frames), echoed whole.
-4. A message of endless empty fragments: the server closes with 1009 once
-   they cost more than the message limit allows, and its peak memory stays
+4. A message of endless empty fragments: the server closes with 1009, its
+   reason saying why, once they cost more than the message limit allows,
+   and its peak memory stays
    far below what the flood sent.
 
 Usage: limits_websockets.py ECHO_SERVER
@@ -77,9 +78,12 @@ async def empty_fragment_flood(addr, pid):
             await asyncio.wait_for(ws.recv(), TIMEOUT)
             raise AssertionError("the flood was echoed")
         except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else None
+            code, reason = (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, None)
             if code != 1009:
                 raise AssertionError(f"closed with {code}, not 1009")
+            # The Close says why, so that the peer's log does too.
+            if "too many fragments" not in reason:
+                raise AssertionError(f"1009 with the reason {reason!r}")
     grown = peak_rss_kib(pid) - before
     # The flood was over 7 MB on the wire; the server holds none of it.
     if grown > 4 * 1024:

@@ -85,15 +85,22 @@ impl ProtocolError {
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
-}
 
-impl core::fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let what = match self {
+    /// What went wrong, in a few words. It is the reason of the Close
+    /// frame that the failure sends, so that the peer's log says why, as
+    /// well as the code.
+    ///
+    /// ```
+    /// use wsmachine::ProtocolError;
+    ///
+    /// assert_eq!(ProtocolError::MessageTooLarge.reason(), "message over the configured size limit");
+    /// ```
+    pub const fn reason(&self) -> &'static str {
+        match self {
             ProtocolError::UnmaskedFrame => "unmasked frame from a client",
             ProtocolError::MaskedFrame => "masked frame from a server",
             ProtocolError::ReservedBits => "reserved bits set without an extension that claims them",
-            ProtocolError::ReservedOpcode(op) => return write!(f, "reserved opcode {op:#x} (close with 1002)"),
+            ProtocolError::ReservedOpcode(_) => "reserved opcode",
             ProtocolError::ControlFrameTooLong => "control frame payload over 125 bytes",
             ProtocolError::FragmentedControlFrame => "fragmented control frame",
             ProtocolError::UnexpectedContinuation => "continuation frame outside a fragmented message",
@@ -101,21 +108,35 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::NonMinimalLength => "payload length not in its shortest form",
             ProtocolError::LengthMsbSet => "64-bit payload length has its most significant bit set",
             ProtocolError::InvalidUtf8 => "text is not valid UTF-8",
-            ProtocolError::InvalidClosePayload(e) => {
-                return write!(f, "invalid close frame: {e} (close with {})", self.close_code())
-            }
+            ProtocolError::InvalidClosePayload(_) => "invalid close frame",
             ProtocolError::FrameTooLarge => "frame payload over the configured limit",
             ProtocolError::MessageTooLarge => "message over the configured size limit",
             ProtocolError::TooManyFragments => "message in too many fragments (or too many empty ones)",
             ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ProtocolError::CompressionRatio => "compressed message inflates past the configured ratio",
-            ProtocolError::PingTimeout => "no answer to a keepalive ping within the ping timeout",
-            ProtocolError::IdleTimeout => "nothing received within the idle timeout",
+            // As Python's `websockets` says it.
+            ProtocolError::PingTimeout => "keepalive ping timeout",
+            ProtocolError::IdleTimeout => "idle timeout",
             ProtocolError::HttpInput => {
                 "input is HTTP, not WebSocket frames: feed the connection only the bytes after the handshake head"
             }
-        };
-        write!(f, "{what} (close with {})", self.close_code())
+        }
+    }
+}
+
+impl core::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x} (close with 1002)"),
+            ProtocolError::PingTimeout => {
+                write!(f, "no answer to a keepalive ping within the ping timeout (close with 1011)")
+            }
+            ProtocolError::IdleTimeout => write!(f, "nothing received within the idle timeout (close with 1011)"),
+            ProtocolError::InvalidClosePayload(e) => {
+                write!(f, "invalid close frame: {e} (close with {})", self.close_code())
+            }
+            _ => write!(f, "{} (close with {})", self.reason(), self.close_code()),
+        }
     }
 }
 

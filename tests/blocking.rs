@@ -167,9 +167,11 @@ fn read_ref_refuses_invalid_text_with_1007() {
     let mut peer = raw_client(addr);
     // A binary message, then text that is not UTF-8 (masked with a zero key).
     peer.write_all(&[0x82, 0x81, 0, 0, 0, 0, 7, 0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE]).unwrap();
-    let mut close = [0u8; 4];
+    let reason = ProtocolError::InvalidUtf8.reason().as_bytes();
+    let mut close = vec![0u8; 4 + reason.len()];
     peer.read_exact(&mut close).unwrap();
-    assert_eq!(close, [0x88, 0x02, 0x03, 0xEF]);
+    assert_eq!(close[..4], [0x88, 2 + reason.len() as u8, 0x03, 0xEF]);
+    assert_eq!(&close[4..], reason);
     // The end of our stream ends the server's wait for our Close.
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(read_to_end(&mut peer), []);
@@ -461,7 +463,9 @@ fn a_failure_sends_its_close_and_loses_nothing_the_peer_should_read() {
     });
     // The Close 1002, then an orderly end of stream: no reset.
     let wire = read_to_end(&mut peer);
-    assert_eq!(wire, [0x88, 0x02, 0x03, 0xEA]);
+    let reason = ProtocolError::UnmaskedFrame.reason().as_bytes();
+    assert_eq!(wire[..4], [0x88, 2 + reason.len() as u8, 0x03, 0xEA]);
+    assert_eq!(&wire[4..], reason);
     sender.join().unwrap();
     let result = server.join().unwrap();
     assert!(matches!(result, Err(Error::Protocol(ProtocolError::UnmaskedFrame))), "{result:?}");
@@ -475,7 +479,8 @@ fn a_client_failure_shuts_down_its_write_side() {
     server.write_all(&[0x81, 0x81, 1, 2, 3, 4, 5]).unwrap(); // masked: 1002
                                                              // The client's Close 1002 (masked), then the end of its stream.
     let wire = read_to_end(&mut server);
-    assert_eq!((wire.len(), wire[0], wire[1]), (2 + 4 + 2, 0x88, 0x82));
+    let payload = 2 + ProtocolError::MaskedFrame.reason().len();
+    assert_eq!((wire.len(), wire[0], wire[1]), (2 + 4 + payload, 0x88, 0x80 | payload as u8));
     drop(server);
     assert!(matches!(client.join().unwrap(), Err(Error::Protocol(ProtocolError::MaskedFrame))));
 }

@@ -1365,7 +1365,7 @@ fn a_caller_who_leaves_with_question_mark_can_still_write_the_close() {
     // The error is kept, and the Close with its code is still there to write.
     assert_eq!(conn.error(), Some(P::InvalidUtf8));
     assert!(conn.wants_write() && !conn.should_close_transport());
-    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xEF]); // 1007
+    assert_eq!(transmit(&mut conn), failure_close(P::InvalidUtf8)); // 1007
     assert!(conn.should_close_transport());
     assert_eq!(conn.error(), Some(P::InvalidUtf8), "still there after the Close was written");
     assert_eq!(handle(&mut conn, &mut cf(0x81, b"x")), Err(P::InvalidUtf8), "sticky");
@@ -1388,7 +1388,7 @@ fn assembler_errors_fail_the_connection_only_through_fail_with() {
     // Handing the error over fails it, with the Close the error's code names.
     assert_eq!(conn.fail_with(error), P::MessageTooLarge);
     assert_eq!(conn.state(), State::Failed(P::MessageTooLarge));
-    assert_eq!(transmit(&mut conn), [0x88, 0x02, 0x03, 0xF1]); // 1009
+    assert_eq!(transmit(&mut conn), failure_close(P::MessageTooLarge)); // 1009
     assert_eq!(conn.receive(&mut cf(0x81, b"x")).map(|r| r.consumed), Err(P::MessageTooLarge));
 }
 

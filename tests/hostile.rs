@@ -210,8 +210,9 @@ fn a_length_of_2_pow_63_fails_with_1002_before_any_payload() {
         if role_is_server {
             assert_eq!(close_in(frame).code(), CloseCode(1002));
         } else {
-            // A client masks its Close: 2 + 4 + 2 bytes.
-            assert_eq!((frame[0], frame[1], n), (0x88, 0x82, 8));
+            // A client masks its Close: 2 + 4 bytes, then the code and reason.
+            let payload = 2 + ProtocolError::LengthMsbSet.reason().len();
+            assert_eq!((frame[0], frame[1], n), (0x88, 0x80 | payload as u8, 2 + 4 + payload));
         }
     }
 }

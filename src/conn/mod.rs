@@ -59,8 +59,8 @@ pub enum State {
     CloseReceived,
     /// Both Close frames were exchanged, or the transport ended.
     Closed,
-    /// The peer broke the protocol. A Close frame with the error's code is
-    /// queued until written; every `receive` returns the error.
+    /// The peer broke the protocol. A Close frame with the error's code and
+    /// [reason](ProtocolError::reason) is queued until written; every `receive` returns the error.
     Failed(ProtocolError),
 }
 

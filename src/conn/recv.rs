@@ -540,7 +540,7 @@ impl<R: RandomSource> Connection<R> {
     }
 
     /// Moves to the failed state, queueing a Close with the error's code
-    /// unless one was already sent.
+    /// and reason unless one was already sent.
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.failed = Some(e);
         self.control.clear_pong();
@@ -548,7 +548,7 @@ impl<R: RandomSource> Connection<R> {
         if self.close_sent {
             self.control.clear_close();
         } else {
-            self.control.queue_close(CloseFrame::new(e.close_code(), ""));
+            self.control.queue_close(CloseFrame::new(e.close_code(), e.reason()));
         }
         e
     }

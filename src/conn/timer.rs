@@ -14,10 +14,6 @@ use crate::random::RandomSource;
 use crate::time::Instant;
 use core::num::NonZeroU32;
 
-/// The close reason sent when no answer came to a keepalive Ping.
-pub(super) const PING_TIMEOUT_REASON: &str = "keepalive ping timeout";
-/// The close reason sent when nothing arrived for `idle_timeout`.
-pub(super) const IDLE_TIMEOUT_REASON: &str = "idle timeout";
 /// The reason on the 1006 event when the peer's Close never came.
 const CLOSE_TIMEOUT_REASON: &str = "close handshake timeout";
 
@@ -156,10 +152,10 @@ impl<R: RandomSource> Connection<R> {
             return self.give_up_closing();
         }
         if due(d.idle) {
-            return Some(self.fail_dead_peer(ProtocolError::IdleTimeout, IDLE_TIMEOUT_REASON));
+            return Some(self.fail_dead_peer(ProtocolError::IdleTimeout));
         }
         if due(d.ping_timeout) {
-            return Some(self.fail_dead_peer(ProtocolError::PingTimeout, PING_TIMEOUT_REASON));
+            return Some(self.fail_dead_peer(ProtocolError::PingTimeout));
         }
         if due(d.keepalive) {
             self.timers.pending_ping = true;
@@ -203,14 +199,12 @@ impl<R: RandomSource> Connection<R> {
         d
     }
 
-    /// Dead peer: fail with `error`, whose Close (1011) carries `reason`,
-    /// and report the abrupt end (1006, no Close came) with that reason.
-    fn fail_dead_peer(&mut self, error: ProtocolError, reason: &str) -> Event<'static> {
+    /// Dead peer: fail with `error`, whose Close (1011) carries its
+    /// reason, and report the abrupt end (1006, no Close came) with that
+    /// reason.
+    fn fail_dead_peer(&mut self, error: ProtocolError) -> Event<'static> {
         self.fail(error);
-        if self.control.has_close() {
-            self.control.queue_close(CloseFrame::new(error.close_code(), reason));
-        }
-        Event::Close(CloseFrame::new(CloseCode::ABNORMAL, reason))
+        Event::Close(CloseFrame::new(CloseCode::ABNORMAL, error.reason()))
     }
 
     /// The close timeout passed: stop waiting, as if the transport ended.

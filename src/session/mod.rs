@@ -928,8 +928,8 @@ impl<R: RandomSource> Session<R> {
     /// # Errors
     ///
     /// A [`ProtocolError`] when the peer broke the protocol, a limit was
-    /// exceeded or a timer found the peer dead. The Close with its code is
-    /// queued in the output and the session is finished: later calls
+    /// exceeded or a timer found the peer dead. The Close with its code and
+    /// [reason](ProtocolError::reason) is queued in the output and the session is finished: later calls
     /// return `Ok(None)`, and [`poll_transport`](Self::poll_transport)
     /// leads the transport to its end. So do not leave the connection on
     /// the error (`poll_message()?` out of the loop that writes): write

@@ -333,7 +333,10 @@ fn a_failure_after_queued_payloads_puts_its_close_last() {
     }
     let expected = drain(&mut copied);
     assert_eq!(drain(&mut owned), expected);
-    assert_eq!(expected[expected.len() - 4..expected.len() - 2], [0x88, 0x02]);
+    let reason = ProtocolError::UnmaskedFrame.reason();
+    assert!(expected.ends_with(reason.as_bytes()));
+    let close = expected.len() - reason.len() - 4;
+    assert_eq!(expected[close..close + 4], [0x88, 2 + reason.len() as u8, 0x03, 0xEA]);
 }
 
 #[cfg(feature = "deflate")]

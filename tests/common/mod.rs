@@ -193,6 +193,14 @@ pub fn sf(b0: u8, payload: &[u8]) -> Vec<u8> {
     frame(b0, None, payload)
 }
 
+/// The Close frame a server sends when it fails with `e`: the error's
+/// code and its reason, unmasked.
+pub fn failure_close(e: wsmachine::ProtocolError) -> Vec<u8> {
+    let mut payload = e.close_code().0.to_be_bytes().to_vec();
+    payload.extend(e.reason().as_bytes());
+    sf(0x88, &payload)
+}
+
 /// Concatenates byte strings.
 pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()

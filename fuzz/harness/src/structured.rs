@@ -479,7 +479,8 @@ fn build(script: &Script, config: &Config, role: Role) -> (Vec<u8>, Vec<Record>,
                 wire.frame(i == max, opcode, b"x", LengthForm::Minimal);
             }
             expected.push(Record::Error(ProtocolError::TooManyFragments));
-            replies.push(Record::Close(CloseCode::MESSAGE_TOO_BIG, Vec::new()));
+            let reason = ProtocolError::TooManyFragments.reason();
+            replies.push(Record::Close(CloseCode::MESSAGE_TOO_BIG, reason.as_bytes().to_vec()));
         }
     }
     (wire.bytes, expected, replies)
@@ -579,6 +580,7 @@ fn run_script_in_time(script: &Script, config: Config) {
                     other => panic!("{role:?} gave up in state {other:?}"),
                 };
                 let (last, before) = back.split_last().expect("the failure's Close");
+                assert_eq!(reason, error.reason().as_bytes(), "{role:?} reported why it gave up");
                 assert_eq!(last, &Record::Close(error.close_code(), reason), "both ends name the same end");
                 assert!(replies.starts_with(before), "{role:?}: the replies before it");
             }
