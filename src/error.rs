@@ -88,12 +88,18 @@ impl ProtocolError {
 
     /// What went wrong, in a few words. It is the reason of the Close
     /// frame that the failure sends, so that the peer's log says why, as
-    /// well as the code.
+    /// well as the code. The error's `Display` adds, for the local log, the
+    /// setting that refused the message and the close code.
     ///
     /// ```
     /// use wsmachine::ProtocolError;
     ///
-    /// assert_eq!(ProtocolError::MessageTooLarge.reason(), "message over the configured size limit");
+    /// let e = ProtocolError::MessageTooLarge;
+    /// assert_eq!(e.reason(), "message over the configured size limit");
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "message over the configured size limit; Config::max_message_size (close with 1009)"
+    /// );
     /// ```
     pub const fn reason(&self) -> &'static str {
         match self {
@@ -135,7 +141,17 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::InvalidClosePayload(e) => {
                 write!(f, "invalid close frame: {e} (close with {})", self.close_code())
             }
-            _ => write!(f, "{} (close with {})", self.reason(), self.close_code()),
+            _ => {
+                // The setting that refused it, for the log of whoever set it.
+                let setting = match self {
+                    ProtocolError::FrameTooLarge => "; Config::max_frame_payload, or max_message_size",
+                    ProtocolError::MessageTooLarge => "; Config::max_message_size",
+                    ProtocolError::TooManyFragments => "; Config::max_fragments, or max_message_size",
+                    ProtocolError::CompressionRatio => "; DeflateConfig::max_ratio",
+                    _ => "",
+                };
+                write!(f, "{}{setting} (close with {})", self.reason(), self.close_code())
+            }
         }
     }
 }
