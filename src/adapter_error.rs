@@ -44,7 +44,8 @@ pub enum Error {
     Refused(Box<Refusal>),
     /// The peer broke the protocol, sent more than a limit allows, or a
     /// timer found it dead ([`ProtocolError::PingTimeout`]). We sent a
-    /// Close with [`ProtocolError::close_code`] and closed the connection.
+    /// Close with [`ProtocolError::close_code`] and
+    /// [`ProtocolError::reason`], and closed the connection.
     Protocol(ProtocolError),
     /// The connection ended without a close handshake (reported to the
     /// peer's application as 1006): the transport ended, or failed.

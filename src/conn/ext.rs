@@ -14,8 +14,9 @@ impl<R: RandomSource> Connection<R> {
     /// inflate, or inflates past a limit) or by the application.
     ///
     /// Like a failure found by [`receive`](Self::receive): a Close with
-    /// `error`'s close code and [reason](ProtocolError::reason) is queued (unless ours was already sent), every
-    /// later `receive` returns the error, and
+    /// `error`'s close code and [reason](ProtocolError::reason) is queued
+    /// (unless ours was already sent), every later `receive` returns the
+    /// error, and
     /// [`should_close_transport`](Self::should_close_transport) becomes true
     /// once the Close is written. If the connection had already failed, the
     /// first error stays and is returned.

@@ -60,7 +60,8 @@ pub enum State {
     /// Both Close frames were exchanged, or the transport ended.
     Closed,
     /// The peer broke the protocol. A Close frame with the error's code and
-    /// [reason](ProtocolError::reason) is queued until written; every `receive` returns the error.
+    /// [reason](ProtocolError::reason) is queued until written; every
+    /// `receive` returns the error.
     Failed(ProtocolError),
 }
 

@@ -27,8 +27,9 @@ use crate::options::AcceptOptions;
 /// refuse with a [`Rejection`].
 ///
 /// Returns the response for the HTTP library to send in every case
-/// (`101` with an empty body to accept; the error's status, the
-/// rejection, or 500 for an answer that cannot be sent as given), and
+/// (`101` with an empty body to accept; the error's status with a text
+/// body saying what was wrong, the rejection, or 500 for an answer that
+/// cannot be sent as given), and
 /// either the [`Session`] to run on the upgraded connection or the
 /// [`UpgradeError`] saying why the request was refused. The session's
 /// output starts empty (the library writes the `101`); bytes the library
