@@ -125,9 +125,7 @@ impl HandshakeError {
     pub fn write_response<O: Output + ?Sized>(&self, out: &mut O) -> Result<usize, BufferTooSmall> {
         let status = self.status();
         let mut length = Length(0);
-        if status != 405 {
-            let _ = self.write_body(&mut length);
-        }
+        let _ = self.write_body(&mut length);
         write_with(out, |w| {
             put_status_line(w, status);
             match status {
@@ -154,8 +152,11 @@ impl HandshakeError {
     /// Writes the body of the answer to this error: what was wrong, on one
     /// line, and for a request with no `Upgrade` header (a browser or curl
     /// opening the address) a second line saying that it takes WebSocket
-    /// clients.
+    /// clients. Nothing for a 405, whose method may be `HEAD`.
     pub fn write_body(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        if self.status() == 405 {
+            return Ok(());
+        }
         writeln!(out, "{self}")?;
         if *self == HandshakeError::MissingHeader("Upgrade") {
             out.write_str("This address takes WebSocket connections: open it with a WebSocket client.\n")?;

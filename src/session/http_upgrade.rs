@@ -92,9 +92,7 @@ where
 /// body [`HandshakeError::write_response`] sends.
 fn error_response(error: &HandshakeError) -> Response<Vec<u8>> {
     let mut body = alloc::string::String::new();
-    if error.status() != 405 {
-        let _ = error.write_body(&mut body);
-    }
+    let _ = error.write_body(&mut body);
     let mut response = reject_response(error).map(|()| body.into_bytes());
     if !response.body().is_empty() {
         response
