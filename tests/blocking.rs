@@ -338,6 +338,136 @@ fn a_silent_peer_is_detected_and_dropped() {
     assert_eq!(&wire[6..], b"keepalive ping timeout");
 }
 
+/// A thread that only sends: its sends read what has arrived now and
+/// then, so the peer's ping is answered while the feed runs, and the
+/// peer's Close ends it with `Error::Closed`. Before, a send read nothing:
+/// the ping waited for a read that never came, and the sends went on after
+/// the Close.
+#[test]
+fn a_thread_that_only_sends_answers_pings_and_sees_the_close() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept()?;
+        let mut ws = blocking::accept(stream)?;
+        // Bounded: 20 s of sends, far beyond what the client needs.
+        let mut result = Ok(());
+        for i in 0..2_000 {
+            result = ws.send(format!("update {i}"));
+            if result.is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        // What ended the feed, then the read that finishes the connection.
+        Ok::<_, Error>((result, ws.read()?, ws.close_frame().map(|f| f.code())))
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    // A bound for the test, not a measured threshold.
+    ws.set_read_timeout(Some(Duration::from_secs(10)));
+    assert_eq!(ws.read().unwrap(), Some(Message::text("update 0")));
+    ws.ping(b"are you there?").unwrap();
+    let mut updates = 1;
+    loop {
+        match ws.read_incoming().expect("the pong comes while the feed runs") {
+            Some(Incoming::Pong(payload)) => {
+                assert_eq!(payload.as_bytes(), b"are you there?");
+                // Answered by a send: the feed still has most of its 2 000
+                // updates to go (a read after the feed answers after all).
+                assert!(updates < 1_000, "the pong came after {updates} updates");
+                break;
+            }
+            Some(Incoming::Message(message)) => {
+                assert_eq!(message, Message::text(format!("update {updates}")), "in order, none lost");
+                updates += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    ws.close(CloseCode::NORMAL, "enough").unwrap();
+    let (ended, read, code) = server.join().unwrap().unwrap();
+    assert!(matches!(ended, Err(Error::Closed)), "{ended:?}");
+    assert_eq!(read, None);
+    assert_eq!(code, Some(CloseCode::NORMAL));
+}
+
+/// What a send reads ahead waits for the reads, in order, whichever read
+/// call takes it; the ping among it is answered before the send's message.
+#[test]
+fn messages_a_send_read_ahead_come_in_order_to_every_read_call() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(stream).unwrap();
+        // The client's messages and ping arrive meanwhile.
+        thread::sleep(Duration::from_millis(300));
+        ws.send("reply").unwrap();
+        let first = ws.read_ref().unwrap().map(Message::from);
+        let ping = ws.read_incoming().unwrap();
+        let piece = ws.read_piece().unwrap().map(|p| (p.kind, p.data.to_vec(), p.fin));
+        let last = ws.read().unwrap();
+        ws.close(CloseCode::NORMAL, "").unwrap();
+        (first, ping, piece, last)
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10)));
+    ws.send("one").unwrap();
+    ws.ping(b"p").unwrap();
+    ws.send(vec![2u8; 3]).unwrap();
+    ws.send("three").unwrap();
+    // The pong, written with the send that read the ping, comes first.
+    assert!(matches!(ws.read_incoming().unwrap(), Some(Incoming::Pong(p)) if p.as_bytes() == b"p"));
+    assert_eq!(ws.read().unwrap(), Some(Message::text("reply")));
+    assert_eq!(ws.read().unwrap(), None);
+    let (first, ping, piece, last) = server.join().unwrap();
+    assert_eq!(first, Some(Message::text("one")));
+    assert!(matches!(ping, Some(Incoming::Ping(p)) if p.as_bytes() == b"p"), "{ping:?}");
+    assert_eq!(piece, Some((MessageKind::Binary, vec![2u8; 3], true)));
+    assert_eq!(last, Some(Message::text("three")));
+}
+
+/// A thread that only sends runs the timers too: its keepalive pings a
+/// peer that never answers, and a send fails once the ping timed out.
+#[test]
+fn a_thread_that_only_sends_finds_a_silent_peer_dead() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = AcceptOptions { config: short(Some(100), 500), ..AcceptOptions::default() };
+        let mut ws = blocking::accept_with(stream, &options).unwrap();
+        // Bounded: 20 s of sends, far beyond the 200 ms of the timers.
+        for _ in 0..2_000 {
+            if let Err(e) = ws.send("tick") {
+                return Some(e);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    });
+    // A peer that completes the handshake, then never answers.
+    let mut peer = raw_client(addr);
+    let e = server.join().unwrap().expect("a send fails");
+    assert!(matches!(e, Error::Protocol(ProtocolError::PingTimeout)), "{e:?}");
+    // The ticks, the keepalive's Ping among them, and the Close 1011 last.
+    let wire = read_to_end(&mut peer);
+    let tick = [0x81, 0x04, b't', b'i', b'c', b'k'];
+    let mut rest = &wire[..];
+    let mut pings = 0;
+    while let Some(frame) = rest.get(..2) {
+        match frame {
+            [0x81, 0x04] => rest = &rest[tick.len()..],
+            [0x89, 0x00] => {
+                pings += 1;
+                rest = &rest[2..];
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(pings, 1);
+    assert_eq!(&rest[..4], [0x88, 0x18, 0x03, 0xF3]);
+    assert_eq!(&rest[4..], b"keepalive ping timeout");
+}
+
 /// A peer that stops reading: the sends fill the socket buffers, then a
 /// write blocks. The write timeout the adapter sets lets the timers run
 /// meanwhile: the keepalive finds the peer dead, the close timeout bounds

@@ -64,7 +64,8 @@
 //! Timers (keepalive Ping, dead peer, close timeout; see
 //! [`ConnectOptions`] and [`AcceptOptions`]) run through the stream's read
 //! timeout, set before each read to the next deadline: they advance while
-//! a `read`, `read_ref`, `read_piece` or `close` call waits for input. The opening
+//! a `read`, `read_ref`, `read_piece` or `close` call waits for input, and
+//! in a thread that only sends, at its sends (see [`WebSocket::send`]). The opening
 //! handshake is bounded by the options' `handshake_timeout` (a server
 //! answers 408).
 //!
@@ -83,10 +84,12 @@
 //! # Streams
 //!
 //! Anything [`Read`] + [`Write`] that also implements [`Stream`] (two
-//! methods: read timeouts and shutting down the write side):
+//! methods: read timeouts and shutting down the write side; a third,
+//! [`Stream::try_read`], lets sends read what has arrived):
 //! [`TcpStream`], Unix sockets, and your TLS stream with a few lines.
 
 use std::boxed::Box;
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -105,6 +108,8 @@ use crate::session::{
     ServerStart, Session, Streamed, Transport, UpgradeError,
 };
 use crate::time::Instant;
+
+mod read_ahead;
 
 /// Pieces of output gathered for one vectored write.
 const WRITE_SLICES: usize = 32;
@@ -141,6 +146,13 @@ const WRITE_SLICES: usize = 32;
 ///     }
 ///     fn set_blocking(&mut self) -> io::Result<()> {
 ///         self.sock.set_nonblocking(false)
+///     }
+///     fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+///         // The TLS layer's read, with its socket in non-blocking mode.
+///         self.sock.set_nonblocking(true)?;
+///         let read = self.read(buf);
+///         self.sock.set_nonblocking(false)?;
+///         read
 ///     }
 /// }
 /// ```
@@ -196,6 +208,38 @@ pub trait Stream: Read + Write {
     fn set_blocking(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Reads what has already arrived into `buf`, without waiting: `Ok(0)`
+    /// at the end of the stream, an error of kind `WouldBlock` when
+    /// nothing has arrived. A send calls it now and then, so that a
+    /// thread that only sends still answers the peer's pings and sees its
+    /// Close (see [`WebSocket::send`]).
+    ///
+    /// The provided method returns an error of kind `Unsupported`, and
+    /// sends then read nothing. [`TcpStream`] and `UnixStream` read in
+    /// non-blocking mode, set for that one read; a TLS stream over one of
+    /// them can do the same on its socket, then read as usual.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing has arrived; any other error fails the
+    /// connection as a read's would.
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = buf;
+        Err(ErrorKind::Unsupported.into())
+    }
+}
+
+/// Reads `stream` in non-blocking mode, set for this one read.
+fn read_nonblocking<S: Read>(
+    stream: &mut S,
+    buf: &mut [u8],
+    set_nonblocking: fn(&S, bool) -> io::Result<()>,
+) -> io::Result<usize> {
+    set_nonblocking(stream, true)?;
+    let read = stream.read(buf);
+    set_nonblocking(stream, false)?;
+    read
 }
 
 impl Stream for TcpStream {
@@ -217,6 +261,10 @@ impl Stream for TcpStream {
 
     fn set_blocking(&mut self) -> io::Result<()> {
         self.set_nonblocking(false)
+    }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_nonblocking(self, buf, TcpStream::set_nonblocking)
     }
 }
 
@@ -241,6 +289,10 @@ impl Stream for std::os::unix::net::UnixStream {
     fn set_blocking(&mut self) -> io::Result<()> {
         self.set_nonblocking(false)
     }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_nonblocking(self, buf, std::os::unix::net::UnixStream::set_nonblocking)
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for &mut S {
@@ -263,6 +315,10 @@ impl<S: Stream + ?Sized> Stream for &mut S {
     fn set_blocking(&mut self) -> io::Result<()> {
         (**self).set_blocking()
     }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).try_read(buf)
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for Box<S> {
@@ -284,6 +340,10 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
     fn set_blocking(&mut self) -> io::Result<()> {
         (**self).set_blocking()
+    }
+
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).try_read(buf)
     }
 }
 
@@ -649,6 +709,22 @@ pub struct WebSocket<S> {
     /// Writes time out (`Stream::set_write_timeout`), so a write that
     /// returns `WouldBlock` or `TimedOut` is that timeout, not an error.
     write_timeout: bool,
+    /// Items a send read ahead ([`WebSocket::read_arrived`]), which the
+    /// reads return first, in order.
+    ahead: VecDeque<Incoming>,
+    /// Payload bytes of the messages in `ahead`.
+    ahead_bytes: usize,
+    /// The message read ahead that `read_ref` or `read_piece` lent last.
+    lent: Option<Message>,
+    /// `read_piece` returned a message's first pieces and not yet its
+    /// last: reading ahead would take the rest of it whole.
+    in_pieces: bool,
+    /// A read call ran since the last send, which then answers what it
+    /// returned and reads nothing ahead: an echo's send does not take the
+    /// peer's Close that came after the message it answers.
+    read_since_send: bool,
+    /// Time since `epoch` before which a send reads nothing ahead.
+    next_read_ahead: Duration,
 }
 
 impl<S: Stream> WebSocket<S> {
@@ -673,6 +749,12 @@ impl<S: Stream> WebSocket<S> {
             we_closed: false,
             transport_closed: false,
             write_timeout,
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
+            lent: None,
+            in_pieces: false,
+            read_since_send: false,
+            next_read_ahead: Duration::ZERO,
         }
     }
 
@@ -681,10 +763,17 @@ impl<S: Stream> WebSocket<S> {
     /// as binary), compressed when
     /// permessage-deflate is in use, written through before returning.
     ///
-    /// A send reads nothing: the peer's pings are answered, and its Close
-    /// seen, by the reads. A thread that only sends reads between sends,
-    /// with a short [`set_read_timeout`](Self::set_read_timeout), or a
-    /// peer that pings drops the connection for a missing pong.
+    /// A thread that only sends (a feed pushed to a client) needs no read
+    /// for the connection to stay healthy: when no read call ran since the
+    /// last send and 100 ms passed since a send last looked, a send first
+    /// reads what has already arrived, without waiting
+    /// ([`Stream::try_read`]), and runs the timers. The peer's pings are
+    /// answered with the message, our keepalive pings go out, a silent
+    /// peer is found dead, and after the peer's Close the send fails with
+    /// [`Error::Closed`]. Messages the peer sends meanwhile wait, in
+    /// order, for the next read; past 64 KiB of them a send reads no
+    /// further until they are taken. A stream of your own reads ahead only
+    /// if it implements [`Stream::try_read`].
     ///
     /// A write to a peer that stopped reading blocks, but not for ever:
     /// the stream's write timeout ([`Stream::set_write_timeout`]) lets the
@@ -699,14 +788,25 @@ impl<S: Stream> WebSocket<S> {
     /// fails.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        if self.stream.vectored_writes() {
+        self.read_ahead_if_due()?;
+        let sent = if self.stream.vectored_writes() {
             // A large payload goes out after its header without a copy.
-            self.session.send_owned(message)?;
+            self.session.send_owned(message)
         } else {
             // Copied; its buffer is kept for a later message.
             let sent = self.session.send(&message);
             self.session.recycle(message);
-            sent?;
+            sent
+        };
+        self.sent(sent)
+    }
+
+    /// Writes what a send queued; after a refused send, the answers a read
+    /// ahead queued (the pong, the Close echoed).
+    fn sent(&mut self, sent: Result<(), SendError>) -> Result<(), Error> {
+        if let Err(e) = sent {
+            self.flush_soon();
+            return Err(e.into());
         }
         self.flush()
     }
@@ -740,8 +840,9 @@ impl<S: Stream> WebSocket<S> {
     /// As [`send`](Self::send), and [`Error::Send`] for a piece out of
     /// order (a new message before the last one's final piece).
     pub fn send_fragment(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        self.session.send_fragment(kind, data, fin)?;
-        self.flush()
+        self.read_ahead_if_due()?;
+        let sent = self.session.send_fragment(kind, data, fin);
+        self.sent(sent)
     }
 
     /// Sends a ping (at most 125 bytes of payload); its pong is read like
@@ -767,9 +868,10 @@ impl<S: Stream> WebSocket<S> {
     /// our Close sent first); [`Error::ConnectionLost`] when the transport
     /// ended without a Close; [`Error::Io`] when the stream fails.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        self.read_since_send = true;
         let deadline = self.read_deadline();
         loop {
-            match self.session.poll_message() {
+            match self.next_item() {
                 Ok(Some(Incoming::Message(message))) => {
                     self.flush_soon();
                     return Ok(Some(message));
@@ -808,6 +910,12 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_ref(&mut self) -> Result<Option<MessageRef<'_>>, Error> {
+        self.read_since_send = true;
+        if let Some(message) = self.take_ahead_until_message() {
+            self.flush_soon();
+            return Ok(Some(MessageRef::from(&*self.lent.insert(message))));
+        }
+        self.lent = None;
         let deadline = self.read_deadline();
         loop {
             match self.session.message_ready() {
@@ -856,9 +964,10 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_incoming(&mut self) -> Result<Option<Incoming>, Error> {
+        self.read_since_send = true;
         let deadline = self.read_deadline();
         loop {
-            match self.session.poll_message() {
+            match self.next_item() {
                 // The end without a Close frame (1006): reported by the outcome.
                 Ok(Some(Incoming::Close(frame))) if frame.code() == CloseCode::ABNORMAL => {
                     self.peer_close = Some(frame);
@@ -938,6 +1047,14 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_piece(&mut self) -> Result<Option<Piece<'_>>, Error> {
+        self.read_since_send = true;
+        if let Some(message) = self.take_ahead_until_message() {
+            // Read ahead whole: one piece, the last.
+            self.flush_soon();
+            let message = &*self.lent.insert(message);
+            return Ok(Some(Piece { kind: message.kind(), data: message.as_bytes(), fin: true }));
+        }
+        self.lent = None;
         let deadline = self.read_deadline();
         loop {
             match self.session.piece_ready() {
@@ -954,7 +1071,10 @@ impl<S: Stream> WebSocket<S> {
         }
         self.flush_soon();
         match self.session.poll_piece() {
-            Ok(Some(Streamed::Piece(piece))) => Ok(Some(piece)),
+            Ok(Some(Streamed::Piece(piece))) => {
+                self.in_pieces = !piece.fin;
+                Ok(Some(piece))
+            }
             Ok(_) => Ok(None),
             Err(e) => Err(Error::Protocol(e)),
         }
@@ -976,7 +1096,7 @@ impl<S: Stream> WebSocket<S> {
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.start_close(code, reason)?;
         loop {
-            match self.session.poll_message() {
+            match self.next_item() {
                 Ok(Some(Incoming::Close(frame))) => self.peer_close = Some(frame),
                 Ok(Some(_)) => {}
                 Ok(None) if self.transport_closed => return Ok(()),
