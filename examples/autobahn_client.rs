@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Sends every message back until the connection closes.
-fn echo(mut ws: blocking::WebSocket<std::net::TcpStream>) -> Result<(), blocking::Error> {
+fn echo(mut ws: blocking::WebSocket<blocking::MaybeTlsStream>) -> Result<(), blocking::Error> {
     while let Some(message) = ws.read()? {
         ws.send(message)?;
     }

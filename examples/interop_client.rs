@@ -21,16 +21,15 @@
 //! runs on the blocking adapter, down to single fragments, pings and pongs.
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::time::Duration;
 
-use wsmachine::blocking::{self, WebSocket};
+use wsmachine::blocking::{self, MaybeTlsStream, WebSocket};
 use wsmachine::{CloseCode, Incoming, Message, MessageKind};
 
 /// How long one read may wait.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-type Client = WebSocket<TcpStream>;
+type Client = WebSocket<MaybeTlsStream>;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -184,7 +183,7 @@ fn wait_for_transport_close(c: &mut Client) -> Result<(), String> {
         Ok(Some(other)) => return Err(format!("{} after the close handshake", describe(&other))),
         Err(e) => return Err(e.to_string()),
     }
-    let mut stream = c.get_ref();
+    let mut stream = c.get_ref().tcp();
     stream.set_read_timeout(Some(Duration::from_secs(1))).map_err(|e| format!("read: {e}"))?;
     match stream.read(&mut [0u8; 1024]) {
         Ok(0) => Ok(()),

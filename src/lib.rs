@@ -269,6 +269,8 @@ pub mod ext;
 pub mod handshake;
 mod output;
 mod random;
+#[cfg(feature = "rustls")]
+mod tls;
 
 pub use output::{BufferTooSmall, Output};
 #[cfg(feature = "std")]
@@ -310,6 +312,10 @@ pub use mask::{apply_mask, apply_mask_naive};
 pub use message::{Message, MessageAssembler, MessageRef};
 #[cfg(feature = "alloc")]
 pub use options::{AcceptOptions, ConnectOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_WRITE_BUFFER};
+/// The rustls crate `wss://` connections are made with (feature `rustls`),
+/// for building a [`rustls::ClientConfig`] of your own.
+#[cfg(feature = "rustls")]
+pub use rustls;
 #[cfg(feature = "http")]
 pub use session::accept_http;
 #[cfg(feature = "alloc")]
@@ -319,6 +325,8 @@ pub use session::{
     UpgradeError, CONNECT_PROTOCOL, READ_CHUNK, SEND_OWNED_MIN,
 };
 pub use time::Instant;
+#[cfg(feature = "rustls")]
+pub use tls::default_tls_config;
 pub use utf8::{Utf8Error, Utf8Validator};
 
 /// The README's examples, compiled and run as doc tests.

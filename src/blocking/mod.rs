@@ -110,6 +110,9 @@ use crate::session::{
 use crate::time::Instant;
 
 mod read_ahead;
+mod tls;
+
+pub use tls::MaybeTlsStream;
 
 /// Pieces of output gathered for one vectored write.
 const WRITE_SLICES: usize = 32;
@@ -347,11 +350,14 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
     }
 }
 
-/// Connects to a `ws://` URL over TCP with the default [`ConnectOptions`].
+/// Connects to a `ws://` URL over TCP, or with the `rustls` feature a
+/// `wss://` one over TLS (the webpki roots:
+/// `wsmachine::default_tls_config`), with the default [`ConnectOptions`].
 ///
 /// `url` is anything that gives a `&str`: a literal, a `String` from
-/// `format!`, a `url::Url`. For `wss://`, connect a TLS stream yourself and
-/// use [`client`].
+/// `format!`, a `url::Url`. For TLS settings of your own use
+/// `connect_with_tls` (feature `rustls`); for a TLS stream of your own,
+/// [`client`].
 ///
 /// ```no_run
 /// # fn run(port: u16) -> Result<(), wsmachine::blocking::Error> {
@@ -362,31 +368,93 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when the connection cannot be made (or the URL is
-/// `wss://`), [`Error::Refused`] when the server answers with a status
+/// [`Error::Io`] when the connection or the TLS handshake cannot be made
+/// (or the URL is `wss://` without the `rustls` feature), [`Error::Refused`] when the server answers with a status
 /// other than 101 (its headers and body included), [`Error::Handshake`]
 /// when its answer is not a valid acceptance.
-pub fn connect(url: impl AsRef<str>) -> Result<WebSocket<TcpStream>, Error> {
+pub fn connect(url: impl AsRef<str>) -> Result<WebSocket<MaybeTlsStream>, Error> {
     connect_with(url, &ConnectOptions::default())
 }
 
-/// Connects to a `ws://` URL over TCP with `options`; the handshake
-/// timeout also bounds connecting.
+/// Connects to a `ws://` or `wss://` URL with `options`; the handshake
+/// timeout bounds connecting, TLS and the opening handshake together.
 ///
 /// # Errors
 ///
 /// As [`connect`].
-pub fn connect_with(url: impl AsRef<str>, options: &ConnectOptions) -> Result<WebSocket<TcpStream>, Error> {
+pub fn connect_with(url: impl AsRef<str>, options: &ConnectOptions) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    connect_inner(
+        url.as_ref(),
+        options,
+        #[cfg(feature = "rustls")]
+        None,
+    )
+}
+
+/// Connects to a `ws://` or `wss://` URL with `options`, using `tls` for
+/// `wss://` (your roots, client certificates, ALPN; feature `rustls`).
+///
+/// ```no_run
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use wsmachine::rustls::pki_types::{pem::PemObject, CertificateDer};
+/// use wsmachine::rustls::{ClientConfig, RootCertStore};
+///
+/// let mut roots = RootCertStore::empty();
+/// roots.add(CertificateDer::from_pem_file("ca.pem")?)?; // your CA, or the server's self-signed certificate
+/// let tls = ClientConfig::builder() // the process-wide provider (ring)
+///     .with_root_certificates(roots)
+///     .with_no_client_auth();
+/// let options = wsmachine::ConnectOptions::default();
+/// let ws = wsmachine::blocking::connect_with_tls("wss://localhost:9443/", &options, Arc::new(tls))?;
+/// # Ok(()) }
+/// ```
+///
+/// A self-signed server certificate trusted this way must not be marked
+/// as a CA: rustls refuses one the server presents itself
+/// (`CaUsedAsEndEntity`). `openssl req -x509` marks it so unless given
+/// `-addext basicConstraints=critical,CA:FALSE`.
+///
+/// # Errors
+///
+/// As [`connect`]; a certificate that does not verify is an
+/// [`Error::Io`] with kind `InvalidData`.
+#[cfg(feature = "rustls")]
+pub fn connect_with_tls(
+    url: impl AsRef<str>,
+    options: &ConnectOptions,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    connect_inner(url.as_ref(), options, Some(tls))
+}
+
+fn connect_inner(
+    url: &str,
+    options: &ConnectOptions,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
     let epoch = std::time::Instant::now();
     let parts = RequestParts::new(options);
-    let start = ClientStart::new(url.as_ref(), &parts, os_random()?)?;
+    let start = ClientStart::new(url, &parts, os_random()?)?;
+    let timeout = options.handshake_timeout;
+    #[cfg(not(feature = "rustls"))]
     if start.is_secure() {
-        let e = "a wss:// URL needs TLS: connect a TLS stream and pass it to blocking::client";
+        let e = "a wss:// URL needs TLS: enable wsmachine's `rustls` feature, or connect a TLS stream and pass it to blocking::client";
         return Err(Error::Io(io::Error::new(ErrorKind::Unsupported, e)));
     }
-    let stream = connect_tcp(start.host(), start.port(), options.handshake_timeout)?;
-    stream.set_nodelay(true)?;
-    finish_client(stream, start, epoch, options.handshake_timeout)
+    let tcp = connect_tcp(start.host(), start.port(), timeout)?;
+    tcp.set_nodelay(true)?;
+    #[cfg(feature = "rustls")]
+    if start.is_secure() {
+        let tls = match tls {
+            Some(tls) => tls,
+            None => crate::default_tls_config()?,
+        };
+        let left = timeout.map(|timeout| timeout.saturating_sub(epoch.elapsed()));
+        let stream = tls::tls_connect(tcp, start.host(), tls, left)?;
+        return finish_client(stream, start, epoch, timeout);
+    }
+    finish_client(MaybeTlsStream::Plain(tcp), start, epoch, timeout)
 }
 
 /// Opens a WebSocket over `stream`, already connected to the server of

@@ -140,7 +140,7 @@ async fn connect_inner(
     let stream = if start.is_secure() {
         let tls = match tls {
             Some(tls) => tls,
-            None => crate::tls::default_tls_config()?,
+            None => wsmachine::default_tls_config()?,
         };
         within(deadline, crate::tls::tls_connect(tcp, host, tls)).await.ok_or_else(timed_out)??
     } else {

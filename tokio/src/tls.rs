@@ -97,43 +97,6 @@ impl AsyncWrite for MaybeTlsStream {
     }
 }
 
-/// The default TLS settings of `connect`: the webpki roots (Mozilla's
-/// list), TLS 1.2 and 1.3 with the application's process-wide rustls
-/// provider if it installed one, else rustls's `ring` provider, ALPN
-/// `http/1.1`. Made once, the first time `connect` needs them.
-#[cfg(feature = "rustls")]
-pub(crate) fn default_tls_config() -> io::Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>> {
-    use std::sync::{Arc, OnceLock};
-    use tokio_rustls::rustls::crypto::CryptoProvider;
-    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if let Some(config) = CONFIG.get() {
-        return Ok(config.clone());
-    }
-    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let provider = CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(ring_provider()));
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
-}
-
-/// rustls's `ring` provider, for an application that installed none.
-/// rustls deprecated it in 0.23.48 because `ring` has no post-quantum key
-/// exchange; it is kept as the fallback because it builds with nothing but
-/// a C compiler, where `aws-lc-rs` also needs CMake. An application that
-/// wants the post-quantum exchange installs `aws-lc-rs`'s provider with
-/// `CryptoProvider::install_default`, and `connect` uses that.
-#[cfg(feature = "rustls")]
-#[allow(deprecated)] // `allow`, not `expect`: rustls before 0.23.48 does not deprecate it.
-fn ring_provider() -> tokio_rustls::rustls::crypto::CryptoProvider {
-    tokio_rustls::rustls::crypto::ring::default_provider()
-}
-
 /// TLS over `tcp` to `host`, with `config`.
 #[cfg(feature = "rustls")]
 pub(crate) async fn tls_connect(

@@ -217,7 +217,7 @@ async fn open_inner(
     {
         let mut config = match tls {
             Some(tls) => (*tls).clone(),
-            None => (*crate::tls::default_tls_config()?).clone(),
+            None => (*wsmachine::default_tls_config()?).clone(),
         };
         config.alpn_protocols = vec![b"h2".to_vec()];
         let tls = within(deadline, crate::tls::tls_connect(tcp, target.host(), std::sync::Arc::new(config))).await??;
