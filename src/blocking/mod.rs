@@ -233,122 +233,79 @@ pub trait Stream: Read + Write {
     }
 }
 
-/// Reads `stream` in non-blocking mode, set for this one read.
-fn read_nonblocking<S: Read>(
-    stream: &mut S,
-    buf: &mut [u8],
-    set_nonblocking: fn(&S, bool) -> io::Result<()>,
-) -> io::Result<usize> {
-    set_nonblocking(stream, true)?;
-    let read = stream.read(buf);
-    set_nonblocking(stream, false)?;
-    read
+/// A socket of the standard library as a [`Stream`]: its own read and
+/// write timeouts, `shutdown(Write)`, `writev`, and a non-blocking mode
+/// set for [`Stream::try_read`]'s one read.
+macro_rules! socket_stream {
+    ($socket:ty) => {
+        impl Stream for $socket {
+            fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                <$socket>::set_read_timeout(self, timeout)
+            }
+
+            fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                <$socket>::set_write_timeout(self, timeout)
+            }
+
+            fn shutdown_write(&mut self) -> io::Result<()> {
+                self.shutdown(std::net::Shutdown::Write)
+            }
+
+            fn vectored_writes(&self) -> bool {
+                true
+            }
+
+            fn set_blocking(&mut self) -> io::Result<()> {
+                self.set_nonblocking(false)
+            }
+
+            fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.set_nonblocking(true)?;
+                let read = self.read(buf);
+                self.set_nonblocking(false)?;
+                read
+            }
+        }
+    };
 }
 
-impl Stream for TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_write_timeout(self, timeout)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-
-    fn vectored_writes(&self) -> bool {
-        true
-    }
-
-    fn set_blocking(&mut self) -> io::Result<()> {
-        self.set_nonblocking(false)
-    }
-
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_nonblocking(self, buf, TcpStream::set_nonblocking)
-    }
-}
-
+socket_stream!(TcpStream);
 #[cfg(unix)]
-impl Stream for std::os::unix::net::UnixStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
-    }
+socket_stream!(std::os::unix::net::UnixStream);
 
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
-    }
+/// A pointer to a [`Stream`] is one: every method forwarded.
+macro_rules! forwarded_stream {
+    ($pointer:ty) => {
+        impl<S: Stream + ?Sized> Stream for $pointer {
+            fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                (**self).set_read_timeout(timeout)
+            }
 
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
+            fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                (**self).set_write_timeout(timeout)
+            }
 
-    fn vectored_writes(&self) -> bool {
-        true
-    }
+            fn shutdown_write(&mut self) -> io::Result<()> {
+                (**self).shutdown_write()
+            }
 
-    fn set_blocking(&mut self) -> io::Result<()> {
-        self.set_nonblocking(false)
-    }
+            fn vectored_writes(&self) -> bool {
+                (**self).vectored_writes()
+            }
 
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_nonblocking(self, buf, std::os::unix::net::UnixStream::set_nonblocking)
-    }
+            fn set_blocking(&mut self) -> io::Result<()> {
+                (**self).set_blocking()
+            }
+
+            fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                (**self).try_read(buf)
+            }
+        }
+    };
 }
 
-impl<S: Stream + ?Sized> Stream for &mut S {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        (**self).set_read_timeout(timeout)
-    }
-
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        (**self).set_write_timeout(timeout)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        (**self).shutdown_write()
-    }
-
-    fn vectored_writes(&self) -> bool {
-        (**self).vectored_writes()
-    }
-
-    fn set_blocking(&mut self) -> io::Result<()> {
-        (**self).set_blocking()
-    }
-
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (**self).try_read(buf)
-    }
-}
-
-impl<S: Stream + ?Sized> Stream for Box<S> {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        (**self).set_read_timeout(timeout)
-    }
-
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        (**self).set_write_timeout(timeout)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        (**self).shutdown_write()
-    }
-
-    fn vectored_writes(&self) -> bool {
-        (**self).vectored_writes()
-    }
-
-    fn set_blocking(&mut self) -> io::Result<()> {
-        (**self).set_blocking()
-    }
-
-    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (**self).try_read(buf)
-    }
-}
+forwarded_stream!(&mut S);
+forwarded_stream!(Box<S>);
 
 /// Connects to a `ws://` URL over TCP, or with the `rustls` feature a
 /// `wss://` one over TLS (the webpki roots:
@@ -978,12 +935,9 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_ref(&mut self) -> Result<Option<MessageRef<'_>>, Error> {
-        self.read_since_send = true;
-        if let Some(message) = self.take_ahead_until_message() {
-            self.flush_soon();
-            return Ok(Some(MessageRef::from(&*self.lent.insert(message))));
+        if self.lend_ahead() {
+            return Ok(self.lent.as_ref().map(MessageRef::from));
         }
-        self.lent = None;
         let deadline = self.read_deadline();
         loop {
             match self.session.message_ready() {
@@ -1115,14 +1069,14 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// As [`read`](Self::read).
     pub fn read_piece(&mut self) -> Result<Option<Piece<'_>>, Error> {
-        self.read_since_send = true;
-        if let Some(message) = self.take_ahead_until_message() {
+        if self.lend_ahead() {
             // Read ahead whole: one piece, the last.
-            self.flush_soon();
-            let message = &*self.lent.insert(message);
-            return Ok(Some(Piece { kind: message.kind(), data: message.as_bytes(), fin: true }));
+            return Ok(self.lent.as_ref().map(|message| Piece {
+                kind: message.kind(),
+                data: message.as_bytes(),
+                fin: true,
+            }));
         }
-        self.lent = None;
         let deadline = self.read_deadline();
         loop {
             match self.session.piece_ready() {

@@ -104,9 +104,22 @@ impl<S: Stream> WebSocket<S> {
         Some(item)
     }
 
+    /// The start of a lending read: whether a message was read ahead,
+    /// now in `lent` for the borrow (the items before it taken, a Close
+    /// noted); if not, the last one lent is dropped.
+    pub(super) fn lend_ahead(&mut self) -> bool {
+        self.read_since_send = true;
+        self.lent = self.take_ahead_until_message();
+        let lent = self.lent.is_some();
+        if lent {
+            self.flush_soon();
+        }
+        lent
+    }
+
     /// Takes the items read ahead up to their first message, which it
-    /// returns (for a lending read to lend from `lent`); notes a Close.
-    pub(super) fn take_ahead_until_message(&mut self) -> Option<Message> {
+    /// returns; notes a Close.
+    fn take_ahead_until_message(&mut self) -> Option<Message> {
         while let Some(item) = self.take_front() {
             match item {
                 Incoming::Message(message) => return Some(message),
