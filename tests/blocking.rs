@@ -37,6 +37,24 @@ fn echo_server(options: AcceptOptions) -> (String, thread::JoinHandle<Result<(),
     (url, server)
 }
 
+/// A server thread running `serve` on one connection accepted with short
+/// timers ([`short`]: a ping after `ping` ms, `close` ms to close); the
+/// listener's address.
+fn timed_server<T: Send + 'static>(
+    ping: u64,
+    close: u64,
+    serve: impl FnOnce(blocking::WebSocket<TcpStream>) -> T + Send + 'static,
+) -> (SocketAddr, thread::JoinHandle<T>) {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = AcceptOptions { config: short(Some(ping), close), ..AcceptOptions::default() };
+        serve(blocking::accept_with(stream, &options).unwrap())
+    });
+    (addr, server)
+}
+
 /// A configuration with short timers, so timer tests end in seconds.
 fn short(ping: Option<u64>, close_ms: u64) -> Config {
     Config {
@@ -318,14 +336,7 @@ fn a_large_message_can_be_read_in_pieces() {
 
 #[test]
 fn a_silent_peer_is_detected_and_dropped() {
-    let (listener, _) = listen();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let options = AcceptOptions { config: short(Some(100), 500), ..AcceptOptions::default() };
-        let mut ws = blocking::accept_with(stream, &options).unwrap();
-        ws.read()
-    });
+    let (addr, server) = timed_server(100, 500, |mut ws| ws.read());
     // A peer that completes the handshake, then never answers.
     let mut peer = raw_client(addr);
     let result = server.join().unwrap();
@@ -429,12 +440,7 @@ fn messages_a_send_read_ahead_come_in_order_to_every_read_call() {
 /// peer that never answers, and a send fails once the ping timed out.
 #[test]
 fn a_thread_that_only_sends_finds_a_silent_peer_dead() {
-    let (listener, _) = listen();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let options = AcceptOptions { config: short(Some(100), 500), ..AcceptOptions::default() };
-        let mut ws = blocking::accept_with(stream, &options).unwrap();
+    let (addr, server) = timed_server(100, 500, |mut ws| {
         // Bounded: 20 s of sends, far beyond the 200 ms of the timers.
         for _ in 0..2_000 {
             if let Err(e) = ws.send("tick") {
@@ -476,13 +482,8 @@ fn a_thread_that_only_sends_finds_a_silent_peer_dead() {
 /// the connection.
 #[test]
 fn a_send_to_a_peer_that_stops_reading_fails_within_the_timers() {
-    let (listener, _) = listen();
-    let addr = listener.local_addr().unwrap();
     let (done, result) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let options = AcceptOptions { config: short(Some(100), 200), ..AcceptOptions::default() };
-        let mut ws = blocking::accept_with(stream, &options).unwrap();
+    let (addr, _server) = timed_server(100, 200, move |mut ws| {
         // Bounded: at most 4 GiB, far more than any socket buffer holds.
         for _ in 0..16_384 {
             if let Err(e) = ws.send(vec![7u8; 256 * 1024]) {
