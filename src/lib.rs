@@ -14,7 +14,8 @@
 //! # Most programs: the blocking adapter
 //!
 //! [`blocking`] (feature `std`) runs all of this over any `Read + Write`
-//! stream: `blocking::connect(url)`, `blocking::accept(stream)`, then
+//! stream: `blocking::connect(url)` (`ws://`, and `wss://` with the
+//! `rustls` feature), `blocking::accept(stream)`, then
 //! `send` and `read` whole messages, with keepalive, dead-peer detection,
 //! permessage-deflate and a proper close built in. The async adapter for
 //! tokio is the `wsmachine-tokio` crate. Both drive the sans-IO [`Session`],
@@ -243,6 +244,10 @@
 //! - `deflate`: permessage-deflate (RFC 7692) in `ext::deflate`, safe
 //!   against decompression bombs; implies `alloc` (wsmachine's own
 //!   compressor, `miniz_oxide` to inflate; pure Rust, `no_std`).
+//! - `rustls`: `wss://` in `blocking::connect` (rustls with its `ring`
+//!   provider and the webpki roots), `blocking::connect_with_tls` for a
+//!   `rustls::ClientConfig` of yours, `default_tls_config` and the
+//!   re-exported `rustls`; implies `std`.
 //!
 //! With `default-features = false` the crate is `#![no_std]` and allocates
 //! nothing: a client then seeds [`SecureRandom`] from its platform's entropy.
