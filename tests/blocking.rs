@@ -369,8 +369,10 @@ fn a_thread_that_only_sends_answers_pings_and_sees_the_close() {
             }
             thread::sleep(Duration::from_millis(10));
         }
-        // What ended the feed, then the read that finishes the connection.
-        Ok::<_, Error>((result, ws.read()?, ws.close_frame().map(|f| f.code())))
+        // What ended the feed and the Close it saw, then the read that
+        // finishes the connection.
+        let seen = ws.close_frame().map(|f| f.code());
+        Ok::<_, Error>((result, seen, ws.read()?, ws.close_frame().map(|f| f.code())))
     });
     let mut ws = blocking::connect(&url).unwrap();
     // A bound for the test, not a measured threshold.
@@ -395,8 +397,9 @@ fn a_thread_that_only_sends_answers_pings_and_sees_the_close() {
         }
     }
     ws.close(CloseCode::NORMAL, "enough").unwrap();
-    let (ended, read, code) = server.join().unwrap().unwrap();
+    let (ended, seen, read, code) = server.join().unwrap().unwrap();
     assert!(matches!(ended, Err(Error::Closed)), "{ended:?}");
+    assert_eq!(seen, Some(CloseCode::NORMAL), "known when the send fails");
     assert_eq!(read, None);
     assert_eq!(code, Some(CloseCode::NORMAL));
 }

@@ -72,8 +72,12 @@ impl<S: Stream> WebSocket<S> {
         while self.ahead_bytes < READ_AHEAD_LIMIT {
             match self.session.poll_message() {
                 Ok(Some(item)) => {
-                    if let Incoming::Message(message) = &item {
-                        self.ahead_bytes += message.len();
+                    match &item {
+                        Incoming::Message(message) => self.ahead_bytes += message.len(),
+                        // Known at once: `close_frame` names it after the
+                        // send it makes fail.
+                        Incoming::Close(frame) => self.peer_close = Some(*frame),
+                        Incoming::Ping(_) | Incoming::Pong(_) => {}
                     }
                     self.ahead.push_back(item);
                 }
