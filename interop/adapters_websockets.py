@@ -20,8 +20,12 @@
 6. `axum_echo` (an axum server, wsmachine-tokio's `hyper` module) with
    `websockets` clients: the echo route, the chat route with two clients,
    and a client closing with 1013 (try again later) gets 1013 back.
+7. `blocking_feed` (wsmachine::blocking, a thread that only sends) with a
+   `websockets` client that pings every 0.2 s and drops a peer whose pong
+   is 0.5 s late: the feed keeps coming for 3 s, in order, and the
+   client's Close (1000) ends it cleanly on both sides.
 
-Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO AXUM_ECHO
+Usage: adapters_websockets.py BLOCKING_CLIENT CHAT DEFLATE_ECHO HYPER_UPGRADE WSS_ECHO AXUM_ECHO BLOCKING_FEED
 Prints one line per check and `N passed, M failed`; exits non-zero on failure.
 """
 import asyncio
@@ -204,7 +208,33 @@ async def axum_echo(binary):
         await process.wait()
 
 
-async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary, axum_binary):
+async def blocking_feed(binary):
+    process, addr = await start(binary)
+    try:
+        async with connect(f"ws://{addr}/", ping_interval=0.2, ping_timeout=0.5) as ws:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 3
+            ticks = 0
+            while loop.time() < end:
+                # Raises ConnectionClosedError (1011) if a pong came late.
+                message = await ws.recv()
+                if message != f"tick {ticks}":
+                    raise AssertionError(f"received {message!r} for tick {ticks}")
+                ticks += 1
+            if ws.latency == 0:
+                raise AssertionError("no ping was answered")
+            await ws.close(1000, "enough")
+            if ws.close_code != 1000:
+                raise AssertionError(f"the feed closed with {ws.close_code}")
+        line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
+        if line != "client left: 1000 enough":
+            raise AssertionError(f"the feed printed {line!r}")
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary, axum_binary, feed_binary):
     checks = [
         ("blocking_client <-> websockets echo server", blocking_client(blocking)),
         ("blocking_client refused by a websockets server: status, header, body", blocking_client_refused(blocking)),
@@ -214,8 +244,9 @@ async def main(blocking, chat_binary, deflate_binary, hyper_binary, wss_binary, 
         ("hyper_upgrade <-> websockets client", hyper_upgrade(hyper_binary)),
         ("wss_echo <-> websockets client over TLS", wss_echo(wss_binary)),
         ("axum_echo <-> websockets clients: echo, close 1013, chat", axum_echo(axum_binary)),
+        ("blocking_feed, a thread that only sends, keeps a pinging websockets client", blocking_feed(feed_binary)),
     ]
     return await run_checks(checks, TIMEOUT)
 
 if __name__ == "__main__":
-    sys.exit(0 if asyncio.run(main(*sys.argv[1:7])) else 1)
+    sys.exit(0 if asyncio.run(main(*sys.argv[1:8])) else 1)
