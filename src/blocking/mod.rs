@@ -737,7 +737,7 @@ pub struct WebSocket<S> {
     /// Items a send read ahead ([`WebSocket::read_arrived`]), which the
     /// reads return first, in order.
     ahead: VecDeque<Incoming>,
-    /// Payload bytes of the messages in `ahead`.
+    /// What the items in `ahead` count against the read-ahead limit.
     ahead_bytes: usize,
     /// The message read ahead that `read_ref` or `read_piece` lent last.
     lent: Option<Message>,
@@ -796,8 +796,9 @@ impl<S: Stream> WebSocket<S> {
     /// answered with the message, our keepalive pings go out, a silent
     /// peer is found dead, and after the peer's Close the send fails with
     /// [`Error::Closed`]. Messages the peer sends meanwhile wait, in
-    /// order, for the next read; past 64 KiB of them a send reads no
-    /// further until they are taken. A stream of your own reads ahead only
+    /// order, for the next read; past 64 KiB of them (each counted with
+    /// its place in the queue, about 128 bytes) a send reads no further
+    /// until they are taken. A stream of your own reads ahead only
     /// if it implements [`Stream::try_read`].
     ///
     /// A write to a peer that stopped reading blocks, but not for ever:

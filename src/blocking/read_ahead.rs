@@ -17,9 +17,21 @@ use crate::time::Instant;
 /// look cost a sending thread nothing measurable.
 const READ_AHEAD_EVERY: Duration = Duration::from_millis(100);
 
-/// The payload bytes of messages a send reads ahead for the next reads
-/// before it reads no further, as wsmachine-tokio's sends do.
+/// The bytes of items a send reads ahead for the next reads before it
+/// reads no further, as wsmachine-tokio's sends do ([`cost`]).
 const READ_AHEAD_LIMIT: usize = 64 * 1024;
+
+/// What an item read ahead counts against [`READ_AHEAD_LIMIT`]: its
+/// payload and its place in the queue, so that a flood of empty messages
+/// or pings is bounded as large messages are.
+fn cost(item: &Incoming) -> usize {
+    let payload = match item {
+        Incoming::Message(message) => message.len(),
+        Incoming::Ping(payload) | Incoming::Pong(payload) => payload.as_bytes().len(),
+        Incoming::Close(_) => 0,
+    };
+    core::mem::size_of::<Incoming>() + payload
+}
 
 impl<S: Stream> WebSocket<S> {
     /// Reads ahead ([`read_arrived`](Self::read_arrived)) if no read call
@@ -72,13 +84,12 @@ impl<S: Stream> WebSocket<S> {
         while self.ahead_bytes < READ_AHEAD_LIMIT {
             match self.session.poll_message() {
                 Ok(Some(item)) => {
-                    match &item {
-                        Incoming::Message(message) => self.ahead_bytes += message.len(),
-                        // Known at once: `close_frame` names it after the
-                        // send it makes fail.
-                        Incoming::Close(frame) => self.peer_close = Some(*frame),
-                        Incoming::Ping(_) | Incoming::Pong(_) => {}
+                    // Known at once: `close_frame` names it after the send
+                    // it makes fail.
+                    if let Incoming::Close(frame) = &item {
+                        self.peer_close = Some(*frame);
                     }
+                    self.ahead_bytes += cost(&item);
                     self.ahead.push_back(item);
                 }
                 Ok(None) => return true,
@@ -102,9 +113,7 @@ impl<S: Stream> WebSocket<S> {
     /// Takes the first item read ahead.
     fn take_front(&mut self) -> Option<Incoming> {
         let item = self.ahead.pop_front()?;
-        if let Incoming::Message(message) = &item {
-            self.ahead_bytes -= message.len();
-        }
+        self.ahead_bytes -= cost(&item);
         Some(item)
     }
 
@@ -141,8 +150,8 @@ mod tests {
     use crate::{Config, Connection, Session};
     use std::io::{self, Read, Write};
 
-    /// A peer that has sent an endless run of 1 KiB binary messages, all
-    /// arrived: `try_read` always has more.
+    /// A peer that has sent an endless run of one frame, all arrived:
+    /// `try_read` always has more.
     struct Flood {
         frame: std::vec::Vec<u8>,
         /// Bytes handed out so far.
@@ -150,11 +159,10 @@ mod tests {
     }
 
     impl Flood {
-        fn new() -> Self {
-            // Masked with a zero key, so the payload reads as sent.
-            let mut frame = std::vec![0x82, 0x80 | 126, 0x04, 0x00, 0, 0, 0, 0];
-            frame.extend_from_slice(&[7u8; 1024]);
-            Flood { frame, taken: 0 }
+        /// A WebSocket over a flood of `frame`.
+        fn socket(frame: std::vec::Vec<u8>) -> WebSocket<Flood> {
+            let session = Session::new(Connection::server(Config::default()));
+            WebSocket::new(Flood { frame, taken: 0 }, session, std::time::Instant::now())
         }
     }
 
@@ -189,33 +197,53 @@ mod tests {
         }
     }
 
-    /// However much has arrived, a send reads ahead at most a read past
-    /// 64 KiB of messages waiting, and no further until they are taken.
+    /// Looks at what arrived until one reads nothing more; returns the
+    /// bytes read then.
+    fn look_until_full(ws: &mut WebSocket<Flood>) -> usize {
+        let now = Instant::from_duration(Duration::ZERO);
+        for _ in 0..1_000 {
+            let before = ws.stream.taken;
+            ws.read_arrived(now).unwrap();
+            if ws.stream.taken == before {
+                return before;
+            }
+        }
+        panic!("the looks never stop reading");
+    }
+
+    /// However much has arrived, a send reads ahead up to 64 KiB of
+    /// messages waiting (one past it at most), and no further until they
+    /// are taken.
     #[test]
     fn what_sends_read_ahead_is_bounded_until_a_read_takes_it() {
-        let session = Session::new(Connection::server(Config::default()));
-        let mut ws = WebSocket::new(Flood::new(), session, std::time::Instant::now());
-        let now = Instant::from_duration(Duration::ZERO);
-        let mut taken = 0;
-        for _ in 0..100 {
-            ws.read_arrived(now).unwrap();
-            assert!(ws.stream.taken > taken || ws.ahead_bytes >= READ_AHEAD_LIMIT);
-            taken = ws.stream.taken;
-        }
+        // 1 KiB binary messages, masked with a zero key.
+        let mut frame = std::vec![0x82, 0x80 | 126, 0x04, 0x00, 0, 0, 0, 0];
+        frame.extend_from_slice(&[7u8; 1024]);
+        let mut ws = Flood::socket(frame);
+        let one = core::mem::size_of::<Incoming>() + 1024;
+        let held = look_until_full(&mut ws);
         assert!(ws.ahead_bytes >= READ_AHEAD_LIMIT, "{}", ws.ahead_bytes);
-        assert!(ws.ahead_bytes < READ_AHEAD_LIMIT + 1024, "{}", ws.ahead_bytes);
-        let held = ws.stream.taken;
+        assert!(ws.ahead_bytes < READ_AHEAD_LIMIT + one, "{}", ws.ahead_bytes);
         assert!(held < 2 * READ_AHEAD_LIMIT, "{held} bytes read");
-        // More looks read nothing more.
-        ws.read_arrived(now).unwrap();
-        assert_eq!(ws.stream.taken, held);
         // Reads take messages; the looks refill from what the session
         // holds, then read again once it holds none.
+        let now = Instant::from_duration(Duration::ZERO);
         for _ in 0..held / 1024 + 1 {
             assert_eq!(ws.read().unwrap().map(|m| m.len()), Some(1024));
             ws.read_arrived(now).unwrap();
-            assert!(ws.ahead_bytes < READ_AHEAD_LIMIT + 1024, "{}", ws.ahead_bytes);
+            assert!(ws.ahead_bytes < READ_AHEAD_LIMIT + one, "{}", ws.ahead_bytes);
         }
         assert!(ws.stream.taken > held);
+    }
+
+    /// Items with no payload count too: a flood of empty pings read ahead
+    /// stops at the same bound, in items, as large messages do in bytes.
+    #[test]
+    fn a_flood_of_empty_pings_read_ahead_is_bounded() {
+        let mut ws = Flood::socket(std::vec![0x89, 0x80, 0, 0, 0, 0]);
+        look_until_full(&mut ws);
+        let most = READ_AHEAD_LIMIT / core::mem::size_of::<Incoming>() + 1;
+        assert!(ws.ahead.len() <= most, "{} pings waiting", ws.ahead.len());
+        assert!(matches!(ws.read_incoming().unwrap(), Some(Incoming::Ping(_))));
     }
 }
