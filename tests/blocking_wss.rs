@@ -190,3 +190,39 @@ fn a_client_that_only_sends_answers_pings_over_tls() {
     let ticks = server.join().unwrap().unwrap();
     assert!(ticks < 1_000, "the pong came after {ticks} ticks");
 }
+
+/// A server that stops reading, over TLS: rustls takes each frame into its
+/// own buffer and writes it out when flushed, so the socket's write
+/// timeout shows in the flush. The timers run there as after a write that
+/// timed out: the keepalive finds the server dead, and the send fails with
+/// the reason within the timers.
+#[test]
+fn a_send_to_a_server_that_stops_reading_over_tls_fails_within_the_timers() {
+    let (url, server) = tls_server(|ws| {
+        // Holds the connection and reads nothing, until the client is done.
+        thread::sleep(Duration::from_secs(30));
+        drop(ws);
+    });
+    let short = wsmachine::Config {
+        ping_interval: Some(Duration::from_millis(100)),
+        ping_timeout: Some(Duration::from_millis(100)),
+        close_timeout: Some(Duration::from_millis(200)),
+        ..wsmachine::Config::default()
+    };
+    let options = ConnectOptions { config: short, ..ConnectOptions::default() };
+    let mut ws = blocking::connect_with_tls(&url, &options, trusting()).unwrap();
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        // Bounded: at most 4 GiB, far more than any socket buffer holds.
+        for _ in 0..16_384 {
+            if let Err(e) = ws.send(vec![7u8; 256 * 1024]) {
+                return done.send(Some(e));
+            }
+        }
+        done.send(None)
+    });
+    // A bound for the test, not a measured threshold.
+    let e = result.recv_timeout(Duration::from_secs(20)).expect("the send ends").expect("a send fails");
+    assert!(matches!(e, Error::Protocol(wsmachine::ProtocolError::PingTimeout)), "{e:?}");
+    drop(server);
+}

@@ -1227,7 +1227,15 @@ impl<S: Stream> WebSocket<S> {
                     self.error = self.error.or(self.session.connection().error());
                     return Err(self.error.map_or(Error::ConnectionLost, Error::Protocol));
                 }
-                return self.stream.flush().map_err(|e| self.lost(e));
+                match self.stream.flush() {
+                    // A stream that buffers (TLS) meets the write timeout
+                    // here: the timers run, as after a write below.
+                    Err(e) if self.write_timeout && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        self.session.handle_timeout(Instant::from_duration(self.epoch.elapsed()));
+                        continue;
+                    }
+                    flushed => return flushed.map_err(|e| self.lost(e)),
+                }
             };
             match written {
                 Ok(0) => return Err(self.lost(ErrorKind::WriteZero.into())),

@@ -49,25 +49,32 @@ impl Read for MaybeTlsStream {
     }
 }
 
+/// Over TLS, a write hands the bytes to rustls once what it already holds
+/// is on the socket, and a flush puts them there: only socket writes,
+/// which the write timeout bounds. (rustls's own `Stream` may read while it
+/// writes, and wait for input that a peer which stopped reading never
+/// sends.)
 impl Write for MaybeTlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             MaybeTlsStream::Plain(tcp) => tcp.write(buf),
             #[cfg(feature = "rustls")]
-            MaybeTlsStream::Rustls(tls) => tls.write(buf),
+            MaybeTlsStream::Rustls(tls) => {
+                write_held(tls)?;
+                tls.conn.writer().write(buf)
+            }
         }
     }
 
     /// Several slices in one call: `writev` over TCP; over TLS rustls
-    /// packs them into its records (`StreamOwned` alone would take only
-    /// the first).
+    /// packs them into its records.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             MaybeTlsStream::Plain(tcp) => tcp.write_vectored(bufs),
             #[cfg(feature = "rustls")]
             MaybeTlsStream::Rustls(tls) => {
-                let tls = &mut **tls;
-                rustls::Stream::new(&mut tls.conn, &mut tls.sock).write_vectored(bufs)
+                write_held(tls)?;
+                tls.conn.writer().write_vectored(bufs)
             }
         }
     }
@@ -76,9 +83,23 @@ impl Write for MaybeTlsStream {
         match self {
             MaybeTlsStream::Plain(tcp) => tcp.flush(),
             #[cfg(feature = "rustls")]
-            MaybeTlsStream::Rustls(tls) => tls.flush(),
+            MaybeTlsStream::Rustls(tls) => {
+                tls.conn.writer().flush()?;
+                write_held(tls)
+            }
         }
     }
+}
+
+/// Writes the TLS records rustls holds to the socket.
+#[cfg(feature = "rustls")]
+fn write_held(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> io::Result<()> {
+    while tls.conn.wants_write() {
+        if tls.conn.write_tls(&mut tls.sock)? == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
 }
 
 impl Stream for MaybeTlsStream {
