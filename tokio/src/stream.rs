@@ -207,7 +207,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// run). Only while the handler is quick: a send that finds the
     /// replies waiting since 100 µs or more writes them, and a handler
     /// that takes its time over each message before answering (a query, a
-    /// sleep) has each reply written by its own send. A reply held for the
+    /// sleep) has each reply written by its own send. The first reply of a
+    /// batch and every fourth after it look at the clock, so one that
+    /// slows down within a burst holds the replies before it for at most
+    /// three more messages. A reply held for the
     /// batch waits for this connection's next call (`recv`, `send`,
     /// `flush`), so a handler that does slow work after answering (a
     /// database write, a wait on something else) calls

@@ -1022,6 +1022,34 @@ async fn a_slow_handler_has_each_reply_written_by_its_send() {
     .await;
 }
 
+/// A handler quick over the first message of a burst and slow over the
+/// ones after it (10 ms each, on the paused clock): the replies held for
+/// the burst's write go out by the fourth reply after the first, the next
+/// that reads the clock, so none waits for the rest of the burst.
+#[tokio::test(start_paused = true)]
+async fn replies_held_by_a_handler_that_slows_down_go_out_within_four_replies() {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    bounded(async {
+        let (mut client, mut ws, writes) = counted_upgrade(AcceptOptions::default()).await;
+        client.write_all(&client_frames(&["a", "b", "c", "d", "e", "f", "g"])).await.expect("frames");
+        let message = ws.recv().await.expect("recv").expect("a message");
+        let before = writes.load(SeqCst);
+        ws.send(message).await.expect("send");
+        assert_eq!(writes.load(SeqCst), before, "a quick reply waits: another message was received");
+        for _ in ["b", "c", "d", "e"] {
+            let message = ws.recv().await.expect("recv").expect("a message");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            ws.send(message).await.expect("send");
+        }
+        assert!(writes.load(SeqCst) > before, "the fifth reply found the window passed");
+        assert_eq!(read_n(&mut client, 15).await, b"\x81\x01a\x81\x01b\x81\x01c\x81\x01d\x81\x01e");
+        let message = ws.recv().await.expect("recv").expect("a message");
+        assert_eq!(message, Message::text("f"));
+    })
+    .await;
+}
+
 /// A reply held for the burst's one write is not lost when the connection
 /// is dropped right after its send: the drop writes it.
 #[tokio::test(start_paused = true)]
