@@ -1,38 +1,33 @@
 //! A hyper 1.x server that upgrades requests to WebSockets and echoes
 //! every message: hyper parses the HTTP request, wsmachine validates the
-//! upgrade and builds the `101` answer, then the tokio adapter runs on
-//! the upgraded connection. The same server
-//! speaks HTTP/2 (cleartext, prior knowledge, through hyper-util's `auto`
-//! builder) with extended CONNECT allowed, so a WebSocket can also be one
-//! stream of an HTTP/2 connection (RFC 8441): hyper hands over the stream
-//! as an upgrade, and `accept_extended_connect` answers the request.
+//! upgrade and builds the answer, then the tokio adapter runs on the
+//! connection hyper hands over. The same server speaks HTTP/2 (cleartext,
+//! prior knowledge, through hyper-util's `auto` builder) with extended
+//! CONNECT allowed, so a WebSocket can also be one stream of an HTTP/2
+//! connection (RFC 8441): `wsmachine_tokio::hyper::accept` answers both
+//! kinds of request, `101` for an HTTP/1.1 upgrade and `200` for an
+//! extended CONNECT.
 //!
 //! ```sh
-//! cargo run -p wsmachine-tokio --features hyper --example hyper_upgrade -- 127.0.0.1:9002
+//! cargo run -p wsmachine-tokio --features hyper,h2 --example hyper_upgrade -- 127.0.0.1:9002
 //! ```
 //!
 //! Upgrades on any path of the address given as the first argument
 //! (`127.0.0.1:0` picks a free port; the first line printed names it). A
 //! request that is not an upgrade gets the error's status (400, 426…).
 //!
-//! HTTP/1.1 upgrades go through `wsmachine_tokio::hyper::accept`, which
-//! also serves axum (see the `axum_echo` example). Bytes hyper read past
-//! the request head (a client may send its first frame right behind the
-//! request) belong to the WebSocket: hyper's upgraded connection returns
-//! them first.
+//! Bytes hyper read past an HTTP/1.1 request's head (a client may send
+//! its first frame right behind the request) belong to the WebSocket:
+//! hyper's upgraded connection returns them first.
 
 use std::convert::Infallible;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use wsmachine_tokio::wsmachine::accept_extended_connect;
-use wsmachine_tokio::wsmachine::handshake::http::extended_connect_fields;
-use wsmachine_tokio::{AcceptOptions, Error, WebSocketStream};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -55,54 +50,12 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     }
 }
 
-/// Answers one request: `101` and a WebSocket task for an upgrade, the
-/// error's status otherwise.
-async fn upgrade(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
-    if request.method() == Method::CONNECT {
-        return Ok(extended_connect(request));
-    }
-    Ok(http1_upgrade(request))
-}
-
-/// An HTTP/2 extended CONNECT: `200` and a WebSocket task on the stream.
-fn extended_connect(mut request: Request<Incoming>) -> Response<String> {
-    let options = AcceptOptions::default();
-    let protocol = request.extensions().get::<hyper::ext::Protocol>().map(hyper::ext::Protocol::as_str);
-    let (answer, session) = match extended_connect_fields(&request, protocol) {
-        Ok(fields) => accept_extended_connect(&options, &fields, |_, _| Ok(())),
-        Err(e) => return Response::builder().status(e.status()).body(format!("{e}\n")).unwrap_or_default(),
-    };
-    let mut response = Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        response = response.header(name, value);
-    }
-    let Ok(session) = session else {
-        return response.body(String::from_utf8_lossy(&answer.body).into_owned()).unwrap_or_default();
-    };
-    let upgraded = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
-        let result = match upgraded.await {
-            // The stream's bytes go straight to the WebSocket: HTTP/2 leaves none behind.
-            Ok(upgraded) => {
-                echo(WebSocketStream::from_session(TokioIo::new(upgraded), session, options.max_write_buffer)).await
-            }
-            Err(e) => Err(Error::Io(std::io::Error::other(e))),
-        };
-        if let Err(e) = result {
-            eprintln!("WebSocket ended: {e}");
-        }
-    });
-    response.body(String::new()).unwrap_or_default()
-}
-
-/// An HTTP/1.1 upgrade request: `101` and a WebSocket task, or the status
-/// that says what was wrong with the request.
-fn http1_upgrade(mut request: Request<Incoming>) -> Response<String> {
+/// Answers one request: `101` (HTTP/1.1) or `200` (HTTP/2) and a
+/// WebSocket task for an upgrade, the error's status otherwise.
+async fn upgrade(mut request: Request<Incoming>) -> Result<Response<String>, Infallible> {
     let (response, upgrade) = wsmachine_tokio::hyper::accept::<_, Vec<u8>>(&mut request);
     if let Ok(upgrade) = upgrade {
         tokio::spawn(async move {
-            // hyper's upgraded connection first returns the bytes it read
-            // past the head (a first frame sent right behind the request).
             let result = match upgrade.await {
                 Ok(ws) => echo(ws).await,
                 Err(e) => Err(e),
@@ -112,11 +65,11 @@ fn http1_upgrade(mut request: Request<Incoming>) -> Response<String> {
             }
         });
     }
-    response.map(|body| String::from_utf8_lossy(&body).into_owned())
+    Ok(response.map(|body| String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// Sends every message back until the peer closes.
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) -> Result<(), Error> {
+async fn echo(mut ws: wsmachine_tokio::hyper::HyperWebSocket) -> Result<(), wsmachine_tokio::Error> {
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }

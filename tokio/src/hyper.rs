@@ -26,10 +26,15 @@
 //! `Request<Incoming>`; the response's body is any type built from a
 //! `Vec<u8>`, as axum's `Body` and http-body-util's `Full<Bytes>` are.
 //!
-//! This answers HTTP/1.1 upgrades (`GET` with `Upgrade: websocket`). An
-//! HTTP/2 extended CONNECT (RFC 8441) is refused with 405: over HTTP/2,
-//! answer it with [`wsmachine::accept_extended_connect`], as the
-//! `hyper_upgrade` example does.
+//! The same calls answer HTTP/1.1 upgrades (`GET` with `Upgrade:
+//! websocket`, answered `101`) and, over HTTP/2, extended CONNECT
+//! requests (RFC 8441, answered `200`): the WebSocket is then one stream
+//! of the HTTP/2 connection, and a browser that reached the server over
+//! HTTP/2 opens it there. hyper offers extended CONNECT once its HTTP/2
+//! builder calls `enable_connect_protocol()`; route `CONNECT` to the
+//! handler as well as `GET` (axum: `any(ws)` rather than `get(ws)`). A
+//! `decide` callback sees either as an [`UpgradeRequest`]. A `CONNECT`
+//! over HTTP/1.1 is a proxy's request, refused with 405.
 
 use std::future::Future;
 use std::io;
@@ -37,16 +42,141 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ::hyper::upgrade::{OnUpgrade, Upgraded};
+use http::header::HeaderMap;
+#[cfg(feature = "h2")]
+use http::header::{HeaderName, HeaderValue};
+#[cfg(feature = "h2")]
+use http::{Method, StatusCode, Version};
 use http::{Request, Response};
 use hyper_util::rt::TokioIo;
-// What a `decide` callback sees (its own docs shown unchanged).
-pub use wsmachine::handshake::http::UpgradeRequest;
-use wsmachine::{accept_http, AcceptOptions, Answer, Rejection, Session};
+#[cfg(feature = "h2")]
+use wsmachine::accept_extended_connect;
+#[cfg(feature = "h2")]
+use wsmachine::handshake::http::extended_connect_fields;
+use wsmachine::handshake::{ExtendedConnect, Extension};
+use wsmachine::{accept_http, AcceptOptions, Answer, Rejection, Session, UpgradeError};
 
 use crate::{Error, WebSocketStream};
 
-/// A WebSocket on a connection hyper upgraded.
+/// A WebSocket on a connection hyper upgraded (HTTP/1.1), or on a stream
+/// of an HTTP/2 connection (extended CONNECT).
 pub type HyperWebSocket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// The validated WebSocket request a `decide` callback looks at: an
+/// HTTP/1.1 upgrade or an HTTP/2 extended CONNECT. Borrows the request.
+///
+/// ```
+/// use wsmachine_tokio::AcceptOptions;
+///
+/// let mut request = http::Request::builder()
+///     .uri("/chat?room=1")
+///     .header("host", "example.com")
+///     .header("upgrade", "websocket")
+///     .header("connection", "Upgrade")
+///     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+///     .header("sec-websocket-version", "13")
+///     .header("sec-websocket-protocol", "chat.v1, chat.v2")
+///     .body(())?;
+/// let (response, upgrade) = wsmachine_tokio::hyper::accept_or_reject::<_, Vec<u8>, _>(
+///     &mut request,
+///     &AcceptOptions { protocols: vec!["chat.v2".into()], ..AcceptOptions::default() },
+///     |request, _| {
+///         assert!(!request.is_extended_connect());
+///         assert_eq!(request.split_path(), ("/chat", Some("room=1")));
+///         assert_eq!(request.host(), "example.com");
+///         assert_eq!(request.protocols().collect::<Vec<_>>(), ["chat.v1", "chat.v2"]);
+///         Ok(())
+///     },
+/// );
+/// assert_eq!(response.status(), 101);
+/// assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2");
+/// assert!(upgrade.is_ok());
+/// # Ok::<(), http::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeRequest<'r> {
+    form: Form<'r>,
+    headers: &'r HeaderMap,
+}
+
+/// How the request asked for its WebSocket.
+#[derive(Debug, Clone, Copy)]
+enum Form<'r> {
+    /// `GET` with `Upgrade: websocket`.
+    Upgrade(wsmachine::handshake::http::UpgradeRequest<'r>),
+    /// `CONNECT` with `:protocol: websocket` (only with the `h2` feature,
+    /// which gives hyper the type of its `:protocol` extension).
+    #[cfg_attr(not(feature = "h2"), allow(dead_code))]
+    ExtendedConnect(ExtendedConnect<'r, 'r>),
+}
+
+impl<'r> UpgradeRequest<'r> {
+    /// The path with its query (`/chat?room=1`).
+    pub fn path(&self) -> &'r str {
+        match self.form {
+            Form::Upgrade(upgrade) => upgrade.path(),
+            Form::ExtendedConnect(connect) => connect.path(),
+        }
+    }
+
+    /// The path and the query (without `?`), split.
+    pub fn split_path(&self) -> (&'r str, Option<&'r str>) {
+        match self.path().split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.path(), None),
+        }
+    }
+
+    /// The server's authority as the client named it: the `Host` header
+    /// (HTTP/1.1) or the `:authority` (HTTP/2).
+    pub fn host(&self) -> &'r str {
+        match self.form {
+            Form::Upgrade(upgrade) => upgrade.host(),
+            Form::ExtendedConnect(connect) => connect.authority(),
+        }
+    }
+
+    /// The `Origin` header, sent by every browser. A server that does not
+    /// check it accepts connections from scripts on any site (RFC 6455
+    /// §10.2).
+    pub fn origin(&self) -> Option<&'r str> {
+        match self.form {
+            Form::Upgrade(upgrade) => upgrade.origin(),
+            Form::ExtendedConnect(connect) => connect.origin(),
+        }
+    }
+
+    /// The offered subprotocols, in the client's order of preference,
+    /// across every `Sec-WebSocket-Protocol` header.
+    pub fn protocols(&self) -> impl Iterator<Item = &'r str> + 'r {
+        let (upgrade, connect) = match self.form {
+            Form::Upgrade(upgrade) => (Some(upgrade.protocols()), None),
+            Form::ExtendedConnect(connect) => (None, Some(connect.protocols())),
+        };
+        upgrade.into_iter().flatten().chain(connect.into_iter().flatten())
+    }
+
+    /// The offered extensions with their parameters, across every
+    /// `Sec-WebSocket-Extensions` header.
+    pub fn extensions(&self) -> impl Iterator<Item = Extension<'r>> + 'r {
+        let (upgrade, connect) = match self.form {
+            Form::Upgrade(upgrade) => (Some(upgrade.extensions()), None),
+            Form::ExtendedConnect(connect) => (None, Some(connect.extensions())),
+        };
+        upgrade.into_iter().flatten().chain(connect.into_iter().flatten())
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &'r HeaderMap {
+        self.headers
+    }
+
+    /// Whether this is an HTTP/2 extended CONNECT (RFC 8441) rather than
+    /// an HTTP/1.1 upgrade.
+    pub fn is_extended_connect(&self) -> bool {
+        matches!(self.form, Form::ExtendedConnect(_))
+    }
+}
 
 /// Answers the WebSocket upgrade `request` asks for, with the default
 /// [`AcceptOptions`], and runs `handler` on the WebSocket in a task of its
@@ -134,10 +264,11 @@ where
 /// task of its own: hyper hands the connection over only after the
 /// response is written).
 ///
-/// Returns the response in every case: `101` to accept, else the status
-/// that says why not (400 for a request that is not a valid upgrade, 426
-/// for another WebSocket version, 405 for another method), with
-/// `Connection: close`.
+/// Returns the response in every case: `101` to accept (`200` for an
+/// HTTP/2 extended CONNECT), else the status that says why not (400 for
+/// a request that is not a valid upgrade, 426 for another WebSocket
+/// version, 405 for another method), with `Connection: close` over
+/// HTTP/1.1.
 ///
 /// # Errors
 ///
@@ -197,7 +328,7 @@ where
 /// # Errors
 ///
 /// As [`accept`]; a rejection is [`Error::Handshake`] with
-/// [`UpgradeError::Rejected`](wsmachine::UpgradeError::Rejected).
+/// [`UpgradeError::Rejected`].
 pub fn accept_or_reject<B, R, F>(
     request: &mut Request<B>,
     options: &AcceptOptions,
@@ -207,8 +338,25 @@ where
     R: From<Vec<u8>>,
     F: FnOnce(&UpgradeRequest<'_>, &mut Answer) -> Result<(), Rejection>,
 {
-    let (response, session) = accept_http(options, request, decide);
-    let response = response.map(R::from);
+    #[cfg(feature = "h2")]
+    if request.method() == Method::CONNECT && matches!(request.version(), Version::HTTP_2 | Version::HTTP_3) {
+        let (response, session) = answer_extended_connect(request, options, decide);
+        return with_upgrade(request, options, response, session);
+    }
+    let (response, session) = accept_http(options, request, |upgrade, answer| {
+        decide(&UpgradeRequest { form: Form::Upgrade(*upgrade), headers: upgrade.headers() }, answer)
+    });
+    with_upgrade(request, options, response.map(R::from), session)
+}
+
+/// The response, and the [`Upgrade`] that gives the WebSocket once hyper
+/// hands the connection (or the HTTP/2 stream) over.
+fn with_upgrade<B, R>(
+    request: &mut Request<B>,
+    options: &AcceptOptions,
+    response: Response<R>,
+    session: Result<Session, UpgradeError>,
+) -> (Response<R>, Result<Upgrade, Error>) {
     match session {
         Ok(session) => {
             let upgrade = Upgrade {
@@ -220,6 +368,51 @@ where
         }
         Err(e) => (response, Err(Error::Handshake(e))),
     }
+}
+
+/// An extended CONNECT's answer (`200`, or the refusal's status, headers
+/// and body) and its session. hyper keeps the `:protocol` pseudo-header
+/// in a request extension, whose type comes with its `http2` feature
+/// (which the `h2` feature turns on).
+#[cfg(feature = "h2")]
+fn answer_extended_connect<B, R, F>(
+    request: &Request<B>,
+    options: &AcceptOptions,
+    decide: F,
+) -> (Response<R>, Result<Session, UpgradeError>)
+where
+    R: From<Vec<u8>>,
+    F: FnOnce(&UpgradeRequest<'_>, &mut Answer) -> Result<(), Rejection>,
+{
+    let protocol = request.extensions().get::<::hyper::ext::Protocol>().map(::hyper::ext::Protocol::as_str);
+    let fields = match extended_connect_fields(request, protocol) {
+        Ok(fields) => fields,
+        Err(e) => {
+            let response = response(e.status(), &[], Vec::new());
+            return (response, Err(UpgradeError::ExtendedConnect(e)));
+        }
+    };
+    let headers = request.headers();
+    let (answer, session) = accept_extended_connect(options, &fields, |connect, answer| {
+        decide(&UpgradeRequest { form: Form::ExtendedConnect(*connect), headers }, answer)
+    });
+    (response(answer.status, &answer.headers, answer.body), session)
+}
+
+#[cfg(feature = "h2")]
+/// A response with `status`, `headers` and `body`. The headers were
+/// checked when the answer was built (a refusal's extra headers too), so
+/// none is dropped here in practice; a status outside 100–999 cannot
+/// come from there either.
+fn response<R: From<Vec<u8>>>(status: u16, headers: &[(String, String)], body: Vec<u8>) -> Response<R> {
+    let mut response = Response::new(R::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// An accepted upgrade: `.await` it for the WebSocket, once the handler

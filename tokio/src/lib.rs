@@ -121,7 +121,8 @@
 //! answers an upgrade request a hyper or axum server received (with the
 //! options' subprotocols, headers, limits and permessage-deflate) and
 //! runs `handler` on the WebSocket once hyper hands the connection over
-//! (the `hyper` module). Underneath it is `wsmachine::accept_http`
+//! (the `hyper` module); with the `h2` feature as well, it answers an
+//! HTTP/2 extended CONNECT too. Underneath it is `wsmachine::accept_http`
 //! (feature `http`), which any server on the `http` crate's types can
 //! call, with [`WebSocketStream::from_session`] on the upgraded stream.
 //!
@@ -137,7 +138,8 @@
 //! - `http`: wsmachine's `handshake::http` and `accept_http`, for servers
 //!   on other stacks built on the `http` crate.
 //! - `h2`: WebSockets over HTTP/2 (RFC 8441) on the `h2` crate, both
-//!   roles: the `h2` module.
+//!   roles: the `h2` module; with `hyper`, the `hyper` module answers
+//!   extended CONNECT requests too.
 #![forbid(unsafe_code)]
 // On docs.rs (nightly rustdoc), each item shows the features it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]

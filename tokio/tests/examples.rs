@@ -76,12 +76,12 @@ async fn deflate_echo_compresses_for_clients_that_offer_it() {
     .await;
 }
 
-#[cfg(feature = "hyper")]
+#[cfg(all(feature = "hyper", feature = "h2"))]
 #[allow(dead_code)]
 #[path = "../examples/hyper_upgrade.rs"]
 mod hyper_upgrade;
 
-#[cfg(feature = "hyper")]
+#[cfg(all(feature = "hyper", feature = "h2"))]
 #[tokio::test]
 async fn hyper_upgrades_and_the_adapter_runs_on_the_upgraded_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,7 +142,7 @@ async fn hyper_upgrades_and_the_adapter_runs_on_the_upgraded_connection() {
     .await;
 }
 
-#[cfg(all(feature = "http", feature = "h2"))]
+#[cfg(all(feature = "hyper", feature = "h2"))]
 #[tokio::test]
 async fn hyper_takes_websockets_over_http2_streams_too() {
     use wsmachine_tokio::h2;

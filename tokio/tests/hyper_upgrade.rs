@@ -212,3 +212,81 @@ async fn upgrade_or_reject_runs_the_handler_only_for_an_accepted_request() {
     })
     .await;
 }
+
+/// Over HTTP/2 (hyper's `auto` builder with extended CONNECT offered),
+/// `upgrade_or_reject` answers an extended CONNECT: `decide` sees it as
+/// one, with its path, authority and offered subprotocols, picks one, and
+/// the WebSocket runs on the stream with `200`; a refusal carries its
+/// status and body, and the connection goes on serving.
+#[cfg(feature = "h2")]
+#[tokio::test]
+async fn over_http2_upgrade_or_reject_decides_and_answers_an_extended_connect() {
+    use std::sync::{Arc, Mutex};
+
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use wsmachine_tokio::h2;
+
+    bounded(async {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("ws://{}", listener.local_addr().expect("address"));
+        let server_seen = seen.clone();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                let seen = server_seen.clone();
+                async move {
+                    let options = AcceptOptions { protocols: vec!["chat.v2".into()], ..AcceptOptions::default() };
+                    let decide = |request: &wsmachine_tokio::hyper::UpgradeRequest<'_>, _: &mut _| {
+                        let protocols: Vec<_> = request.protocols().collect();
+                        seen.lock().expect("lock").push(format!(
+                            "{} {:?} {} {protocols:?}",
+                            request.is_extended_connect(),
+                            request.split_path(),
+                            request.host(),
+                        ));
+                        match request.split_path().0 {
+                            "/private" => Err(Rejection::new(403).body("not here")),
+                            _ => Ok(()),
+                        }
+                    };
+                    let response: hyper::Response<Vec<u8>> =
+                        wsmachine_tokio::hyper::upgrade_or_reject(&mut request, &options, decide, echo_with_protocol);
+                    Ok::<_, std::convert::Infallible>(response.map(|body| String::from_utf8_lossy(&body).into_owned()))
+                }
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http2().enable_connect_protocol();
+            let _ = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).await;
+        });
+
+        let connection = h2::client::open(&url).await.expect("HTTP/2 with extended CONNECT");
+        let options =
+            ConnectOptions { protocols: vec!["chat.v1".into(), "chat.v2".into()], ..ConnectOptions::default() };
+        match h2::client::connect_with(&connection, format!("{url}/private"), &options).await {
+            Err(Error::Refused(refusal)) => {
+                assert_eq!(refusal.status, 403);
+                assert_eq!(refusal.body, b"not here");
+            }
+            other => panic!("expected a 403 refusal, got {:?}", other.map(|_| ())),
+        }
+        let mut ws = h2::client::connect_with(&connection, format!("{url}/chat?room=1"), &options)
+            .await
+            .expect("a WebSocket over hyper's HTTP/2");
+        assert_eq!(ws.protocol(), Some("chat.v2"));
+        ws.send("over a stream").await.expect("send");
+        assert_eq!(ws.recv().await.expect("recv"), Some(Message::text("chat.v2: over a stream")));
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+
+        let host = url.trim_start_matches("ws://");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            [
+                format!(r#"true ("/private", None) {host} ["chat.v1", "chat.v2"]"#),
+                format!(r#"true ("/chat", Some("room=1")) {host} ["chat.v1", "chat.v2"]"#),
+            ]
+        );
+    })
+    .await;
+}
