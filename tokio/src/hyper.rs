@@ -34,7 +34,9 @@
 //! builder calls `enable_connect_protocol()`; route `CONNECT` to the
 //! handler as well as `GET` (axum: `any(ws)` rather than `get(ws)`). A
 //! `decide` callback sees either as an [`UpgradeRequest`]. A `CONNECT`
-//! over HTTP/1.1 is a proxy's request, refused with 405.
+//! over HTTP/1.1 is refused as other methods are (405; 400 for a proxy's
+//! `host:port` target). Without the `h2` feature, which gives hyper the
+//! type of its `:protocol`, an HTTP/2 request is refused with 505.
 
 use std::future::Future;
 use std::io;

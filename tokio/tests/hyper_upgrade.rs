@@ -290,3 +290,47 @@ async fn over_http2_upgrade_or_reject_decides_and_answers_an_extended_connect() 
     })
     .await;
 }
+
+/// A `CONNECT` that is no WebSocket request gets the status that says
+/// why. Over HTTP/1.1: 405 as for any method but `GET`, and 400 for a
+/// proxy's `host:port` target. Over HTTP/2 with the `h2` feature: 400 for
+/// one without `:protocol`, 501 for another protocol, and 400 with the
+/// version this server speaks for another WebSocket version (RFC 8441's
+/// answer in place of HTTP/1.1's 426). Without the feature, hyper's
+/// `:protocol` cannot be read, and HTTP/2 is refused with 505.
+#[test]
+fn a_connect_that_asks_for_no_websocket_is_refused_with_its_status() {
+    let connect = |version, target: &str, websocket_version: &str, protocol: Option<&'static str>| {
+        let mut request = http::Request::builder()
+            .method("CONNECT")
+            .version(version)
+            .uri(target)
+            .header("sec-websocket-version", websocket_version)
+            .body(())
+            .expect("request");
+        #[cfg(feature = "h2")]
+        if let Some(protocol) = protocol {
+            request.extensions_mut().insert(hyper::ext::Protocol::from_static(protocol));
+        }
+        #[cfg(not(feature = "h2"))]
+        let _ = protocol;
+        let (response, upgrade) = wsmachine_tokio::hyper::accept::<_, Vec<u8>>(&mut request);
+        assert!(matches!(upgrade, Err(Error::Handshake(_))));
+        response
+    };
+    let http11 = http::Version::HTTP_11;
+    assert_eq!(connect(http11, "/chat", "13", None).status(), 405);
+    assert_eq!(connect(http11, "example.com:443", "13", None).status(), 400);
+
+    let http2 = http::Version::HTTP_2;
+    let target = "https://example.com/chat";
+    if cfg!(feature = "h2") {
+        assert_eq!(connect(http2, target, "13", None).status(), 400);
+        assert_eq!(connect(http2, target, "13", Some("connect-udp")).status(), 501);
+        let response = connect(http2, target, "8", Some("websocket"));
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+    } else {
+        assert_eq!(connect(http2, target, "13", Some("websocket")).status(), 505);
+    }
+}
