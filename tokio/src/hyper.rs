@@ -183,12 +183,13 @@ impl<'r> UpgradeRequest<'r> {
 /// Answers the WebSocket upgrade `request` asks for, with the default
 /// [`AcceptOptions`], and runs `handler` on the WebSocket in a task of its
 /// own (`tokio::spawn`) once hyper hands the connection over. Return the
-/// response from the HTTP handler: `101`, or the status that says why the
-/// request was refused, as [`accept`] gives.
+/// response from the HTTP handler: `101` (`200` for an HTTP/2 extended
+/// CONNECT), or the status that says why the request was refused, as
+/// [`accept`] gives.
 ///
 /// An error `handler` returns ends its task and goes no further (log it
 /// in the handler to see it), and so does a connection hyper never hands
-/// over (the client left before the `101`); [`accept`] gives both to a
+/// over (the client left before the answer); [`accept`] gives both to a
 /// server that wants them.
 pub fn upgrade<B, R, F, Fut>(request: &mut Request<B>, handler: F) -> Response<R>
 where
@@ -418,8 +419,9 @@ fn response<R: From<Vec<u8>>>(status: u16, headers: &[(String, String)], body: V
 }
 
 /// An accepted upgrade: `.await` it for the WebSocket, once the handler
-/// has returned the `101` (hyper hands the connection over after writing
-/// it, so await it in a task of its own, not in the handler).
+/// has returned the `101` or `200` (hyper hands the connection or the
+/// HTTP/2 stream over after writing it, so await it in a task of its
+/// own, not in the handler).
 ///
 /// Bytes the client sent right behind its request (its first frames) are
 /// not lost: hyper's upgraded connection returns them first.
@@ -437,8 +439,8 @@ impl Future for Upgrade {
     /// # Errors
     ///
     /// [`Error::Io`] when hyper did not hand the connection over (the
-    /// client went away before the `101` was written, or the response
-    /// sent was not the `101`).
+    /// client went away before the answer was written, or the response
+    /// sent was not the one [`accept`] gave).
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let upgraded = match Pin::new(&mut this.on_upgrade).poll(cx) {
