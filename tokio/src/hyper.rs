@@ -123,9 +123,9 @@ impl<'r> UpgradeRequest<'r> {
 
     /// The path and the query (without `?`), split.
     pub fn split_path(&self) -> (&'r str, Option<&'r str>) {
-        match self.path().split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (self.path(), None),
+        match self.form {
+            Form::Upgrade(upgrade) => upgrade.split_path(),
+            Form::ExtendedConnect(connect) => connect.split_path(),
         }
     }
 
