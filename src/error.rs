@@ -179,8 +179,6 @@ pub enum SendError {
     /// A close code that may not be sent (§7.4), or a reason given with
     /// `CloseCode::NO_STATUS`.
     InvalidCloseCode(CloseCode),
-    /// A close reason over 123 bytes.
-    CloseReasonTooLong,
     /// A text fragment that is not valid UTF-8.
     InvalidUtf8,
     /// A payload longer than `i64::MAX` bytes.
@@ -202,7 +200,6 @@ impl core::fmt::Display for SendError {
             SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
             SendError::ControlPayloadTooLong => f.write_str("control payload over 125 bytes"),
             SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
-            SendError::CloseReasonTooLong => f.write_str("close reason over 123 bytes"),
             SendError::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
             SendError::PayloadTooLong => f.write_str("payload longer than i64::MAX bytes"),
         }

@@ -522,6 +522,24 @@ fn a_close_never_answered_ends_after_the_close_timeout() {
 }
 
 #[test]
+fn a_close_reason_over_123_bytes_is_cut_and_the_close_still_goes_out() {
+    // A reason built from an error message may outgrow the frame: the
+    // peer still gets the code, with the reason's first 123 bytes.
+    let (listener, url) = listen();
+    let server = thread::spawn(move || -> Result<_, Error> {
+        let (stream, _) = listener.accept()?;
+        let mut ws = blocking::accept(stream)?;
+        assert_eq!(ws.read()?, None);
+        Ok(ws.close_frame().map(|frame| (frame.code(), frame.reason().to_string())))
+    });
+    let mut ws = blocking::connect(&url).unwrap();
+    let reason = format!("upstream failed: {}", "x".repeat(300));
+    ws.close(CloseCode::INTERNAL_ERROR, &reason).unwrap();
+    let seen = server.join().unwrap().unwrap();
+    assert_eq!(seen, Some((CloseCode::INTERNAL_ERROR, reason[..123].to_string())));
+}
+
+#[test]
 fn the_client_waits_for_the_server_to_close_first() {
     let (listener, url) = listen();
     let server_closed = Arc::new(AtomicBool::new(false));

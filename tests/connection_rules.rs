@@ -1055,15 +1055,30 @@ fn send_close_with_a_registered_code_is_sent() {
 }
 
 #[test]
-fn send_close_reason_over_123_is_refused() {
+fn send_close_cuts_a_reason_over_123_bytes_at_a_character_boundary() {
+    // 123 bytes fit whole.
     let mut conn = server();
     let mut out = Vec::new();
-    assert_eq!(conn.send_close(CloseCode::NORMAL, &"r".repeat(124), &mut out), Err(SendError::CloseReasonTooLong));
-    assert!(out.is_empty());
-    assert_eq!(conn.state(), State::Open);
     assert_eq!(conn.send_close(CloseCode::NORMAL, &"r".repeat(123), &mut out), Ok(127));
     let frames = parse_frames_masked(&out, false);
-    assert_eq!(frames[0].payload.len(), 125);
+    assert_eq!(frames[0].payload, [&1000u16.to_be_bytes()[..], "r".repeat(123).as_bytes()].concat());
+
+    // 124 bytes lose the last one, and the close handshake starts.
+    let mut conn = server();
+    let mut out = Vec::new();
+    assert_eq!(conn.send_close(CloseCode::GOING_AWAY, &"r".repeat(124), &mut out), Ok(127));
+    let frames = parse_frames_masked(&out, false);
+    assert_eq!(frames[0].payload, [&1001u16.to_be_bytes()[..], "r".repeat(123).as_bytes()].concat());
+    assert_eq!(conn.state(), State::CloseSent);
+
+    // A character across byte 123 goes whole: 122 bytes, then one of
+    // three (bytes 123 to 125), leave 122.
+    let mut conn = server();
+    let mut out = Vec::new();
+    let reason = "r".repeat(122) + "\u{20ac}" + &"r".repeat(500);
+    assert_eq!(conn.send_close(CloseCode::NORMAL, &reason, &mut out), Ok(126));
+    let frames = parse_frames_masked(&out, false);
+    assert_eq!(frames[0].payload, [&1000u16.to_be_bytes()[..], "r".repeat(122).as_bytes()].concat());
 }
 
 #[test]

@@ -1103,8 +1103,8 @@ impl<S: Stream> WebSocket<S> {
         }
     }
 
-    /// Closes the connection: sends a Close with `code` and `reason` (at
-    /// most 123 bytes), then finishes the close handshake, dropping
+    /// Closes the connection: sends a Close with `code` and `reason` (cut
+    /// to its first 123 bytes at a character boundary), then finishes the close handshake, dropping
     /// messages that still arrive, until the peer closed or
     /// `close_timeout` passed. Returns once the stream is done with.
     ///
@@ -1114,8 +1114,8 @@ impl<S: Stream> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Send`] for a code that may not be sent or a reason too
-    /// long (nothing is sent then); [`Error::Io`] when the stream fails.
+    /// [`Error::Send`] for a code that may not be sent (nothing is sent
+    /// then); [`Error::Io`] when the stream fails.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.start_close(code, reason)?;
         loop {
@@ -1130,7 +1130,7 @@ impl<S: Stream> WebSocket<S> {
     }
 
     /// Starts the close handshake and returns: sends a Close with `code`
-    /// and `reason` (at most 123 bytes). Keep reading: messages the peer
+    /// and `reason` (cut as [`close`](Self::close) cuts it). Keep reading: messages the peer
     /// sent before it saw our Close still come, then `Ok(None)` once the
     /// close handshake is done and the stream with it (or the close timeout
     /// passed; [`close_frame`](Self::close_frame) then has code 1006).

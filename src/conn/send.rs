@@ -2,7 +2,7 @@
 //! whole frames into the caller's output.
 
 use super::{Connection, ControlPayload, MessageKind, MAX_CONTROL_PAYLOAD};
-use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use crate::close::{CloseCode, CloseFrame};
 use crate::error::SendError;
 use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 #[cfg(feature = "alloc")]
@@ -132,11 +132,17 @@ impl<R: RandomSource> Connection<R> {
         Ok(written)
     }
 
-    /// Writes a Close frame with `code` and `reason` (at most 123 bytes),
-    /// starting the close handshake, or answering the peer's Close with a
-    /// code of our own instead of the automatic echo. Pass
-    /// [`CloseCode::NO_STATUS`] with an empty reason to send a Close without
-    /// a payload.
+    /// Writes a Close frame with `code` and `reason`, starting the close
+    /// handshake, or answering the peer's Close with a code of our own
+    /// instead of the automatic echo. Pass [`CloseCode::NO_STATUS`] with an
+    /// empty reason to send a Close without a payload.
+    ///
+    /// A reason over [`MAX_CLOSE_REASON`](crate::MAX_CLOSE_REASON) (123)
+    /// bytes is cut at the last character boundary within them, as
+    /// [`CloseFrame::new`] cuts it: the reason is for debugging, and a
+    /// Close refused for its length would leave the peer with no code at
+    /// all, where a reason built from an error message (`&e.to_string()`)
+    /// outgrows the frame only now and then.
     ///
     /// After this, no frame of any kind may be sent (§5.5.1); incoming data
     /// is still delivered until the peer's Close arrives.
@@ -144,7 +150,7 @@ impl<R: RandomSource> Connection<R> {
     /// # Errors
     ///
     /// [`SendError::InvalidCloseCode`] for a code that may not be sent
-    /// (§7.4), [`SendError::CloseReasonTooLong`], [`SendError::BufferTooSmall`],
+    /// (§7.4), [`SendError::BufferTooSmall`],
     /// [`SendError::Closing`] if our Close was already sent,
     /// [`SendError::Failed`] after a failure (its own Close is queued).
     pub fn send_close<O: Output + ?Sized>(
@@ -157,9 +163,6 @@ impl<R: RandomSource> Connection<R> {
         let valid = if code == CloseCode::NO_STATUS { reason.is_empty() } else { code.is_valid_on_wire() };
         if !valid {
             return Err(SendError::InvalidCloseCode(code));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(SendError::CloseReasonTooLong);
         }
         let frame = CloseFrame::new(code, reason);
         let written = self.write_close(&frame, out)?;

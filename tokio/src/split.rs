@@ -203,15 +203,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
-    /// Sends a Close with `code` and `reason` and writes it (a server then
+    /// Sends a Close with `code` and `reason` (cut to its first 123 bytes
+    /// at a character boundary) and writes it (a server then
     /// shuts down its write side). The close handshake finishes in the
     /// [`ReadHalf`], whose `recv` returns `Ok(None)` once the peer
     /// answered; nothing more can be sent.
     ///
     /// # Errors
     ///
-    /// [`Error::Send`] for a code that may not be sent or a reason too
-    /// long; [`Error::Io`] when the stream failed.
+    /// [`Error::Send`] for a code that may not be sent; [`Error::Io`] when
+    /// the stream failed.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.shared.lock().start_close(code, reason)?;
         self.flush().await

@@ -285,8 +285,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         poll_fn(|cx| self.driver.poll_flush(cx.waker())).await
     }
 
-    /// Closes the connection: sends a Close with `code` and `reason` (at
-    /// most 123 bytes), then finishes the close handshake, dropping
+    /// Closes the connection: sends a Close with `code` and `reason` (cut
+    /// to its first 123 bytes at a character boundary), then finishes the close handshake, dropping
     /// messages that still arrive, until the transport is done with: the
     /// peer's Close came and (for a client) the server closed the TCP
     /// connection, or `close_timeout` passed. Called after the peer
@@ -298,8 +298,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Send`] for a code that may not be sent or a reason too
-    /// long; nothing is sent then.
+    /// [`Error::Send`] for a code that may not be sent; nothing is sent
+    /// then.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.driver.start_close(code, reason)?;
         poll_fn(|cx| loop {

@@ -49,6 +49,26 @@ async fn messages_go_both_ways_and_the_close_handshake_completes() {
 }
 
 #[tokio::test]
+async fn a_close_reason_over_123_bytes_is_cut_and_the_close_still_goes_out() {
+    bounded(async {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let mut ws = accept(tcp).await?;
+            assert_eq!(ws.recv().await?, None);
+            Ok::<_, Error>(ws.close_frame().map(|frame| (frame.code(), frame.reason().to_string())))
+        });
+        let mut ws = connect(&url).await.expect("connect");
+        // "é" is two bytes: the 62nd would end at byte 124, so 61 are kept.
+        let reason = "é".repeat(100);
+        ws.close(CloseCode::INTERNAL_ERROR, &reason).await.expect("close");
+        let seen = server.await.expect("server task").expect("server");
+        assert_eq!(seen, Some((CloseCode::INTERNAL_ERROR, "é".repeat(61))));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn stream_and_sink_as_tokio_tungstenite_users_write_them() {
     bounded(async {
         let (listener, url) = listen().await;
