@@ -77,6 +77,43 @@ impl Error {
         }
     }
 
+    /// Whether the peer or the network ended the connection without a
+    /// close handshake: [`Error::ConnectionLost`], or the stream failing
+    /// with a reset, an abort, a broken pipe or an unexpected end (a
+    /// browser tab killed, a phone that lost its network, a peer that
+    /// crashed). A server sees these all day: worth a log line, not an
+    /// alarm. Timeouts are [`is_timeout`](Self::is_timeout)'s.
+    ///
+    /// ```no_run
+    /// # fn serve(mut ws: wsmachine::blocking::WebSocket<std::net::TcpStream>) {
+    /// let served = (|| -> Result<(), wsmachine::Error> {
+    ///     while let Some(message) = ws.read()? {
+    ///         ws.send(message)?;
+    ///     }
+    ///     Ok(())
+    /// })();
+    /// match served {
+    ///     Ok(()) => {}                              // closed with a close handshake
+    ///     Err(e) if e.is_disconnect() => {}         // gone: nothing to report
+    ///     Err(e) => eprintln!("connection failed: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            Error::ConnectionLost => true,
+            Error::Io(e) => matches!(
+                e.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::NotConnected
+            ),
+            _ => false,
+        }
+    }
+
     /// The HTTP status of a failed opening handshake: the one we answered
     /// a refused client with (server), or the one the server refused us
     /// with (client). `None` for everything else, a client's URL that is

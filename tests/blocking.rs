@@ -540,6 +540,50 @@ fn a_close_reason_over_123_bytes_is_cut_and_the_close_still_goes_out() {
 }
 
 #[test]
+fn a_peer_that_vanishes_is_a_disconnect_and_a_protocol_error_is_not() {
+    let (listener, _) = listen();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut ws = blocking::accept(stream).unwrap();
+            ws.send("hello").unwrap();
+            errors.push(ws.read().unwrap_err());
+        }
+        errors
+    });
+    // A peer that ends TCP without a Close.
+    let mut gone = raw_client(addr);
+    let mut hello = [0u8; 7];
+    gone.read_exact(&mut hello).unwrap();
+    drop(gone);
+    // A peer that closes with "hello" unread: the kernel resets the connection.
+    let reset = raw_client(addr);
+    reset.peek(&mut [0u8]).unwrap();
+    drop(reset);
+    // A peer that sends an unmasked frame.
+    let mut rude = raw_client(addr);
+    rude.read_exact(&mut hello).unwrap();
+    rude.write_all(&[0x81, 0x01, b'x']).unwrap();
+    let mut head = [0u8; 4];
+    rude.read_exact(&mut head).unwrap();
+    // A Close with 1002.
+    assert_eq!([head[0], head[2], head[3]], [0x88, 0x03, 0xea]);
+    // The failed server reads on to the end of our side before it closes.
+    rude.shutdown(std::net::Shutdown::Write).unwrap();
+    read_to_end(&mut rude);
+    let errors = server.join().unwrap();
+    assert!(matches!(errors[0], Error::ConnectionLost), "{:?}", errors[0]);
+    assert!(errors[0].is_disconnect());
+    assert!(matches!(&errors[1], Error::Io(e) if e.kind() == ErrorKind::ConnectionReset), "{:?}", errors[1]);
+    assert!(errors[1].is_disconnect());
+    assert!(matches!(errors[2], Error::Protocol(_)), "{:?}", errors[2]);
+    assert!(!errors[2].is_disconnect());
+    assert!(!errors.iter().any(Error::is_timeout));
+}
+
+#[test]
 fn the_client_waits_for_the_server_to_close_first() {
     let (listener, url) = listen();
     let server_closed = Arc::new(AtomicBool::new(false));
