@@ -1,6 +1,7 @@
 //! An axum server with a page on `/`, an echo WebSocket on `/ws` and a
 //! broadcast chat on `/chat`, the WebSockets accepted by
-//! `wsmachine_tokio::hyper`.
+//! `wsmachine_tokio::hyper`, over HTTP/1.1 and (with the `h2` feature)
+//! HTTP/2.
 //!
 //! ```sh
 //! cargo run -p wsmachine-tokio --features hyper --example axum_echo -- 127.0.0.1:9002
@@ -10,7 +11,7 @@
 
 use axum::extract::{Request, State};
 use axum::response::{Html, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use tokio::sync::broadcast;
 use wsmachine_tokio::hyper::HyperWebSocket;
@@ -25,10 +26,12 @@ async fn main() -> std::io::Result<()> {
 /// Serves the page and both WebSocket routes on `listener`.
 pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (chat, _) = broadcast::channel::<Message>(100);
+    // `any`, not `get`: over HTTP/2 (with the `h2` feature, and axum's
+    // `http2`) a WebSocket opens with a CONNECT, where HTTP/1.1 sends a GET.
     let app = Router::new()
         .route("/", get(|| async { Html("<p>WebSockets on /ws (echo) and /chat</p>") }))
-        .route("/ws", get(echo))
-        .route("/chat", get(join_chat))
+        .route("/ws", any(echo))
+        .route("/chat", any(join_chat))
         .with_state(chat);
     println!("axum echo on ws://{}/ws", listener.local_addr()?);
     axum::serve(listener, app).await

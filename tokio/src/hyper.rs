@@ -4,7 +4,7 @@
 //! axum's `WebSocketUpgrade::on_upgrade` does.
 //!
 //! ```no_run
-//! use axum::{extract::Request, response::Response, routing::get, Router};
+//! use axum::{extract::Request, response::Response, routing::any, Router};
 //!
 //! async fn ws(mut request: Request) -> Response {
 //!     // 101 and the handler in a task of its own, or the status that says
@@ -17,7 +17,8 @@
 //!     })
 //! }
 //!
-//! let app: Router = Router::new().route("/ws", get(ws));
+//! // `any`: a GET over HTTP/1.1, a CONNECT over HTTP/2.
+//! let app: Router = Router::new().route("/ws", any(ws));
 //! ```
 //!
 //! [`accept`] gives the same response and an [`Upgrade`] to await where
@@ -31,7 +32,8 @@
 //! requests (RFC 8441, answered `200`): the WebSocket is then one stream
 //! of the HTTP/2 connection, and a browser that reached the server over
 //! HTTP/2 opens it there. hyper offers extended CONNECT once its HTTP/2
-//! builder calls `enable_connect_protocol()`; route `CONNECT` to the
+//! builder calls `enable_connect_protocol()` (`axum::serve` does with
+//! axum's `http2` feature); route `CONNECT` to the
 //! handler as well as `GET` (axum: `any(ws)` rather than `get(ws)`). A
 //! `decide` callback sees either as an [`UpgradeRequest`]. A `CONNECT`
 //! over HTTP/1.1 is refused as other methods are (405; 400 for a proxy's

@@ -93,6 +93,33 @@ async fn the_axum_example_broadcasts_its_chat() {
     .await;
 }
 
+/// The example as it stands, served by `axum::serve` (which offers
+/// extended CONNECT with axum's `http2` feature): WebSockets over one
+/// HTTP/2 connection reach both routes, beside an HTTP/1.1 client.
+#[cfg(feature = "h2")]
+#[tokio::test]
+async fn the_axum_example_serves_its_websockets_over_http2_too() {
+    use wsmachine_tokio::h2;
+
+    bounded(async {
+        let addr = start_example().await;
+        let connection = h2::client::open(format!("ws://{addr}")).await.expect("HTTP/2 with extended CONNECT");
+        let mut echo = h2::client::connect(&connection, format!("ws://{addr}/ws")).await.expect("/ws over HTTP/2");
+        echo.send("over a stream").await.expect("send");
+        assert_eq!(echo.recv().await.expect("recv"), Some(Message::text("over a stream")));
+
+        let mut over_h2 = h2::client::connect(&connection, format!("ws://{addr}/chat")).await.expect("/chat");
+        let mut over_h1 = connect(format!("ws://{addr}/chat")).await.expect("/chat over HTTP/1.1");
+        over_h1.send("hi from HTTP/1.1").await.expect("send");
+        assert_eq!(over_h2.recv().await.expect("recv"), Some(Message::text("hi from HTTP/1.1")));
+        assert_eq!(over_h1.recv().await.expect("recv"), Some(Message::text("hi from HTTP/1.1")));
+
+        echo.close(CloseCode::NORMAL, "").await.expect("close");
+        assert_eq!(echo.close_frame().map(|frame| frame.code()), Some(CloseCode::NORMAL));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_axum_example_serves_its_page_and_refuses_a_plain_get_on_the_websocket() {
     bounded(async {
