@@ -50,7 +50,9 @@
 //! that returns `Ok(None)` too, as an iterator ends. A connection that ends
 //! any other way is an `Err`: [`Error::Protocol`] when the peer broke the
 //! protocol (or a timer found it dead), [`Error::ConnectionLost`] when the
-//! transport ended without a Close. [`WebSocket::read_ref`] lends each
+//! transport ended without a Close ([`Error::is_disconnect`] is true for
+//! that and for a reset: the peer or the network gone).
+//! [`WebSocket::read_ref`] lends each
 //! message instead (no allocation per message; the borrow ends at the next
 //! call). A message larger than you want to hold
 //! can be read piece by piece with [`WebSocket::read_piece`] (and sent so

@@ -55,8 +55,9 @@
 //! frame is in [`close_frame`](WebSocketStream::close_frame)). A connection
 //! that ends any other way is an `Err`: [`Error::Protocol`] when the peer
 //! broke the protocol or a timer found it dead, [`Error::ConnectionLost`]
-//! when the transport ended without a Close. `recv` is cancel-safe, so it
-//! can sit in a `tokio::select!` loop.
+//! when the transport ended without a Close ([`Error::is_disconnect`] is
+//! true for that and for a reset stream: the peer or the network gone).
+//! `recv` is cancel-safe, so it can sit in a `tokio::select!` loop.
 //!
 //! # Sending, and the write buffer
 //!
