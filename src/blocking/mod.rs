@@ -1106,9 +1106,10 @@ impl<S: Stream> WebSocket<S> {
     }
 
     /// Closes the connection: sends a Close with `code` and `reason` (cut
-    /// to its first 123 bytes at a character boundary), then finishes the close handshake, dropping
-    /// messages that still arrive, until the peer closed or
-    /// `close_timeout` passed. Returns once the stream is done with.
+    /// to its first 123 bytes at a character boundary), then finishes the
+    /// close handshake, dropping messages that still arrive, until the peer
+    /// closed or `close_timeout` passed. Returns once the stream is done
+    /// with.
     ///
     /// A peer that never answers is not an error: `close` returns `Ok`
     /// once `close_timeout` passed, and [`close_frame`](Self::close_frame)
@@ -1132,10 +1133,11 @@ impl<S: Stream> WebSocket<S> {
     }
 
     /// Starts the close handshake and returns: sends a Close with `code`
-    /// and `reason` (cut as [`close`](Self::close) cuts it). Keep reading: messages the peer
-    /// sent before it saw our Close still come, then `Ok(None)` once the
-    /// close handshake is done and the stream with it (or the close timeout
-    /// passed; [`close_frame`](Self::close_frame) then has code 1006).
+    /// and `reason` (cut as [`close`](Self::close) cuts it). Keep reading:
+    /// messages the peer sent before it saw our Close still come, then
+    /// `Ok(None)` once the close handshake is done and the stream with it
+    /// (or the close timeout passed; [`close_frame`](Self::close_frame)
+    /// then has code 1006).
     /// [`close`](Self::close) does both, dropping those messages.
     ///
     /// # Errors

@@ -204,8 +204,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     }
 
     /// Sends a Close with `code` and `reason` (cut to its first 123 bytes
-    /// at a character boundary) and writes it (a server then
-    /// shuts down its write side). The close handshake finishes in the
+    /// at a character boundary) and writes it (a server then shuts down
+    /// its write side). The close handshake finishes in the
     /// [`ReadHalf`], whose `recv` returns `Ok(None)` once the peer
     /// answered; nothing more can be sent.
     ///

@@ -286,11 +286,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Closes the connection: sends a Close with `code` and `reason` (cut
-    /// to its first 123 bytes at a character boundary), then finishes the close handshake, dropping
-    /// messages that still arrive, until the transport is done with: the
-    /// peer's Close came and (for a client) the server closed the TCP
-    /// connection, or `close_timeout` passed. Called after the peer
-    /// closed, it finishes the handshake the same way.
+    /// to its first 123 bytes at a character boundary), then finishes the
+    /// close handshake, dropping messages that still arrive, until the
+    /// transport is done with: the peer's Close came and (for a client) the
+    /// server closed the TCP connection, or `close_timeout` passed. Called
+    /// after the peer closed, it finishes the handshake the same way.
     ///
     /// A peer that never answers is not an error: `close` returns `Ok`
     /// once `close_timeout` passed, and [`close_frame`](Self::close_frame)
