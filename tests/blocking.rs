@@ -584,6 +584,24 @@ fn a_peer_that_vanishes_is_a_disconnect_and_a_protocol_error_is_not() {
 }
 
 #[test]
+fn both_ends_turn_off_nagles_algorithm() {
+    // Left on, a small message written while the one before is not yet
+    // acknowledged waits for the peer's delayed ACK (up to 40 ms): never
+    // on loopback, often in production.
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        assert!(!stream.nodelay().unwrap());
+        let ws = blocking::accept(stream).unwrap();
+        ws.get_ref().nodelay().unwrap()
+    });
+    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    let ws = blocking::client(&url, tcp).unwrap();
+    assert!(ws.get_ref().nodelay().unwrap(), "client over a stream of the caller's");
+    assert!(server.join().unwrap(), "server");
+}
+
+#[test]
 fn the_client_waits_for_the_server_to_close_first() {
     let (listener, url) = listen();
     let server_closed = Arc::new(AtomicBool::new(false));

@@ -152,6 +152,9 @@ const WRITE_SLICES: usize = 32;
 ///     fn set_blocking(&mut self) -> io::Result<()> {
 ///         self.sock.set_nonblocking(false)
 ///     }
+///     fn set_nodelay(&mut self) -> io::Result<()> {
+///         self.sock.set_nodelay(true)
+///     }
 ///     fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
 ///         // The TLS layer's read, with its socket in non-blocking mode.
 ///         self.sock.set_nonblocking(true)?;
@@ -214,6 +217,23 @@ pub trait Stream: Read + Write {
         Ok(())
     }
 
+    /// Turns off Nagle's algorithm (`TCP_NODELAY`), so that a small
+    /// message written while an earlier one is not yet acknowledged goes
+    /// out at once instead of waiting for that acknowledgement, which a
+    /// peer that delays its ACKs sends up to 40 ms later (200 ms on
+    /// Windows). On loopback the wait never shows. Called once, before the
+    /// handshake, as browsers, Node `ws` and Python's asyncio do for every
+    /// connection. The provided method does nothing; [`TcpStream`] sets
+    /// the option (call `set_nodelay(false)` on `ws.get_mut()` to undo
+    /// it), and a TLS stream of your own can set it on its socket.
+    ///
+    /// # Errors
+    ///
+    /// When the option cannot be set (the adapter then goes on without).
+    fn set_nodelay(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Reads what has already arrived into `buf`, without waiting: `Ok(0)`
     /// at the end of the stream, an error of kind `WouldBlock` when
     /// nothing has arrived. A send calls it now and then, so that a
@@ -236,10 +256,11 @@ pub trait Stream: Read + Write {
 }
 
 /// A socket of the standard library as a [`Stream`]: its own read and
-/// write timeouts, `shutdown(Write)`, `writev`, and a non-blocking mode
-/// set for [`Stream::try_read`]'s one read.
+/// write timeouts, `shutdown(Write)`, `writev`, a non-blocking mode set
+/// for [`Stream::try_read`]'s one read, and (given `set_nodelay`)
+/// `TCP_NODELAY`.
 macro_rules! socket_stream {
-    ($socket:ty) => {
+    ($socket:ty $(, $set_nodelay:ident)?) => {
         impl Stream for $socket {
             fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
                 <$socket>::set_read_timeout(self, timeout)
@@ -261,6 +282,12 @@ macro_rules! socket_stream {
                 self.set_nonblocking(false)
             }
 
+            $(
+                fn $set_nodelay(&mut self) -> io::Result<()> {
+                    <$socket>::$set_nodelay(self, true)
+                }
+            )?
+
             fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 self.set_nonblocking(true)?;
                 let read = self.read(buf);
@@ -271,7 +298,8 @@ macro_rules! socket_stream {
     };
 }
 
-socket_stream!(TcpStream);
+socket_stream!(TcpStream, set_nodelay);
+// A Unix socket has no Nagle's algorithm to turn off.
 #[cfg(unix)]
 socket_stream!(std::os::unix::net::UnixStream);
 
@@ -297,6 +325,10 @@ macro_rules! forwarded_stream {
 
             fn set_blocking(&mut self) -> io::Result<()> {
                 (**self).set_blocking()
+            }
+
+            fn set_nodelay(&mut self) -> io::Result<()> {
+                (**self).set_nodelay()
             }
 
             fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -561,6 +593,8 @@ where
 {
     let epoch = std::time::Instant::now();
     stream.set_blocking()?;
+    // Best effort: latency, not correctness, depends on it.
+    let _ = stream.set_nodelay();
     let mut start = ServerStart::new(options);
     let (mut decide, mut serve) = (Some(decide), serve);
     let mut buf = [0u8; 4096];
@@ -675,6 +709,8 @@ fn finish_client<S: Stream>(
     timeout: Option<Duration>,
 ) -> Result<WebSocket<S>, Error> {
     stream.set_blocking()?;
+    // Best effort: latency, not correctness, depends on it.
+    let _ = stream.set_nodelay();
     stream.write_all(start.request())?;
     stream.flush()?;
     let mut buf = [0u8; 4096];

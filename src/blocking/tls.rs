@@ -130,6 +130,10 @@ impl Stream for MaybeTlsStream {
         self.tcp().set_nonblocking(false)
     }
 
+    fn set_nodelay(&mut self) -> io::Result<()> {
+        self.tcp().set_nodelay(true)
+    }
+
     /// Reads in non-blocking mode, set on the socket for this one read;
     /// over TLS, what rustls already decrypted comes first.
     fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
