@@ -23,6 +23,7 @@ pub async fn serve(listener: TcpListener) -> Result<(), Error> {
     let (hub, _) = broadcast::channel::<Message>(1024);
     loop {
         let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?; // each message out at once, not after the last one's ACK
         let (hub, mut inbox) = (hub.clone(), hub.subscribe());
         tokio::spawn(async move {
             let mut ws = wsmachine_tokio::accept(tcp).await?;

@@ -192,11 +192,20 @@ where
 /// Accepts a WebSocket connection on `stream` with the default
 /// [`AcceptOptions`], on any path.
 ///
+/// Turn off Nagle's algorithm on an accepted `TcpStream` first
+/// (`tcp.set_nodelay(true)`), as the example does: with it on, a small
+/// message written while the one before is not yet acknowledged waits
+/// for the peer's delayed ACK, up to 40 ms (200 ms on Windows), which
+/// never shows on loopback. [`connect`](crate::connect) sets it on the
+/// socket it opens; this function cannot reach the socket under a
+/// stream of any type.
+///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
 /// loop {
 ///     let (tcp, _) = listener.accept().await?;
+///     tcp.set_nodelay(true)?;
 ///     tokio::spawn(async move {
 ///         let mut ws = wsmachine_tokio::accept(tcp).await?;
 ///         while let Some(message) = ws.recv().await? {

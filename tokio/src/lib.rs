@@ -29,6 +29,7 @@
 //!     let url = format!("ws://{}/echo", listener.local_addr()?);
 //!     let server = tokio::spawn(async move {
 //!         let (tcp, _) = listener.accept().await?;
+//!         tcp.set_nodelay(true)?; // see `accept`
 //!         let mut ws = wsmachine_tokio::accept(tcp).await?;
 //!         while let Some(message) = ws.recv().await? {
 //!             ws.send(message).await?;
