@@ -79,6 +79,8 @@ pub fn serve(mut listener: TcpListener, options: &AcceptOptions) -> io::Result<(
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
                 };
+                // Each small message out at once, not after the last one's ACK.
+                stream.set_nodelay(true)?;
                 let token = Token(next_token);
                 next_token += 1;
                 poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;

@@ -26,6 +26,7 @@ pub async fn serve(listener: TcpListener) -> Result<(), Error> {
     let options = Arc::new(AcceptOptions { deflate: Some(DeflateConfig::default()), ..Default::default() });
     loop {
         let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?; // see wsmachine_tokio::accept
         let options = options.clone();
         tokio::spawn(async move {
             let mut ws = wsmachine_tokio::accept_with(tcp, &options).await?;

@@ -26,6 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 pub async fn serve(listener: TcpListener, tls: TlsAcceptor) -> std::io::Result<()> {
     loop {
         let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?; // see wsmachine_tokio::accept
         let tls = tls.clone();
         tokio::spawn(async move {
             let stream = tls.accept(tcp).await?;

@@ -40,6 +40,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     println!("hyper upgrade echo on ws://{}/", listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?; // see wsmachine_tokio::accept
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http2().enable_connect_protocol();

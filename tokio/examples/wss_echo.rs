@@ -39,6 +39,7 @@ async fn main() -> Result<(), BoxError> {
     println!("wss echo on wss://{}/", listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?; // see wsmachine_tokio::accept
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let tls = acceptor.accept(tcp).await?;
