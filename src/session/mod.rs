@@ -1017,15 +1017,7 @@ impl<R: RandomSource> Session<R> {
     /// loop, cost about as much as the message's own bookkeeping.
     #[inline]
     fn finds_nothing(&mut self, lend: bool) -> bool {
-        let nothing = self.rx_start == self.rx_end
-            && self.ready.is_none()
-            && self.queued.is_empty()
-            && !self.streaming
-            && !self.lent
-            && !self.lent_done
-            && !self.eof
-            && self.pending_error.is_none()
-            && self.pending_close.is_none();
+        let nothing = !self.has_unread_input() && !self.streaming && !self.lent && !self.lent_done;
         if nothing {
             self.whole_mode = true;
             self.lend_mode = lend;
@@ -1146,6 +1138,46 @@ impl<R: RandomSource> Session<R> {
             self.ready = Some(Found::Message(MessageKind::Text));
         }
         Ok(self.ready.is_some())
+    }
+
+    /// Whether the session holds input it has not handed out: bytes
+    /// received and not yet decoded, an item found ahead or a message
+    /// finished and queued, or an end (of the input, or found by a timer)
+    /// still to report. When it is `false`, [`poll_message`](Self::poll_message),
+    /// [`poll_message_ref`](Self::poll_message_ref) and
+    /// [`poll_piece`](Self::poll_piece) return `Ok(None)` until the next
+    /// [`receive`](Self::receive), [`filled`](Self::filled),
+    /// [`receive_eof`](Self::receive_eof) or
+    /// [`handle_timeout`](Self::handle_timeout).
+    ///
+    /// A runtime that gathers the replies to the messages of one read into
+    /// one write asks it after taking a message: with nothing unread, no
+    /// other message can come before the next read, and the reply need not
+    /// wait (wsmachine-tokio then reads no clock for the reply's window).
+    ///
+    /// ```
+    /// use wsmachine::{Config, Connection, Incoming, Message, Session};
+    ///
+    /// let mut server = Session::new(Connection::server(Config::default()));
+    /// assert!(!server.has_unread_input());
+    /// // Two masked text frames, "a" and "b", in one read.
+    /// server.receive(&[0x81, 0x81, 0, 0, 0, 0, b'a', 0x81, 0x81, 0, 0, 0, 0, b'b']);
+    /// assert!(server.has_unread_input());
+    /// assert_eq!(server.poll_message()?, Some(Incoming::Message(Message::text("a"))));
+    /// assert!(server.has_unread_input(), "\"b\" is still to come");
+    /// assert_eq!(server.poll_message()?, Some(Incoming::Message(Message::text("b"))));
+    /// assert!(!server.has_unread_input());
+    /// assert_eq!(server.poll_message()?, None);
+    /// # Ok::<(), wsmachine::ProtocolError>(())
+    /// ```
+    #[inline]
+    pub fn has_unread_input(&self) -> bool {
+        self.rx_start != self.rx_end
+            || self.ready.is_some()
+            || !self.queued.is_empty()
+            || self.eof
+            || self.pending_error.is_some()
+            || self.pending_close.is_some()
     }
 
     /// Whether the item [`message_ready`](Self::message_ready) found is a

@@ -2047,3 +2047,86 @@ fn a_lent_message_is_released_by_a_call_that_finds_nothing() {
     assert_eq!(server.poll_message_ref(), Ok(None));
     assert!(server.done.is_empty() && server.whole.binary.is_empty() && !server.lent_done && !server.lent);
 }
+
+/// `has_unread_input` is `false` only when a poll finds nothing: checked
+/// before every call in each mode, with messages that stay in the read
+/// buffer, go straight into their own buffer or wait queued behind one,
+/// a ping and the Close, in reads of every size; and an end of input to
+/// report counts as unread.
+#[test]
+fn nothing_unread_means_a_poll_finds_nothing() {
+    let (mut client, _) = pair();
+    let big: Vec<u8> = (0..70 * 1024).map(|i| (i % 251) as u8).collect();
+    client.send(&Message::text("one")).unwrap();
+    client.send_binary(&big).unwrap();
+    client.send_binary(&big[..3_000]).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, b"two ", false).unwrap();
+    client.send_fragment(MessageKind::Text, b"frames", true).unwrap();
+    client.send_close(CloseCode::NORMAL, "bye").unwrap();
+    let wire = client.poll_output().to_vec();
+    // Where each item's last frame ends (a data frame with FIN, or a
+    // control frame), read from the frame headers.
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let (b0, len7) = (wire[at], usize::from(wire[at + 1] & 0x7f));
+        let (len, header) = match len7 {
+            126 => (usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]])), 4),
+            127 => (u64::from_be_bytes(wire[at + 2..at + 10].try_into().unwrap()) as usize, 10),
+            len => (len, 2),
+        };
+        at += header + 4 + len;
+        if b0 & 0x80 != 0 {
+            ends.push(at);
+        }
+    }
+    assert_eq!(ends.len(), 6);
+
+    for take in [Take::Owned, Take::Lent, Take::Piece] {
+        for read in [1, 7, 100, 4_096, 65_536, wire.len()] {
+            let (_, mut server) = pair();
+            assert!(!server.has_unread_input());
+            // Payload bytes of the data messages, and the ping and the Close.
+            let (mut data, mut controls, mut items, mut received) = (0, 0, 0, 0);
+            for chunk in wire.chunks(read) {
+                server.receive(chunk);
+                received += chunk.len();
+                loop {
+                    let unread = server.has_unread_input();
+                    let item = match take {
+                        Take::Lent => server.poll_message_ref().unwrap().map(|item| match item {
+                            IncomingRef::Text(text) => Some(text.len()),
+                            IncomingRef::Binary(bytes) => Some(bytes.len()),
+                            _ => None,
+                        }),
+                        Take::Piece => server.poll_piece().unwrap().map(|item| match item {
+                            Streamed::Piece(piece) => Some(piece.data.len()),
+                            _ => None,
+                        }),
+                        Take::Owned | Take::Ready => server.poll_message().unwrap().map(|item| match item {
+                            Incoming::Message(message) => Some(message.len()),
+                            _ => None,
+                        }),
+                    };
+                    assert!(unread || item.is_none(), "{take:?}, reads of {read}: an item with nothing unread");
+                    match item {
+                        None => break,
+                        Some(Some(len)) => data += len,
+                        Some(None) => controls += 1,
+                    }
+                    items += 1;
+                }
+                if !matches!(take, Take::Piece) {
+                    // Nothing that arrived whole is held back for a later read.
+                    let arrived = ends.iter().filter(|&&end| end <= received).count();
+                    assert_eq!(items, arrived, "{take:?}, reads of {read}, {received} bytes in");
+                }
+            }
+            assert!(!server.has_unread_input(), "{take:?}, reads of {read}");
+            assert_eq!((data, controls), (3 + big.len() + 3_000 + 10, 2), "{take:?}, reads of {read}");
+            server.receive_eof();
+            assert!(server.has_unread_input(), "the end of input is reported by the next poll");
+        }
+    }
+}
