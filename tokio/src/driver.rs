@@ -177,8 +177,8 @@ pub(crate) struct Driver<S> {
     /// back).
     received: bool,
     /// When the window in which replies may wait ends: [`BATCH_WINDOW`]
-    /// after the receive loop last returned a message, or after the
-    /// replies gathered since were last written. Kept as its end, so that
+    /// after the receive loop last returned a message with more input
+    /// behind it, or after the replies gathered since were last written. Kept as its end, so that
     /// a reply compares two instants instead of working out a duration.
     batch_end: tokio::time::Instant,
     /// Replies deferred in the window, counted modulo
@@ -387,8 +387,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     let _ = self.poll_write(&mut io_cx);
                 }
                 self.received = true;
-                self.batch_end = tokio::time::Instant::now() + BATCH_WINDOW;
                 self.window_replies = 0;
+                if self.session.has_unread_input() {
+                    // Another message may follow in what was read: the
+                    // reply to this one may wait for it, within a window
+                    // that starts now. Otherwise the reply is written by
+                    // its send, and the clock (some 20 ns a read) is not
+                    // read for every message of a request-and-reply
+                    // exchange. A window left as it was has passed or is
+                    // about to, and the reply's look at the clock (the
+                    // count was reset) writes it.
+                    self.batch_end = tokio::time::Instant::now() + BATCH_WINDOW;
+                }
                 return Poll::Ready(Ok(Some(received)));
             }
             if REPORT && self.control.is_some() {
