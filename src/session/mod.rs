@@ -1620,6 +1620,7 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`Connection::send_text`]: [`SendError::Closing`] once a Close
     /// was sent or received, [`SendError::Failed`] after a failure.
+    #[inline]
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
         match message {
             Message::Text(text) => self.send_text(text),
