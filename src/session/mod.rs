@@ -1142,8 +1142,10 @@ impl<R: RandomSource> Session<R> {
 
     /// Whether the session holds input it has not handed out: bytes
     /// received and not yet decoded, an item found ahead or a message
-    /// finished and queued, or an end (of the input, or found by a timer)
-    /// still to report. When it is `false`, [`poll_message`](Self::poll_message),
+    /// finished and queued, or an end found by a timer still to report.
+    /// Once the input ended ([`receive_eof`](Self::receive_eof)) it stays
+    /// `true`, also after the polls reported the end. When it is `false`,
+    /// [`poll_message`](Self::poll_message),
     /// [`poll_message_ref`](Self::poll_message_ref) and
     /// [`poll_piece`](Self::poll_piece) return `Ok(None)` until the next
     /// [`receive`](Self::receive), [`filled`](Self::filled),

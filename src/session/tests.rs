@@ -2127,6 +2127,8 @@ fn nothing_unread_means_a_poll_finds_nothing() {
             assert_eq!((data, controls), (3 + big.len() + 3_000 + 10, 2), "{take:?}, reads of {read}");
             server.receive_eof();
             assert!(server.has_unread_input(), "the end of input is reported by the next poll");
+            while server.poll_message().unwrap().is_some() {}
+            assert!(server.has_unread_input(), "and stays unread input, as documented");
         }
     }
 }

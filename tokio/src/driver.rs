@@ -178,8 +178,9 @@ pub(crate) struct Driver<S> {
     received: bool,
     /// When the window in which replies may wait ends: [`BATCH_WINDOW`]
     /// after the receive loop last returned a message with more input
-    /// behind it, or after the replies gathered since were last written. Kept as its end, so that
-    /// a reply compares two instants instead of working out a duration.
+    /// behind it, or after the replies gathered since were last written.
+    /// Kept as its end, so that a reply compares two instants instead of
+    /// working out a duration.
     batch_end: tokio::time::Instant,
     /// Replies deferred in the window, counted modulo
     /// [`CLOCK_EVERY`]: the clock is read when it is 0.
