@@ -2070,14 +2070,11 @@ fn nothing_unread_means_a_poll_finds_nothing() {
     let mut ends = Vec::new();
     let mut at = 0;
     while at < wire.len() {
-        let (b0, len7) = (wire[at], usize::from(wire[at + 1] & 0x7f));
-        let (len, header) = match len7 {
-            126 => (usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]])), 4),
-            127 => (u64::from_be_bytes(wire[at + 2..at + 10].try_into().unwrap()) as usize, 10),
-            len => (len, 2),
+        let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(&wire[at..]) else {
+            panic!("a whole header at {at}");
         };
-        at += header + 4 + len;
-        if b0 & 0x80 != 0 {
+        at += len + header.payload_len as usize;
+        if header.fin {
             ends.push(at);
         }
     }
