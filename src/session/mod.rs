@@ -527,7 +527,11 @@ impl<R: RandomSource> Session<R> {
             _ => self.rx_start,
         };
         if keep > 0 {
-            self.rx.copy_within(keep..self.rx_end, 0);
+            // Usually every byte was used: the move would be a call to
+            // `memmove` for nothing, once per read.
+            if keep < self.rx_end {
+                self.rx.copy_within(keep..self.rx_end, 0);
+            }
             self.rx_end -= keep;
             self.rx_start -= keep;
             if let Some(Found::RxPiece { start, end, .. } | Found::RxMessage { start, end, .. }) = &mut self.ready {
