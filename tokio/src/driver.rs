@@ -116,6 +116,12 @@ pub(crate) struct Driver<S> {
     /// The last read brought [`SMALL_READ_SIZE`] bytes or more: the next
     /// one reads up to [`READ_SIZE`].
     large_reads: bool,
+    /// The last read returned data without filling its buffer, and the
+    /// receive has not waited since: the transport most likely holds
+    /// nothing more until it wakes the task (tokio clears a socket's
+    /// readiness after a short read), so the reads until then, expected
+    /// to find nothing and register the waker, are small ones.
+    drained: bool,
     /// Bytes arrived since a receive last waited for input.
     read_since_wait: bool,
     /// The session may have an item: it was given input (bytes, their
@@ -228,6 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             write_shut: false,
             read_eof: false,
             large_reads: false,
+            drained: false,
             read_since_wait: false,
             // The bytes that followed the handshake head may hold messages.
             may_have_item: true,
@@ -428,6 +435,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 if self.poll_timers(&mut io_cx) {
                     continue;
                 }
+                self.drained = false;
                 return Poll::Pending;
             }
             if self.read_eof {
@@ -443,6 +451,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     continue;
                 }
                 self.poll_shrink(&mut io_cx);
+                // What wakes the task may be new input.
+                self.drained = false;
                 return Poll::Pending;
             }
         }
@@ -591,9 +601,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// One read into the session, of up to [`READ_SIZE`] bytes, or
-    /// [`SMALL_READ_SIZE`] while the reads are small.
+    /// [`SMALL_READ_SIZE`] while the reads are small or the last one
+    /// drained the transport: the read that follows a large message in a
+    /// request-and-reply exchange finds nothing, and the small buffer
+    /// spares it the large one's stack probe. Data it does find is read as
+    /// after any small read: a full buffer makes the next read large.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.large_reads {
+        if self.large_reads && !self.drained {
             self.poll_read_up_to::<READ_SIZE>(cx)
         } else {
             self.poll_read_up_to::<SMALL_READ_SIZE>(cx)
@@ -620,6 +634,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             Poll::Ready(Ok(())) => {
                 self.read_since_wait = true;
                 self.large_reads = buf.filled().len() >= SMALL_READ_SIZE;
+                self.drained = buf.filled().len() < N;
                 self.session.receive(buf.filled());
             }
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}

@@ -1426,3 +1426,93 @@ async fn a_close_the_peer_never_answers_ends_after_the_close_timeout_as_1006() {
     assert_eq!(frame.code(), CloseCode::ABNORMAL);
     server.abort();
 }
+
+/// A stream that records the room each read offers.
+struct RecordingReads {
+    inner: tokio::io::DuplexStream,
+    rooms: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl tokio::io::AsyncRead for RecordingReads {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.rooms.lock().expect("rooms").push(buf.remaining());
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for RecordingReads {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Reads are small (2 KiB) until one fills its buffer, then large
+/// (64 KiB). A large read that does not fill its buffer drained the
+/// transport, and the read after it, which finds nothing, is small again:
+/// in a request-and-reply exchange of large messages it would otherwise
+/// pay the large buffer's stack probe once per message. The next message
+/// is then read as after any small read.
+#[tokio::test]
+async fn the_read_after_one_that_drained_the_transport_is_small() {
+    use tokio::io::AsyncReadExt;
+
+    bounded(async {
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let rooms = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stream = RecordingReads { inner: server, rooms: rooms.clone() };
+        let accepting = tokio::spawn(async move { accept_with(stream, &AcceptOptions::default()).await });
+        client
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await
+            .expect("request");
+        let mut ws = accepting.await.expect("task").expect("accept");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.expect("answer"));
+        }
+
+        // A masked (zero key) binary frame of 16 KiB, twice, each echoed.
+        let mut frame = vec![0x82, 0xFE, 0x40, 0x00, 0, 0, 0, 0];
+        frame.resize(frame.len() + 16 * 1024, 7);
+        for round in 0..2 {
+            rooms.lock().expect("rooms").clear();
+            client.write_all(&frame).await.expect("frame");
+            let message = ws.recv().await.expect("recv").expect("a message");
+            assert_eq!(message.as_bytes().len(), 16 * 1024);
+            ws.send(message).await.expect("send");
+            assert!(poll!(std::pin::pin!(ws.recv())).is_pending());
+            let echo = read_n(&mut client, 4 + 16 * 1024).await;
+            assert_eq!(echo[..4], [0x82, 0x7E, 0x40, 0x00]);
+            // Round 0: a 2 KiB read that fills, then a 64 KiB one that
+            // takes the rest. Round 1, after a read of 2 KiB or more: one
+            // 64 KiB read for the whole message. Neither fills its buffer,
+            // and the reads after it are small ones, which find nothing
+            // (the send's look at what arrived, the receive's).
+            let rooms = rooms.lock().expect("rooms").clone();
+            let message_reads: &[usize] = if round == 0 { &[2048, 65536] } else { &[65536] };
+            let (head, rest) = rooms.split_at(message_reads.len());
+            assert_eq!(head, message_reads, "round {round}: {rooms:?}");
+            assert!(!rest.is_empty() && rest.iter().all(|&room| room == 2048), "round {round}: {rooms:?}");
+        }
+    })
+    .await;
+}
