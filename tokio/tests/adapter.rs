@@ -898,10 +898,12 @@ async fn the_handshake_futures_stay_small() {
     assert!(size_of_val(&client) < 4096, "client future: {} bytes", size_of_val(&client));
 }
 
-/// A stream that counts the writes made to it.
+/// A stream that counts the writes made to it and records the room each
+/// read offers.
 struct CountingWrites {
     inner: tokio::io::DuplexStream,
     writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    rooms: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
 }
 
 impl tokio::io::AsyncRead for CountingWrites {
@@ -910,6 +912,7 @@ impl tokio::io::AsyncRead for CountingWrites {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        self.rooms.lock().expect("rooms").push(buf.remaining());
         std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
@@ -964,11 +967,26 @@ async fn counted_upgrade(
     wsmachine_tokio::WebSocketStream<CountingWrites>,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    let (client, ws, writes, _) = observed_upgrade(options).await;
+    (client, ws, writes)
+}
+
+/// As [`counted_upgrade`], with the record of the room each read offered
+/// as well.
+async fn observed_upgrade(
+    options: AcceptOptions,
+) -> (
+    tokio::io::DuplexStream,
+    wsmachine_tokio::WebSocketStream<CountingWrites>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+) {
     use tokio::io::AsyncReadExt;
 
     let (mut client, server) = tokio::io::duplex(64 * 1024);
     let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let stream = CountingWrites { inner: server, writes: writes.clone() };
+    let rooms = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stream = CountingWrites { inner: server, writes: writes.clone(), rooms: rooms.clone() };
     let accepting = tokio::spawn(async move { accept_with(stream, &options).await });
     client
         .write_all(
@@ -982,7 +1000,7 @@ async fn counted_upgrade(
     while !head.ends_with(b"\r\n\r\n") {
         head.push(client.read_u8().await.expect("answer"));
     }
-    (client, ws, writes)
+    (client, ws, writes, rooms)
 }
 
 #[tokio::test(start_paused = true)]
@@ -1427,68 +1445,17 @@ async fn a_close_the_peer_never_answers_ends_after_the_close_timeout_as_1006() {
     server.abort();
 }
 
-/// A stream that records the room each read offers.
-struct RecordingReads {
-    inner: tokio::io::DuplexStream,
-    rooms: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
-}
-
-impl tokio::io::AsyncRead for RecordingReads {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        self.rooms.lock().expect("rooms").push(buf.remaining());
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for RecordingReads {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// Reads are small (2 KiB) until one fills its buffer, then large
 /// (64 KiB). A large read that does not fill its buffer drained the
-/// transport, and the read after it, which finds nothing, is small again:
-/// in a request-and-reply exchange of large messages it would otherwise
-/// pay the large buffer's stack probe once per message. The next message
-/// is then read as after any small read.
+/// transport, and the reads after it until the receive waits, which find
+/// nothing, are small: in a request-and-reply exchange of large messages
+/// they would otherwise pay the large buffer's stack probe once per
+/// message. Once the receive waited, reads are large again, and the next
+/// message comes in one.
 #[tokio::test]
 async fn the_read_after_one_that_drained_the_transport_is_small() {
-    use tokio::io::AsyncReadExt;
-
     bounded(async {
-        let (mut client, server) = tokio::io::duplex(256 * 1024);
-        let rooms = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let stream = RecordingReads { inner: server, rooms: rooms.clone() };
-        let accepting = tokio::spawn(async move { accept_with(stream, &AcceptOptions::default()).await });
-        client
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .await
-            .expect("request");
-        let mut ws = accepting.await.expect("task").expect("accept");
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(client.read_u8().await.expect("answer"));
-        }
+        let (mut client, mut ws, _, rooms) = observed_upgrade(AcceptOptions::default()).await;
 
         // A masked (zero key) binary frame of 16 KiB, twice, each echoed.
         let mut frame = vec![0x82, 0xFE, 0x40, 0x00, 0, 0, 0, 0];
