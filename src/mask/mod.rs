@@ -117,11 +117,45 @@ fn mask_words(buf: &mut [u8], rotated: [u8; 4]) {
 #[inline]
 pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     debug_assert_eq!(dst.len(), src.len());
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    if src.len() >= LARGE && simd::copy_masked(dst, src, key) {
+    if src.len() >= LARGE {
+        copy_masked_long(dst, src, key);
         return;
     }
     copy_masked_words(dst, src, key);
+}
+
+/// [`copy_masked`] from [`LARGE`] bytes on, out of line so that small
+/// frames do not carry its code.
+#[inline(never)]
+fn copy_masked_long(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    if simd::copy_masked(dst, src, key) {
+        return;
+    }
+    copy_masked_wide(dst, src, key);
+}
+
+/// The block [`copy_masked_wide`] and the AVX2 append copy take at a
+/// time: four 256-bit vectors.
+const WIDE_BLOCK: usize = 128;
+
+/// The large-payload body of [`copy_masked`]: [`WIDE_BLOCK`]-byte blocks
+/// of machine words, then [`copy_masked_words`] for the rest. The
+/// compiler unrolled the 32-byte loop of `copy_masked_words` four times
+/// by itself, behind a check that source and destination do not overlap;
+/// written in wide blocks, the loop is unrolled as written.
+#[inline(always)]
+fn copy_masked_wide(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let word = key_word(key);
+    let mut d_blocks = dst.chunks_exact_mut(WIDE_BLOCK);
+    let mut s_blocks = src.chunks_exact(WIDE_BLOCK);
+    for (d, s) in (&mut d_blocks).zip(&mut s_blocks) {
+        for (d, s) in d.chunks_exact_mut(8).zip(s.chunks_exact(8)) {
+            copy_word(d, s, word);
+        }
+    }
+    // A multiple of 4: the rest starts at the key's phase.
+    copy_masked_words(d_blocks.into_remainder(), s_blocks.remainder(), key);
 }
 
 /// Appends `src` to `vec` masking it as it goes with `key` (as seen from
@@ -322,6 +356,9 @@ mod tests {
         let mut portable = alloc::vec![0u8; to + len];
         copy_masked_words(&mut portable[to..], &data[start..], rotated);
         assert!(portable[to..] == slow[start..], "portable copy: len {len} start {start} to {to} offset {offset}");
+        let mut wide = alloc::vec![0u8; to + len];
+        copy_masked_wide(&mut wide[to..], &data[start..], rotated);
+        assert!(wide[to..] == slow[start..], "portable wide copy: len {len} start {start} to {to} offset {offset}");
         #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
         {
             let mut simd = alloc::vec![0u8; to + len];
