@@ -57,6 +57,38 @@ pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Copies `src` into `dst` (of the same length) for a short run: up to
+/// 32 bytes as two copies of a fixed size that may overlap, inline, where
+/// `copy_from_slice` calls `memcpy` for any length not known when
+/// compiled; longer runs as `copy_from_slice`.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    match n {
+        0..=3 => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+        4..=7 => copy_ends::<4>(dst, src),
+        8..=16 => copy_ends::<8>(dst, src),
+        17..=32 => copy_ends::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// Copies the first `N` and the last `N` bytes of `src` into `dst` (of
+/// the same length, from `N` to `2 * N` bytes): all of it.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    dst[..N].copy_from_slice(&src[..N]);
+    dst[n - N..].copy_from_slice(&src[n - N..]);
+}
+
 /// [`copy`] of a run long enough for `rep movsb`. Out of line, as the
 /// others below: the short copies that messages mostly make keep only
 /// the length's comparison inline.
@@ -149,6 +181,20 @@ fn push_str_long(string: &mut String, src: &str) {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn short_copies_write_every_byte_and_no_more() {
+        let src: Vec<u8> = (0..80u8).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
+        for len in 0..=70 {
+            for start in 0..3 {
+                let mut dst = vec![0xEEu8; len + 2];
+                copy_short(&mut dst[..len], &src[start..start + len]);
+                assert_eq!(&dst[..len], &src[start..start + len], "len {len} start {start}");
+                assert_eq!(dst[len..], [0xEE, 0xEE], "len {len}: nothing written past the run");
+            }
+        }
+    }
 
     #[test]
     fn pieces_only_for_long_runs_landing_just_past_their_source() {

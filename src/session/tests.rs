@@ -1881,6 +1881,56 @@ fn the_small_frame_shortcut_agrees_with_the_header() {
     assert!(checked > 20, "the shortcut must apply to small whole frames ({checked})");
 }
 
+/// A buffer given back keeps the bytes of the message it carried, and
+/// the next short message is copied over them: each message received
+/// into it holds its own bytes and no more, whether the buffer's last
+/// message was longer, shorter or as long, binary or text; invalid text
+/// copied over a kept buffer still fails with 1007.
+#[test]
+fn a_recycled_buffer_holds_exactly_the_next_message() {
+    let (_, mut server) = pair();
+    let lens = [40usize, 16, 3, 0, 5, 64, 31, 33, 120, 7, 127, 17, 16, 16, 100, 1, 8, 9, 4];
+    let mut read = Vec::new();
+    let mut expected = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        let message = if i % 3 == 2 {
+            let text: String = "aé€🦀"
+                .chars()
+                .cycle()
+                .scan(0, |n, c| {
+                    *n += c.len_utf8();
+                    (*n <= len).then_some(c)
+                })
+                .collect();
+            read.extend(masked_client_frame(0x81, text.as_bytes(), [i as u8, 7, 0xA0, 3]));
+            Message::Text(text)
+        } else {
+            let data: Vec<u8> = (0..len).map(|j| (i * 31 + j) as u8).collect();
+            read.extend(masked_client_frame(0x82, &data, [i as u8, 7, 0xA0, 3]));
+            Message::Binary(data)
+        };
+        expected.push(message);
+    }
+    server.receive(&read);
+    for (i, message) in expected.iter().enumerate() {
+        match server.poll_message().unwrap() {
+            Some(Incoming::Message(got)) => {
+                assert!(got == *message, "message {i}: {got:?} != {message:?}");
+                server.recycle(got);
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    // A long message's buffer kept, then invalid text over it.
+    server.receive(&masked_client_frame(0x82, &[b'x'; 60], [1, 2, 3, 4]));
+    let Some(Incoming::Message(long)) = server.poll_message().unwrap() else { panic!("the binary message") };
+    server.recycle(long);
+    server.receive(&masked_client_frame(0x81, b"ok\xFFno", [1, 2, 3, 4]));
+    let e = server.poll_message().unwrap_err();
+    assert_eq!(e, ProtocolError::InvalidUtf8);
+    assert_eq!(e.close_code(), CloseCode::INVALID_PAYLOAD);
+}
+
 /// A message of one frame with a 16-bit length, whole in the read buffer
 /// behind other frames, is unmasked on its way into its owned message:
 /// every length form's edge and a multibyte text, each key phase, owned
