@@ -17,10 +17,17 @@
 //! `benches/copies.rs` measures it through the encoder.
 //!
 //! Shorter runs keep one copy, with the length's comparison inline; the
-//! check for longer ones is a subtraction and two comparisons.
+//! check for longer ones is a subtraction and two comparisons. Runs of up
+//! to 32 bytes (a small frame's payload) are copied without calling
+//! `memcpy`: a server's 16-byte frame into a slice took about a quarter
+//! less time so (`cargo bench -p wsmachine-benches --bench output`).
 
 #[cfg(feature = "alloc")]
 use alloc::{string::String, vec::Vec};
+
+/// Runs of at most this many bytes are copied by [`copy_short`], without
+/// a call.
+const SHORT: usize = 32;
 
 /// Runs shorter than this are copied whole: glibc turns to `rep movsb`
 /// only for longer ones.
@@ -52,6 +59,8 @@ fn piecewise(dst: usize, src: usize, len: usize) -> bool {
 pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
     if src.len() >= PIECEWISE_FROM {
         copy_long(dst, src);
+    } else if src.len() <= SHORT {
+        copy_short(dst, src);
     } else {
         dst.copy_from_slice(src);
     }
@@ -61,7 +70,6 @@ pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
 /// 32 bytes as two copies of a fixed size that may overlap, inline, where
 /// `copy_from_slice` calls `memcpy` for any length not known when
 /// compiled; longer runs as `copy_from_slice`.
-#[cfg(feature = "alloc")]
 #[inline(always)]
 pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
@@ -81,7 +89,6 @@ pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
 
 /// Copies the first `N` and the last `N` bytes of `src` into `dst` (of
 /// the same length, from `N` to `2 * N` bytes): all of it.
-#[cfg(feature = "alloc")]
 #[inline(always)]
 fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
@@ -182,7 +189,6 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    #[cfg(feature = "alloc")]
     #[test]
     fn short_copies_write_every_byte_and_no_more() {
         let src: Vec<u8> = (0..80u8).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
@@ -192,6 +198,10 @@ mod tests {
                 copy_short(&mut dst[..len], &src[start..start + len]);
                 assert_eq!(&dst[..len], &src[start..start + len], "len {len} start {start}");
                 assert_eq!(dst[len..], [0xEE, 0xEE], "len {len}: nothing written past the run");
+                let mut dst = vec![0xEEu8; len + 2];
+                copy(&mut dst[..len], &src[start..start + len]);
+                assert_eq!(&dst[..len], &src[start..start + len], "copy: len {len} start {start}");
+                assert_eq!(dst[len..], [0xEE, 0xEE], "copy: len {len}: nothing written past the run");
             }
         }
     }
