@@ -294,9 +294,9 @@ pub(crate) struct Assembly {
     /// bytes of a character still unfinished are in `utf8`.
     pub(crate) text: String,
     pub(crate) utf8: Utf8Validator,
-    /// An empty buffer handed back (a message sent, or given back with
-    /// [`Session::recycle`](crate::Session::recycle)), kept to receive a
-    /// later message in: an echo or a relay allocates nothing per message
+    /// A buffer handed back (a message sent, or given back with
+    /// [`Session::recycle`](crate::Session::recycle)), still holding that
+    /// message's bytes, kept to receive a later message in: an echo or a relay allocates nothing per message
     /// of up to [`SPARE_MAX`].
     spare: Vec<u8>,
 }
