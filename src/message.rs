@@ -294,9 +294,9 @@ pub(crate) struct Assembly {
     /// bytes of a character still unfinished are in `utf8`.
     pub(crate) text: String,
     pub(crate) utf8: Utf8Validator,
-    /// A buffer handed back (a message sent, or given back with
-    /// [`Session::recycle`](crate::Session::recycle)), still holding that
-    /// message's bytes, kept to receive a later message in: an echo or a relay allocates nothing per message
+    /// An empty buffer handed back (a message sent, or given back with
+    /// [`Session::recycle`](crate::Session::recycle)), kept to receive a
+    /// later message in: an echo or a relay allocates nothing per message
     /// of up to [`SPARE_MAX`].
     spare: Vec<u8>,
 }
@@ -319,60 +319,23 @@ impl Assembly {
         self.binary.is_empty() && self.text.is_empty() && self.utf8.pending().is_empty()
     }
 
-    /// Keeps `buffer` for a later message (in place of the one kept
-    /// before), unless it is larger than [`SPARE_MAX`]. Its bytes stay:
-    /// [`spare_with`](Self::spare_with) copies a short message over them,
-    /// which a safe copy into an emptied vector cannot do without growing
-    /// it through a call first.
+    /// Keeps `buffer`, emptied, for a later message (in place of the
+    /// one kept before), unless it is larger than [`SPARE_MAX`].
     #[inline]
-    pub(crate) fn keep_spare(&mut self, buffer: Vec<u8>) {
+    pub(crate) fn keep_spare(&mut self, mut buffer: Vec<u8>) {
         if buffer.capacity() <= SPARE_MAX {
+            buffer.clear();
             self.spare = buffer;
         }
     }
 
-    /// The spare buffer, emptied, for a message of `len` bytes (see
-    /// [`spare_fits`](Self::spare_fits)).
+    /// The spare buffer for a message of `len` bytes, when it holds at
+    /// least that and not much more: the message goes to the caller, who
+    /// may keep it long, so it gets at most twice its size (or 128 bytes).
     #[inline]
     fn take_spare(&mut self, len: usize) -> Option<Vec<u8>> {
-        self.spare_fits(len).then(|| {
-            let mut spare = core::mem::take(&mut self.spare);
-            spare.clear();
-            spare
-        })
-    }
-
-    /// Whether the spare buffer may take a message of `len` bytes: it
-    /// holds at least that and not much more. The message goes to the
-    /// caller, who may keep it long, so it gets at most twice its size (or
-    /// 128 bytes).
-    #[inline]
-    fn spare_fits(&self, len: usize) -> bool {
         let capacity = self.spare.capacity();
-        len <= capacity && capacity <= len.max(64) * 2
-    }
-
-    /// The spare buffer holding `data` (under [`SHORT_TEXT`] bytes), when
-    /// it may take a message of its length. A buffer given back by
-    /// [`Session::recycle`](crate::Session::recycle) or
-    /// [`Session::send_owned`](crate::Session::send_owned) still holds the
-    /// bytes of the message it carried, most often as many as the next
-    /// one: `data` is copied over them, without the call that grows an
-    /// emptied vector (about 25 instructions for a 16-byte message).
-    #[inline(always)]
-    fn spare_with(&mut self, data: &[u8]) -> Option<Vec<u8>> {
-        if !self.spare_fits(data.len()) {
-            return None;
-        }
-        let mut spare = core::mem::take(&mut self.spare);
-        if spare.len() >= data.len() {
-            spare.truncate(data.len());
-            crate::copy::copy_short(&mut spare, data);
-        } else {
-            spare.clear();
-            spare.extend_from_slice(data);
-        }
-        Some(spare)
+        (len <= capacity && capacity <= len.max(64) * 2).then(|| core::mem::take(&mut self.spare))
     }
 
     /// Frees the spare buffer.
@@ -475,8 +438,11 @@ impl Assembly {
         {
             match kind {
                 MessageKind::Binary => {
-                    self.binary = match self.spare_with(data) {
-                        Some(spare) => spare,
+                    self.binary = match self.take_spare(data.len()) {
+                        Some(mut spare) => {
+                            spare.extend_from_slice(data);
+                            spare
+                        }
                         None => data.to_vec(),
                     };
                     return Ok(());
@@ -495,10 +461,8 @@ impl Assembly {
     /// short text).
     #[inline]
     fn take_short_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
-        let bytes = match self.spare_with(data) {
-            Some(spare) => spare,
-            None => data.to_vec(),
-        };
+        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        bytes.extend_from_slice(data);
         match String::from_utf8(bytes) {
             Ok(text) => {
                 self.text = text;

@@ -1692,10 +1692,9 @@ impl<R: RandomSource> Session<R> {
     }
 
     /// Gives back a message taken from [`poll_message`](Self::poll_message)
-    /// (or any message) once done with it: its buffer is kept, and the
-    /// next message of about its size is received into it (its bytes
-    /// copied over the old ones, and no more of them seen) instead of a
-    /// new allocation. One buffer of at most 4 KiB ([`SEND_OWNED_MIN`])
+    /// (or any message) once done with it: its buffer is kept, emptied, and
+    /// the next message of about its size is received into it instead of
+    /// a new allocation. One buffer of at most 4 KiB ([`SEND_OWNED_MIN`])
     /// is kept, the last one given; a larger one is freed, since the
     /// allocator gives the block freed last to the next message still in
     /// cache, while a buffer kept by each of many busy connections is not.
