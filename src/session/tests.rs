@@ -1881,11 +1881,10 @@ fn the_small_frame_shortcut_agrees_with_the_header() {
     assert!(checked > 20, "the shortcut must apply to small whole frames ({checked})");
 }
 
-/// A buffer given back keeps the bytes of the message it carried, and
-/// the next short message is copied over them: each message received
-/// into it holds its own bytes and no more, whether the buffer's last
-/// message was longer, shorter or as long, binary or text; invalid text
-/// copied over a kept buffer still fails with 1007.
+/// Each message received into a buffer given back holds its own bytes
+/// and no more, whether the buffer's last message was longer, shorter or
+/// as long, binary or text; invalid text received into a kept buffer
+/// still fails with 1007.
 #[test]
 fn a_recycled_buffer_holds_exactly_the_next_message() {
     let (_, mut server) = pair();
