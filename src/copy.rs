@@ -71,7 +71,7 @@ pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
 /// `copy_from_slice` calls `memcpy` for any length not known when
 /// compiled; longer runs as `copy_from_slice`.
 #[inline(always)]
-pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     let dst = &mut dst[..n];
     match n {

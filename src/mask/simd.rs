@@ -109,7 +109,8 @@ unsafe fn extend_masked_avx2(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8
     // The bytes written from the start of `room` on, without a gap. Every
     // block is a multiple of 4 bytes, so each starts at the key's phase.
     let mut written = write_masked_blocks::<{ super::WIDE_BLOCK }>(room, src, &pattern);
-    written += write_masked_blocks::<32>(&mut room[written..], &src[written..], &pattern);
+    let short_pattern = super::repeated_key::<32>(key);
+    written += write_masked_blocks::<32>(&mut room[written..], &src[written..], &short_pattern);
     for ((dst, byte), k) in room[written..].iter_mut().zip(&src[written..]).zip(&pattern) {
         dst.write(byte ^ k);
         written += 1;
@@ -122,12 +123,17 @@ unsafe fn extend_masked_avx2(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8
     unsafe { vec.set_len(len + written) };
 }
 
-/// Writes each whole `N`-byte block of `src` (`N` at most the length of
-/// `pattern`), XORed with `pattern`, into the same place in `room`, and
-/// returns how many bytes that wrote, from the start of `room` on.
+/// Writes each whole `N`-byte block of `src`, XORed with `pattern`, into
+/// the same place in `room`, and returns how many bytes that wrote, from
+/// the start of `room` on. The pattern is typed as long as a block, so
+/// that each block's `N` bytes are written, as the count says.
 #[cfg(feature = "alloc")]
 #[inline(always)]
-fn write_masked_blocks<const N: usize>(room: &mut [core::mem::MaybeUninit<u8>], src: &[u8], pattern: &[u8]) -> usize {
+fn write_masked_blocks<const N: usize>(
+    room: &mut [core::mem::MaybeUninit<u8>],
+    src: &[u8],
+    pattern: &[u8; N],
+) -> usize {
     let mut written = 0;
     for (dst, block) in room.chunks_exact_mut(N).zip(src.chunks_exact(N)) {
         for ((dst, byte), k) in dst.iter_mut().zip(block).zip(pattern) {
