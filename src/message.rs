@@ -270,18 +270,24 @@ impl<'a> From<&'a Message> for MessageRef<'a> {
 /// the session reserve much memory with a header alone.
 const RESERVE_AHEAD: u64 = 1 << 20;
 
-/// Below this length [`Assembly::set_text`] copies the text before it
-/// validates it, as `push` does below [`SHORT_TEXT`]: into a reused buffer
-/// that is faster up to 64 bytes, not up to 128 (`bash
-/// benches/message_instructions.sh`, its last column but one).
-const SET_TEXT_COPY_FIRST: usize = 64;
+/// Below this length a whole text message in one piece is copied into
+/// its buffer first and validated there, where `core`'s validator takes
+/// ASCII a word at a time from the first byte (a buffer from the
+/// allocator starts on a word boundary; at the unaligned place a message
+/// has in the read buffer it goes byte by byte over short text). From it
+/// on the message is validated where it lies, with `simdutf8` when that
+/// feature is on, and then copied. With `simdutf8` the turn is at 64
+/// bytes: below, copying first took less time (recycled text of 24, 32
+/// and 48 bytes: 0.78–0.89× the time of validating first), from 64 bytes
+/// on more (64, 100 and 125 bytes: 1.07–1.17×; the loop of
+/// `benches/message_instructions.sh`, timed). Without it `core`'s
+/// validator runs either way, and whole messages keep the turn they had
+/// before, at 128 bytes.
+const TEXT_COPY_FIRST: usize = if cfg!(feature = "simdutf8") { 64 } else { 128 };
 
-/// Below this length a whole text message in one piece is validated after
-/// it is copied into its buffer (as `core`'s validator does short text
-/// fastest), from it on before (with the SIMD validator, when compiled in).
-/// It also bounds the whole messages that [`Assembly::push_inline`] takes
-/// itself.
-const SHORT_TEXT: usize = 128;
+/// Whole messages in one piece shorter than this are taken by
+/// [`Assembly::push_inline`] itself.
+const SHORT_WHOLE: usize = 128;
 
 /// Whole-message assembly, and the UTF-8 validation of the text message in
 /// progress (in a `Session`, in every mode: the connection and the
@@ -391,20 +397,7 @@ impl Assembly {
                         None => crate::copy::to_vec(data),
                     }
                 }
-                MessageKind::Text if self.text.capacity() == 0 && data.len() < SHORT_TEXT => {
-                    return self.take_short_text(data);
-                }
-                MessageKind::Text if self.text.capacity() == 0 => match crate::utf8::as_str(data) {
-                    Some(text) => {
-                        self.text = match self.take_spare(text.len()) {
-                            // Empty, so valid UTF-8.
-                            Some(spare) => String::from_utf8(spare).unwrap_or_default(),
-                            None => String::with_capacity(text.len()),
-                        };
-                        crate::copy::push_str(&mut self.text, text);
-                    }
-                    None => return Err(ProtocolError::InvalidUtf8),
-                },
+                MessageKind::Text if self.text.capacity() == 0 => return self.take_text(data),
                 _ => return self.push_slow(kind, data, fin, announced, limit, held),
             }
             return Ok(());
@@ -412,10 +405,9 @@ impl Assembly {
         self.push_slow(kind, data, fin, announced, limit, held)
     }
 
-    /// [`push`](Self::push), with a whole message of under [`SHORT_TEXT`]
+    /// [`push`](Self::push), with a whole message of under [`SHORT_WHOLE`]
     /// bytes in one piece (most small messages) taken inline, as `push`
-    /// takes it (text with
-    /// [`take_short_text`](Self::take_short_text)). Out of line, the call
+    /// takes it (text with [`take_text`](Self::take_text)). Out of line, the call
     /// and `push`'s general checks cost such a message 10 to 30
     /// instructions more (`benches/message_instructions.sh`). Longer
     /// messages keep `push`'s copies, which look where they land, and its
@@ -433,7 +425,7 @@ impl Assembly {
             && self.binary.capacity() == 0
             && self.text.capacity() == 0
             && self.utf8.is_complete()
-            && data.len() < SHORT_TEXT
+            && data.len() < SHORT_WHOLE
             && data.len() as u64 <= limit
         {
             match kind {
@@ -447,20 +439,28 @@ impl Assembly {
                     };
                     return Ok(());
                 }
-                MessageKind::Text => return self.take_short_text(data),
+                MessageKind::Text => return self.take_text(data),
             }
         }
         self.push(kind, data, fin, announced, limit)
     }
 
-    /// A whole text message of under [`SHORT_TEXT`] bytes into its empty
-    /// buffer: copied into the spare buffer or a new one of its size, then
-    /// validated where it lands. A buffer from the allocator starts on a
-    /// word boundary, so `core`'s validator takes ASCII a word at a time
-    /// from the first byte (at an unaligned start it goes byte by byte over
-    /// short text).
+    /// A whole text message in one piece into its empty buffer (the spare
+    /// buffer or a new one of its size): below [`TEXT_COPY_FIRST`] bytes
+    /// copied and then validated where it lands, from it on validated and
+    /// then copied.
     #[inline]
-    fn take_short_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+    fn take_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        if data.len() >= TEXT_COPY_FIRST {
+            let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
+            self.text = match self.take_spare(text.len()) {
+                // Empty, so valid UTF-8.
+                Some(spare) => String::from_utf8(spare).unwrap_or_default(),
+                None => String::with_capacity(text.len()),
+            };
+            crate::copy::push_str(&mut self.text, text);
+            return Ok(());
+        }
         let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
         bytes.extend_from_slice(data);
         match String::from_utf8(bytes) {
@@ -500,7 +500,7 @@ impl Assembly {
     /// A whole text message, validated, into the text buffer (emptied
     /// first, its capacity kept): no allocation once the buffer grew.
     pub(crate) fn set_text(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
-        if data.len() < SET_TEXT_COPY_FIRST {
+        if data.len() < TEXT_COPY_FIRST {
             // Copied first, validated where it lands (word-aligned), as in
             // `push`.
             let mut bytes = core::mem::take(&mut self.text).into_bytes();
@@ -520,8 +520,8 @@ impl Assembly {
                 }
             };
         }
-        let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
         self.text.clear();
+        let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
         crate::copy::push_str(&mut self.text, text);
         Ok(())
     }
@@ -767,6 +767,89 @@ mod tests {
             assert_eq!(a.push(&first), Ok(None));
             assert_eq!(a.buffered(), cut);
             assert_eq!(a.push(&last), Ok(Some(Message::text("κόσμε 🦀"))), "cut {cut}");
+        }
+    }
+
+    /// A whole text message in one piece is taken, or refused as invalid
+    /// UTF-8, the same at every length on both sides of
+    /// [`TEXT_COPY_FIRST`] and of [`SHORT_WHOLE`] (where it is copied
+    /// before or after it is validated, inline or not), by `push`,
+    /// `push_inline` and `set_text`: valid text lands whole, in the spare
+    /// buffer when that fits it; invalid text (a bad byte first, in the
+    /// middle or last, or a character cut at the end) fails with no text
+    /// buffer taken and no spare buffer lost.
+    #[test]
+    fn whole_text_is_checked_alike_on_both_sides_of_each_turn() {
+        for len in 0..=2 * SHORT_WHOLE + 8 {
+            // Two-byte characters after an ASCII run, so each turn sees
+            // both (an odd length ends in an ASCII byte).
+            let valid: String =
+                (0..len).map(|i| if i < len / 2 || len % 2 == 1 && i == len - 1 { 'a' } else { 'é' }).collect();
+            let valid = valid.as_bytes()[..len].to_vec();
+            let valid = match String::from_utf8(valid) {
+                Ok(text) => text,
+                // The cut fell inside an 'é': made ASCII again.
+                Err(e) => {
+                    let mut bytes = e.into_bytes();
+                    bytes[len - 1] = b'a';
+                    String::from_utf8(bytes).expect("ASCII ending")
+                }
+            };
+            let mut invalid: Vec<Vec<u8>> = Vec::new();
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                if len > 0 {
+                    let mut bytes = valid.clone().into_bytes();
+                    bytes[at] = 0xFF;
+                    invalid.push(bytes);
+                }
+            }
+            if len > 0 {
+                let mut cut = valid.clone().into_bytes();
+                cut[len - 1] = 0xCE;
+                invalid.push(cut);
+            }
+            for spare in [0, len, 2 * len + 64] {
+                let fresh = || {
+                    let mut a = Assembly::default();
+                    a.keep_spare(Vec::with_capacity(spare));
+                    a
+                };
+                let took_spare = len <= spare && spare <= len.max(64) * 2 && spare > 0;
+                for inline in [false, true] {
+                    let mut a = fresh();
+                    let got = if inline {
+                        a.push_inline(MessageKind::Text, valid.as_bytes(), true, 0, 1 << 20)
+                    } else {
+                        a.push(MessageKind::Text, valid.as_bytes(), true, 0, 1 << 20)
+                    };
+                    assert_eq!(got, Ok(()), "len {len} spare {spare} inline {inline}");
+                    assert_eq!(a.text, valid, "len {len} spare {spare} inline {inline}");
+                    if took_spare {
+                        assert_eq!(a.text.capacity(), spare, "len {len}: the spare buffer holds it");
+                    }
+                    for bad in &invalid {
+                        let mut a = fresh();
+                        let got = if inline {
+                            a.push_inline(MessageKind::Text, bad, true, 0, 1 << 20)
+                        } else {
+                            a.push(MessageKind::Text, bad, true, 0, 1 << 20)
+                        };
+                        assert_eq!(got, Err(ProtocolError::InvalidUtf8), "len {len} {bad:?}");
+                        // The spare buffer kept, or the new buffer the
+                        // text was copied into kept in its place.
+                        assert!(spare == 0 || a.spare_capacity() > 0, "len {len} spare {spare}: a spare kept");
+                        assert_eq!(a.text.capacity(), 0, "len {len}: no text buffer");
+                    }
+                }
+                let mut a = fresh();
+                a.text = String::with_capacity(spare);
+                assert_eq!(a.set_text(valid.as_bytes()), Ok(()), "set_text len {len}");
+                assert_eq!(a.text, valid);
+                for bad in &invalid {
+                    assert_eq!(a.set_text(bad), Err(ProtocolError::InvalidUtf8), "set_text len {len} {bad:?}");
+                    assert!(a.text.is_empty(), "set_text len {len}: nothing of the invalid text kept");
+                }
+            }
         }
     }
 
