@@ -1205,10 +1205,26 @@ impl<R: RandomSource> Session<R> {
     ///
     /// As [`poll_message`](Self::poll_message).
     pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
-        if self.finds_nothing(true) {
-            return Ok(None);
-        }
-        let Some(found) = self.next_whole(true)? else { return Ok(None) };
+        let found = match self.ready {
+            // What `message_ready` found, as the adapters' lending receives
+            // ask for it: `next_whole(true)` would note the mode and take
+            // it, nothing more.
+            Some(found @ (Found::Message(_) | Found::Done(_) | Found::RxMessage { .. } | Found::Control))
+                if !self.streaming =>
+            {
+                self.whole_mode = true;
+                self.lend_mode = true;
+                self.ready = None;
+                found
+            }
+            _ => {
+                if self.finds_nothing(true) {
+                    return Ok(None);
+                }
+                let Some(found) = self.next_whole(true)? else { return Ok(None) };
+                found
+            }
+        };
         Ok(Some(match found {
             Found::Control => match self.control.as_deref() {
                 Some(&Control::Ping(p)) => IncomingRef::Ping(p),

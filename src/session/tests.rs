@@ -1158,6 +1158,43 @@ fn messages_found_by_message_ready_are_taken_in_every_mode() {
     }
 }
 
+/// A ping that `piece_ready` found inside a message streamed in pieces,
+/// then lent by `poll_message_ref`, is the ping; the lending calls after
+/// it skip the rest of the streamed message and lend the next one, as
+/// they do when no piece call found the ping first. Found between
+/// messages, it is lent and the next message after it.
+#[test]
+fn a_ping_found_by_piece_ready_is_lent_and_the_streamed_message_skipped() {
+    for found_by_piece_ready in [false, true] {
+        let (mut client, mut server) = pair();
+        client.send_fragment(MessageKind::Text, b"ab", false).unwrap();
+        client.send_ping(b"p").unwrap();
+        client.send_fragment(MessageKind::Text, b"cd", true).unwrap();
+        client.send_binary(b"next").unwrap();
+        server.receive(client.poll_output());
+        match server.poll_piece().unwrap() {
+            Some(Streamed::Piece(piece)) => assert_eq!((piece.data, piece.fin), (&b"ab"[..], false)),
+            other => panic!("expected the first piece, got {other:?}"),
+        }
+        if found_by_piece_ready {
+            assert_eq!(server.piece_ready(), Ok(true));
+        }
+        let ping = ControlPayload::new(b"p").unwrap();
+        assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Ping(ping))), "{found_by_piece_ready}");
+        assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Binary(b"next"))), "{found_by_piece_ready}");
+        assert_eq!(server.poll_message_ref(), Ok(None));
+    }
+    // Found by `piece_ready` between messages: the lending call takes it.
+    let (mut client, mut server) = pair();
+    client.send_ping(b"p").unwrap();
+    client.send_text("next").unwrap();
+    server.receive(client.poll_output());
+    assert_eq!(server.piece_ready(), Ok(true));
+    assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Ping(ControlPayload::new(b"p").unwrap()))));
+    assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Text("next"))));
+    assert_eq!(server.poll_message_ref(), Ok(None));
+}
+
 #[test]
 fn lent_messages_match_owned_ones() {
     let (mut client, mut server) = pair();
