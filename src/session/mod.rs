@@ -180,22 +180,30 @@ const DIRECT_MIN: u64 = 4 * 1024;
 /// before it is validated into the `String`: small enough to stay in L1.
 const TEXT_BLOCK: usize = 4 * 1024;
 
-/// Where a found item's bytes are.
+/// Where a found item's bytes are. A range in the read buffer is kept
+/// beside it, in the session's `found_start` and `found_end`, so that the
+/// item fits in a register: the item loop returns it in one, and an item
+/// kept in `ready` is written and read back whole. With the range inside
+/// it, the item was returned through memory, and a copy of it (into
+/// `ready`, as `message_ready` and `piece_ready` keep what they find) read
+/// the fields the loop had just written in wider pieces than it wrote
+/// them, which the processor cannot forward from its pending stores: about
+/// 8 ns per message of waiting (`benches/README.md`).
 #[derive(Debug, Clone, Copy)]
 enum Found {
     /// A message in the assembly buffer.
     Message(MessageKind),
     /// A message in `done` / `done_text`, finished by `receive`.
     Done(MessageKind),
-    /// A message that arrived whole in one read, in `rx[start..end]`
-    /// (its text not yet validated: lending it does that).
-    RxMessage { kind: MessageKind, start: usize, end: usize },
+    /// A message that arrived whole in one read, in the found range of
+    /// `rx` (its text not yet validated: lending it does that).
+    RxMessage(MessageKind),
     /// A control frame, in `control`: its payload (up to 125 bytes) is
     /// kept out of this type, which every session holds and which is
     /// moved for every message.
     Control,
-    /// A piece in `rx[start..end]`.
-    RxPiece { kind: MessageKind, start: usize, end: usize, fin: bool },
+    /// A piece in the found range of `rx`.
+    RxPiece { kind: MessageKind, fin: bool },
     /// A piece in `piece` (inflated, or a whole message asked for as a
     /// piece).
     BufPiece { kind: MessageKind, fin: bool },
@@ -314,6 +322,9 @@ pub struct Session<R: RandomSource = SecureRandom> {
     /// An item found by [`piece_ready`](Self::piece_ready) or
     /// [`message_ready`](Self::message_ready), not yet returned.
     ready: Option<Found>,
+    /// Where the `RxMessage` or `RxPiece` found last lies in `rx`.
+    found_start: usize,
+    found_end: usize,
     /// The piece in `ready` continues a message of which earlier pieces
     /// were handed out (rather than beginning one).
     piece_continues: bool,
@@ -414,6 +425,8 @@ impl<R: RandomSource> Session<R> {
             skipping: false,
             piece: Vec::new(),
             ready: None,
+            found_start: 0,
+            found_end: 0,
             piece_continues: false,
             control: None,
             lent: false,
@@ -523,7 +536,7 @@ impl<R: RandomSource> Session<R> {
     /// Moves the input still needed to the front of the read buffer.
     fn compact_input(&mut self) {
         let keep = match self.ready {
-            Some(Found::RxPiece { start, .. } | Found::RxMessage { start, .. }) => start.min(self.rx_start),
+            Some(Found::RxPiece { .. } | Found::RxMessage(_)) => self.found_start.min(self.rx_start),
             _ => self.rx_start,
         };
         if keep > 0 {
@@ -534,9 +547,9 @@ impl<R: RandomSource> Session<R> {
             }
             self.rx_end -= keep;
             self.rx_start -= keep;
-            if let Some(Found::RxPiece { start, end, .. } | Found::RxMessage { start, end, .. }) = &mut self.ready {
-                *start -= keep;
-                *end -= keep;
+            if let Some(Found::RxPiece { .. } | Found::RxMessage(_)) = self.ready {
+                self.found_start -= keep;
+                self.found_end -= keep;
             }
         }
     }
@@ -810,9 +823,9 @@ impl<R: RandomSource> Session<R> {
     /// A whole message found by [`receive`](Self::receive), asked for in
     /// pieces: it becomes the last piece.
     fn ready_message_as_piece(&mut self) {
-        if let Some(Found::RxMessage { kind: MessageKind::Binary, start, end }) = self.ready {
+        if let Some(Found::RxMessage(MessageKind::Binary)) = self.ready {
             // Found by `message_ready`, which leaves only binary there.
-            self.ready = Some(Found::RxPiece { kind: MessageKind::Binary, start, end, fin: true });
+            self.ready = Some(Found::RxPiece { kind: MessageKind::Binary, fin: true });
             self.piece_continues = false;
         }
         if let Some(Found::Done(kind)) = self.ready {
@@ -955,7 +968,7 @@ impl<R: RandomSource> Session<R> {
             Found::Message(MessageKind::Text) => Message::Text(core::mem::take(&mut self.whole.text)),
             Found::Control => return Ok(self.control_incoming()),
             // Found by `message_ready` and taken owned after all.
-            Found::RxMessage { kind, start, end } => self.rx_message_owned(kind, start, end)?,
+            Found::RxMessage(kind) => self.rx_message_owned(kind)?,
             // Not produced for owned messages.
             Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_) => return Ok(None),
         };
@@ -967,8 +980,8 @@ impl<R: RandomSource> Session<R> {
     /// as it is). Out of line: the owned loop never finds such a message.
     #[cold]
     #[inline(never)]
-    fn rx_message_owned(&mut self, kind: MessageKind, start: usize, end: usize) -> Result<Message, ProtocolError> {
-        let data = self.rx.get(start..end).unwrap_or(&[]);
+    fn rx_message_owned(&mut self, kind: MessageKind) -> Result<Message, ProtocolError> {
+        let data = self.found_bytes();
         match kind {
             MessageKind::Binary => Ok(Message::Binary(crate::copy::to_vec(data))),
             MessageKind::Text => match crate::utf8::as_str(data) {
@@ -1002,8 +1015,15 @@ impl<R: RandomSource> Session<R> {
             self.ready_piece_as_message()?;
         }
         self.next_queued();
-        match self.ready.take() {
-            Some(found) => Ok(Some(found)),
+        // Emptied only when it holds an item, as `advance` does with
+        // `pending_error`: `take` writes `None` back on every call (2 to 3
+        // % of a small message's time in the loops of
+        // `benches/message_instructions.sh`).
+        match self.ready {
+            Some(found) => {
+                self.ready = None;
+                Ok(Some(found))
+            }
             None if lend => self.advance::<false, true>(),
             None => self.advance::<false, false>(),
         }
@@ -1048,9 +1068,9 @@ impl<R: RandomSource> Session<R> {
         // (empty, or the piece would be `SoFar`) takes it, validated again
         // from the message's start, and goes on with the message.
         let (kind, first) = match ready {
-            Some(Found::RxPiece { kind, start, end, fin: true }) => {
+            Some(Found::RxPiece { kind, fin: true }) => {
                 // Still where it was unmasked: found as such a message is.
-                self.ready = Some(Found::RxMessage { kind, start, end });
+                self.ready = Some(Found::RxMessage(kind));
                 return Ok(());
             }
             Some(Found::BufPiece { kind, fin: true }) => {
@@ -1074,7 +1094,9 @@ impl<R: RandomSource> Session<R> {
                 self.skipping = false;
                 return Ok(());
             }
-            Some(Found::RxPiece { kind, start, end, fin: false }) => (kind, self.rx.get(start..end).unwrap_or(&[])),
+            Some(Found::RxPiece { kind, fin: false }) => {
+                (kind, self.rx.get(self.found_start..self.found_end).unwrap_or(&[]))
+            }
             // An inflated piece.
             Some(Found::BufPiece { kind, fin: false }) => (kind, &self.piece[..]),
             _ => return Ok(()),
@@ -1132,11 +1154,11 @@ impl<R: RandomSource> Session<R> {
         // Found as `poll_message_ref` finds it (the one caller of the
         // lending loop, which is then inlined there), and kept.
         self.ready = self.next_whole(true)?;
-        if let Some(Found::RxMessage { kind: MessageKind::Text, start, end }) = self.ready {
+        if let Some(Found::RxMessage(MessageKind::Text)) = self.ready {
             // Validated now, into the assembly buffer (kept from the last
             // message lent from it): lending it from the read buffer would
             // validate it a second time, to make its `&str`.
-            if let Err(e) = self.whole.set_text(self.rx.get(start..end).unwrap_or(&[])) {
+            if let Err(e) = self.whole.set_text(self.rx.get(self.found_start..self.found_end).unwrap_or(&[])) {
                 return Err(self.fail(e));
             }
             self.ready = Some(Found::Message(MessageKind::Text));
@@ -1189,7 +1211,7 @@ impl<R: RandomSource> Session<R> {
     /// Whether the item [`message_ready`](Self::message_ready) found is a
     /// data message (rather than a ping, a pong or a Close).
     pub fn has_message(&self) -> bool {
-        matches!(self.ready, Some(Found::Message(_) | Found::Done(_) | Found::RxMessage { .. }))
+        matches!(self.ready, Some(Found::Message(_) | Found::Done(_) | Found::RxMessage(_)))
     }
 
     /// The next item as [`poll_message`](Self::poll_message) finds it, with
@@ -1209,7 +1231,7 @@ impl<R: RandomSource> Session<R> {
             // What `message_ready` found, as the adapters' lending receives
             // ask for it: `next_whole(true)` would note the mode and take
             // it, nothing more.
-            Some(found @ (Found::Message(_) | Found::Done(_) | Found::RxMessage { .. } | Found::Control))
+            Some(found @ (Found::Message(_) | Found::Done(_) | Found::RxMessage(_) | Found::Control))
                 if !self.streaming =>
             {
                 self.whole_mode = true;
@@ -1246,12 +1268,10 @@ impl<R: RandomSource> Session<R> {
                     MessageKind::Text => IncomingRef::Text(&self.whole.text),
                 }
             }
-            Found::RxMessage { kind: MessageKind::Binary, start, end } => {
-                IncomingRef::Binary(self.rx.get(start..end).unwrap_or(&[]))
-            }
-            Found::RxMessage { kind: MessageKind::Text, start, end } => {
+            Found::RxMessage(MessageKind::Binary) => IncomingRef::Binary(self.found_bytes()),
+            Found::RxMessage(MessageKind::Text) => {
                 // The one validation of this message, which makes the `&str`.
-                match crate::utf8::as_str(self.rx.get(start..end).unwrap_or(&[])) {
+                match crate::utf8::as_str(self.rx.get(self.found_start..self.found_end).unwrap_or(&[])) {
                     Some(text) => IncomingRef::Text(text),
                     None => {
                         let e = fail_with(
@@ -1287,8 +1307,12 @@ impl<R: RandomSource> Session<R> {
         self.whole_mode = false;
         self.next_queued();
         self.ready_message_as_piece();
-        let found = match self.ready.take() {
-            Some(found) => found,
+        // Emptied only when it holds an item (see `next_whole`).
+        let found = match self.ready {
+            Some(found) => {
+                self.ready = None;
+                found
+            }
             None => match self.advance::<true, false>()? {
                 Some(found) => found,
                 None => return Ok(None),
@@ -1301,16 +1325,14 @@ impl<R: RandomSource> Session<R> {
                 Some(&Control::Close(c)) => Streamed::Close(c),
                 None => return Ok(None),
             },
-            Found::RxPiece { kind, start, end, fin } => {
-                Streamed::Piece(Piece { kind, data: self.rx.get(start..end).unwrap_or(&[]), fin })
-            }
+            Found::RxPiece { kind, fin } => Streamed::Piece(Piece { kind, data: self.found_bytes(), fin }),
             Found::BufPiece { kind, fin } => Streamed::Piece(Piece { kind, data: &self.piece, fin }),
             Found::SoFar(kind) => {
                 self.take_so_far(kind);
                 Streamed::Piece(Piece { kind, data: &self.piece, fin: false })
             }
             // Not produced in streaming mode.
-            Found::Message(_) | Found::Done(_) | Found::RxMessage { .. } => return Ok(None),
+            Found::Message(_) | Found::Done(_) | Found::RxMessage(_) => return Ok(None),
         }))
     }
 
@@ -1357,6 +1379,12 @@ impl<R: RandomSource> Session<R> {
         matches!(self.ready, Some(Found::RxPiece { .. } | Found::BufPiece { .. } | Found::SoFar(_)))
     }
 
+    /// The bytes of the `RxMessage` or `RxPiece` found last, in `rx`.
+    #[inline]
+    fn found_bytes(&self) -> &[u8] {
+        self.rx.get(self.found_start..self.found_end).unwrap_or(&[])
+    }
+
     /// Moves what the assembly buffer holds of the message in progress into
     /// the piece buffer, to be handed out as its first piece (with the
     /// bytes of an unfinished character: the next piece completes it).
@@ -1393,7 +1421,11 @@ impl<R: RandomSource> Session<R> {
             self.done_text.clear();
             self.lent_done = false;
         }
-        if let Some(e) = self.pending_error.take() {
+        // Emptied only when it holds an error: `take` would write `None`
+        // back on every call, a narrower store than the next call's read
+        // of the slot, which then waits for the store to complete.
+        if let Some(e) = self.pending_error {
+            self.pending_error = None;
             return Err(self.fail(e));
         }
         if let Some(close) = self.pending_close.take() {
@@ -1497,7 +1529,6 @@ impl<R: RandomSource> Session<R> {
                 }
                 drop(decoded);
                 match self.data_done(kind, last, pieces) {
-                    Some(Found::RxPiece { kind, fin, .. }) => return Ok(Some(Found::BufPiece { kind, fin })),
                     Some(found) => return Ok(Some(found)),
                     None => continue,
                 }
@@ -1519,13 +1550,15 @@ impl<R: RandomSource> Session<R> {
                     continue;
                 }
                 self.streaming = !fin;
-                return Ok(Some(Found::RxPiece { kind, start, end, fin }));
+                (self.found_start, self.found_end) = (start, end);
+                return Ok(Some(Found::RxPiece { kind, fin }));
             } else {
                 if lend && fin && self.message_kind.is_none() {
                     // The whole message is here, unmasked in `rx`: lend it
                     // from there (validated as it is lent).
                     let start = (data.as_ptr() as usize).saturating_sub(base);
-                    return Ok(Some(Found::RxMessage { kind, start, end: start + data.len() }));
+                    (self.found_start, self.found_end) = (start, start + data.len());
+                    return Ok(Some(Found::RxMessage(kind)));
                 }
                 // The frame headers announced the message's length so far
                 // (the connection checked it against the limit).
@@ -1567,7 +1600,8 @@ impl<R: RandomSource> Session<R> {
     }
 
     /// Bookkeeping after a data event's bytes went where they belong; the
-    /// item it completes, if any (`RxPiece` stands for "a piece" here).
+    /// item it completes, if any (a piece is in `piece`: only inflated
+    /// pieces come here).
     fn data_done(&mut self, kind: MessageKind, fin: bool, pieces: bool) -> Option<Found> {
         if self.skipping {
             if fin {
@@ -1582,7 +1616,7 @@ impl<R: RandomSource> Session<R> {
                 return None;
             }
             self.streaming = !fin;
-            return Some(Found::RxPiece { kind, start: 0, end: 0, fin });
+            return Some(Found::BufPiece { kind, fin });
         }
         fin.then_some(Found::Message(kind))
     }

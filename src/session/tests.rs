@@ -1158,6 +1158,69 @@ fn messages_found_by_message_ready_are_taken_in_every_mode() {
     }
 }
 
+/// A piece that `piece_ready` found in the read buffer is the piece
+/// `poll_piece` then hands out, also when the next read arrives between
+/// the two calls and the buffer is compacted under it, in reads of every
+/// size: pieces of fragmented and unfragmented messages, binary and text,
+/// with a ping between fragments.
+#[test]
+fn pieces_found_by_piece_ready_survive_the_next_read() {
+    let (mut client, _) = pair();
+    let long: Vec<u8> = (0..3000).map(|i| (i % 251) as u8).collect();
+    client.send_binary(b"first").unwrap();
+    client.send_fragment(MessageKind::Text, "κό".as_bytes(), false).unwrap();
+    client.send_ping(b"p").unwrap();
+    client.send_fragment(MessageKind::Text, "σμε".as_bytes(), true).unwrap();
+    client.send_binary(&long).unwrap();
+    client.send_text("last").unwrap();
+    let wire = client.poll_output().to_vec();
+    // Each message's bytes, put together from its pieces; pings by name.
+    let collect = |read_size: usize, read_early: bool| {
+        let (_, mut server) = pair();
+        let mut reads = wire.chunks(read_size);
+        let mut items: Vec<(Option<MessageKind>, Vec<u8>)> = Vec::new();
+        let mut open = false;
+        loop {
+            if !server.piece_ready().unwrap() {
+                match reads.next() {
+                    Some(read) => server.receive(read),
+                    None => break,
+                }
+                continue;
+            }
+            if read_early {
+                if let Some(read) = reads.next() {
+                    server.receive(read);
+                }
+            }
+            match server.poll_piece().unwrap() {
+                Some(Streamed::Piece(piece)) => {
+                    if !open {
+                        items.push((Some(piece.kind), Vec::new()));
+                    }
+                    items.last_mut().unwrap().1.extend_from_slice(piece.data);
+                    open = !piece.fin;
+                }
+                Some(Streamed::Ping(p)) => items.insert(items.len() - usize::from(open), (None, p.to_vec())),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        items
+    };
+    let expected = vec![
+        (Some(MessageKind::Binary), b"first".to_vec()),
+        (None, b"p".to_vec()),
+        (Some(MessageKind::Text), "κόσμε".as_bytes().to_vec()),
+        (Some(MessageKind::Binary), long.clone()),
+        (Some(MessageKind::Text), b"last".to_vec()),
+    ];
+    for read_size in [1, 2, 7, 64, 1000, wire.len()] {
+        for read_early in [false, true] {
+            assert_eq!(collect(read_size, read_early), expected, "reads of {read_size}, early {read_early}");
+        }
+    }
+}
+
 /// A ping that `piece_ready` found inside a message streamed in pieces,
 /// then lent by `poll_message_ref`, is the ping; the lending calls after
 /// it skip the rest of the streamed message and lend the next one, as
