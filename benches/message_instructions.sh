@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per message taken from a `Session`, per mode (streamed
 # pieces, owned, owned and recycled, lent, lent after `message_ready` as
-# the adapters' lending receives take them; and echo_instructions: owned
-# and sent back with `send_owned`), counted by callgrind: each
+# the adapters' lending receives take them, pieces after `piece_ready` as
+# the blocking adapter's `read_piece` takes them; and echo_instructions:
+# owned and sent back with `send_owned`), counted by callgrind: each
 # case runs once with 1 round and once with 3 over the same frames, and
 # the difference is divided by the messages of 2 rounds, so set-up is not
 # counted. A second table feeds the same frames one per read, as in a
@@ -37,8 +38,8 @@ per_message() {
     echo $(( (three - one) / (2 * count) ))
 }
 
-echo "| message | streaming | whole (owned) | whole (recycled) | whole (lent) | lent after \`message_ready\` | echo |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| message | streaming | whole (owned) | whole (recycled) | whole (lent) | lent after \`message_ready\` | pieces after \`piece_ready\` | echo |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 one_per_read=() # the second table's rows, printed after the first
 for kind in binary text; do
     for size in ${SIZES:-16 125 1024}; do
@@ -51,6 +52,8 @@ for kind in binary text; do
         done
         # Lent after `message_ready`: ready_instructions.
         row="$row $(bin=$ready_bin per_message "$count" "$kind" "$size" ROUNDS) |"
+        # Pieces after `piece_ready`: ready_instructions too.
+        row="$row $(bin=$ready_bin per_message "$count" "$kind" "$size" ROUNDS pieces) |"
         # Each message taken owned and sent back: echo_instructions.
         row="$row $(bin=$echo_bin per_message "$count" "$kind" "$size" ROUNDS) |"
         echo "$row"

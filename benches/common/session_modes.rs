@@ -66,6 +66,19 @@ pub fn take_ready_lent(session: &mut Session) -> usize {
     messages
 }
 
+/// As [`take_pieces`], each item found first with `Session::piece_ready`,
+/// as the blocking adapter's `read_piece` takes them.
+pub fn take_ready_pieces(session: &mut Session) -> usize {
+    let mut messages = 0;
+    while session.piece_ready().expect("valid frames") {
+        if let Some(Streamed::Piece(piece)) = session.poll_piece().expect("found") {
+            black_box(piece.data);
+            messages += usize::from(piece.fin);
+        }
+    }
+    messages
+}
+
 /// Feeds `wire` a read at a time, taking each read's items with `take` and
 /// draining the output after them; returns the messages taken.
 pub fn feed(session: &mut Session, wire: &[u8], take: impl FnMut(&mut Session) -> usize) -> usize {
