@@ -187,8 +187,8 @@ const TEXT_BLOCK: usize = 4 * 1024;
 /// it, the item was returned through memory, and a copy of it (into
 /// `ready`, as `message_ready` and `piece_ready` keep what they find) read
 /// the fields the loop had just written in wider pieces than it wrote
-/// them, which the processor cannot forward from its pending stores: about
-/// 8 ns per message of waiting (`benches/README.md`).
+/// them, which the processor cannot forward from its pending stores: 7 to
+/// 10 ns of waiting per small message (`benches/README.md`).
 #[derive(Debug, Clone, Copy)]
 enum Found {
     /// A message in the assembly buffer.
