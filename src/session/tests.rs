@@ -1100,6 +1100,41 @@ fn take_ready(server: &mut Session, take: Take) -> Incoming {
     }
 }
 
+/// The reads [`take_each_found`] feeds: `wire` in pieces of `size`
+/// bytes; with `early`, the next read arrives while a found item waits.
+struct Reads<'a> {
+    wire: &'a [u8],
+    size: usize,
+    early: bool,
+}
+
+/// Feeds `reads` to `server`, calling `take` for each item `find`
+/// (`message_ready` or `piece_ready`) reports found.
+fn take_each_found(
+    server: &mut Session,
+    reads: Reads<'_>,
+    find: fn(&mut Session) -> Result<bool, ProtocolError>,
+    mut take: impl FnMut(&mut Session),
+) {
+    let mut chunks = reads.wire.chunks(reads.size);
+    loop {
+        if !find(server).unwrap() {
+            match chunks.next() {
+                Some(read) => server.receive(read),
+                None => return,
+            }
+            continue;
+        }
+        if reads.early {
+            // The next read arrives while the item waits.
+            if let Some(read) = chunks.next() {
+                server.receive(read);
+            }
+        }
+        take(server);
+    }
+}
+
 /// What `message_ready` found is the next item whichever call takes it,
 /// also when more bytes arrive before it is taken (the read buffer is
 /// compacted under a message it holds), in reads of every size.
@@ -1134,24 +1169,11 @@ fn messages_found_by_message_ready_are_taken_in_every_mode() {
         for read_size in [1, 5, 64, 1000, 10_000, wire.len()] {
             for read_early in [false, true] {
                 let (_, mut server) = pair();
-                let mut reads = wire.chunks(read_size);
                 let mut got = Vec::new();
-                loop {
-                    if !server.message_ready().unwrap() {
-                        match reads.next() {
-                            Some(read) => server.receive(read),
-                            None => break,
-                        }
-                        continue;
-                    }
-                    if read_early {
-                        // The next read arrives while the item waits.
-                        if let Some(read) = reads.next() {
-                            server.receive(read);
-                        }
-                    }
-                    got.push(take_ready(&mut server, take));
-                }
+                let reads = Reads { wire: &wire, size: read_size, early: read_early };
+                take_each_found(&mut server, reads, Session::message_ready, |server| {
+                    got.push(take_ready(server, take));
+                });
                 assert_eq!(got, expected, "{take:?}, reads of {read_size}, early {read_early}");
             }
         }
@@ -1177,34 +1199,20 @@ fn pieces_found_by_piece_ready_survive_the_next_read() {
     // Each message's bytes, put together from its pieces; pings by name.
     let collect = |read_size: usize, read_early: bool| {
         let (_, mut server) = pair();
-        let mut reads = wire.chunks(read_size);
         let mut items: Vec<(Option<MessageKind>, Vec<u8>)> = Vec::new();
         let mut open = false;
-        loop {
-            if !server.piece_ready().unwrap() {
-                match reads.next() {
-                    Some(read) => server.receive(read),
-                    None => break,
+        let reads = Reads { wire: &wire, size: read_size, early: read_early };
+        take_each_found(&mut server, reads, Session::piece_ready, |server| match server.poll_piece().unwrap() {
+            Some(Streamed::Piece(piece)) => {
+                if !open {
+                    items.push((Some(piece.kind), Vec::new()));
                 }
-                continue;
+                items.last_mut().unwrap().1.extend_from_slice(piece.data);
+                open = !piece.fin;
             }
-            if read_early {
-                if let Some(read) = reads.next() {
-                    server.receive(read);
-                }
-            }
-            match server.poll_piece().unwrap() {
-                Some(Streamed::Piece(piece)) => {
-                    if !open {
-                        items.push((Some(piece.kind), Vec::new()));
-                    }
-                    items.last_mut().unwrap().1.extend_from_slice(piece.data);
-                    open = !piece.fin;
-                }
-                Some(Streamed::Ping(p)) => items.insert(items.len() - usize::from(open), (None, p.to_vec())),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+            Some(Streamed::Ping(p)) => items.insert(items.len() - usize::from(open), (None, p.to_vec())),
+            other => panic!("unexpected {other:?}"),
+        });
         items
     };
     let expected = vec![
