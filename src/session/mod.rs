@@ -951,6 +951,13 @@ impl<R: RandomSource> Session<R> {
     /// leads the transport to its end. So do not leave the connection on
     /// the error (`poll_message()?` out of the loop that writes): write
     /// the output first, or the peer gets no Close and reports 1006.
+    // Always inline: called from an adapter's own function, its large
+    // result went back through memory, written in pieces that the
+    // adapter's wider loads straddled, and the processor waited for
+    // those stores at every message. `#[inline]` alone left it out of
+    // line in wsmachine-tokio. What is inlined is this shell: the item
+    // loop stays one call, whose answer comes back in a register.
+    #[inline(always)]
     pub fn poll_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         if self.finds_nothing(false) {
             return Ok(None);
