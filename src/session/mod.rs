@@ -1233,6 +1233,10 @@ impl<R: RandomSource> Session<R> {
     /// # Errors
     ///
     /// As [`poll_message`](Self::poll_message).
+    // Always inline, as `poll_message` and for the same reason: the
+    // lent slice came back through memory in two 8-byte stores that the
+    // adapter's `lend` read as one 16-byte load.
+    #[inline(always)]
     pub fn poll_message_ref(&mut self) -> Result<Option<IncomingRef<'_>>, ProtocolError> {
         let found = match self.ready {
             // What `message_ready` found, as the adapters' lending receives
