@@ -1788,7 +1788,8 @@ fn take_text_reads(wire: &[u8], read: usize, lent: bool) -> Result<Vec<u8>, Prot
 /// unmasked a block at a time and validated into the `String`: masked
 /// bytes cut anywhere, and characters split across reads, blocks and
 /// frames, come out whole, and an invalid byte anywhere fails with 1007
-/// at the next poll.
+/// at the next poll. Unmasked text, as a client receives it, takes the
+/// same path without a key.
 #[test]
 fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks() {
     let text = "aκό🦀σμε€".repeat(700); // 18 bytes a round: 12 600 bytes
@@ -1815,6 +1816,30 @@ fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks(
     assert_eq!(server.poll_message(), Ok(None));
     server.receive(&one[..8 + 5_006]);
     assert_eq!((server.rx_end, server.whole.text.len()), (0, 5_005));
+    // Unmasked, as a client receives it: the same path without a key.
+    let unmasked_pair = || {
+        let (mut client, mut server) = pair();
+        assert_eq!(client.poll_message(), Ok(None));
+        server.send_text(&text).unwrap();
+        (client, server.poll_output().to_vec())
+    };
+    for read in [1_000, 4_097, 9_000] {
+        let (mut client, wire) = unmasked_pair();
+        let mut got = String::new();
+        for chunk in wire.chunks(read) {
+            client.receive(chunk);
+            while let Some(item) = client.poll_message().unwrap() {
+                match item {
+                    Incoming::Message(Message::Text(t)) => got.push_str(&t),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(got, text, "unmasked, reads of {read}");
+    }
+    let (mut client, wire) = unmasked_pair();
+    client.receive(&wire[..5_010]);
+    assert_eq!((client.rx_end, client.whole.text.len()), (0, 5_005), "straight into the message");
     for at in [0, 1, 4_095, 4_096, 4_097, 8_200, 12_599] {
         let mut bad = bytes.to_vec();
         bad[at] = 0xFF;
