@@ -1828,7 +1828,7 @@ fn text_received_straight_into_the_message_is_validated_across_reads_and_blocks(
         let mut got = String::new();
         for chunk in wire.chunks(read) {
             client.receive(chunk);
-            while let Some(item) = client.poll_message().unwrap() {
+            for item in messages(&mut client) {
                 match item {
                     Incoming::Message(Message::Text(t)) => got.push_str(&t),
                     other => panic!("{other:?}"),
