@@ -283,7 +283,7 @@ const RESERVE_AHEAD: u64 = 1 << 20;
 /// `benches/message_instructions.sh`, timed). Without it `core`'s
 /// validator runs either way, and whole messages keep the turn they had
 /// before, at 128 bytes.
-const TEXT_COPY_FIRST: usize = if cfg!(feature = "simdutf8") { 64 } else { 128 };
+pub(crate) const TEXT_COPY_FIRST: usize = if cfg!(feature = "simdutf8") { 64 } else { 128 };
 
 /// Whole messages in one piece shorter than this are taken by
 /// [`Assembly::push_inline`] itself.
@@ -443,6 +443,70 @@ impl Assembly {
             }
         }
         self.push(kind, data, fin, announced, limit)
+    }
+
+    /// A whole binary message of under [`SHORT_WHOLE`] bytes in one frame,
+    /// still masked with `key` where it lies in the read buffer, into its
+    /// empty buffer (the spare one or a new one of its size), unmasked as
+    /// it is copied. False, with nothing done, when a message is in
+    /// progress or the message is longer: [`push_masked`](Self::push_masked)
+    /// appends it then.
+    ///
+    /// Unmasked where it lies and then copied, the payload was read back
+    /// right after the unmasking wrote it, by `memcpy`'s 16-byte loads
+    /// over the 8-byte stores of the words just unmasked, and each load
+    /// waited for those stores to reach the cache. Unmasked on the way, its
+    /// bytes are read where the read's copy left them long before.
+    #[inline(always)]
+    pub(crate) fn take_short_binary_masked(&mut self, data: &[u8], key: [u8; 4], limit: u64) -> bool {
+        if !self.takes_short(data.len(), SHORT_WHOLE, limit) {
+            return false;
+        }
+        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        crate::mask::extend_masked(&mut bytes, data, key);
+        self.binary = bytes;
+        true
+    }
+
+    /// As [`take_short_binary_masked`](Self::take_short_binary_masked),
+    /// for a text message of under [`TEXT_COPY_FIRST`] bytes (which
+    /// [`push_inline`](Self::push_inline) too copies before it validates):
+    /// validated where it landed. `None`, with nothing done, when it is
+    /// not taken.
+    #[inline]
+    pub(crate) fn take_short_text_masked(
+        &mut self,
+        data: &[u8],
+        key: [u8; 4],
+        limit: u64,
+    ) -> Option<Result<(), ProtocolError>> {
+        if !self.takes_short(data.len(), TEXT_COPY_FIRST, limit) {
+            return None;
+        }
+        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        crate::mask::extend_masked(&mut bytes, data, key);
+        Some(match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.text = text;
+                Ok(())
+            }
+            Err(e) => {
+                self.keep_spare(e.into_bytes());
+                Err(ProtocolError::InvalidUtf8)
+            }
+        })
+    }
+
+    /// Whether a whole message of `len` bytes in one frame is taken into
+    /// an empty buffer of its own: no message in progress, shorter than
+    /// `short`, and within `limit`.
+    #[inline(always)]
+    fn takes_short(&self, len: usize, short: usize, limit: u64) -> bool {
+        self.binary.capacity() == 0
+            && self.text.capacity() == 0
+            && self.utf8.is_complete()
+            && len < short
+            && len as u64 <= limit
     }
 
     /// A whole text message in one piece into its empty buffer (the spare

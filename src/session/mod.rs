@@ -1460,14 +1460,15 @@ impl<R: RandomSource> Session<R> {
             if self.rx_start == self.rx_end {
                 return Ok(self.end_of_input());
             }
-            // Owned whole messages of a 16-bit length (seen from the
-            // length field alone): see `frame_into_message`.
+            // Owned whole messages of a 16-bit length, or short and
+            // masked (seen from the first two bytes alone): see
+            // `frame_into_message`.
             if !pieces
                 && !lend
                 && !self.skipping
                 && self.message_kind.is_none()
                 && self.rx_start + 1 < self.rx_end
-                && self.rx[self.rx_start + 1] & 0x7F == 126
+                && takes_frame_into_message(self.rx[self.rx_start], self.rx[self.rx_start + 1])
             {
                 if let Some(kind) = self.frame_into_message()? {
                     return Ok(Some(Found::Message(kind)));
@@ -1589,10 +1590,14 @@ impl<R: RandomSource> Session<R> {
     /// as it is copied out, in one pass, rather than unmasked where it lies
     /// and then copied: binary straight into its message, text into the
     /// piece buffer (unused by whole messages), validated from there into
-    /// its `String`. Shorter frames are left to the connection, whose
-    /// in-place unmasking costs them less than the call. The caller checks
-    /// that no message is in progress and that a 16-bit length follows.
-    /// Returns the kind of the message taken.
+    /// its `String`. A masked frame with a 7-bit length, binary or text
+    /// short enough to be validated after its copy, is unmasked straight
+    /// into its message's buffer: unmasked where it lies, its copy read
+    /// back the bytes just written, in loads wider than the stores, and
+    /// waited for them (see [`Assembly::take_short_binary_masked`]). The
+    /// caller checks that no message is in progress and that the frame is
+    /// one of these (`takes_frame_into_message`). Returns the kind of the
+    /// message taken.
     #[inline(never)]
     fn frame_into_message(&mut self) -> Result<Option<MessageKind>, ProtocolError> {
         let bytes = &self.rx[self.rx_start..self.rx_end];
@@ -1600,9 +1605,14 @@ impl<R: RandomSource> Session<R> {
         let payload = &bytes[header_len..header_len + len];
         self.rx_start += header_len + len;
         let limit = self.conn.max_message_size();
-        let pushed = match kind {
-            MessageKind::Binary => self.whole.push_masked(payload, key, len as u64, limit),
-            MessageKind::Text => text_into_message(&mut self.whole, &mut self.piece, payload, key, limit),
+        let pushed = match (kind, key) {
+            (MessageKind::Binary, Some(key)) if self.whole.take_short_binary_masked(payload, key, limit) => Ok(()),
+            (MessageKind::Binary, _) => self.whole.push_masked(payload, key, len as u64, limit),
+            (MessageKind::Text, Some(key)) => match self.whole.take_short_text_masked(payload, key, limit) {
+                Some(taken) => taken,
+                None => text_into_message(&mut self.whole, &mut self.piece, payload, Some(key), limit),
+            },
+            (MessageKind::Text, None) => text_into_message(&mut self.whole, &mut self.piece, payload, key, limit),
         };
         match pushed {
             Ok(()) => Ok(Some(kind)),
@@ -2143,6 +2153,23 @@ fn text_into_message(
     let pushed = whole.push(MessageKind::Text, scratch, true, payload.len() as u64, limit);
     scratch.clear();
     pushed
+}
+
+/// Whether [`Session::frame_into_message`] takes the frame whose first two
+/// bytes are `b0` and `b1`, seen from them alone: a 16-bit length, or a
+/// masked 7-bit one (binary, or text short enough to be copied before it
+/// is validated) of a final text or binary frame. The others of 7-bit
+/// length are left to the connection: unmasked frames, where nothing was
+/// written where they lie and whose path costs them less than the call,
+/// longer text, validated where it lies, and control frames and
+/// fragments. (Whatever else the call refuses goes there too.)
+#[inline(always)]
+fn takes_frame_into_message(b0: u8, b1: u8) -> bool {
+    match b1 {
+        0x7E | 0xFE => true,
+        0x80..=0xFD => b0 == 0x82 || (b0 == 0x81 && usize::from(b1 & 0x7F) < crate::message::TEXT_COPY_FIRST),
+        _ => false,
+    }
 }
 
 /// [`Session::fail`] on the fields it changes, for a caller that holds a

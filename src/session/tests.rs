@@ -1401,6 +1401,46 @@ fn a_binary_frame_starting_a_read_goes_straight_into_the_message() {
     assert_eq!(server.poll_message(), Ok(None));
 }
 
+/// A whole message in one short masked frame (binary under 128 bytes,
+/// text under `TEXT_COPY_FIRST`), taken owned, is unmasked as it is copied
+/// out of the read buffer, which keeps the frame as it arrived; longer
+/// short text is unmasked where it lies. Every length, owned or received
+/// into a recycled buffer, comes out whole, and invalid short text is
+/// refused with 1007.
+#[test]
+fn short_masked_frames_are_unmasked_as_they_are_copied_out() {
+    let key = [0x37, 0xFA, 0x21, 0x3D];
+    let copied_out = |b0: u8, len: usize| b0 == 0x82 || len < crate::message::TEXT_COPY_FIRST;
+    for recycle in [false, true] {
+        let (_, mut server) = pair();
+        for len in 0..126 {
+            for b0 in [0x81, 0x82] {
+                let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                let frame = masked_client_frame(b0, &payload, key);
+                server.receive(&frame);
+                let Ok(Some(Incoming::Message(message))) = server.poll_message() else { panic!("{b0:x} {len}") };
+                assert_eq!(message.as_bytes(), payload, "{b0:x} {len}");
+                assert_eq!(message.kind(), if b0 == 0x81 { MessageKind::Text } else { MessageKind::Binary });
+                let in_buffer = &server.rx[6..6 + len];
+                let expected = if copied_out(b0, len) { &frame[6..] } else { &payload[..] };
+                assert_eq!(in_buffer, expected, "{b0:x} {len}: the read buffer");
+                if recycle {
+                    server.recycle(message);
+                }
+                assert_eq!(server.poll_message(), Ok(None));
+            }
+        }
+    }
+    for len in [1, 7, 8, 16, 40, crate::message::TEXT_COPY_FIRST - 1] {
+        let mut payload = vec![b'x'; len];
+        payload[len - 1] = 0xFF;
+        let (_, mut server) = pair();
+        server.receive(&masked_client_frame(0x81, &payload, key));
+        assert_eq!(server.poll_message(), Err(ProtocolError::InvalidUtf8), "{len}");
+        assert!(server.poll_output().starts_with(&failure_close(ProtocolError::InvalidUtf8)));
+    }
+}
+
 /// A frame that ends in the read it starts stays in the read buffer (a
 /// lent message is then not copied at all), and so does everything in
 /// streaming mode.
