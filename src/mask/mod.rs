@@ -176,10 +176,57 @@ pub(crate) fn extend_masked(vec: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8;
     if src.len() < LARGE {
         let start = vec.len();
         vec.extend_from_slice(src);
-        mask_words(&mut vec[start..], key);
+        let appended = &mut vec[start..];
+        match appended.len() {
+            4..=7 => mask_ends::<4>(appended, key),
+            8..=16 => mask_ends::<8>(appended, key),
+            17..=32 => mask_ends::<16>(appended, key),
+            _ => mask_words(appended, key),
+        }
         return;
     }
     extend_masked_long(vec, src, key);
+}
+
+/// Masks `buf` (from `N` to `2 * N` bytes, from key byte 0) as its first
+/// `N` and its last `N` bytes, both loaded before either is stored (they
+/// may overlap), in the two accesses of a fixed size that `memcpy` and
+/// the short copies of `crate::copy` make for such a length.
+///
+/// So the masked bytes are stored as they were just appended, and as
+/// the next copy of the message (an echo sending it back) reads them:
+/// each load finds one store that holds all of it and takes its bytes
+/// from there. Masked a word at a time, a 20-byte message sent back at
+/// once was read by 16-byte loads over 8-byte and 1-byte stores, and each
+/// of those loads waited for the stores to reach the cache.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn mask_ends<const N: usize>(buf: &mut [u8], key: [u8; 4]) {
+    let n = buf.len();
+    let mut head = [0u8; N];
+    let mut tail = [0u8; N];
+    head.copy_from_slice(&buf[..N]);
+    tail.copy_from_slice(&buf[n - N..]);
+    xor_block(&mut head, key_word(key));
+    xor_block(&mut tail, key_word(rotate_key(key, n - N)));
+    buf[..N].copy_from_slice(&head);
+    buf[n - N..].copy_from_slice(&tail);
+}
+
+/// XORs a block of 4 bytes or of whole 8-byte words with `word` (the key
+/// repeated), a word at a time: XORed a byte at a time with the key's
+/// bytes, the block was taken apart into bytes and put together again.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn xor_block(block: &mut [u8], word: u64) {
+    if let Ok(four) = <&mut [u8; 4]>::try_from(&mut *block) {
+        // Both halves of `word` are the key.
+        *four = (u32::from_ne_bytes(*four) ^ word as u32).to_ne_bytes();
+        return;
+    }
+    for chunk in block.chunks_exact_mut(8) {
+        xor_word(chunk, word);
+    }
 }
 
 /// [`extend_masked`] from [`LARGE`] bytes on.
