@@ -462,7 +462,7 @@ impl Assembly {
         if !self.takes_short(data.len(), SHORT_WHOLE, limit) {
             return false;
         }
-        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        let mut bytes = self.short_buffer(data.len());
         crate::mask::extend_masked(&mut bytes, data, key);
         self.binary = bytes;
         true
@@ -483,18 +483,9 @@ impl Assembly {
         if !self.takes_short(data.len(), TEXT_COPY_FIRST, limit) {
             return None;
         }
-        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        let mut bytes = self.short_buffer(data.len());
         crate::mask::extend_masked(&mut bytes, data, key);
-        Some(match String::from_utf8(bytes) {
-            Ok(text) => {
-                self.text = text;
-                Ok(())
-            }
-            Err(e) => {
-                self.keep_spare(e.into_bytes());
-                Err(ProtocolError::InvalidUtf8)
-            }
-        })
+        Some(self.validated_text(bytes))
     }
 
     /// Whether a whole message of `len` bytes in one frame is taken into
@@ -507,6 +498,29 @@ impl Assembly {
             && self.utf8.is_complete()
             && len < short
             && len as u64 <= limit
+    }
+
+    /// An empty buffer for a whole message of `len` bytes: the spare one
+    /// when it suits, or a new one of that size.
+    #[inline(always)]
+    fn short_buffer(&mut self, len: usize) -> Vec<u8> {
+        self.take_spare(len).unwrap_or_else(|| Vec::with_capacity(len))
+    }
+
+    /// `bytes`, a whole text message, validated as the text message taken;
+    /// invalid, its buffer is kept as the spare one.
+    #[inline(always)]
+    fn validated_text(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.text = text;
+                Ok(())
+            }
+            Err(e) => {
+                self.keep_spare(e.into_bytes());
+                Err(ProtocolError::InvalidUtf8)
+            }
+        }
     }
 
     /// A whole text message in one piece into its empty buffer (the spare
@@ -525,18 +539,9 @@ impl Assembly {
             crate::copy::push_str(&mut self.text, text);
             return Ok(());
         }
-        let mut bytes = self.take_spare(data.len()).unwrap_or_else(|| Vec::with_capacity(data.len()));
+        let mut bytes = self.short_buffer(data.len());
         bytes.extend_from_slice(data);
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                self.text = text;
-                Ok(())
-            }
-            Err(e) => {
-                self.keep_spare(e.into_bytes());
-                Err(ProtocolError::InvalidUtf8)
-            }
-        }
+        self.validated_text(bytes)
     }
 
     /// [`push`](Self::push) into a buffer that holds bytes or capacity.
