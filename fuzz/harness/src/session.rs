@@ -1,7 +1,10 @@
 //! The `session` target: a server `Session` fed the same masked client
 //! frames, cut into the same reads, once for each way of taking what
 //! arrives: pieces (`poll_piece`, assembled here), owned whole messages
-//! (`poll_message`), lent ones (`poll_message_ref`), and each found first
+//! (`poll_message`), owned ones each given back with `Session::recycle`
+//! (so later ones are received into the buffers of earlier ones, as an
+//! echo's `send_owned` gives them back), lent ones (`poll_message_ref`),
+//! and each found first
 //! with `message_ready`, as the adapters' lending receives take them, then
 //! taken lent, owned or as one piece in turn; last, each item found with
 //! `piece_ready` and then taken whole, owned or lent in turn (a piece
@@ -71,7 +74,8 @@ fn push_frame(wire: &mut Vec<u8>, first: u8, payload: &[u8], key: [u8; 4]) {
 /// Feeds `wire` to a fresh server session in reads of `reads` (cycled),
 /// taking items in `mode` (0: pieces, 1: owned, 2: lent, 3: found with
 /// `message_ready`, then lent, owned or as a piece in turn, 4: found with
-/// `piece_ready`, then owned or lent in turn).
+/// `piece_ready`, then owned or lent in turn, 5: owned, each given back
+/// with `recycle` once seen).
 fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
     let mut session = Session::new(Connection::server(config));
     let mut seen = Vec::new();
@@ -122,9 +126,15 @@ fn run(config: Config, wire: &[u8], reads: &[usize], mode: u8) -> Vec<Seen> {
                         _ => None,
                     })
                 }),
-                1 => session.poll_message().map(|item| {
+                1 | 5 => session.poll_message().map(|item| {
                     item.map(|item| match item {
-                        Incoming::Message(m) => Some(Seen::Message(m.kind(), m.as_bytes().to_vec())),
+                        Incoming::Message(m) => {
+                            let seen = Seen::Message(m.kind(), m.as_bytes().to_vec());
+                            if mode == 5 {
+                                session.recycle(m);
+                            }
+                            Some(seen)
+                        }
                         Incoming::Ping(p) => Some(Seen::Ping(p.to_vec())),
                         _ => None,
                     })
@@ -227,7 +237,9 @@ pub fn session(data: &[u8]) {
     let lent = run(config, &wire, &reads, 2);
     let ready = run(config, &wire, &reads, 3);
     let pieces_found = run(config, &wire, &reads, 4);
+    let recycled = run(config, &wire, &reads, 5);
     assert_eq!(owned, pieces, "owned whole messages differ from the pieces");
+    assert_eq!(recycled, pieces, "owned messages received into recycled buffers differ from the pieces");
     assert_eq!(lent, pieces, "lent whole messages differ from the pieces");
     assert_eq!(ready, pieces, "messages found by message_ready differ from the pieces");
     assert_eq!(pieces_found, pieces, "messages found by piece_ready and taken whole differ from the pieces");
