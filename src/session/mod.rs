@@ -1605,14 +1605,15 @@ impl<R: RandomSource> Session<R> {
         let payload = &bytes[header_len..header_len + len];
         self.rx_start += header_len + len;
         let limit = self.conn.max_message_size();
-        let pushed = match (kind, key) {
-            (MessageKind::Binary, Some(key)) if self.whole.take_short_binary_masked(payload, key, limit) => Ok(()),
-            (MessageKind::Binary, _) => self.whole.push_masked(payload, key, len as u64, limit),
-            (MessageKind::Text, Some(key)) => match self.whole.take_short_text_masked(payload, key, limit) {
-                Some(taken) => taken,
-                None => text_into_message(&mut self.whole, &mut self.piece, payload, Some(key), limit),
+        let pushed = match kind {
+            MessageKind::Binary => match key {
+                Some(key) if self.whole.take_short_binary_masked(payload, key, limit) => Ok(()),
+                _ => self.whole.push_masked(payload, key, len as u64, limit),
             },
-            (MessageKind::Text, None) => text_into_message(&mut self.whole, &mut self.piece, payload, key, limit),
+            MessageKind::Text => match key.and_then(|key| self.whole.take_short_text_masked(payload, key, limit)) {
+                Some(taken) => taken,
+                None => text_into_message(&mut self.whole, &mut self.piece, payload, key, limit),
+            },
         };
         match pushed {
             Ok(()) => Ok(Some(kind)),
