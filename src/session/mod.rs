@@ -1598,7 +1598,11 @@ impl<R: RandomSource> Session<R> {
     /// caller checks that no message is in progress and that the frame is
     /// one of these (`takes_frame_into_message`). Returns the kind of the
     /// message taken.
-    #[inline(never)]
+    ///
+    /// Inlined into [`next_whole`](Self::next_whole), its one caller:
+    /// called, it saved and restored registers of its own for every
+    /// message, 26 instructions of the 348 a recycled 16-byte message took.
+    #[inline(always)]
     fn frame_into_message(&mut self) -> Result<Option<MessageKind>, ProtocolError> {
         let bytes = &self.rx[self.rx_start..self.rx_end];
         let Some((kind, header_len, len, key)) = self.conn.take_whole_frame_masked(bytes) else { return Ok(None) };
