@@ -311,7 +311,9 @@ fn parse_request_lines<'b>(head: &'b [u8], headers: &mut [Header<'b>]) -> Result
     check_head_bytes(head)?;
     let (line, rest, crlf) = split_crlf_line(head);
     let RequestLine { method, target, version } = match split_usual_request_line(line) {
-        Some(target) => RequestLine { method: b"GET", target, version: (1, 1) },
+        // The method sliced from the line, not a literal, so that it is
+        // taken from the head's text below rather than validated apart.
+        Some(target) => RequestLine { method: line.get(..3).unwrap_or(b"GET"), target, version: (1, 1) },
         None => split_request_line(line)?,
     };
     // Parts of the head as text: sliced from the head validated once.
