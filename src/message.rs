@@ -575,24 +575,47 @@ impl Assembly {
             let mut bytes = core::mem::take(&mut self.text).into_bytes();
             bytes.clear();
             bytes.extend_from_slice(data);
-            return match String::from_utf8(bytes) {
-                Ok(text) => {
-                    self.text = text;
-                    Ok(())
-                }
-                Err(e) => {
-                    let mut bytes = e.into_bytes();
-                    bytes.clear();
-                    // Empty, so valid UTF-8.
-                    self.text = String::from_utf8(bytes).unwrap_or_default();
-                    Err(ProtocolError::InvalidUtf8)
-                }
-            };
+            return self.keep_text(bytes);
         }
         self.text.clear();
         let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
         crate::copy::push_str(&mut self.text, text);
         Ok(())
+    }
+
+    /// As [`set_text`](Self::set_text), for a whole text message of under
+    /// [`TEXT_COPY_FIRST`] bytes in one frame, still masked with `key`
+    /// where it lies in the read buffer: unmasked as it is copied into the
+    /// text buffer (its capacity kept from the last message lent), then
+    /// validated there. Unmasked where it lies, it was validated from
+    /// there, and a short message's place in the read buffer is seldom
+    /// word-aligned, where `core`'s validator goes a byte at a time.
+    #[inline(always)]
+    pub(crate) fn set_short_text_masked(&mut self, data: &[u8], key: [u8; 4]) -> Result<(), ProtocolError> {
+        let mut bytes = core::mem::take(&mut self.text).into_bytes();
+        bytes.clear();
+        crate::mask::extend_masked(&mut bytes, data, key);
+        self.keep_text(bytes)
+    }
+
+    /// `bytes`, a whole text message copied into the text buffer's
+    /// allocation, validated as the text buffer; invalid, the text buffer
+    /// is left empty with that allocation.
+    #[inline(always)]
+    fn keep_text(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.text = text;
+                Ok(())
+            }
+            Err(e) => {
+                let mut bytes = e.into_bytes();
+                bytes.clear();
+                // Empty, so valid UTF-8.
+                self.text = String::from_utf8(bytes).unwrap_or_default();
+                Err(ProtocolError::InvalidUtf8)
+            }
+        }
     }
 
     /// Appends a piece of a binary message as it arrived, unmasking it with

@@ -1296,6 +1296,85 @@ fn lent_messages_match_owned_ones() {
     assert_eq!(got, expected);
 }
 
+/// Lent single-frame messages skip the connection's general path: short
+/// masked text is unmasked into the text buffer kept from the message lent
+/// before and validated there, binary and longer text are unmasked where
+/// they lie. With a real key, at every length around the turns (the copy's
+/// limit, a 16-bit length), in one read and one frame per read, lent
+/// directly or after `message_ready`, mixed with owned messages (which
+/// then find the text buffer allocated), each message comes out as sent;
+/// invalid short text fails with 1007.
+#[test]
+fn single_frame_messages_lent_off_the_general_path() {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frames = Vec::new();
+    let mut expected = Vec::new();
+    for (i, len) in [0, 1, 5, 15, 16, 17, 31, 32, 63, 64, 65, 100, 125, 126, 300, 5_000].into_iter().enumerate() {
+        // `len` bytes, two-byte characters but for the last byte.
+        let text = "κ".repeat(len / 2) + if len % 2 == 1 { "a" } else { "" };
+        let binary: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+        frames.push(masked_client_frame(0x81, text.as_bytes(), key));
+        expected.push(Incoming::Message(Message::Text(text)));
+        frames.push(masked_client_frame(0x82, &binary, key));
+        expected.push(Incoming::Message(Message::Binary(binary)));
+    }
+    let wire: Vec<u8> = frames.concat();
+    for ready in [false, true] {
+        for owned_every in [0, 3] {
+            for one_per_read in [false, true] {
+                let (_, mut server) = pair();
+                let mut got = Vec::new();
+                let reads: Vec<&[u8]> =
+                    if one_per_read { frames.iter().map(|f| &f[..]).collect() } else { vec![&wire] };
+                for read in reads {
+                    server.receive(read);
+                    loop {
+                        let owned = owned_every != 0 && got.len() % owned_every == owned_every - 1;
+                        if ready && !server.message_ready().unwrap() {
+                            break;
+                        }
+                        let item = if owned {
+                            server.poll_message().unwrap()
+                        } else {
+                            server.poll_message_ref().unwrap().map(|item| item.to_incoming())
+                        };
+                        match item {
+                            Some(item) => got.push(item),
+                            None => break,
+                        }
+                    }
+                }
+                assert_eq!(got, expected, "ready {ready}, owned every {owned_every}, one per read {one_per_read}");
+            }
+        }
+    }
+    // A client's messages come unmasked: those of a 16-bit length take
+    // the same path, with nothing to unmask.
+    let (mut client, mut server) = pair();
+    let text = "κ".repeat(150);
+    server.send_text(&text).unwrap();
+    server.send_binary(&[9; 300]).unwrap();
+    server.send_text("short").unwrap();
+    pipe(&mut server, &mut client);
+    assert_eq!(client.poll_message_ref(), Ok(Some(IncomingRef::Text(&text))));
+    assert_eq!(client.poll_message_ref(), Ok(Some(IncomingRef::Binary(&[9; 300]))));
+    assert_eq!(client.poll_message_ref(), Ok(Some(IncomingRef::Text("short"))));
+    assert_eq!(client.poll_message_ref(), Ok(None));
+    for ready in [false, true] {
+        let (_, mut server) = pair();
+        server.receive(&masked_client_frame(0x81, b"fine", key));
+        server.receive(&masked_client_frame(0x81, b"bad \xFF byte", key));
+        assert_eq!(
+            server.poll_message_ref().unwrap().map(|item| item.to_incoming()),
+            Some(Incoming::Message(Message::text("fine")))
+        );
+        let result = if ready { server.message_ready().map(drop) } else { server.poll_message_ref().map(drop) };
+        assert_eq!(result, Err(ProtocolError::InvalidUtf8), "ready {ready}");
+        assert!(server.poll_output().starts_with(&failure_close(ProtocolError::InvalidUtf8)));
+        assert_eq!(server.poll_message_ref(), Ok(None));
+    }
+}
+
 /// Binary messages read whole go straight from `receive` into the assembly
 /// buffer while a frame's payload lasts: whatever the read sizes, frames,
 /// interleaved pings and changes of mode, every mode sees the same bytes.
