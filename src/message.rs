@@ -575,7 +575,9 @@ impl Assembly {
             let mut bytes = core::mem::take(&mut self.text).into_bytes();
             bytes.clear();
             bytes.extend_from_slice(data);
-            return self.keep_text(bytes);
+            // Invalid, the session fails: where the buffer goes then
+            // makes no difference.
+            return self.validated_text(bytes);
         }
         self.text.clear();
         let text = crate::utf8::as_str(data).ok_or(ProtocolError::InvalidUtf8)?;
@@ -595,27 +597,7 @@ impl Assembly {
         let mut bytes = core::mem::take(&mut self.text).into_bytes();
         bytes.clear();
         crate::mask::extend_masked(&mut bytes, data, key);
-        self.keep_text(bytes)
-    }
-
-    /// `bytes`, a whole text message copied into the text buffer's
-    /// allocation, validated as the text buffer; invalid, the text buffer
-    /// is left empty with that allocation.
-    #[inline(always)]
-    fn keep_text(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError> {
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                self.text = text;
-                Ok(())
-            }
-            Err(e) => {
-                let mut bytes = e.into_bytes();
-                bytes.clear();
-                // Empty, so valid UTF-8.
-                self.text = String::from_utf8(bytes).unwrap_or_default();
-                Err(ProtocolError::InvalidUtf8)
-            }
-        }
+        self.validated_text(bytes)
     }
 
     /// Appends a piece of a binary message as it arrived, unmasking it with
