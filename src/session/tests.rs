@@ -2347,6 +2347,29 @@ fn a_lent_message_is_released_by_a_call_that_finds_nothing() {
     assert!(server.lent_done || server.lent);
     assert_eq!(server.poll_message_ref(), Ok(None));
     assert!(server.done.is_empty() && server.whole.binary.is_empty() && !server.lent_done && !server.lent);
+
+    // Short text, lent from the text buffer it was copied into, released
+    // by either lending call; the next message then goes straight into
+    // its own buffer as it arrives.
+    for ready in [false, true] {
+        let (mut client, mut server) = pair();
+        client.send_text("short").unwrap();
+        pipe(&mut client, &mut server);
+        assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Text("short"))));
+        assert!(server.lent && !server.has_unread_input());
+        if ready {
+            assert_eq!(server.message_ready(), Ok(false));
+        } else {
+            assert_eq!(server.poll_message_ref(), Ok(None));
+        }
+        assert!(server.whole.text.is_empty() && !server.lent, "released ({ready})");
+        client.send_binary(&data).unwrap();
+        let wire = client.poll_output().to_vec();
+        server.receive(&wire[..100]);
+        server.receive(&wire[100..]);
+        assert!(server.rx_start == server.rx_end, "taken as it arrived ({ready})");
+        assert_eq!(server.poll_message_ref(), Ok(Some(IncomingRef::Binary(&data[..]))));
+    }
 }
 
 /// `has_unread_input` is `false` only when a poll finds nothing: checked
