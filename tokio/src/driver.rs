@@ -77,7 +77,7 @@ const CLOCK_EVERY: u8 = 4;
 /// per turn ran out, megabytes of reads when replies are written in
 /// batches, and every other connection on the thread would wait that long
 /// (the load test's 10 × 16 KiB cell with 16 in flight: p99 latency 7–12
-/// ms before, about 1 ms with this, as many messages per second).
+/// ms before, 1–1.5 ms with this, as many messages per second).
 const READ_PER_TURN: usize = READ_SIZE;
 
 /// Where the message a receive found is.
