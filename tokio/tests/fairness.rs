@@ -79,6 +79,14 @@ fn other_task() -> Arc<AtomicBool> {
     ran
 }
 
+/// Adds a message of `len` bytes to `received`, which must stay within
+/// [`BOUND`] until the other task has run.
+fn count(received: &mut usize, len: usize) {
+    assert_eq!(len, PAYLOAD);
+    *received += len;
+    assert!(*received <= BOUND, "{received} bytes received without giving the other task a turn");
+}
+
 #[tokio::test]
 async fn an_echo_loop_on_a_peer_that_never_pauses_lets_other_tasks_run() {
     let mut ws = endless_connection();
@@ -86,9 +94,7 @@ async fn an_echo_loop_on_a_peer_that_never_pauses_lets_other_tasks_run() {
     let mut received = 0;
     while !other_ran.load(SeqCst) {
         let message = ws.recv().await.expect("recv").expect("a message");
-        assert_eq!(message.len(), PAYLOAD);
-        received += message.len();
-        assert!(received <= BOUND, "{received} bytes received without giving the other task a turn");
+        count(&mut received, message.len());
         ws.send(message).await.expect("send");
     }
     // Receiving goes on where it gave way.
@@ -105,8 +111,6 @@ async fn a_lending_receive_on_a_peer_that_never_pauses_lets_other_tasks_run() {
         let Some(MessageRef::Binary(data)) = ws.recv_ref().await.expect("recv_ref") else {
             panic!("a binary message");
         };
-        assert_eq!(data.len(), PAYLOAD);
-        received += data.len();
-        assert!(received <= BOUND, "{received} bytes received without giving the other task a turn");
+        count(&mut received, data.len());
     }
 }
